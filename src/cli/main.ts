@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+import { PvscsiError } from "../errors.js";
+import { abiCommand } from "./commands/abi.js";
+import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from "./io.js";
+
+/** Every subcommand, in the order `pvscsi --help` lists them. */
+export const commands: readonly Command[] = [abiCommand];
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const rows = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return `Usage: pvscsi <command> [options]
+
+pvscsi emulates Xen's paravirtualised SCSI split driver in one Node process.
+
+Commands:
+${rows.join("\n")}
+
+Run 'pvscsi <command> --help' for a command's options.
+`;
+}
+
+/** Run the CLI with `argv` (without node and script). Returns the exit status. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(usage());
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    io.err(`pvscsi: unknown command '${name}' (see 'pvscsi --help')\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof PvscsiError) {
+      io.err(`${e.message}\n`);
+      return e.code === "ECONFIG" || e.code === "EINVALARG" ? EXIT_USAGE : EXIT_FAILURE;
+    }
+    throw e;
+  }
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly || process.argv[1]?.endsWith("/bin/pvscsi")) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(
+        `pvscsi: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * The one errors module: small factories with precise messages. Every error pvscsi raises on
+ * purpose is a {@link PvscsiError} whose `code` a caller can switch on; the message names the
+ * argument, file, line or peer at fault and what was expected.
+ */
+
+/** Machine-readable error kinds. */
+export type PvscsiErrorCode =
+  | "EINVALARG" // a caller passed a value outside the documented domain
+  | "ERANGE" // an index, offset or length lies outside the region it addresses
+  | "EPROTO" // a peer broke the shared-memory protocol
+  | "ECONFIG" // a configuration file or CLI argument is malformed
+  | "ESTATE"; // an operation is not valid in the object's current state
+
+/** An error raised deliberately by pvscsi. */
+export class PvscsiError extends Error {
+  readonly code: PvscsiErrorCode;
+  constructor(code: PvscsiErrorCode, message: string) {
+    super(message);
+    this.name = "PvscsiError";
+    this.code = code;
+  }
+}
+
+/** `name` was `got`, but `expected` (a phrase such as "a multiple of 4096"). */
+export function invalidArgument(name: string, expected: string, got: unknown): PvscsiError {
+  return new PvscsiError("EINVALARG", `${name} must be ${expected}, got ${describe(got)}`);
+}
+
+/** `[offset, offset + length)` does not fit inside `[0, limit)` of `what`. */
+export function outOfRange(what: string, offset: number, length: number, limit: number): PvscsiError {
+  return new PvscsiError("ERANGE", `${what}: [${offset}, ${offset + length}) lies outside [0, ${limit})`);
+}
+
+/** A peer violated the protocol; `peer` names it (e.g. "frontend dom1"). */
+export function protocolViolation(peer: string, detail: string): PvscsiError {
+  return new PvscsiError("EPROTO", `${peer}: ${detail}`);
+}
+
+/** A configuration source (`where` = "file:line" or "argument <x>") is malformed. */
+export function configError(where: string, detail: string): PvscsiError {
+  return new PvscsiError("ECONFIG", `${where}: ${detail}`);
+}
+
+/** The operation is not allowed in the current state. */
+export function invalidState(what: string, detail: string): PvscsiError {
+  return new PvscsiError("ESTATE", `${what}: ${detail}`);
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (v instanceof SharedArrayBuffer) return `SharedArrayBuffer(${v.byteLength})`;
+  if (v instanceof ArrayBuffer) return `ArrayBuffer(${v.byteLength})`;
+  return String(v);
+}

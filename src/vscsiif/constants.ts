@@ -1,0 +1,100 @@
+/**
+ * Constants of Xen's `io/vscsiif.h`, with its names. Values are part of the guest ABI.
+ */
+
+/** `act`: run the CDB in `cmnd`. */
+export const VSCSIIF_ACT_SCSI_CDB = 1;
+/** `act`: abort the request whose rqid is `ref_rqid` on (channel, id, lun). */
+export const VSCSIIF_ACT_SCSI_ABORT = 2;
+/** `act`: reset the device (Linux scsiback: a LUN reset). */
+export const VSCSIIF_ACT_SCSI_RESET = 3;
+/** `act`: deprecated scatter/gather preset; the value stays reserved and is refused. */
+export const VSCSIIF_ACT_SCSI_SG_PRESET = 4;
+
+/** Segments that fit directly in a request. */
+export const VSCSIIF_SG_TABLESIZE = 26;
+/** Largest CDB. */
+export const VSCSIIF_MAX_COMMAND_SIZE = 16;
+/** Bytes of sense a response can carry. */
+export const VSCSIIF_SENSE_BUFFERSIZE = 96;
+export const VSCSIIF_PAGE_SIZE = 4096;
+/** Flag in `nr_segments`: `seg[]` names pages of segment descriptors; low 7 bits count them. */
+export const VSCSIIF_SG_GRANT = 0x80;
+/** Segment descriptors per indirect page (`4096 / sizeof(struct scsiif_request_segment)`). */
+export const VSCSIIF_SG_PER_PAGE = 512;
+/** Segments in the deprecated `vscsiif_sg_list` (`(252 - 4) / 8`). */
+export const VSCSIIF_SG_LIST_SIZE = 31;
+
+/** `sc_data_direction`: Linux's `enum dma_data_direction`. */
+export const DMA_BIDIRECTIONAL = 0;
+export const DMA_TO_DEVICE = 1;
+export const DMA_FROM_DEVICE = 2;
+export const DMA_NONE = 3;
+
+/** Host byte of `rslt` (`XEN_VSCSIIF_RSLT_HOST_*`). */
+export const XEN_VSCSIIF_RSLT_HOST_OK = 0;
+export const XEN_VSCSIIF_RSLT_HOST_NO_CONNECT = 1;
+export const XEN_VSCSIIF_RSLT_HOST_BUS_BUSY = 2;
+export const XEN_VSCSIIF_RSLT_HOST_TIME_OUT = 3;
+export const XEN_VSCSIIF_RSLT_HOST_BAD_TARGET = 4;
+export const XEN_VSCSIIF_RSLT_HOST_ABORT = 5;
+export const XEN_VSCSIIF_RSLT_HOST_PARITY = 6;
+export const XEN_VSCSIIF_RSLT_HOST_ERROR = 7;
+export const XEN_VSCSIIF_RSLT_HOST_RESET = 8;
+export const XEN_VSCSIIF_RSLT_HOST_BAD_INTR = 9;
+export const XEN_VSCSIIF_RSLT_HOST_PASSTHROUGH = 10;
+export const XEN_VSCSIIF_RSLT_HOST_SOFT_ERROR = 11;
+export const XEN_VSCSIIF_RSLT_HOST_IMM_RETRY = 12;
+export const XEN_VSCSIIF_RSLT_HOST_REQUEUE = 13;
+export const XEN_VSCSIIF_RSLT_HOST_TRANSPORT_DISRUPTED = 14;
+export const XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST = 15;
+export const XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE = 16;
+export const XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE = 17;
+export const XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE = 18;
+export const XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR = 19;
+export const XEN_VSCSIIF_RSLT_HOST_TRANSPORT_MARGINAL = 20;
+
+/** Names of the host codes, indexed by value (for logs and `pvscsi abi`). */
+export const XEN_VSCSIIF_RSLT_HOST_NAMES: readonly string[] = [
+  "OK",
+  "NO_CONNECT",
+  "BUS_BUSY",
+  "TIME_OUT",
+  "BAD_TARGET",
+  "ABORT",
+  "PARITY",
+  "ERROR",
+  "RESET",
+  "BAD_INTR",
+  "PASSTHROUGH",
+  "SOFT_ERROR",
+  "IMM_RETRY",
+  "REQUEUE",
+  "TRANSPORT_DISRUPTED",
+  "TRANSPORT_FAILFAST",
+  "TARGET_FAILURE",
+  "NEXUS_FAILURE",
+  "ALLOC_FAILURE",
+  "MEDIUM_ERROR",
+  "TRANSPORT_MARGINAL",
+];
+
+/** `rslt` of an ABORT or RESET that succeeded (Linux's SUCCESS). */
+export const XEN_VSCSIIF_RSLT_RESET_SUCCESS = 0x2002;
+/** `rslt` of an ABORT or RESET that failed (Linux's FAILED). */
+export const XEN_VSCSIIF_RSLT_RESET_FAILED = 0x2003;
+
+/** `XEN_VSCSIIF_RSLT_STATUS`: the SAM status byte. */
+export function rsltStatus(rslt: number): number {
+  return rslt & 0xff;
+}
+
+/** `XEN_VSCSIIF_RSLT_HOST`: the host byte. */
+export function rsltHost(rslt: number): number {
+  return (rslt & 0x00ff0000) >>> 16;
+}
+
+/** Pack a host byte and a SAM status into `rslt` (bits 8-15 and 24-31 zero, as current backends do). */
+export function makeRslt(host: number, status: number): number {
+  return ((host & 0xff) << 16) | (status & 0xff);
+}
