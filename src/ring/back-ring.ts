@@ -41,7 +41,7 @@ export class BackRing {
   unconsumedRequests(): number {
     const req = (this.sring.reqProd - this.reqCons) >>> 0;
     const rsp = (this.sring.size - ((this.reqCons - this.rspProdPvt) >>> 0)) >>> 0;
-    return req < rsp ? req : rsp;
+    return Math.min(req, rsp);
   }
 
   /**
