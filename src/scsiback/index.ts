@@ -1,0 +1,17 @@
+/**
+ * scsiback: dom0's half of PVSCSI.
+ * @module
+ */
+export { PendingRequest } from "./pending.js";
+export { type GrantMapper, MappedFrame, type Notifier } from "./ports.js";
+export { emulateReportLuns, REPORT_LUNS } from "./report-luns.js";
+export { type TranslationEntry, TranslationTable, type VirtualAddress } from "./translation.js";
+export {
+  DEFAULT_SERVICE_BUDGET,
+  type RejectCause,
+  SCSIBACK_SG_GRANT,
+  Vhost,
+  type VhostOptions,
+  type VhostState,
+  type VhostStats,
+} from "./vhost.js";

@@ -1,0 +1,432 @@
+import createDebug from "debug";
+import { invalidArgument, invalidState } from "../errors.js";
+import { FrontRing } from "../ring/front-ring.js";
+import type { SharedRing } from "../ring/shared-ring.js";
+import type { DataDirection } from "../targets/device.js";
+import {
+  DMA_NONE,
+  DMA_TO_DEVICE,
+  rsltHost,
+  rsltStatus,
+  VSCSIIF_ACT_SCSI_CDB,
+  VSCSIIF_MAX_COMMAND_SIZE,
+  VSCSIIF_PAGE_SIZE,
+  VSCSIIF_SENSE_BUFFERSIZE,
+  VSCSIIF_SG_GRANT,
+  VSCSIIF_SG_PER_PAGE,
+  VSCSIIF_SG_TABLESIZE,
+  XEN_VSCSIIF_RSLT_RESET_SUCCESS,
+} from "../vscsiif/constants.js";
+import { VSCSIIF_MAX_REQS } from "../vscsiif/layout.js";
+import { VscsiifRequest } from "../vscsiif/request.js";
+import { VscsiifResponse } from "../vscsiif/response.js";
+import { DID_ERROR, scsifrontHostByte } from "./host-byte.js";
+import type { GrantAccess, GuestMemory, Notifier } from "./ports.js";
+
+const debug = createDebug("pvscsi:scsifront");
+
+/** `SG_ALL`: the most segments a Linux frontend uses, whatever the backend offers. */
+export const SCSIFRONT_SG_ALL = 128;
+/** Upper bound of `feature-sg-grant` a frontend honours: 26 pages of 512 descriptors. */
+export const SCSIFRONT_SG_MAX = VSCSIIF_SG_TABLESIZE * VSCSIIF_SG_PER_PAGE;
+
+/**
+ * One SCSI command (or task-management request) as the guest builds it. Reusable: set the
+ * fields, {@link Frontend.submit}, and read the result fields in `onComplete`.
+ */
+export class FrontCommand {
+  channel = 0;
+  id = 0;
+  lun = 0;
+  /** `VSCSIIF_ACT_SCSI_CDB`, `_ABORT` or `_RESET`. */
+  act = VSCSIIF_ACT_SCSI_CDB;
+  /** For ABORT: the rqid of the command to abort. */
+  refRqid = 0;
+  readonly cdb = new Uint8Array(VSCSIIF_MAX_COMMAND_SIZE);
+  cdbLength = 0;
+  direction: DataDirection = DMA_NONE;
+  /** Guest frames holding the data, in order; data starts at `offset` in the first. */
+  readonly frames: Int32Array;
+  frameCount = 0;
+  offset = 0;
+  /** Bytes to transfer (`scsi_bufflen`). */
+  length = 0;
+  /** `timeout_per_command` in seconds (informational; the backend does not enforce it). */
+  timeoutSeconds = 0;
+
+  /** The rqid while in flight, else -1. */
+  rqid = -1;
+  /** Raw `rslt` of the response. */
+  rslt = 0;
+  /** SAM status byte. */
+  status = 0;
+  /** Linux host byte (`DID_*`) after `scsifront_host_byte`. */
+  host = 0;
+  residual = 0;
+  readonly sense = new Uint8Array(VSCSIIF_SENSE_BUFFERSIZE);
+  senseLength = 0;
+  /** Called once when the response arrives (or the host fails the command). */
+  onComplete: ((cmd: FrontCommand) => void) | null = null;
+
+  constructor(maxFrames = SCSIFRONT_SG_ALL + 1) {
+    this.frames = new Int32Array(maxFrames);
+  }
+
+  /** Set the CDB. */
+  setCdb(cdb: ArrayLike<number>): this {
+    if (cdb.length > VSCSIIF_MAX_COMMAND_SIZE)
+      throw invalidArgument("cdb length", `at most ${VSCSIIF_MAX_COMMAND_SIZE}`, cdb.length);
+    this.cdb.fill(0);
+    for (let i = 0; i < cdb.length; i++) this.cdb[i] = cdb[i]!;
+    this.cdbLength = cdb.length;
+    return this;
+  }
+
+  /** For ABORT/RESET: whether the backend reported SUCCESS (0x2002 exactly, as Linux checks). */
+  get tmfSucceeded(): boolean {
+    return this.rslt === XEN_VSCSIIF_RSLT_RESET_SUCCESS;
+  }
+}
+
+/** Why `submit` did not queue a command. */
+export type SubmitResult = "queued" | "busy" | "error";
+
+/** Per-rqid bookkeeping (Linux's `vscsifrnt_shadow`). */
+class Shadow {
+  cmd: FrontCommand | null = null;
+  inflight = false;
+  readonly refs: Int32Array;
+  nRefs = 0;
+  /** Frames holding indirect descriptors (allocated when first needed, kept for reuse). */
+  readonly descFrames: number[] = [];
+  constructor(maxRefs: number) {
+    this.refs = new Int32Array(maxRefs);
+  }
+}
+
+export interface FrontendOptions {
+  readonly backendDomid: number;
+  readonly memory: GuestMemory;
+  readonly grants: GrantAccess;
+  readonly notifier: Notifier;
+}
+
+/** A frontend's host: not yet on a ring, serving, or failed for good (Linux STATE_ERROR). */
+export type FrontendState = "disconnected" | "connected" | "error";
+
+/**
+ * scsifront for one vscsi controller, as a synchronous core (Linux `xen-scsifront.c`): rqid is
+ * the lowest free of 16; each data page is granted (read-only when data goes to the device); more
+ * than 26 pages go through indirect descriptor pages, up to the backend's `feature-sg-grant`;
+ * responses are copied once and checked — a producer overflow, a bad rqid, or a grant the backend
+ * still maps at completion put the host in a permanent error state instead of corrupting memory.
+ */
+export class Frontend {
+  readonly backendDomid: number;
+  /** Commands submitted and not yet answered. */
+  inFlight = 0;
+  /** Why the host entered the error state. */
+  errorReason: string | null = null;
+  private _state: FrontendState = "disconnected";
+  private front: FrontRing | null = null;
+  private sgTables = VSCSIIF_SG_TABLESIZE;
+  private readonly memory: GuestMemory;
+  private readonly grants: GrantAccess;
+  private readonly notifier: Notifier;
+  private readonly shadows: Shadow[] = [];
+  private freeBits = (1 << VSCSIIF_MAX_REQS) - 1;
+  private readonly req = new VscsiifRequest();
+  private readonly rsp = new VscsiifResponse();
+
+  constructor(options: FrontendOptions) {
+    this.backendDomid = options.backendDomid;
+    this.memory = options.memory;
+    this.grants = options.grants;
+    this.notifier = options.notifier;
+    // At most SG_ALL data pages plus one page of their descriptors.
+    for (let i = 0; i < VSCSIIF_MAX_REQS; i++) this.shadows.push(new Shadow(SCSIFRONT_SG_ALL + 1));
+  }
+
+  get state(): FrontendState {
+    return this._state;
+  }
+
+  /** Segments a command may use: 26 until the backend offers indirect segments. */
+  get sgTablesize(): number {
+    return this.sgTables;
+  }
+
+  /**
+   * `XEN_FRONT_RING_INIT` over the frontend's ring page (the caller grants it and writes
+   * `ring-ref`). Only the frontend initialises the shared page.
+   */
+  connect(sring: SharedRing): void {
+    if (this._state !== "disconnected") throw invalidState("scsifront", `connect while ${this._state}`);
+    if (sring.size !== VSCSIIF_MAX_REQS)
+      throw invalidArgument("sring", `a one-page vscsiif ring (${VSCSIIF_MAX_REQS} entries)`, sring.size);
+    this.front = FrontRing.init(sring);
+    this._state = "connected";
+  }
+
+  /**
+   * The backend's `feature-sg-grant` (0 when absent): `nr_segs = min(max(min(v, SG_ALL), 26), 13312)`,
+   * as Linux's `scsifront_read_backend_params` computes it.
+   */
+  setFeatureSgGrant(value: number): void {
+    const v = Number.isInteger(value) && value > 0 ? value : 0;
+    this.sgTables = Math.min(Math.max(Math.min(v, SCSIFRONT_SG_ALL), VSCSIIF_SG_TABLESIZE), SCSIFRONT_SG_MAX);
+  }
+
+  /** Largest transfer in bytes (`max_sectors = (sg_tablesize - 1) * PAGE_SIZE / 512`). */
+  get maxTransfer(): number {
+    return (this.sgTables - 1) * VSCSIIF_PAGE_SIZE;
+  }
+
+  /**
+   * Queue `cmd` on the ring (not yet published: call {@link flush}). "busy" when the ring is
+   * full, no rqid is free or grant refs ran out — retry after a completion, as Linux's
+   * `SCSI_MLQUEUE_HOST_BUSY`; "error" when the host has failed. A command needing more pages
+   * than `sg_tablesize` completes at once with DID_ERROR (Linux's -E2BIG).
+   */
+  submit(cmd: FrontCommand): SubmitResult {
+    const front = this.front;
+    if (this._state === "error") return "error";
+    if (front === null || this._state !== "connected") return "busy";
+    if (front.full() || this.freeBits === 0) return "busy";
+    const rqid = 31 - Math.clz32(this.freeBits & -this.freeBits);
+    const shadow = this.shadows[rqid]!;
+    const req = this.req;
+    req.clear();
+    shadow.nRefs = 0;
+
+    if (cmd.act === VSCSIIF_ACT_SCSI_CDB && cmd.direction !== DMA_NONE && cmd.length > 0) {
+      const pages = Math.ceil((cmd.offset + cmd.length) / VSCSIIF_PAGE_SIZE);
+      if (pages > this.sgTables || pages > cmd.frameCount || cmd.offset >= VSCSIIF_PAGE_SIZE) {
+        this.failAtOnce(cmd, DID_ERROR);
+        return "queued";
+      }
+      if (!this.mapData(cmd, shadow, pages)) return "busy";
+    }
+
+    this.freeBits &= ~(1 << rqid);
+    shadow.cmd = cmd;
+    shadow.inflight = true;
+    cmd.rqid = rqid;
+    req.rqid = rqid;
+    req.act = cmd.act;
+    req.cmdLen = cmd.cdbLength;
+    for (let i = 0; i < cmd.cdbLength; i++) req.cmnd[i] = cmd.cdb[i]!;
+    req.timeoutPerCommand = cmd.timeoutSeconds;
+    req.channel = cmd.channel;
+    req.id = cmd.id;
+    req.lun = cmd.lun;
+    req.refRqid = cmd.refRqid;
+    req.scDataDirection = cmd.direction;
+    this.fillSegments(cmd, shadow);
+    req.writeTo(front);
+    this.inFlight++;
+    return "queued";
+  }
+
+  /** `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`, and the event it asks for. Returns whether it notified. */
+  flush(): boolean {
+    const front = this.front;
+    if (front === null || this._state !== "connected") return false;
+    if (front.reqProdPvt === front.sring.reqProd) return false;
+    if (!front.pushRequestsAndCheckNotify()) return false;
+    this.notifier.notify();
+    return true;
+  }
+
+  /**
+   * The event handler (Linux `scsifront_ring_drain` + `scsifront_irq_fn`): take every response,
+   * complete its command, then re-arm `rsp_event`. Returns the number of responses handled.
+   */
+  service(): number {
+    const front = this.front;
+    if (front === null || this._state !== "connected") return 0;
+    let handled = 0;
+    for (;;) {
+      const rp = front.sring.rspProd;
+      if (front.responseProdOverflow(rp)) {
+        this.setError("illegal number of responses");
+        return handled;
+      }
+      while (front.rspCons !== rp) {
+        this.rsp.readFrom(front, front.rspCons);
+        front.rspCons = (front.rspCons + 1) >>> 0;
+        handled++;
+        if (!this.completeResponse()) return handled;
+      }
+      if (front.rspCons !== front.reqProdPvt) {
+        if (front.finalCheckForResponses() === 0) return handled;
+      } else {
+        front.sring.rspEvent = (front.rspCons + 1) >>> 0;
+        return handled;
+      }
+    }
+  }
+
+  /** Give up the ring (after the backend closed): frees descriptor frames; requires no command in flight. */
+  disconnect(): void {
+    if (this.inFlight !== 0 && this._state !== "error")
+      throw invalidState("scsifront", `disconnect with ${this.inFlight} commands in flight`);
+    this.front = null;
+    for (const s of this.shadows) {
+      for (const f of s.descFrames) this.memory.freeFrame(f);
+      s.descFrames.length = 0;
+    }
+    if (this._state !== "error") this._state = "disconnected";
+  }
+
+  /** Grant the data pages, and the descriptor pages when more than 26 are needed. */
+  private mapData(cmd: FrontCommand, shadow: Shadow, pages: number): boolean {
+    const readonly = cmd.direction === DMA_TO_DEVICE;
+    for (let i = 0; i < pages; i++) {
+      const ref = this.grants.grantAccess(cmd.frames[i]!, readonly);
+      if (ref < 0) return this.unwindGrants(shadow);
+      shadow.refs[shadow.nRefs++] = ref;
+    }
+    if (pages > VSCSIIF_SG_TABLESIZE) {
+      const descPages = Math.ceil((pages * 8) / VSCSIIF_PAGE_SIZE);
+      while (shadow.descFrames.length < descPages) {
+        const f = this.memory.allocFrame();
+        if (f < 0) return this.unwindGrants(shadow);
+        shadow.descFrames.push(f);
+      }
+      // Descriptors into the guest's own descriptor pages, then grant those read-only.
+      const mem = this.memory.bytes;
+      let remaining = cmd.length;
+      for (let i = 0; i < pages; i++) {
+        const off = i === 0 ? cmd.offset : 0;
+        const bytes = Math.min(remaining, VSCSIIF_PAGE_SIZE - off);
+        remaining -= bytes;
+        const at =
+          shadow.descFrames[(i * 8) >>> 12]! * VSCSIIF_PAGE_SIZE + ((i * 8) & (VSCSIIF_PAGE_SIZE - 1));
+        writeU32(mem, at, shadow.refs[i]!);
+        writeU16(mem, at + 4, off);
+        writeU16(mem, at + 6, bytes);
+      }
+      for (let d = 0; d < descPages; d++) {
+        const ref = this.grants.grantAccess(shadow.descFrames[d]!, true);
+        if (ref < 0) return this.unwindGrants(shadow);
+        shadow.refs[shadow.nRefs++] = ref;
+      }
+    }
+    return true;
+  }
+
+  /** Write `seg[]` and `nr_segments` for the grants in `shadow`. */
+  private fillSegments(cmd: FrontCommand, shadow: Shadow): void {
+    const req = this.req;
+    const n = shadow.nRefs;
+    if (n === 0) return;
+    const pages = Math.ceil((cmd.offset + cmd.length) / VSCSIIF_PAGE_SIZE);
+    if (pages > VSCSIIF_SG_TABLESIZE) {
+      const descPages = n - pages;
+      let left = pages * 8;
+      for (let d = 0; d < descPages; d++) {
+        const len = Math.min(left, VSCSIIF_PAGE_SIZE);
+        left -= len;
+        req.setSeg(d, shadow.refs[pages + d]!, 0, len);
+      }
+      req.nrSegments = VSCSIIF_SG_GRANT | descPages;
+      return;
+    }
+    let remaining = cmd.length;
+    for (let i = 0; i < pages; i++) {
+      const off = i === 0 ? cmd.offset : 0;
+      const bytes = Math.min(remaining, VSCSIIF_PAGE_SIZE - off);
+      remaining -= bytes;
+      req.setSeg(i, shadow.refs[i]!, off, bytes);
+    }
+    req.nrSegments = pages;
+  }
+
+  private unwindGrants(shadow: Shadow): false {
+    for (let i = 0; i < shadow.nRefs; i++) this.grants.endAccess(shadow.refs[i]!);
+    shadow.nRefs = 0;
+    return false;
+  }
+
+  /** Handle `this.rsp`; false when the host entered the error state. */
+  private completeResponse(): boolean {
+    const rsp = this.rsp;
+    const rqid = rsp.rqid;
+    const shadow = rqid < VSCSIIF_MAX_REQS ? this.shadows[rqid]! : null;
+    if (shadow === null || !shadow.inflight || shadow.cmd === null) {
+      this.setError("illegal rqid returned by backend!");
+      return false;
+    }
+    const cmd = shadow.cmd;
+    // Grants first (XSA-396: `gnttab_try_end_foreign_access`): one still mapped is a broken backend.
+    let ok = true;
+    for (let i = 0; i < shadow.nRefs; i++) {
+      if (!this.grants.endAccess(shadow.refs[i]!)) {
+        ok = false;
+        break;
+      }
+    }
+    shadow.nRefs = 0;
+    shadow.inflight = false;
+    shadow.cmd = null;
+    this.freeBits |= 1 << rqid;
+    this.inFlight--;
+    cmd.rqid = -1;
+    cmd.rslt = rsp.rslt;
+    cmd.status = rsltStatus(rsp.rslt);
+    cmd.host = scsifrontHostByte(rsltHost(rsp.rslt));
+    cmd.residual = rsp.residualLen;
+    const n = Math.min(rsp.senseLen, VSCSIIF_SENSE_BUFFERSIZE);
+    cmd.sense.fill(0);
+    for (let i = 0; i < n; i++) cmd.sense[i] = rsp.senseBuffer[i]!;
+    cmd.senseLength = n;
+    if (!ok) this.setError("grant still in use by backend");
+    cmd.onComplete?.(cmd);
+    return ok;
+  }
+
+  private failAtOnce(cmd: FrontCommand, host: number): void {
+    cmd.rqid = -1;
+    cmd.rslt = host << 16;
+    cmd.status = 0;
+    cmd.host = host;
+    cmd.residual = cmd.length;
+    cmd.senseLength = 0;
+    cmd.onComplete?.(cmd);
+  }
+
+  /**
+   * STATE_ERROR (Linux `scsifront_set_error`): permanent. Commands in flight are failed with
+   * DID_ERROR so callers are not left waiting (Linux leaves that to the midlayer's timeouts and
+   * error handler, which end the same way); their grants are not reused, since the backend may
+   * still hold them.
+   */
+  private setError(reason: string): void {
+    if (this._state === "error") return;
+    this._state = "error";
+    this.errorReason = reason;
+    debug("backend dom%d: %s; host disabled", this.backendDomid, reason);
+    for (const shadow of this.shadows) {
+      const cmd = shadow.cmd;
+      if (!shadow.inflight || cmd === null) continue;
+      shadow.inflight = false;
+      shadow.cmd = null;
+      shadow.nRefs = 0;
+      this.inFlight--;
+      this.failAtOnce(cmd, DID_ERROR);
+    }
+  }
+}
+
+function writeU32(mem: Uint8Array, at: number, v: number): void {
+  mem[at] = v & 0xff;
+  mem[at + 1] = (v >>> 8) & 0xff;
+  mem[at + 2] = (v >>> 16) & 0xff;
+  mem[at + 3] = (v >>> 24) & 0xff;
+}
+
+function writeU16(mem: Uint8Array, at: number, v: number): void {
+  mem[at] = v & 0xff;
+  mem[at + 1] = (v >>> 8) & 0xff;
+}
