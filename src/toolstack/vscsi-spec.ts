@@ -1,0 +1,97 @@
+import { configError } from "../errors.js";
+
+/** A SCSI address: host (or, in a `vdev`, the guest's controller index), channel, target, LUN. */
+export interface Hctl {
+  readonly host: number;
+  readonly channel: number;
+  readonly target: number;
+  readonly lun: number;
+}
+
+/** The physical side of a `vscsi` entry, as libxlu classifies it. */
+export type Pdev =
+  | { readonly kind: "devname"; readonly name: string } // /dev/sdb, /dev/st0 ...
+  | { readonly kind: "hctl"; readonly hctl: Hctl } // 2:0:1:0
+  | { readonly kind: "wwn"; readonly wwn: string; readonly lun: number }; // naa.60014054ac780582:0
+
+/** One `'pdev,vdev[,feature-host]'` entry of a domain's `vscsi` list (or `xl scsi-attach` arguments). */
+export interface VscsiSpec {
+  readonly pdev: Pdev;
+  /** The pdev exactly as given (libxl writes it to `p-devname`). */
+  readonly pdevText: string;
+  readonly vdev: Hctl;
+  readonly featureHost: boolean;
+}
+
+const U16 = 0xffff;
+
+/** `h:c:t:l` with four unsigned decimal fields (`%u:%u:%u:%llu`). */
+export function parseHctl(
+  text: string,
+  where: string,
+  what: string,
+  max: Partial<Record<keyof Hctl, number>> = {},
+): Hctl {
+  const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(text.trim());
+  if (!m)
+    throw configError(where, `${what} '${text}' is not h:c:t:l (four unsigned integers separated by ':')`);
+  const [host, channel, target, lun] = m.slice(1).map(Number) as [number, number, number, number];
+  const hctl = { host, channel, target, lun };
+  for (const key of ["host", "channel", "target", "lun"] as const) {
+    const limit = max[key] ?? 0xffffffff;
+    if (!Number.isSafeInteger(hctl[key]) || hctl[key] > limit) {
+      throw configError(where, `${what} '${text}': ${key} ${hctl[key]} is out of range (0..${limit})`);
+    }
+  }
+  return hctl;
+}
+
+/** `h:c:t:l` as text. */
+export function formatHctl(h: Hctl): string {
+  return `${h.host}:${h.channel}:${h.target}:${h.lun}`;
+}
+
+/**
+ * A physical device spec: `/dev/<name>`, `h:c:t:l`, or `naa.<16 hex digits>:<lun>` (the WWN form
+ * of Linux scsiback's `p-dev`).
+ */
+export function parsePdev(text: string, where: string): Pdev {
+  const t = text.trim();
+  if (t.startsWith("/dev/")) {
+    const name = t.slice(5);
+    if (!/^[A-Za-z0-9_.\-/]+$/.test(name))
+      throw configError(where, `pdev '${t}' is not a device path /dev/<name>`);
+    return { kind: "devname", name };
+  }
+  if (t.toLowerCase().startsWith("naa.")) {
+    const m = /^naa\.([0-9a-fA-F]{16}):(\d+)$/.exec(t);
+    if (!m) throw configError(where, `pdev '${t}' is not naa.<16 hex digits>:<lun>`);
+    const lun = Number(m[2]);
+    if (!Number.isSafeInteger(lun)) throw configError(where, `pdev '${t}': LUN out of range`);
+    return { kind: "wwn", wwn: m[1]!.toLowerCase(), lun };
+  }
+  if (/^\d/.test(t)) return { kind: "hctl", hctl: parseHctl(t, where, "pdev") };
+  throw configError(where, `pdev '${t}' must be /dev/<name>, h:c:t:l or naa.<16 hex digits>:<lun>`);
+}
+
+/**
+ * Parse `'pdev,vdev[,option]'` as libxlu's `xlu_vscsi_config_add` does: split at commas into at
+ * most three fields, trim each; the only option is `feature-host`. The vdev's channel, target and
+ * LUN travel in u16 request fields, so they must fit 0..65535.
+ */
+export function parseVscsiSpec(text: string, where: string): VscsiSpec {
+  const fields = text.split(",").map((f) => f.trim());
+  if (fields.length < 2 || fields.length > 3 || fields.some((f) => f === "")) {
+    throw configError(where, `vscsi entry '${text}' is not 'pdev,vdev[,feature-host]'`);
+  }
+  const [pdevText, vdevText, option] = fields as [string, string, string | undefined];
+  if (option !== undefined && option !== "feature-host") {
+    throw configError(where, `invalid option '${option}', expecting feature-host`);
+  }
+  return {
+    pdev: parsePdev(pdevText, where),
+    pdevText,
+    vdev: parseHctl(vdevText, where, "vdev", { channel: U16, target: U16, lun: U16 }),
+    featureHost: option === "feature-host",
+  };
+}
