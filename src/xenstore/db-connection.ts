@@ -151,6 +151,13 @@ export class XsDbConnection implements XsCaller {
     this.dropTransactions();
   }
 
+  /** Back to a fresh connection: no watches, transactions or queued events (ring reconnection). */
+  reset(): void {
+    this.resetWatches();
+    this.events.length = 0;
+    this.eventHead = 0;
+  }
+
   /** `TRANSACTION_START`: a new transaction id. */
   transactionStart(): number {
     this.checkOpen();
@@ -177,6 +184,11 @@ export class XsDbConnection implements XsCaller {
     this.transactions.delete(txId);
     this.db.txCount.set(this.domid, (this.db.txCount.get(this.domid) ?? 1) - 1);
     if (commit) this.db.commit(this, tx);
+  }
+
+  /** Whether `txId` names an open transaction of this connection. */
+  hasTransaction(txId: number): boolean {
+    return this.transactions.has(txId);
   }
 
   /** Open transactions. */
