@@ -169,6 +169,11 @@ export class Xenstored {
     return false;
   }
 
+  /** Rings served, in-process connections open, and connections waiting for a pass. */
+  stats(): { rings: number; localConnections: number; ready: number } {
+    return { rings: this.rings.size, localConnections: this.locals.size, ready: this.ready.size };
+  }
+
   /** Close every connection and ring. */
   close(): void {
     if (this.closed) return;

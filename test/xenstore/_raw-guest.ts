@@ -23,6 +23,11 @@ export class RawGuest {
     this.reqProd = page.reqProd;
   }
 
+  /** Free bytes in `req[]`. */
+  space(): number {
+    return XENSTORE_RING_SIZE - ((this.reqProd - this.page.reqCons) >>> 0);
+  }
+
   /** Copy `bytes` into `req[]` (as much as fits) and publish `req_prod`; returns bytes written. */
   writeBytes(bytes: Uint8Array): number {
     const space = XENSTORE_RING_SIZE - ((this.reqProd - this.page.reqCons) >>> 0);
