@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { PvscsiError } from "../errors.js";
 import { abiCommand } from "./commands/abi.js";
+import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from "./io.js";
 
 /** Every subcommand, in the order `pvscsi --help` lists them. */
-export const commands: readonly Command[] = [abiCommand];
+export const commands: readonly Command[] = [abiCommand, xenstoreLsCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -17,7 +17,8 @@ export interface DumpNode {
   readonly value64?: string;
   /** Wire form: `["n0", "r1"]`. */
   readonly perms: readonly string[];
-  readonly children: readonly DumpNode[];
+  /** Omitted in a hand-written dump: no children. */
+  readonly children?: readonly DumpNode[];
 }
 
 /** A whole dump file: the format's name and version around the root. */
