@@ -289,6 +289,10 @@ export class XsDbConnection implements XsCaller {
     if (txId === 0) return { ctx: this.db.liveContext(this, changes), tx: undefined, changes };
     const tx = this.transactions.get(txId);
     if (tx === undefined) throw xenstoreError("ENOENT", `transaction ${txId}`, "no such transaction");
+    const limit = this.db.quotas.nodesPerTransaction;
+    if (!this.privileged && (tx.accessed.size >= limit || tx.ops.length >= limit)) {
+      throw xenstoreError("ENOSPC", `transaction ${txId}`, `touches its quota of ${limit} nodes or changes`);
+    }
     return { ctx: this.db.txContext(this, tx), tx, changes };
   }
 

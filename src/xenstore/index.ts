@@ -44,6 +44,16 @@ export {
   xsdSockmsgLayout,
 } from "./layout.js";
 export {
+  clientLsSource,
+  dbLsSource,
+  type LsOptions,
+  type LsSink,
+  lsJson,
+  renderLs,
+  sanitiseValue,
+  type XenstoreLsSource,
+} from "./ls.js";
+export {
   decodeMessage,
   decodeStrings,
   encodeMessage,
@@ -86,6 +96,7 @@ export { type RingClientState, XenstoreRingClient } from "./ring-client.js";
 export { ringIndexesValid, XenstoreRingPage } from "./ring-page.js";
 export { type RingServerOptions, type RingServerState, XenstoreRingServer } from "./ring-server.js";
 export type { XsTransport } from "./transport.js";
+export type { TreeChange, XsCaller } from "./tree-ops.js";
 export type { XsWatchEvent } from "./watch.js";
 export {
   XENSTORE_ABS_PATH_MAX,

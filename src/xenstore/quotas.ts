@@ -18,6 +18,12 @@ export interface XsQuotas {
   readonly permsPerNode: number;
   /** Watch events queued per connection before new ones are dropped. */
   readonly pendingEventsPerConnection: number;
+  /**
+   * Nodes an unprivileged domain's transaction may touch, and changes it may log, before its
+   * requests fail with `ENOSPC`: a transaction keeps both until it ends, so without a bound a
+   * guest could grow them forever (xenstored's transaction-nodes quota, 1024).
+   */
+  readonly nodesPerTransaction: number;
 }
 
 /** xenstored's defaults. */
@@ -28,4 +34,5 @@ export const DEFAULT_QUOTAS: XsQuotas = Object.freeze({
   transactionsPerDomain: 10,
   permsPerNode: 5,
   pendingEventsPerConnection: 256,
+  nodesPerTransaction: 1024,
 });

@@ -11,10 +11,13 @@ import {
   XS_RING_RSP_CONS,
   XS_RING_RSP_PROD,
   XS_RING_SERVER_FEATURES,
+  xenstoreDomainInterfaceLayout,
 } from "./layout.js";
 
 /** Word index of a field after `req[]` and `rsp[]`. */
 const W = (offset: number): number => (offset - XS_RING_REQ_CONS) >> 2;
+/** The u32 words from `req_cons` to the end of the structure. */
+const WORDS = (xenstoreDomainInterfaceLayout.size - XS_RING_REQ_CONS) >> 2;
 
 /**
  * A domain's xenstore page (`struct xenstore_domain_interface` at offset 0 of a 4096-byte page)
@@ -52,7 +55,7 @@ export class XenstoreRingPage {
     this.buffer = buffer;
     this.byteOffset = byteOffset;
     this.bytes = new Uint8Array(buffer, byteOffset, XEN_PAGE_SIZE);
-    this.words = new Uint32Array(buffer, byteOffset + XS_RING_REQ_CONS, 7);
+    this.words = new Uint32Array(buffer, byteOffset + XS_RING_REQ_CONS, WORDS);
   }
 
   /** A fresh page in a new SharedArrayBuffer, zeroed as the domain builder leaves it. */

@@ -69,6 +69,19 @@ describe("quotas", () => {
     expect(errnoOf(() => g1.setPerms("p", parsePerms(["n1", "r2", "r3"])))).toBe("ENOSPC");
   });
 
+  it("transactions: a guest's transaction touches or changes at most nodesPerTransaction nodes", () => {
+    const { db, dom0 } = storeWithGuests([1], { quotas: { nodesPerTransaction: 8 } });
+    const g1 = db.connect(1);
+    const tx = g1.transactionStart();
+    for (let i = 0; i < 8; i++) g1.write("same", String(i), tx);
+    expect(errnoOf(() => g1.write("same", "again", tx))).toBe("ENOSPC");
+    expect(errnoOf(() => g1.read("same", tx))).toBe("ENOSPC");
+    g1.transactionEnd(tx, false);
+    const t0 = dom0.transactionStart();
+    for (let i = 0; i < 20; i++) dom0.write("/x", String(i), t0);
+    dom0.transactionEnd(t0, true);
+  });
+
   it("pending watch events: past the bound new events are dropped and counted (XSA-349)", () => {
     const { db, dom0 } = storeWithGuests([1], { quotas: { pendingEventsPerConnection: 4 } });
     const g1 = db.connect(1);
