@@ -47,6 +47,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 const invokedDirectly =
   process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (invokedDirectly || process.argv[1]?.endsWith("/bin/pvscsi")) {
+  // `pvscsi xenstore-ls | head`: a reader closing the pipe ends the output, not with a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
