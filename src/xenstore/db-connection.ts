@@ -58,14 +58,14 @@ export class XsDbConnection implements XsCaller {
     return this.closed;
   }
 
-  /** `READ`. */
+  /** `READ`: a copy of the value. */
   read(path: string, txId = 0): Uint8Array {
-    return readValue(this.context(txId).ctx, checkedNodePath(this.domid, path));
+    return readValue(this.context(txId).ctx, checkedNodePath(this.domid, path)).slice();
   }
 
-  /** `WRITE`: strings are stored as UTF-8. */
+  /** `WRITE`: strings are stored as UTF-8; bytes are copied (the store's nodes are immutable). */
   write(path: string, value: Uint8Array | string, txId = 0): void {
-    const bytes = typeof value === "string" ? encoder.encode(value) : value;
+    const bytes = typeof value === "string" ? encoder.encode(value) : value.slice();
     const abs = checkedNodePath(this.domid, path);
     this.mutate(txId, (ctx) => writeValue(ctx, abs, bytes), { kind: "write", path: abs, value: bytes });
   }

@@ -127,7 +127,7 @@ function dispatch(conn: XsDbConnection, msg: XsMessage): Uint8Array {
     case XS_WRITE: {
       const nul = payload.indexOf(0);
       if (nul < 0) throw inval(name);
-      conn.write(fromLatin1(payload.subarray(0, nul)), payload.slice(nul + 1), tx);
+      conn.write(fromLatin1(payload.subarray(0, nul)), payload.subarray(nul + 1), tx);
       return OK;
     }
     case XS_MKDIR:
