@@ -10,7 +10,8 @@ export type PvscsiErrorCode =
   | "ERANGE" // an index, offset or length lies outside the region it addresses
   | "EPROTO" // a peer broke the shared-memory protocol
   | "ECONFIG" // a configuration file or CLI argument is malformed
-  | "ESTATE"; // an operation is not valid in the object's current state
+  | "ESTATE" // an operation is not valid in the object's current state
+  | "EXENSTORE"; // a xenstore request failed; `XenstoreError.errno` says how
 
 /** An error raised deliberately by pvscsi. */
 export class PvscsiError extends Error {
@@ -45,6 +46,26 @@ export function configError(where: string, detail: string): PvscsiError {
 /** The operation is not allowed in the current state. */
 export function invalidState(what: string, detail: string): PvscsiError {
   return new PvscsiError("ESTATE", `${what}: ${detail}`);
+}
+
+/**
+ * A xenstore request failed with one of the error names of `xs_wire.h` (`EACCES`, `ENOENT`,
+ * `EAGAIN`, ...). The store raises it, the protocol layer turns it into an `XS_ERROR` reply, and
+ * the client library raises it again on the requesting side.
+ */
+export class XenstoreError extends PvscsiError {
+  /** The name sent in the `XS_ERROR` payload. */
+  readonly errno: string;
+  constructor(errno: string, message: string) {
+    super("EXENSTORE", message);
+    this.name = "XenstoreError";
+    this.errno = errno;
+  }
+}
+
+/** A xenstore request on `path` (or about `what`) failed with `errno`, for the reason `detail`. */
+export function xenstoreError(errno: string, what: string, detail: string): XenstoreError {
+  return new XenstoreError(errno, `xenstore ${errno}: ${what}: ${detail}`);
 }
 
 function describe(v: unknown): string {

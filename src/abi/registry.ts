@@ -5,6 +5,7 @@ import {
   vscsiifRingEntries,
   vscsiifSringLayout,
 } from "../vscsiif/layout.js";
+import { xenstoreDomainInterfaceLayout, xsdSockmsgLayout } from "../xenstore/layout.js";
 import type { StructLayout } from "./layout.js";
 
 /**
@@ -17,6 +18,8 @@ export const sharedStructs: readonly StructLayout[] = [
   vscsiifResponseLayout,
   scsiifRequestSegmentLayout,
   vscsiifSringLayout,
+  xsdSockmsgLayout,
+  xenstoreDomainInterfaceLayout,
 ];
 
 /** Ring entry counts for 1, 2, 4 and 8 pages, per ring type. */

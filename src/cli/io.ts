@@ -2,12 +2,17 @@
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /** Width of the terminal `out` writes to; undefined when it is not a terminal. */
+  readonly columns?: number | undefined;
 }
 
 /** The process's own stdout and stderr. */
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
+  get columns() {
+    return process.stdout.isTTY ? process.stdout.columns : undefined;
+  },
 };
 
 /** Exit statuses: 0 success, 1 the operation failed, 2 the command line was wrong. */

@@ -3,10 +3,11 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PvscsiError } from "../errors.js";
 import { abiCommand } from "./commands/abi.js";
+import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from "./io.js";
 
 /** Every subcommand, in the order `pvscsi --help` lists them. */
-export const commands: readonly Command[] = [abiCommand];
+export const commands: readonly Command[] = [abiCommand, xenstoreLsCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -57,6 +58,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // `pvscsi xenstore-ls | head`: a reader closing the pipe ends the output, not with a stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
