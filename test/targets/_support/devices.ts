@@ -1,5 +1,5 @@
 import { type DeviceInfo, TYPE_DISK, TYPE_ROM } from "../../../src/targets/device.js";
-import { Cdrom, CD_BLOCK_SIZE } from "../../../src/targets/mmc/cdrom.js";
+import { CD_BLOCK_SIZE, Cdrom } from "../../../src/targets/mmc/cdrom.js";
 import { Disk, type DiskOptions } from "../../../src/targets/sbc/disk.js";
 
 export const DISK_INFO: DeviceInfo = {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD, SAM_STAT_RESERVATION_CONFLICT } from "../../../src/targets/device.js";
+import {
+  SAM_STAT_CHECK_CONDITION,
+  SAM_STAT_GOOD,
+  SAM_STAT_RESERVATION_CONFLICT,
+} from "../../../src/targets/device.js";
 import { ramDisk } from "../_support/devices.js";
 import { cdb10, cdb16, clearUas, execSync, I1, I2 } from "../_support/task.js";
 
@@ -34,7 +38,9 @@ describe("READ / WRITE", () => {
   it("READ(12)/WRITE(12) and READ(16)/WRITE(16) on 4096-byte blocks", () => {
     const d = ready(64, 4096);
     const data = pattern(8192, 9);
-    expect(execSync(d, [0xaa, 0, 0, 0, 0, 10, 0, 0, 0, 2, 0, 0], { dataOut: data }).status).toBe(SAM_STAT_GOOD);
+    expect(execSync(d, [0xaa, 0, 0, 0, 0, 10, 0, 0, 0, 2, 0, 0], { dataOut: data }).status).toBe(
+      SAM_STAT_GOOD,
+    );
     expect(execSync(d, [0xa8, 0, 0, 0, 0, 10, 0, 0, 0, 2, 0, 0], { dataIn: 8192 }).bytes).toEqual(data);
     expect(execSync(d, cdb16(0x8a, 62, 2), { dataOut: data }).status).toBe(SAM_STAT_GOOD);
     expect(execSync(d, cdb16(0x88, 62, 2), { dataIn: 8192 }).bytes).toEqual(data);
@@ -48,7 +54,11 @@ describe("READ / WRITE", () => {
     const d = ready(2048);
     expect(execSync(d, cdb10(0x28, 2047, 1), { dataIn: 512 }).status).toBe(SAM_STAT_GOOD);
     const past = execSync(d, cdb10(0x28, 2047, 2), { dataIn: 1024 });
-    expect([past.status, past.senseString, past.transferred]).toEqual([SAM_STAT_CHECK_CONDITION, "05/21/00", 0]);
+    expect([past.status, past.senseString, past.transferred]).toEqual([
+      SAM_STAT_CHECK_CONDITION,
+      "05/21/00",
+      0,
+    ]);
     expect(execSync(d, cdb16(0x88, 2 ** 40, 1), { dataIn: 512 }).senseString).toBe("05/21/00");
     const max = cdb16(0x88, 0, 1);
     max.fill(0xff, 2, 10);
@@ -87,7 +97,9 @@ describe("READ / WRITE", () => {
     expect(execSync(d, cdb10(0x28, 0, 1), { dataIn: 512 }).status).toBe(SAM_STAT_GOOD);
     // Not ready (stopped) before PROTECT.
     execSync(d, [0x1b, 0, 0, 0, 0x00, 0]);
-    expect(execSync(d, cdb10(0x2a, 999, 1, 0x20), { dataOut: new Uint8Array(512) }).senseString).toBe("02/04/02");
+    expect(execSync(d, cdb10(0x2a, 999, 1, 0x20), { dataOut: new Uint8Array(512) }).senseString).toBe(
+      "02/04/02",
+    );
     // Reservation conflict before not ready.
     clearUas(d, I2);
     execSync(d, [0x16, 0, 0, 0, 0, 0], { initiator: I2 });

@@ -83,9 +83,13 @@ describe("thin provisioning", () => {
     const bad = unmapList([[0, 1]]);
     bad[1] = 99;
     expect(execSync(d, unmap(bad), { dataOut: bad }).senseString).toBe("05/1A/00");
-    expect(execSync(d, [0x42, 0, 0, 0, 0, 0, 0, 0, 4, 0], { dataOut: new Uint8Array(4) }).senseString).toBe("05/1A/00");
+    expect(execSync(d, [0x42, 0, 0, 0, 0, 0, 0, 0, 4, 0], { dataOut: new Uint8Array(4) }).senseString).toBe(
+      "05/1A/00",
+    );
     const ok = unmapList([[0, 1]]);
-    expect(execSync(d, [0x42, 1, 0, 0, 0, 0, 0, 0, ok.length, 0], { dataOut: ok }).senseString).toBe("05/24/00");
+    expect(execSync(d, [0x42, 1, 0, 0, 0, 0, 0, 0, ok.length, 0], { dataOut: ok }).senseString).toBe(
+      "05/24/00",
+    );
     const thick = ramDisk();
     clearUas(thick);
     expect(execSync(thick, unmap(ok), { dataOut: ok }).senseString).toBe("05/20/00");
@@ -105,10 +109,12 @@ describe("thin provisioning", () => {
     expect(execSync(d, [0x41, 0x02, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: pat }).senseString).toBe("05/24/00");
     const thick = ramDisk();
     clearUas(thick);
-    expect(execSync(thick, [0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: pat }).senseString).toBe("05/24/00");
-    expect(execSync(thick, [0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: new Uint8Array(100) }).senseString).toBe(
-      "05/0E/03",
+    expect(execSync(thick, [0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: pat }).senseString).toBe(
+      "05/24/00",
     );
+    expect(
+      execSync(thick, [0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: new Uint8Array(100) }).senseString,
+    ).toBe("05/0E/03");
   });
 
   it("GET LBA STATUS past the end → 05/21/00 (even at 2^64-1)", () => {

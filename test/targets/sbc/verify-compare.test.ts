@@ -40,7 +40,9 @@ describe("VERIFY, WRITE AND VERIFY, COMPARE AND WRITE", () => {
   it("WRITE AND VERIFY (10/12/16) writes", () => {
     const d = ready();
     expect(execSync(d, cdb10(0x2e, 3, 1, 0x02), { dataOut: fill(512, 1) }).status).toBe(SAM_STAT_GOOD);
-    expect(execSync(d, [0xae, 0, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0], { dataOut: fill(512, 2) }).status).toBe(SAM_STAT_GOOD);
+    expect(execSync(d, [0xae, 0, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0], { dataOut: fill(512, 2) }).status).toBe(
+      SAM_STAT_GOOD,
+    );
     expect(execSync(d, cdb16(0x8e, 5, 1), { dataOut: fill(512, 3) }).status).toBe(SAM_STAT_GOOD);
     expect(execSync(d, cdb10(0x28, 3, 3), { dataIn: 1536 }).bytes).toEqual(
       Uint8Array.from([...fill(512, 1), ...fill(512, 2), ...fill(512, 3)]),

@@ -4,7 +4,14 @@ import { ScsiTarget } from "../../../src/targets/target.js";
 import { cdrom, hex, ramDisk } from "../_support/devices.js";
 import { execSync } from "../_support/task.js";
 
-const inquiry = (evpd: boolean, page: number, alloc: number) => [0x12, evpd ? 1 : 0, page, alloc >>> 8, alloc & 0xff, 0];
+const inquiry = (evpd: boolean, page: number, alloc: number) => [
+  0x12,
+  evpd ? 1 : 0,
+  page,
+  alloc >>> 8,
+  alloc & 0xff,
+  0,
+];
 
 describe("INQUIRY", () => {
   it("standard data: type, version, HiSup, CmdQue, identity, version descriptors", () => {

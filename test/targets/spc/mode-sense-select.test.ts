@@ -5,7 +5,16 @@ import { cdb10, clearUas, execSync } from "../_support/task.js";
 
 const sense6 = (b1: number, pcPage: number, sub: number, alloc = 255) => [0x1a, b1, pcPage, sub, alloc, 0];
 const sense10 = (b1: number, pcPage: number, sub: number, alloc = 1024) => [
-  0x5a, b1, pcPage, sub, 0, 0, 0, alloc >>> 8, alloc & 0xff, 0,
+  0x5a,
+  b1,
+  pcPage,
+  sub,
+  0,
+  0,
+  0,
+  alloc >>> 8,
+  alloc & 0xff,
+  0,
 ];
 const select6 = (list: Uint8Array, b1 = 0x10) => [0x15, b1, 0, 0, list.length, 0];
 
@@ -25,9 +34,7 @@ function list6(page: number[]): Uint8Array {
 describe("MODE SENSE", () => {
   it("(6) caching page with block descriptor: header, descriptor, WCE set by default", () => {
     const t = execSync(ready(), sense6(0, 0x08, 0), { dataIn: 255 });
-    expect(hex(t.bytes)).toBe(
-      "1f001008" + "0000080000000200" + "08120400ffff0000ffffffff8014000000000000",
-    );
+    expect(hex(t.bytes)).toBe("1f001008" + "0000080000000200" + "08120400ffff0000ffffffff8014000000000000");
   });
 
   it("DBD drops the block descriptor; DPOFUA is set, WP is not", () => {
@@ -57,7 +64,9 @@ describe("MODE SENSE", () => {
   });
 
   it("PC=1 returns the changeable mask, PC=2 the defaults", () => {
-    expect(hex(execSync(ready(), sense6(0x08, 0x48, 0), { dataIn: 255 }).bytes.subarray(4, 8))).toBe("08120400");
+    expect(hex(execSync(ready(), sense6(0x08, 0x48, 0), { dataIn: 255 }).bytes.subarray(4, 8))).toBe(
+      "08120400",
+    );
     const ctl = execSync(ready(), sense6(0x08, 0x4a, 0), { dataIn: 255 }).bytes.subarray(4);
     expect(hex(ctl)).toBe("0a0a0400080000000000" + "0000");
     expect(execSync(ready(), sense6(0x08, 0x88, 0), { dataIn: 255 }).status).toBe(SAM_STAT_GOOD);
@@ -86,7 +95,9 @@ describe("MODE SENSE", () => {
 describe("MODE SELECT", () => {
   it("turns the write cache off and MODE SENSE shows it", () => {
     const d = ready();
-    const page = [0x08, 0x12, 0x00, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x80, 0x14, 0, 0, 0, 0, 0, 0];
+    const page = [
+      0x08, 0x12, 0x00, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x80, 0x14, 0, 0, 0, 0, 0, 0,
+    ];
     const t = execSync(d, select6(list6(page)), { dataOut: list6(page) });
     expect(t.status).toBe(SAM_STAT_GOOD);
     expect(d.writeCacheEnabled).toBe(false);
@@ -95,7 +106,9 @@ describe("MODE SELECT", () => {
 
   it("changing a bit that is not changeable → 05/26/00 pointing at the parameter byte and bit", () => {
     const d = ready();
-    const page = [0x08, 0x12, 0x05, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x80, 0x14, 0, 0, 0, 0, 0, 0];
+    const page = [
+      0x08, 0x12, 0x05, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x80, 0x14, 0, 0, 0, 0, 0, 0,
+    ];
     const t = execSync(d, select6(list6(page)), { dataOut: list6(page) });
     expect(t.senseString).toBe("05/26/00");
     expect(t.decoded.sks).toBe(0x880006); // parameter list (C/D 0), BPV, bit 0, byte 6

@@ -5,7 +5,18 @@ import { hex, ramDisk } from "../_support/devices.js";
 import { execSync } from "../_support/task.js";
 
 const reportLuns = (select: number, alloc: number) => [
-  0xa0, 0, select, 0, 0, 0, alloc >>> 24, (alloc >>> 16) & 0xff, (alloc >>> 8) & 0xff, alloc & 0xff, 0, 0,
+  0xa0,
+  0,
+  select,
+  0,
+  0,
+  0,
+  alloc >>> 24,
+  (alloc >>> 16) & 0xff,
+  (alloc >>> 8) & 0xff,
+  alloc & 0xff,
+  0,
+  0,
 ];
 
 function target(...luns: number[]): ScsiTarget {

@@ -3,7 +3,18 @@ import { hex, ramDisk } from "../_support/devices.js";
 import { clearUas, execSync } from "../_support/task.js";
 
 const rsoc = (options: number, op = 0, sa = 0, alloc = 65535) => [
-  0xa3, 0x0c, options, op, sa >>> 8, sa & 0xff, alloc >>> 24, (alloc >>> 16) & 0xff, (alloc >>> 8) & 0xff, alloc & 0xff, 0, 0,
+  0xa3,
+  0x0c,
+  options,
+  op,
+  sa >>> 8,
+  sa & 0xff,
+  alloc >>> 24,
+  (alloc >>> 16) & 0xff,
+  (alloc >>> 8) & 0xff,
+  alloc & 0xff,
+  0,
+  0,
 ];
 
 function ready() {
@@ -21,7 +32,11 @@ describe("REPORT SUPPORTED OPERATION CODES", () => {
     expect(plain.length).toBe(4 + len);
     const ops: string[] = [];
     for (let p = 4; p < plain.length; p += 8) {
-      ops.push(plain[p + 5]! & 1 ? `${hex(plain.subarray(p, p + 1))}/${plain[p + 3]!.toString(16)}` : hex(plain.subarray(p, p + 1)));
+      ops.push(
+        plain[p + 5]! & 1
+          ? `${hex(plain.subarray(p, p + 1))}/${plain[p + 3]!.toString(16)}`
+          : hex(plain.subarray(p, p + 1)),
+      );
     }
     expect(ops).toContain("28");
     expect(ops).toContain("9e/10");

@@ -33,13 +33,24 @@ function prOut(sa: number, type: number, resKey: number, saKey: number, flags = 
   return [[0x5f, sa, type, 0, 0, 0, 0, 0, 24, 0], list];
 }
 
-function out(d: ReturnType<typeof ramDisk>, init: typeof I1, sa: number, type: number, resKey: number, saKey: number, flags = 0) {
+function out(
+  d: ReturnType<typeof ramDisk>,
+  init: typeof I1,
+  sa: number,
+  type: number,
+  resKey: number,
+  saKey: number,
+  flags = 0,
+) {
   const [cdb, list] = prOut(sa, type, resKey, saKey, flags);
   return execSync(d, cdb, { initiator: init, dataOut: list });
 }
 
 function prIn(d: ReturnType<typeof ramDisk>, init: typeof I1, sa: number, alloc = 1024) {
-  return execSync(d, [0x5e, sa, 0, 0, 0, 0, 0, alloc >>> 8, alloc & 0xff, 0], { initiator: init, dataIn: alloc });
+  return execSync(d, [0x5e, sa, 0, 0, 0, 0, 0, alloc >>> 8, alloc & 0xff, 0], {
+    initiator: init,
+    dataIn: alloc,
+  });
 }
 
 describe("RESERVE(6) / RELEASE(6)", () => {
@@ -90,11 +101,15 @@ describe("persistent reservations", () => {
     expect(hex(prIn(d, I2, 1).bytes)).toBe("0000000200000010" + "00000000000000aa" + "0000000000010000");
     // Write Exclusive: I2 may read, not write.
     expect(execSync(d, READ1, { initiator: I2, dataIn: 512 }).status).toBe(SAM_STAT_GOOD);
-    expect(execSync(d, WRITE1, { initiator: I2, dataOut: block() }).status).toBe(SAM_STAT_RESERVATION_CONFLICT);
+    expect(execSync(d, WRITE1, { initiator: I2, dataOut: block() }).status).toBe(
+      SAM_STAT_RESERVATION_CONFLICT,
+    );
     expect(execSync(d, WRITE1, { initiator: I1, dataOut: block() }).status).toBe(SAM_STAT_GOOD);
     // Unaffected commands.
     expect(execSync(d, TUR, { initiator: I2 }).status).toBe(SAM_STAT_GOOD);
-    expect(execSync(d, [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { initiator: I3, dataIn: 8 }).status).toBe(SAM_STAT_GOOD);
+    expect(execSync(d, [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { initiator: I3, dataIn: 8 }).status).toBe(
+      SAM_STAT_GOOD,
+    );
   });
 
   it("Exclusive Access blocks reads too; registrants-only types admit registrants", () => {
@@ -180,7 +195,9 @@ describe("persistent reservations", () => {
     out(d, I2, 0, 0, 0, 2);
     out(d, I1, 1, 0x07, 1, 0);
     expect(execSync(d, WRITE1, { initiator: I2, dataOut: block() }).status).toBe(SAM_STAT_GOOD);
-    expect(execSync(d, WRITE1, { initiator: I3, dataOut: block() }).status).toBe(SAM_STAT_RESERVATION_CONFLICT);
+    expect(execSync(d, WRITE1, { initiator: I3, dataOut: block() }).status).toBe(
+      SAM_STAT_RESERVATION_CONFLICT,
+    );
     expect(hex(prIn(d, I3, 1).bytes)).toBe("0000000200000010" + "0000000000000000" + "0000000000070000");
     const full = prIn(d, I3, 3).bytes;
     expect(hex(full.subarray(0, 8))).toBe("0000000200000060");
@@ -226,6 +243,8 @@ describe("persistent reservations", () => {
     out(d, I1, 0, 0, 0, 1);
     out(d, I1, 1, 0x01, 1, 0);
     d.removeNexus(I1);
-    expect(execSync(d, WRITE1, { initiator: I2, dataOut: block() }).status).toBe(SAM_STAT_RESERVATION_CONFLICT);
+    expect(execSync(d, WRITE1, { initiator: I2, dataOut: block() }).status).toBe(
+      SAM_STAT_RESERVATION_CONFLICT,
+    );
   });
 });

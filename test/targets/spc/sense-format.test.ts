@@ -49,7 +49,14 @@ describe("sense builder", () => {
       "7200000100000018" + "000a800000000000000000" + "07" + "02060000" + "8b001400" + "04020080",
     );
     const d = decodeSense(b, n);
-    expect(d).toMatchObject({ format: "descriptor", key: 0, asc: 0, ascq: 1, filemark: true, information: 7 });
+    expect(d).toMatchObject({
+      format: "descriptor",
+      key: 0,
+      asc: 0,
+      ascq: 1,
+      filemark: true,
+      information: 7,
+    });
     expect(d.sks).toBe(0x8b0014);
   });
 
