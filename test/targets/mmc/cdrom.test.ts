@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../../../src/targets/device.js";
-import { Cdrom, bufferMedium } from "../../../src/targets/mmc/cdrom.js";
+import { bufferMedium, Cdrom } from "../../../src/targets/mmc/cdrom.js";
 import { CD_INFO, cdImage, cdrom, hex } from "../_support/devices.js";
 import { cdb10, clearUas, exec, execSync, I2 } from "../_support/task.js";
 
@@ -14,15 +14,37 @@ function ready(blocks = 100) {
 }
 const TUR = [0, 0, 0, 0, 0, 0];
 const toc = (msf: boolean, format: number, track = 0, alloc = 512) => [
-  0x43, msf ? 2 : 0, format, 0, 0, 0, track, alloc >>> 8, alloc & 0xff, 0,
+  0x43,
+  msf ? 2 : 0,
+  format,
+  0,
+  0,
+  0,
+  track,
+  alloc >>> 8,
+  alloc & 0xff,
+  0,
 ];
-const getConfig = (rt: number, start = 0, alloc = 512) => [0x46, rt, start >>> 8, start & 0xff, 0, 0, 0, alloc >>> 8, alloc & 0xff, 0];
+const getConfig = (rt: number, start = 0, alloc = 512) => [
+  0x46,
+  rt,
+  start >>> 8,
+  start & 0xff,
+  0,
+  0,
+  0,
+  alloc >>> 8,
+  alloc & 0xff,
+  0,
+];
 const eject = [0x1b, 0, 0, 0, 0x02, 0];
 const load = [0x1b, 0, 0, 0, 0x03, 0];
 
 describe("CD-ROM", () => {
   it("READ CAPACITY: last LBA and 2048", () => {
-    expect(hex(execSync(ready(), [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { dataIn: 8 }).bytes)).toBe("0000006300000800");
+    expect(hex(execSync(ready(), [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { dataIn: 8 }).bytes)).toBe(
+      "0000006300000800",
+    );
   });
 
   it("READ(10)/(12) return the image's blocks; past the end → 05/21/00", () => {
@@ -37,7 +59,9 @@ describe("CD-ROM", () => {
   it("writes are unsupported operation codes (05/20/00): a reader has no write features", () => {
     const cd = ready();
     expect(execSync(cd, cdb10(0x2a, 0, 1), { dataOut: new Uint8Array(2048) }).senseString).toBe("05/20/00");
-    expect(execSync(cd, [0x0a, 0, 0, 0, 1, 0], { dataOut: new Uint8Array(2048) }).senseString).toBe("05/20/00");
+    expect(execSync(cd, [0x0a, 0, 0, 0, 1, 0], { dataOut: new Uint8Array(2048) }).senseString).toBe(
+      "05/20/00",
+    );
   });
 
   it("READ TOC format 0 (LBA and MSF), track AAh only, bad track → 05/24/00", () => {
@@ -45,8 +69,12 @@ describe("CD-ROM", () => {
     expect(hex(execSync(cd, toc(false, 0), { dataIn: 512 }).bytes)).toBe(
       "00120101" + "0014010000000000" + "0014aa0000000064",
     );
-    expect(hex(execSync(cd, toc(true, 0), { dataIn: 512 }).bytes)).toBe("00120101" + "0014010000000200" + "0014aa0000000319");
-    expect(hex(execSync(cd, toc(false, 0, 0xaa), { dataIn: 512 }).bytes)).toBe("000a0101" + "0014aa0000000064");
+    expect(hex(execSync(cd, toc(true, 0), { dataIn: 512 }).bytes)).toBe(
+      "00120101" + "0014010000000200" + "0014aa0000000319",
+    );
+    expect(hex(execSync(cd, toc(false, 0, 0xaa), { dataIn: 512 }).bytes)).toBe(
+      "000a0101" + "0014aa0000000064",
+    );
     expect(execSync(cd, toc(false, 0, 2), { dataIn: 512 }).decoded.sks).toBe(0xcf0006);
   });
 
@@ -71,7 +99,9 @@ describe("CD-ROM", () => {
     const curCodes: number[] = [];
     for (let p = 8; p < cur.length; p += 4 + cur[p + 3]!) curCodes.push((cur[p]! << 8) | cur[p + 1]!);
     expect(curCodes).toEqual([0x0000, 0x0001, 0x0002, 0x0003, 0x0010, 0x001e]);
-    expect(hex(execSync(cd, getConfig(2, 0x0003), { dataIn: 512 }).bytes.subarray(8))).toBe("0003030439000000");
+    expect(hex(execSync(cd, getConfig(2, 0x0003), { dataIn: 512 }).bytes.subarray(8))).toBe(
+      "0003030439000000",
+    );
     expect(execSync(cd, getConfig(3), { dataIn: 512 }).senseString).toBe("05/24/00");
   });
 
@@ -113,7 +143,9 @@ describe("CD-ROM", () => {
     expect(execSync(cd, [0x1e, 0, 0, 0, 0, 0], { initiator: I2 }).status).toBe(SAM_STAT_GOOD);
     expect(execSync(cd, eject).status).toBe(SAM_STAT_GOOD);
     expect(execSync(cd, TUR).senseString).toBe("02/3A/02");
-    expect(hex(execSync(cd, [0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0], { dataIn: 8 }).bytes)).toBe("0010000000000000");
+    expect(hex(execSync(cd, [0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0], { dataIn: 8 }).bytes)).toBe(
+      "0010000000000000",
+    );
     expect(execSync(cd, load).status).toBe(SAM_STAT_GOOD);
     expect(execSync(cd, TUR).status).toBe(SAM_STAT_GOOD);
     expect(execSync(cd, TUR, { initiator: I2 }).senseString).toBe("06/28/00");
