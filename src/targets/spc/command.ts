@@ -60,9 +60,6 @@ export function usage(...bytes: number[]): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** Result of {@link CommandTable.lookup} for an opcode that has service actions but not this one. */
-export const UNKNOWN_SERVICE_ACTION = null;
-
 /**
  * A device's commands, indexed by opcode (and by service action for opcodes that have them):
  * lookup is two array loads. Built once per device.
@@ -107,8 +104,8 @@ export class CommandTable {
   }
 
   /**
-   * The command for `cdb`: `undefined` when the opcode is not supported, {@link
-   * UNKNOWN_SERVICE_ACTION} (null) when the opcode is but the service action is not.
+   * The command for `cdb`: `undefined` when the opcode is not supported, `null` when the
+   * opcode is but the service action is not.
    */
   lookup(cdb: Uint8Array): ScsiCommand | undefined | null {
     const op = cdb[0] ?? 0;

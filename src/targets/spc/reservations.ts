@@ -1,5 +1,5 @@
 import type { Initiator } from "../device.js";
-import { be16, put16, put32 } from "./cdb.js";
+import { put16, put32 } from "./cdb.js";
 import { CMD_PR_COMMAND, CMD_PR_READ, CMD_PR_WRITE, CMD_RESERVE6_OK } from "./command.js";
 import {
   fieldPointer,
@@ -367,6 +367,3 @@ function writeSasTransportId(b: Uint8Array, at: number, name: string): void {
   b[at] = 0x06;
   writeKey(b, at + 4, sasAddressOf(name));
 }
-
-/** PERSISTENT RESERVE IN/OUT allocation / parameter list length fields. */
-export const prInAllocationLength = (cdb: Uint8Array): number => be16(cdb, 7);
