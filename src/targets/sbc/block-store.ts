@@ -2,9 +2,9 @@ import type { ScsiTask } from "../device.js";
 
 /**
  * Completion of a {@link BlockStore} operation: `error` is 0 or a packed sense code (MEDIUM
- * ERROR, HARDWARE ERROR); `value` is the bytes moved, or for compares the offset of the first
- * differing byte in the data-out buffer (-1 when equal). Devices pass one bound method, created
- * once, so no closure is made per command.
+ * ERROR; MISCOMPARE DURING VERIFY for compares that differ); `value` is the bytes moved, or with
+ * MISCOMPARE the offset of the first differing byte in the data-out buffer (the sense
+ * INFORMATION). Devices pass one bound method, created once, so no closure is made per command.
  */
 export type StoreCallback = (task: ScsiTask, error: number, value: number) => void;
 
@@ -36,11 +36,12 @@ export interface BlockStore {
     durable: boolean,
     cb: StoreCallback,
   ): void;
-  /** Compare `[pos, pos + n)` with `task.data[0, n)`; value = first differing offset or -1. */
+  /** Compare `[pos, pos + n)` with `task.data[0, n)` (value n, or MISCOMPARE with the offset). */
   compare(task: ScsiTask, pos: number, n: number, cb: StoreCallback): void;
   /**
    * COMPARE AND WRITE, atomically with respect to other operations: compare `[pos, pos + n)` with
-   * `task.data[0, n)`; if equal, write `task.data[n, 2n)` there.
+   * `task.data[0, n)`; if equal, write `task.data[n, 2n)` there (value 2n, or MISCOMPARE with the
+   * offset and nothing written).
    */
   compareAndWrite(task: ScsiTask, pos: number, n: number, durable: boolean, cb: StoreCallback): void;
   /** Write the first `blockSize` bytes of `task.data` to `count` consecutive blocks from `pos`. */

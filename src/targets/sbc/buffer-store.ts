@@ -1,5 +1,5 @@
 import type { ScsiTask } from "../device.js";
-import { WRITE_ERROR } from "../spc/sense.js";
+import { MISCOMPARE_DURING_VERIFY, WRITE_ERROR } from "../spc/sense.js";
 import type { BlockStore, StoreCallback } from "./block-store.js";
 
 /**
@@ -37,11 +37,11 @@ export class BufferStore implements BlockStore {
     task.data.read(0, tmp, 0, n);
     for (let i = 0; i < n; i++) {
       if (tmp[i] !== this.bytes[pos + i]) {
-        cb(task, 0, i);
+        cb(task, MISCOMPARE_DURING_VERIFY, i);
         return;
       }
     }
-    cb(task, 0, -1);
+    cb(task, 0, n);
   }
 
   compareAndWrite(task: ScsiTask, _p: number, _n: number, _d: boolean, cb: StoreCallback): void {

@@ -346,15 +346,10 @@ export class Disk extends SpcDevice {
 
   private readonly ioDone = (task: ScsiTask, error: number, value: number): void => {
     this.pendingTags.delete(task);
-    if (error !== 0) this.check(task, error);
+    // A miscompare carries the offset of the first differing byte as INFORMATION (SBC-3 §5.2, §5.27).
+    if (error === MISCOMPARE_DURING_VERIFY) this.check(task, error, 0, value);
+    else if (error !== 0) this.check(task, error);
     else this.good(task, value);
-  };
-
-  private readonly compareDone = (task: ScsiTask, error: number, at: number): void => {
-    this.pendingTags.delete(task);
-    if (error !== 0) this.check(task, error);
-    else if (at >= 0) this.check(task, MISCOMPARE_DURING_VERIFY, 0, at);
-    else this.good(task, task.data.length);
   };
 
   /** Mark `task` as completing later (file store) so ABORT TASK can find it. */
@@ -450,7 +445,7 @@ export class Disk extends SpcDevice {
     if (bytchk === 0 || bytes === 0) return this.good(task, 0); // the medium is always readable
     if (task.data.length < bytes) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
     this.async_(task);
-    this.store.compare(task, lba * this.blockSize, bytes, this.compareDone);
+    this.store.compare(task, lba * this.blockSize, bytes, this.ioDone);
     return HANDLED;
   }
 
@@ -491,7 +486,7 @@ export class Disk extends SpcDevice {
     if (task.data.length < 2 * bytes) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
     const durable = (cdb[1]! & 0x08) !== 0 || !this.writeCacheEnabled;
     this.async_(task);
-    this.store.compareAndWrite(task, lba * this.blockSize, bytes, durable, this.compareDone);
+    this.store.compareAndWrite(task, lba * this.blockSize, bytes, durable, this.ioDone);
     return HANDLED;
   }
 

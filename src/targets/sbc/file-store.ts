@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import createDebug from "debug";
 import type { ScsiTask } from "../device.js";
-import { UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../spc/sense.js";
+import { MISCOMPARE_DURING_VERIFY, UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../spc/sense.js";
 import type { BlockStore, StoreCallback } from "./block-store.js";
 
 const log = createDebug("pvscsi:targets");
@@ -199,7 +199,9 @@ export class FileStore implements BlockStore {
     this.running = op ?? null;
     if (!op) return;
     this.run(op, this.fh!).then(
-      (value) => this.finish(op, 0, value),
+      // Compares resolve to -(offset + 1) on a miscompare.
+      (value) =>
+        value < 0 ? this.finish(op, MISCOMPARE_DURING_VERIFY, -value - 1) : this.finish(op, 0, value),
       (e: unknown) => {
         log("image %s: %s failed: %O", this.path, op.kind, e);
         this.finish(
@@ -240,15 +242,17 @@ export class FileStore implements BlockStore {
         await this.writeAt(fh, op.pos, buf, op.durable);
         return op.n;
       }
-      case "compare":
-        return this.firstDifference(op.task, await this.readAt(fh, op.pos, op.n), 0);
+      case "compare": {
+        const at = this.firstDifference(op.task, await this.readAt(fh, op.pos, op.n), 0);
+        return at >= 0 ? -at - 1 : op.n;
+      }
       case "caw": {
         const at = this.firstDifference(op.task, await this.readAt(fh, op.pos, op.n), 0);
-        if (at >= 0) return at;
+        if (at >= 0) return -at - 1;
         const buf = new Uint8Array(op.n);
         op.task.data.read(op.n, buf, 0, op.n);
         await this.writeAt(fh, op.pos, buf, op.durable);
-        return -1;
+        return 2 * op.n;
       }
       case "same": {
         const total = op.bs * op.count;

@@ -1,5 +1,6 @@
 import { invalidArgument } from "../../errors.js";
 import type { ScsiTask } from "../device.js";
+import { MISCOMPARE_DURING_VERIFY } from "../spc/sense.js";
 import type { BlockStore, StoreCallback } from "./block-store.js";
 
 /** Allocation unit of a RAM store: chunks are allocated on first write and freed by UNMAP. */
@@ -82,7 +83,9 @@ export class RamStore implements BlockStore {
   }
 
   compare(task: ScsiTask, pos: number, n: number, cb: StoreCallback): void {
-    cb(task, 0, this.firstDifference(task, pos, n));
+    const at = this.firstDifference(task, pos, n);
+    if (at >= 0) cb(task, MISCOMPARE_DURING_VERIFY, at);
+    else cb(task, 0, n);
   }
 
   private firstDifference(task: ScsiTask, pos: number, n: number): number {
@@ -109,8 +112,12 @@ export class RamStore implements BlockStore {
 
   compareAndWrite(task: ScsiTask, pos: number, n: number, _durable: boolean, cb: StoreCallback): void {
     const at = this.firstDifference(task, pos, n);
-    if (at < 0) this.copyIn(task, pos, n, n);
-    cb(task, 0, at);
+    if (at >= 0) {
+      cb(task, MISCOMPARE_DURING_VERIFY, at);
+      return;
+    }
+    this.copyIn(task, pos, n, n);
+    cb(task, 0, 2 * n);
   }
 
   writeSame(

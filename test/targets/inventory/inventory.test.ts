@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PvscsiError } from "../../../src/errors.js";
 import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
-import { formatLsscsi, Inventory } from "../../../src/targets/inventory/inventory.js";
 import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
+import { formatLsscsi, Inventory } from "../../../src/targets/inventory/inventory.js";
 import { sdIndex, sdName } from "../../../src/targets/inventory/names.js";
 import { Disk } from "../../../src/targets/sbc/disk.js";
 import { hex } from "../_support/devices.js";
@@ -22,7 +22,15 @@ afterAll(async () => {
 describe("Linux names", () => {
   it("sd letters run a…z, aa…az, ba…, zz, aaa", () => {
     expect([0, 1, 25, 26, 27, 51, 52, 701, 702].map(sdName)).toEqual([
-      "sda", "sdb", "sdz", "sdaa", "sdab", "sdaz", "sdba", "sdzz", "sdaaa",
+      "sda",
+      "sdb",
+      "sdz",
+      "sdaa",
+      "sdab",
+      "sdaz",
+      "sdba",
+      "sdzz",
+      "sdaaa",
     ]);
     for (const i of [0, 25, 26, 701, 702, 18277]) expect(sdIndex(sdName(i).slice(2))).toBe(i);
   });
@@ -43,7 +51,11 @@ size = 1M
         "test.conf",
       ),
     );
-    expect(inv.entries.map((e) => `${e.hctl.host}:${e.hctl.channel}:${e.hctl.target}:${e.hctl.lun} ${e.names.dev} ${e.names.sg}`)).toEqual([
+    expect(
+      inv.entries.map(
+        (e) => `${e.hctl.host}:${e.hctl.channel}:${e.hctl.target}:${e.hctl.lun} ${e.names.dev} ${e.names.sg}`,
+      ),
+    ).toEqual([
       "0:0:0:0 sda sg0",
       "0:0:0:1 sdb sg1",
       "0:0:1:0 sdc sg2",
@@ -79,7 +91,9 @@ describe("the inventory", () => {
       "00000008000000000000000000000000",
     );
     expect(hex(execSync(d, [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], { dataIn: 8 }).bytes)).toBe("0001ffff00000200");
-    expect(execSync(d, [0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0], { dataOut: new Uint8Array(512).fill(3) }).status).toBe(0);
+    expect(
+      execSync(d, [0x2a, 0, 0, 0, 0, 1, 0, 0, 1, 0], { dataOut: new Uint8Array(512).fill(3) }).status,
+    ).toBe(0);
     expect(execSync(d, [0x28, 0, 0, 0, 0, 1, 0, 0, 1, 0], { dataIn: 512 }).bytes[0]).toBe(3);
     expect(execSync(d, [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0]).status).toBe(SAM_STAT_GOOD);
     expect(execSync(d, [0x5a, 0, 0x3f, 0, 0, 0, 0, 1, 0, 0], { dataIn: 256 }).status).toBe(SAM_STAT_GOOD);
@@ -135,7 +149,9 @@ size = 1M
     const [solo, shared] = inv.entries as [(typeof inv.entries)[0], (typeof inv.entries)[0]];
     inv.claim(solo, "dom1");
     inv.claim(solo, "dom1");
-    expect(() => inv.claim(solo, "dom2")).toThrow(/0:0:0:0 \(\/dev\/sda\): is assigned to dom1 and not shareable/);
+    expect(() => inv.claim(solo, "dom2")).toThrow(
+      /0:0:0:0 \(\/dev\/sda\): is assigned to dom1 and not shareable/,
+    );
     inv.release(solo, "dom1");
     inv.claim(solo, "dom2");
     inv.claim(shared, "dom1");
@@ -165,7 +181,9 @@ file = nothing.iso
     const t = await exec(inv.entries[0]!.device, [0x03, 0, 0, 0, 18, 0], { dataIn: 18 });
     expect(t.status).toBe(SAM_STAT_GOOD);
     await inv.close();
-    await expect(Inventory.openFile(join(dir, "absent.conf"))).rejects.toThrow(/absent\.conf: cannot read the host config/);
+    await expect(Inventory.openFile(join(dir, "absent.conf"))).rejects.toThrow(
+      /absent\.conf: cannot read the host config/,
+    );
   });
 
   it("a derived WWN clash is reported before anything is created", async () => {
@@ -175,6 +193,8 @@ file = nothing.iso
     const clash = parseHostConfig(`[disk 0:0:0:0]\nsize=1M\n[null 0:0:1:0]\nwwn=${wwn}\n`, "y");
     const err = await Inventory.open(clash).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PvscsiError);
-    expect((err as Error).message).toMatch(/y:1: derived wwn .* of 0:0:0:0 clashes with 0:0:1:0; set wwn explicitly/);
+    expect((err as Error).message).toMatch(
+      /y:1: derived wwn .* of 0:0:0:0 clashes with 0:0:1:0; set wwn explicitly/,
+    );
   });
 });

@@ -78,3 +78,14 @@ describe("VERIFY, WRITE AND VERIFY, COMPARE AND WRITE", () => {
     expect(t.decoded.sks).toBe(0xcf000d);
   });
 });
+
+describe("transfer counts of compares", () => {
+  it("VERIFY reports the compared bytes, COMPARE AND WRITE both halves", () => {
+    const d = ramDisk(64, 512);
+    clearUas(d);
+    expect(execSync(d, cdb10(0x2f, 0, 1, 0x02), { dataOut: new Uint8Array(1024) }).transferred).toBe(512);
+    const c = cdb16(0x89, 0, 0);
+    c[13] = 1;
+    expect(execSync(d, c, { dataOut: new Uint8Array(1024) }).transferred).toBe(1024);
+  });
+});
