@@ -19,10 +19,9 @@ export {
   parseWwn,
 } from "./host-config.js";
 export {
-  type DeviceNames,
   formatLsscsi,
   Inventory,
   type InventoryEntry,
   type LsscsiRow,
 } from "./inventory.js";
-export { sdIndex, sdName } from "./names.js";
+export { type DeviceNames, LinuxNamer, sdIndex, sdName } from "./names.js";

@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import createDebug from "debug";
 import { configError, invalidArgument, invalidState } from "../../errors.js";
-import { type DeviceInfo, type ScsiDevice, TYPE_DISK, TYPE_ROM } from "../device.js";
+import {
+  type DeviceInfo,
+  type ScsiDevice,
+  TYPE_DISK,
+  TYPE_MEDIUM_CHANGER,
+  TYPE_ROM,
+  TYPE_TAPE,
+} from "../device.js";
 import { Cdrom } from "../mmc/cdrom.js";
 import { NullDevice } from "../null-device.js";
 import { Disk } from "../sbc/disk.js";
@@ -16,17 +23,9 @@ import {
   loadHostConfig,
   parseHostConfig,
 } from "./host-config.js";
-import { sdIndex, sdName } from "./names.js";
+import { type DeviceNames, LinuxNamer, sdIndex } from "./names.js";
 
 const log = createDebug("pvscsi:targets");
-
-/** Linux names of one device. */
-export interface DeviceNames {
-  /** The upper-level driver's node: `sda`, `sr0` (`st0`, `sch0` later); null for none. */
-  readonly dev: string | null;
-  /** The generic node every device has: `sg0`, `sg1`, … in scan order. */
-  readonly sg: string;
-}
 
 /** One logical unit of dom0's emulated SCSI subsystem. */
 export interface InventoryEntry {
@@ -103,6 +102,7 @@ export class Inventory {
     for (const e of entries) {
       this.byHctl.set(formatHctl(e.hctl), e);
       if (e.names.dev) this.byName.set(e.names.dev, e);
+      if (e.names.nst) this.byName.set(e.names.nst, e);
       this.byName.set(e.names.sg, e);
     }
     for (const t of targets.values()) this.byTargetWwn.set(t.wwn, t);
@@ -141,9 +141,7 @@ export class Inventory {
     }
     const targets = new Map<string, TargetInfo>();
     const entries: InventoryEntry[] = [];
-    let sd = 0;
-    let sr = 0;
-    let sg = 0;
+    const namer = new LinuxNamer();
     try {
       for (const d of sorted) {
         const hct = formatHct(d.hctl);
@@ -156,14 +154,14 @@ export class Inventory {
         const wwn = wwnOf.get(d)!;
         const { device, info, fault } = await createDevice(d, wwn);
         t.target.attach(d.hctl.lun, device);
-        const dev = info.type === TYPE_DISK ? sdName(sd++) : info.type === TYPE_ROM ? `sr${sr++}` : null;
+        const names = namer.next(info.type);
         entries.push({
           hctl: d.hctl,
           kind: d.kind,
           info,
           device,
           target: t.target,
-          names: { dev, sg: `sg${sg++}` },
+          names,
           wwn,
           pdevWwn: `naa.${t.wwn}:${d.hctl.lun}`,
           shareable: d.shareable,
@@ -283,9 +281,9 @@ function lsscsiType(type: number): string {
     ? "disk"
     : type === TYPE_ROM
       ? "cd/dvd"
-      : type === 1
+      : type === TYPE_TAPE
         ? "tape"
-        : type === 8
+        : type === TYPE_MEDIUM_CHANGER
           ? "mediumx"
           : "no dev";
 }

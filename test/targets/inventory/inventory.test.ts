@@ -6,7 +6,7 @@ import { PvscsiError } from "../../../src/errors.js";
 import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
 import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
 import { formatLsscsi, Inventory } from "../../../src/targets/inventory/inventory.js";
-import { sdIndex, sdName } from "../../../src/targets/inventory/names.js";
+import { LinuxNamer, sdIndex, sdName } from "../../../src/targets/inventory/names.js";
 import { Disk } from "../../../src/targets/sbc/disk.js";
 import { hex } from "../_support/devices.js";
 import { clearUas, exec, execSync } from "../_support/task.js";
@@ -33,6 +33,19 @@ describe("Linux names", () => {
       "sdaaa",
     ]);
     for (const i of [0, 25, 26, 701, 702, 18277]) expect(sdIndex(sdName(i).slice(2))).toBe(i);
+  });
+
+  it("each driver counts on its own; tapes get st and nst, changers sch; sg covers all", () => {
+    const n = new LinuxNamer();
+    expect([0, 1, 8, 5, 1, 0, 0x0c].map((t) => n.next(t))).toEqual([
+      { dev: "sda", nst: null, sg: "sg0" },
+      { dev: "st0", nst: "nst0", sg: "sg1" },
+      { dev: "sch0", nst: null, sg: "sg2" },
+      { dev: "sr0", nst: null, sg: "sg3" },
+      { dev: "st1", nst: "nst1", sg: "sg4" },
+      { dev: "sdb", nst: null, sg: "sg5" },
+      { dev: null, nst: null, sg: "sg6" },
+    ]);
   });
 
   it("are assigned in scan order, whatever the file order; sg numbers cover every device", async () => {
