@@ -65,6 +65,9 @@ describe("RESERVE(6) / RELEASE(6)", () => {
     expect(execSync(d, [0x12, 0, 0, 0, 36, 0], { initiator: I2, dataIn: 36 }).status).toBe(SAM_STAT_GOOD);
     expect(execSync(d, [0x03, 0, 0, 0, 18, 0], { initiator: I2, dataIn: 18 }).status).toBe(SAM_STAT_GOOD);
     expect(execSync(d, [0x16, 0, 0, 0, 0, 0], { initiator: I2 }).status).toBe(SAM_STAT_RESERVATION_CONFLICT);
+    // PREVENT ALLOW with PREVENT=0 is allowed, PREVENT=1 is not (SPC-2 §5.5.1).
+    expect(execSync(d, [0x1e, 0, 0, 0, 0, 0], { initiator: I2 }).status).toBe(SAM_STAT_GOOD);
+    expect(execSync(d, [0x1e, 0, 0, 0, 1, 0], { initiator: I2 }).status).toBe(SAM_STAT_RESERVATION_CONFLICT);
     // The holder works; a RELEASE from the other initiator is GOOD and changes nothing.
     expect(execSync(d, WRITE1, { initiator: I1, dataOut: block() }).status).toBe(SAM_STAT_GOOD);
     expect(execSync(d, [0x17, 0, 0, 0, 0, 0], { initiator: I2 }).status).toBe(SAM_STAT_GOOD);
