@@ -1,0 +1,269 @@
+/**
+ * Sense data (SPC-4 §4.5): fixed format (response code 0x70) and descriptor format (0x72), for
+ * every device type. A sense code is one number, `key << 16 | asc << 8 | ascq`, so a device can
+ * keep and compare them without allocating; {@link writeSense} lays one out in a task's scratch.
+ */
+
+/** Pack a sense key, ASC and ASCQ into one sense code. */
+export function senseCode(key: number, asc: number, ascq: number): number {
+  return ((key & 0x0f) << 16) | ((asc & 0xff) << 8) | (ascq & 0xff);
+}
+
+/** The sense key of a packed sense code. */
+export const senseKeyOf = (code: number): number => (code >>> 16) & 0x0f;
+/** The ASC of a packed sense code. */
+export const ascOf = (code: number): number => (code >>> 8) & 0xff;
+/** The ASCQ of a packed sense code. */
+export const ascqOf = (code: number): number => code & 0xff;
+
+/** Sense keys (SPC-4 Table 48). */
+export const SENSE_KEY_NO_SENSE = 0x0;
+export const SENSE_KEY_NOT_READY = 0x2;
+export const SENSE_KEY_MEDIUM_ERROR = 0x3;
+export const SENSE_KEY_HARDWARE_ERROR = 0x4;
+export const SENSE_KEY_ILLEGAL_REQUEST = 0x5;
+export const SENSE_KEY_UNIT_ATTENTION = 0x6;
+export const SENSE_KEY_DATA_PROTECT = 0x7;
+export const SENSE_KEY_BLANK_CHECK = 0x8;
+export const SENSE_KEY_ABORTED_COMMAND = 0xb;
+export const SENSE_KEY_VOLUME_OVERFLOW = 0xd;
+export const SENSE_KEY_MISCOMPARE = 0xe;
+
+// The sense codes pvscsi reports (SPC-4 Annex D). Names follow the T10 ASC/ASCQ list.
+export const NO_ADDITIONAL_SENSE = 0x000000;
+export const FILEMARK_DETECTED = 0x000001;
+export const END_OF_PARTITION_MEDIUM_DETECTED = 0x000002;
+export const BEGINNING_OF_PARTITION_MEDIUM_DETECTED = 0x000004;
+export const END_OF_DATA_DETECTED = 0x080005;
+export const LUN_NOT_READY_CAUSE_NOT_REPORTABLE = 0x020400;
+export const LUN_NOT_READY_BECOMING_READY = 0x020401;
+export const LUN_NOT_READY_INITIALIZING_COMMAND_REQUIRED = 0x020402;
+export const LUN_NOT_READY_MANUAL_INTERVENTION_REQUIRED = 0x020403;
+export const MEDIUM_NOT_PRESENT = 0x023a00;
+export const MEDIUM_NOT_PRESENT_TRAY_CLOSED = 0x023a01;
+export const MEDIUM_NOT_PRESENT_TRAY_OPEN = 0x023a02;
+export const NOT_READY_MEDIUM_REMOVAL_PREVENTED = 0x025302;
+export const WRITE_ERROR = 0x030c00;
+export const UNRECOVERED_READ_ERROR = 0x031100;
+export const INTERNAL_TARGET_FAILURE = 0x044400;
+export const PARAMETER_LIST_LENGTH_ERROR = 0x051a00;
+export const INVALID_COMMAND_OPERATION_CODE = 0x052000;
+export const LBA_OUT_OF_RANGE = 0x052100;
+export const INVALID_FIELD_IN_CDB = 0x052400;
+export const LOGICAL_UNIT_NOT_SUPPORTED = 0x052500;
+export const INVALID_FIELD_IN_PARAMETER_LIST = 0x052600;
+export const INVALID_RELEASE_OF_PERSISTENT_RESERVATION = 0x052604;
+export const INVALID_FIELD_IN_COMMAND_IU = 0x050e03;
+export const SAVING_PARAMETERS_NOT_SUPPORTED = 0x053900;
+export const MEDIUM_REMOVAL_PREVENTED = 0x055302;
+export const INSUFFICIENT_REGISTRATION_RESOURCES = 0x055504;
+export const POWER_ON_RESET_OCCURRED = 0x062900;
+export const NOT_READY_TO_READY_CHANGE = 0x062800;
+export const MODE_PARAMETERS_CHANGED = 0x062a01;
+export const RESERVATIONS_PREEMPTED = 0x062a03;
+export const RESERVATIONS_RELEASED = 0x062a04;
+export const REGISTRATIONS_PREEMPTED = 0x062a05;
+export const CAPACITY_DATA_HAS_CHANGED = 0x062a09;
+export const REPORTED_LUNS_DATA_HAS_CHANGED = 0x063f0e;
+export const WRITE_PROTECTED = 0x072700;
+export const MISCOMPARE_DURING_VERIFY = 0x0e1d00;
+
+/** Bits of byte 2 of fixed-format sense (SPC-4 §4.5.3) and of the stream-commands descriptor. */
+export const SENSE_FILEMARK = 0x80;
+export const SENSE_EOM = 0x40;
+export const SENSE_ILI = 0x20;
+
+/** `information` value meaning "no INFORMATION field" (VALID = 0). */
+export const NO_INFORMATION = Number.MIN_SAFE_INTEGER;
+
+/** Fixed-format sense is 18 bytes: 8-byte header plus ADDITIONAL SENSE LENGTH 10. */
+export const FIXED_SENSE_LENGTH = 18;
+
+/**
+ * A sense-key-specific field pointer (SPC-4 §4.5.2.4.2) for ILLEGAL REQUEST: SKSV, C/D (1 = the
+ * error is in the CDB, 0 = in the parameter list), and, when `bit` is given, BPV and the bit
+ * pointer (the most significant bit of the field). Pass the result as `sks` to {@link writeSense}.
+ */
+export function fieldPointer(inCdb: boolean, byte: number, bit = -1): number {
+  let v = 0x800000 | (inCdb ? 0x400000 : 0) | (byte & 0xffff);
+  if (bit >= 0 && bit <= 7) v |= 0x080000 | (bit << 16);
+  return v;
+}
+
+/**
+ * Write sense data for `code` into `buf` (at least 252 bytes, or 18 / 32 as needed) and return
+ * its length.
+ *
+ * - `descriptor`: descriptor format (0x72) instead of fixed (0x70); a device chooses it when the
+ *   Control mode page's D_SENSE bit is set (SPC-4 §7.5.8) or REQUEST SENSE asks with DESC=1.
+ * - `flags`: {@link SENSE_FILEMARK} | {@link SENSE_EOM} | {@link SENSE_ILI}. In descriptor format
+ *   they go into a stream-commands descriptor (SSC-4 §4.2.18; ILI for block devices in a block
+ *   commands descriptor, SBC-3 §4.18.2: pass `blockDevice`).
+ * - `information`: the INFORMATION field (signed for tape residues, two's complement in 4 bytes),
+ *   or {@link NO_INFORMATION}. Fixed format sets VALID only when it fits in 4 bytes (SPC-4
+ *   §4.5.3: otherwise VALID is 0); descriptor format carries 8 bytes.
+ * - `sks`: a 24-bit sense-key-specific value with SKSV set (e.g. from {@link fieldPointer}), or 0.
+ */
+export function writeSense(
+  buf: Uint8Array,
+  descriptor: boolean,
+  code: number,
+  flags = 0,
+  information = NO_INFORMATION,
+  sks = 0,
+  blockDevice = false,
+): number {
+  const key = (code >>> 16) & 0x0f;
+  const asc = (code >>> 8) & 0xff;
+  const ascq = code & 0xff;
+  flags &= SENSE_FILEMARK | SENSE_EOM | SENSE_ILI;
+  if (!descriptor) {
+    buf.fill(0, 0, FIXED_SENSE_LENGTH);
+    buf[0] = 0x70;
+    buf[2] = key | flags;
+    if (information !== NO_INFORMATION && information >= -0x80000000 && information <= 0xffffffff) {
+      buf[0] = 0xf0; // VALID
+      const v = information >>> 0;
+      buf[3] = v >>> 24;
+      buf[4] = (v >>> 16) & 0xff;
+      buf[5] = (v >>> 8) & 0xff;
+      buf[6] = v & 0xff;
+    }
+    buf[7] = FIXED_SENSE_LENGTH - 8;
+    buf[12] = asc;
+    buf[13] = ascq;
+    if (sks & 0x800000) {
+      buf[15] = (sks >>> 16) & 0xff;
+      buf[16] = (sks >>> 8) & 0xff;
+      buf[17] = sks & 0xff;
+    }
+    return FIXED_SENSE_LENGTH;
+  }
+  buf.fill(0, 0, 8);
+  buf[0] = 0x72;
+  buf[1] = key;
+  buf[2] = asc;
+  buf[3] = ascq;
+  let n = 8;
+  if (information !== NO_INFORMATION) {
+    // Information descriptor (SPC-4 §4.5.2.2): type 0, length 0x0A, VALID, 8-byte field.
+    buf.fill(0, n, n + 12);
+    buf[n] = 0x00;
+    buf[n + 1] = 0x0a;
+    buf[n + 2] = 0x80;
+    writeInt64(buf, n + 4, information);
+    n += 12;
+  }
+  if (sks & 0x800000) {
+    // Sense key specific descriptor (SPC-4 §4.5.2.4): type 2, length 6.
+    buf.fill(0, n, n + 8);
+    buf[n] = 0x02;
+    buf[n + 1] = 0x06;
+    buf[n + 4] = (sks >>> 16) & 0xff;
+    buf[n + 5] = (sks >>> 8) & 0xff;
+    buf[n + 6] = sks & 0xff;
+    n += 8;
+  }
+  if (flags !== 0) {
+    if (blockDevice) {
+      // Block commands descriptor (SBC-3 §4.18.2): type 5, length 2, ILI in byte 3 bit 5.
+      buf[n] = 0x05;
+      buf[n + 1] = 0x02;
+      buf[n + 2] = 0;
+      buf[n + 3] = flags & SENSE_ILI;
+    } else {
+      // Stream commands descriptor (SSC-4 §4.2.18): type 4, length 2, FILEMARK/EOM/ILI in byte 3.
+      buf[n] = 0x04;
+      buf[n + 1] = 0x02;
+      buf[n + 2] = 0;
+      buf[n + 3] = flags;
+    }
+    n += 4;
+  }
+  buf[7] = n - 8;
+  return n;
+}
+
+/** Big-endian two's-complement 64-bit store of a safe integer (no BigInt: zero allocation). */
+function writeInt64(buf: Uint8Array, at: number, v: number): void {
+  // floor() makes `hi` the two's-complement high word for negatives too; `lo` is in [0, 2^32).
+  const hi = Math.floor(v / 0x1_0000_0000) >>> 0;
+  const lo = (v - Math.floor(v / 0x1_0000_0000) * 0x1_0000_0000) >>> 0;
+  buf[at] = hi >>> 24;
+  buf[at + 1] = (hi >>> 16) & 0xff;
+  buf[at + 2] = (hi >>> 8) & 0xff;
+  buf[at + 3] = hi & 0xff;
+  buf[at + 4] = lo >>> 24;
+  buf[at + 5] = (lo >>> 16) & 0xff;
+  buf[at + 6] = (lo >>> 8) & 0xff;
+  buf[at + 7] = lo & 0xff;
+}
+
+/** Decoded sense data (tests, tools, logging): key, ASC, ASCQ and the fields a device sets. */
+export interface DecodedSense {
+  readonly format: "fixed" | "descriptor";
+  readonly current: boolean;
+  readonly key: number;
+  readonly asc: number;
+  readonly ascq: number;
+  readonly filemark: boolean;
+  readonly eom: boolean;
+  readonly ili: boolean;
+  /** INFORMATION when VALID, else null. */
+  readonly information: number | null;
+  /** The 24-bit sense-key-specific value when SKSV is set, else null. */
+  readonly sks: number | null;
+}
+
+/** Decode fixed or descriptor sense (not for the hot path). Throws on an unknown response code. */
+export function decodeSense(buf: Uint8Array, length = buf.length): DecodedSense {
+  const rc = (buf[0] ?? 0) & 0x7f;
+  if ((rc === 0x70 || rc === 0x71) && length >= 14) {
+    const valid = ((buf[0] ?? 0) & 0x80) !== 0;
+    const info = (((buf[3]! << 24) | (buf[4]! << 16) | (buf[5]! << 8) | buf[6]!) >>> 0) as number;
+    const sksv = length >= 18 && (buf[15]! & 0x80) !== 0;
+    return {
+      format: "fixed",
+      current: rc === 0x70,
+      key: buf[2]! & 0x0f,
+      asc: buf[12]!,
+      ascq: buf[13]!,
+      filemark: (buf[2]! & SENSE_FILEMARK) !== 0,
+      eom: (buf[2]! & SENSE_EOM) !== 0,
+      ili: (buf[2]! & SENSE_ILI) !== 0,
+      information: valid ? info : null,
+      sks: sksv ? (buf[15]! << 16) | (buf[16]! << 8) | buf[17]! : null,
+    };
+  }
+  if ((rc === 0x72 || rc === 0x73) && length >= 8) {
+    let information: number | null = null;
+    let sks: number | null = null;
+    let flags = 0;
+    const end = Math.min(length, 8 + buf[7]!);
+    for (let p = 8; p + 2 <= end; p += 2 + buf[p + 1]!) {
+      const type = buf[p]!;
+      if (type === 0x00 && p + 12 <= end) {
+        const hi = (buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!;
+        const lo = ((buf[p + 8]! << 24) | (buf[p + 9]! << 16) | (buf[p + 10]! << 8) | buf[p + 11]!) >>> 0;
+        information = hi * 0x1_0000_0000 + lo;
+      } else if (type === 0x02 && p + 8 <= end && (buf[p + 4]! & 0x80) !== 0) {
+        sks = (buf[p + 4]! << 16) | (buf[p + 5]! << 8) | buf[p + 6]!;
+      } else if ((type === 0x04 || type === 0x05) && p + 4 <= end) {
+        flags |= buf[p + 3]!;
+      }
+    }
+    return {
+      format: "descriptor",
+      current: rc === 0x72,
+      key: buf[1]! & 0x0f,
+      asc: buf[2]!,
+      ascq: buf[3]!,
+      filemark: (flags & SENSE_FILEMARK) !== 0,
+      eom: (flags & SENSE_EOM) !== 0,
+      ili: (flags & SENSE_ILI) !== 0,
+      information,
+      sks,
+    };
+  }
+  throw new Error(`not sense data: response code 0x${rc.toString(16)}, ${length} bytes`);
+}

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { PvscsiError } from "../../../src/errors.js";
+import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
+
+function error(text: string): string {
+  try {
+    parseHostConfig(text, "/etc/pvscsi/hosts.conf", "/etc/pvscsi");
+  } catch (e) {
+    expect(e).toBeInstanceOf(PvscsiError);
+    expect((e as PvscsiError).code).toBe("ECONFIG");
+    return (e as Error).message;
+  }
+  throw new Error("no error");
+}
+
+describe("host config errors name the file, the line and what was expected", () => {
+  it.each([
+    ["garbage line", "[disk 0:0:0:0]\nsize = 1M\nthis is not ini\n", /hosts\.conf:3: expected "key = value"/],
+    ["key outside a section", "size = 1M\n", /hosts\.conf:1: "size" is outside any section/],
+    ["unknown section", "\n[tapes 0:0:0:0]\n", /hosts\.conf:2: unknown section kind "tapes"/],
+    [
+      "tape not yet",
+      "[tape 1:0:0:0]\ncartridges = /x\n",
+      /hosts\.conf:1: tape devices are not supported yet/,
+    ],
+    ["changer not yet", "# x\n[changer 1:0:1:0]\n", /hosts\.conf:2: changer devices are not supported yet/],
+    ["bad address", "[disk 0:0:0]\n", /hosts\.conf:1: expected \[disk h:c:t:l\]/],
+    ["missing address", "[disk]\n", /hosts\.conf:1: \[disk\] needs an address/],
+    ["LUN too large", "[disk 0:0:0:16384]\nsize=1M\n", /hosts\.conf:1: .*LUN 0\.\.16383/],
+    [
+      "unknown key",
+      "[disk 0:0:0:0]\nsize = 1M\ncolour = red\n",
+      /hosts\.conf:3: unknown key "colour" in \[disk\]: expected one of/,
+    ],
+    [
+      "duplicate key",
+      "[disk 0:0:0:0]\nsize = 1M\nsize = 2M\n",
+      /hosts\.conf:3: "size" is set twice .*line 2/,
+    ],
+    [
+      "duplicate address",
+      "[null 0:0:0:0]\n[disk 0:0:0:0]\nsize=1M\n",
+      /hosts\.conf:2: 0:0:0:0 is declared twice \(first at line 1\)/,
+    ],
+    ["RAM disk without size", "[disk 0:0:0:0]\nthin = yes\n", /hosts\.conf:1: a RAM disk needs "size/],
+    ["bad size", "[disk 0:0:0:0]\nsize = lots\n", /hosts\.conf:2: size must be a number of bytes/],
+    [
+      "size not whole blocks",
+      "[disk 0:0:0:0]\nsize = 1000\n",
+      /hosts\.conf:2: size 1000 is not a whole number of 512-byte blocks/,
+    ],
+    [
+      "bad block size",
+      "[disk 0:0:0:0]\nsize = 1M\nblock-size = 1024\n",
+      /hosts\.conf:3: block-size must be 512 or 4096/,
+    ],
+    ["bad boolean", "[disk 0:0:0:0]\nsize = 1M\nthin = maybe\n", /hosts\.conf:3: thin must be yes or no/],
+    [
+      "create without size",
+      "[disk 0:0:0:0]\nfile = a.img\ncreate = yes\n",
+      /hosts\.conf:1: "create = yes" needs "size/,
+    ],
+    [
+      "file on a RAM disk",
+      "[disk 0:0:0:0]\nbacking = ram\nsize = 1M\nfile = a.img\n",
+      /hosts\.conf:4: a RAM disk takes no file/,
+    ],
+    [
+      "file backing without file",
+      "[disk 0:0:0:0]\nbacking = file\n",
+      /hosts\.conf:1: a file-backed disk needs "file/,
+    ],
+    [
+      "vendor too long",
+      "[null 0:0:0:0]\nvendor = ABCDEFGHI\n",
+      /hosts\.conf:2: vendor must be 1-8 printable ASCII/,
+    ],
+    ["wwn not hex", "[null 0:0:0:0]\nwwn = 12345\n", /hosts\.conf:2: wwn must be 16 hex digits/],
+    [
+      "wwn NAA 6",
+      "[null 0:0:0:0]\nwwn = 6001405abcdef012\n",
+      /hosts\.conf:2: wwn must start with NAA 2, 3 or 5/,
+    ],
+    [
+      "duplicate wwn",
+      "[null 0:0:0:0]\nwwn = 3000000000000001\n[null 0:0:0:1]\nwwn = 3000000000000001\n",
+      /hosts\.conf:4: wwn 3000000000000001 is already used by 0:0:0:0/,
+    ],
+    ["target without wwn", "[target 0:0:0]\n", /hosts\.conf:1: \[target 0:0:0\] needs "wwn/],
+    ["host twice", "[host 0]\n[host 0]\n", /hosts\.conf:2: host 0 is declared twice/],
+    ["bad host name", "[host 0]\nname = a b\n", /hosts\.conf:2: name must be/],
+    ["unterminated quote", '[cdrom 0:0:0:0]\nfile = "/a b.iso\n', /hosts\.conf:2: unterminated double quote/],
+  ])("%s", (_name, text, pattern) => {
+    expect(error(text)).toMatch(pattern);
+  });
+
+  it("accepts comments, quotes, inline comments and relative paths", () => {
+    const c = parseHostConfig(
+      `; a comment
+# another
+[host 1]
+name = hba1   # inline
+[disk 1:0:0:0]
+file = "images/my disk #1.img"
+size = 64M
+create = yes
+write-cache = off
+shareable = true
+[cdrom 1:0:1:0]
+[target 1:0:0]
+wwn = naa.5001122334455667
+`,
+      "/etc/pvscsi/hosts.conf",
+      "/etc/pvscsi",
+    );
+    expect(c.hosts.get(1)).toBe("hba1");
+    expect(c.targetWwns.get("1:0:0")).toBe("5001122334455667");
+    const disk = c.devices[0]!;
+    expect(disk).toMatchObject({
+      kind: "disk",
+      file: "/etc/pvscsi/images/my disk #1.img",
+      size: 64 << 20,
+      create: true,
+      writeCache: false,
+      shareable: true,
+      blockSize: 512,
+    });
+    expect(c.devices[1]).toMatchObject({ kind: "cdrom", file: null });
+  });
+});
