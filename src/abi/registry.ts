@@ -1,3 +1,4 @@
+import { grantEntryV1Layout } from "../grant/layout.js";
 import {
   scsiifRequestSegmentLayout,
   vscsiifRequestLayout,
@@ -17,6 +18,7 @@ export const sharedStructs: readonly StructLayout[] = [
   vscsiifResponseLayout,
   scsiifRequestSegmentLayout,
   vscsiifSringLayout,
+  grantEntryV1Layout,
 ];
 
 /** Ring entry counts for 1, 2, 4 and 8 pages, per ring type. */
