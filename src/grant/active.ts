@@ -93,7 +93,9 @@ export function pinGrant(
       // protocol wrote it before publishing GTF_permit_access, and cannot change the entry now.
       const frame = Atomics.load(g.grantTable, ref * GRANT_ENTRY_WORDS + GE_W_FRAME) >>> 0;
       if (frame >= g.frames) {
-        Atomics.and(g.grantTable, ref * GRANT_ENTRY_WORDS + GE_W_COMBO, ~(GTF_reading | GTF_writing));
+        // Xen's unlock_out_clear: no pin is left, so GTF_reading goes, and GTF_writing if we set it.
+        const clear = readonly ? GTF_reading : GTF_reading | GTF_writing;
+        Atomics.and(g.grantTable, ref * GRANT_ENTRY_WORDS + GE_W_COMBO, ~clear);
         spinUnlock(x, a + ACT_W_LOCK);
         return fail(GNTST_bad_page, "the granted frame is outside the granter's memory");
       }
