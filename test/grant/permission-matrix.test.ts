@@ -4,7 +4,6 @@ import {
   GNTST_bad_domain,
   GNTST_bad_gntref,
   GNTST_bad_handle,
-  GNTST_bad_page,
   GNTST_general_error,
   GNTST_no_device_space,
   GNTST_okay,
