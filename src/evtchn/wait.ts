@@ -2,9 +2,11 @@ import type { EventChannels } from "./event-channels.js";
 
 /*
  * The thin drivers around `EventChannels.collect`: three ways for a thread to learn which of its
- * ports fired. All three sleep on, or look at, the vcpu's `upcall_pending` word; `collect` clears
- * it before it scans, and a sender sets it after it has set the pending and selector bits, so a
- * wait that starts after a fruitless collect returns at once if an event arrived in between.
+ * ports fired. The two that wait sleep on the vcpu's `upcall_pending` word only while it is 0, as
+ * a Xen guest blocks only with no upcall pending: `collect` clears the word before it scans (and
+ * raises it again if it had to leave events behind), and a sender raises it after setting the
+ * pending and selector bits, so "0" means nothing is left to collect, and an event or a `kick()`
+ * that arrives at any point before or during the sleep ends it.
  */
 
 /**
@@ -16,34 +18,48 @@ export function pollEvents(ev: EventChannels, out: Int32Array): number {
 }
 
 /**
- * Blocking (`Atomics.wait`): return the fired ports at once if there are any, else sleep until an
- * event or `kick()` arrives or `timeoutMs` passes (returning 0). For worker loops that may block:
- * not the main thread of a program that must stay responsive.
+ * Blocking (`Atomics.wait`): return the fired ports at once if an upcall is pending, else sleep
+ * until an event or `kick()` arrives or `timeoutMs` passes. Returns how many ports fired (0 after
+ * a timeout or a kick). For worker loops that may block: not the main thread of a program
+ * that must stay responsive.
  */
 export function waitForEvents(
   ev: EventChannels,
   out: Int32Array,
   timeoutMs = Number.POSITIVE_INFINITY,
 ): number {
-  const n = ev.collect(out);
-  if (n !== 0) return n;
-  Atomics.wait(ev.waitArray, ev.waitIndex, 0, timeoutMs);
+  if (Atomics.load(ev.waitArray, ev.waitIndex) === 0) Atomics.wait(ev.waitArray, ev.waitIndex, 0, timeoutMs);
   return ev.collect(out);
 }
 
 /**
  * Asynchronous (`Atomics.waitAsync`): as {@link waitForEvents}, but the thread's event loop keeps
  * running while it waits, for workers that also do file I/O. Allocates the promise waitAsync
- * makes, once per sleep (not per event).
+ * makes and a keep-alive timer, once per sleep (not per event).
  */
 export async function waitForEventsAsync(
   ev: EventChannels,
   out: Int32Array,
   timeoutMs = Number.POSITIVE_INFINITY,
 ): Promise<number> {
-  const n = ev.collect(out);
-  if (n !== 0) return n;
-  const r = Atomics.waitAsync(ev.waitArray, ev.waitIndex, 0, timeoutMs);
-  if (r.async) await r.value;
+  if (Atomics.load(ev.waitArray, ev.waitIndex) === 0) {
+    const r = Atomics.waitAsync(ev.waitArray, ev.waitIndex, 0, timeoutMs);
+    if (r.async) {
+      // A pending waitAsync does not keep Node's event loop alive: without a ref'd handle, a
+      // worker with nothing else to do would exit in the middle of the wait.
+      // An interval, not a timeout of the same length, which could fire just before V8 resolves.
+      const keepAlive = setInterval(noop, MAX_TIMER_MS);
+      try {
+        await r.value;
+      } finally {
+        clearInterval(keepAlive);
+      }
+    }
+  }
   return ev.collect(out);
 }
+
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function noop(): void {}
