@@ -1,6 +1,6 @@
 import { invalidArgument } from "../errors.js";
 import type { EventChannels } from "./event-channels.js";
-import { waitForEvents, waitForEventsAsync } from "./wait.js";
+import { pollEvents, waitForEvents, waitForEventsAsync } from "./wait.js";
 
 /** Called with the port that fired. Registered once per port, so dispatching allocates nothing. */
 export type EventHandler = (port: number) => void;
@@ -43,7 +43,7 @@ export class EventDispatcher {
 
   /** Dispatch what has fired, without waiting. Returns how many events were dispatched. */
   poll(): number {
-    return this.run(this.ev.collect(this.fired));
+    return this.run(pollEvents(this.ev, this.fired));
   }
 
   /** Dispatch what has fired, blocking up to `timeoutMs` for something to. */

@@ -14,7 +14,8 @@ import type { EventChannels } from "./event-channels.js";
  * must never sleep, and for the single-thread deterministic mode.
  */
 export function pollEvents(ev: EventChannels, out: Int32Array): number {
-  return ev.collect(out);
+  // One load when idle: a polling loop then reads a shared line instead of writing to it.
+  return Atomics.load(ev.waitArray, ev.waitIndex) === 0 ? 0 : ev.collect(out);
 }
 
 /**
