@@ -1,3 +1,4 @@
+import { XEN_PAGE_SHIFT } from "../ring/layout.js";
 import { type DomainHandle, handleConfig } from "./handle.js";
 import { DOM_ALIVE, type DomainLayout, domainLayout, registryWord } from "./layout.js";
 
@@ -29,6 +30,8 @@ export class DomainView {
   /** The registry word this domain has while it is alive; any other value means it is gone. */
   readonly liveWord: number;
   readonly handle: DomainHandle;
+  /** Views of single frames, made on first use and kept (see {@link frameView}). */
+  private readonly frameViews: Array<Uint8Array | undefined>;
 
   /** Build views over `handle`, which must already be checked (`checkDomainHandle`). */
   constructor(handle: DomainHandle) {
@@ -51,6 +54,21 @@ export class DomainView {
     this.kernel = new Int32Array(handle.kernel);
     this.registry = new Int32Array(handle.registry);
     this.liveWord = registryWord(handle.generation, DOM_ALIVE);
+    this.frameViews = new Array<Uint8Array | undefined>(this.frames);
+  }
+
+  /**
+   * A view of exactly frame `frame` (in range: the caller checks), created the first time and
+   * reused after, so whole-page copies can use the engine's memcpy (`set`) without creating a
+   * view per copy.
+   */
+  frameView(frame: number): Uint8Array {
+    let v = this.frameViews[frame];
+    if (v === undefined) {
+      v = this.memory.subarray(frame << XEN_PAGE_SHIFT, (frame + 1) << XEN_PAGE_SHIFT);
+      this.frameViews[frame] = v;
+    }
+    return v;
   }
 
   /** Whether this incarnation of the domain still exists (one atomic load). */

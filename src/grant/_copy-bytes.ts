@@ -1,24 +1,38 @@
+import type { DomainView } from "../domain/view.js";
+import { XEN_PAGE_SHIFT, XEN_PAGE_SIZE } from "../ring/layout.js";
+
 /**
- * Copy `len` bytes between two domains' memories without creating a view (a `subarray` per copy
- * would allocate on the hot path). Word-aligned copies move 32-bit words; others, bytes. Ranges
- * are the caller's to check. Overlap within one buffer copies forwards, as a page-bounded memcpy
- * may (Xen's GNTTABOP_copy makes no promise for overlapping segments).
+ * Copy `len` bytes from frame `sFrame` of `s` at `sOff` to frame `dFrame` of `d` at `dOff`,
+ * without creating a view per copy (a `subarray` per segment would allocate on the hot path). A
+ * whole page goes through the engine's memcpy (`set` from a cached frame view); other word-aligned
+ * copies move 32-bit words; the rest, bytes. Ranges are the caller's to check. Overlap within one
+ * buffer copies forwards, as a page-bounded memcpy may (GNTTABOP_copy promises nothing for it).
  */
 export function copyBytes(
-  src: Uint8Array,
-  srcWords: Int32Array,
-  srcOff: number,
-  dst: Uint8Array,
-  dstWords: Int32Array,
-  dstOff: number,
+  s: DomainView,
+  sFrame: number,
+  sOff: number,
+  d: DomainView,
+  dFrame: number,
+  dOff: number,
   len: number,
 ): void {
-  if (((srcOff | dstOff | len) & 3) === 0) {
-    const s = srcOff >>> 2;
-    const d = dstOff >>> 2;
-    const n = len >>> 2;
-    for (let i = 0; i < n; i++) dstWords[d + i] = srcWords[s + i]!;
+  const src = (sFrame << XEN_PAGE_SHIFT) + sOff;
+  const dst = (dFrame << XEN_PAGE_SHIFT) + dOff;
+  if (len === XEN_PAGE_SIZE) {
+    d.memory.set(s.frameView(sFrame), dst);
     return;
   }
-  for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
+  if (((sOff | dOff | len) & 3) === 0) {
+    const sw = s.memoryWords;
+    const dw = d.memoryWords;
+    const a = src >>> 2;
+    const b = dst >>> 2;
+    const n = len >>> 2;
+    for (let i = 0; i < n; i++) dw[b + i] = sw[a + i]!;
+    return;
+  }
+  const sb = s.memory;
+  const db = d.memory;
+  for (let i = 0; i < len; i++) db[dst + i] = sb[src + i]!;
 }

@@ -275,15 +275,7 @@ export class GrantMapper {
       if (sOff + len > XEN_PAGE_SIZE || dOff + len > XEN_PAGE_SIZE) {
         st = this.fail(GNTST_bad_copy_arg, "offset + len passes the end of the page");
       } else {
-        copyBytes(
-          s.memory,
-          s.memoryWords,
-          (sFrame << XEN_PAGE_SHIFT) + sOff,
-          d.memory,
-          d.memoryWords,
-          (dFrame << XEN_PAGE_SHIFT) + dOff,
-          len,
-        );
+        copyBytes(s, sFrame, sOff, d, dFrame, dOff, len);
       }
       if (dstGref) this.release(d, dPtr, false);
     }
