@@ -58,12 +58,18 @@ describe("grant map, unmap and revocation racing across worker threads", () => {
     const workers = [granter, ...(flipper ? [flipper] : []), ...mappers];
     let mapperStats: Array<Record<string, number>>;
     let granterStats: Record<string, number>;
-    let flipperStats: Record<string, number> = {};
+    let flipperStats: Record<string, number>;
+    // Listen from the start: a worker that finishes before we await it must not lose its report.
+    const granterResult = result(granter);
+    const flipperResult = flipper ? result(flipper) : Promise.resolve({});
+    const mapperResults = mappers.map(result);
+    // If one fails first, the others' later rejections are noise: the test has already failed.
+    for (const r of [granterResult, flipperResult, ...mapperResults]) r.catch(() => {});
     try {
-      mapperStats = await Promise.all(mappers.map(result));
+      mapperStats = await Promise.all(mapperResults);
       Atomics.store(c, C_STOP, 1);
-      granterStats = await result(granter);
-      if (flipper) flipperStats = await result(flipper);
+      granterStats = await granterResult;
+      flipperStats = await flipperResult;
     } finally {
       Atomics.store(c, C_STOP, 1);
       await Promise.all(workers.map((w) => w.terminate()));
