@@ -14,13 +14,21 @@
  * consistent store, so everything the previous holder wrote is visible to the next.
  */
 
-/** Spins before giving up: with a few nanoseconds per load, a few milliseconds. */
-export const SPIN_LIMIT = 1 << 21;
+/**
+ * Spins before an active grant entry's lock gives up (a few to tens of milliseconds): a map then
+ * fails with `GNTST_eagain`, which Linux's backends retry (`gnttab_retry_eagain_gop`).
+ */
+export const GRANT_SPIN_LIMIT = 1 << 21;
+/**
+ * Spins before a domain's event lock gives up (a tenth of a second or more): control operations
+ * (alloc, bind, close) are rare and their callers do not expect `-EAGAIN`, so wait far longer.
+ */
+export const EVENT_LOCK_SPIN_LIMIT = 1 << 25;
 
-/** Take the lock at `a[index]`; false if it stayed held for {@link SPIN_LIMIT} tries. */
-export function spinLock(a: Int32Array, index: number): boolean {
+/** Take the lock at `a[index]`; false if it stayed held for `limit` tries. */
+export function spinLock(a: Int32Array, index: number, limit: number): boolean {
   if (Atomics.compareExchange(a, index, 0, 1) === 0) return true;
-  for (let i = 0; i < SPIN_LIMIT; i++) {
+  for (let i = 0; i < limit; i++) {
     // Test before test-and-set, so waiters read a shared line instead of bouncing it.
     if (Atomics.load(a, index) === 0 && Atomics.compareExchange(a, index, 0, 1) === 0) return true;
   }

@@ -23,7 +23,7 @@ import {
   MT_WRITABLE,
 } from "../grant/layout.js";
 import { setBits } from "./_bitmap.js";
-import { spinLock, spinUnlock } from "./_spin-lock.js";
+import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "./_spin-lock.js";
 import { type DomainConfig, resolveDomainConfig } from "./config.js";
 import { DomainContext, type DomainContextOptions } from "./context.js";
 import type { DomainHandle } from "./handle.js";
@@ -200,7 +200,7 @@ export class Hypervisor {
         if (r !== undefined && r !== v && r.alive()) {
           // Teardown runs when the domain's threads have stopped: a lock that stays held belongs
           // to a dead thread, so take it regardless.
-          const locked = spinLock(r.xen, XEN_W_EVENT_LOCK);
+          const locked = spinLock(r.xen, XEN_W_EVENT_LOCK, EVENT_LOCK_SPIN_LIMIT);
           const rp = portRemotePort(w);
           const rw = Atomics.load(r.xen, portEntry(r, rp) + PORT_W_STATE);
           if (

@@ -1,4 +1,4 @@
-import { spinLock, spinUnlock } from "../domain/_spin-lock.js";
+import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "../domain/_spin-lock.js";
 import { XEN_W_EVENT_LOCK } from "../domain/layout.js";
 import type { PeerTable } from "../domain/peers.js";
 import type { DomainView } from "../domain/view.js";
@@ -110,7 +110,7 @@ export class EventChannels {
     const self = this.self;
     if (remoteDomid === DOMID_SELF) remoteDomid = self.domid;
     if (remoteDomid >>> 0 !== remoteDomid || remoteDomid >= DOMID_FIRST_RESERVED) return -XEN_EINVAL;
-    if (!spinLock(self.xen, XEN_W_EVENT_LOCK)) return -XEN_EAGAIN;
+    if (!spinLock(self.xen, XEN_W_EVENT_LOCK, EVENT_LOCK_SPIN_LIMIT)) return -XEN_EAGAIN;
     const port = this.findFreePort(self);
     if (port > 0) this.setPort(self, port, packPort(ECS_UNBOUND, remoteDomid, 0), this.vcpu);
     spinUnlock(self.xen, XEN_W_EVENT_LOCK);
@@ -242,7 +242,7 @@ export class EventChannels {
     const self = this.self;
     if (vcpu >>> 0 !== vcpu || vcpu >= self.vcpus) return -XEN_ENOENT;
     if (port >>> 0 !== port || port >= this.maxPorts) return -XEN_EINVAL;
-    if (!spinLock(self.xen, XEN_W_EVENT_LOCK)) return -XEN_EAGAIN;
+    if (!spinLock(self.xen, XEN_W_EVENT_LOCK, EVENT_LOCK_SPIN_LIMIT)) return -XEN_EAGAIN;
     const e = portEntry(self, port);
     const state = portState(Atomics.load(self.xen, e + PORT_W_STATE));
     let rc = -XEN_EINVAL;
@@ -363,11 +363,11 @@ export class EventChannels {
 
   /** Take both domains' event locks, lower domid first (Xen's order), or one if they are the same. */
   private lockPair(a: DomainView, b: DomainView): boolean {
-    if (a === b) return spinLock(a.xen, XEN_W_EVENT_LOCK);
+    if (a === b) return spinLock(a.xen, XEN_W_EVENT_LOCK, EVENT_LOCK_SPIN_LIMIT);
     const first = a.domid < b.domid ? a : b;
     const second = first === a ? b : a;
-    if (!spinLock(first.xen, XEN_W_EVENT_LOCK)) return false;
-    if (!spinLock(second.xen, XEN_W_EVENT_LOCK)) {
+    if (!spinLock(first.xen, XEN_W_EVENT_LOCK, EVENT_LOCK_SPIN_LIMIT)) return false;
+    if (!spinLock(second.xen, XEN_W_EVENT_LOCK, EVENT_LOCK_SPIN_LIMIT)) {
       spinUnlock(first.xen, XEN_W_EVENT_LOCK);
       return false;
     }

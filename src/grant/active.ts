@@ -1,4 +1,4 @@
-import { spinLock, spinUnlock } from "../domain/_spin-lock.js";
+import { GRANT_SPIN_LIMIT, spinLock, spinUnlock } from "../domain/_spin-lock.js";
 import type { DomainView } from "../domain/view.js";
 import {
   GNTST_bad_page,
@@ -67,7 +67,8 @@ export function pinGrant(
 ): number {
   const x = g.xen;
   const a = g.layout.active + ref * ACTIVE_ENTRY_WORDS;
-  if (!spinLock(x, a + ACT_W_LOCK)) return fail(GNTST_eagain, "the active grant entry stayed locked");
+  if (!spinLock(x, a + ACT_W_LOCK, GRANT_SPIN_LIMIT))
+    return fail(GNTST_eagain, "the active grant entry stayed locked");
   const pins = Atomics.load(x, a + ACT_W_PINS);
   const readers = pins & 0xffff;
   const writers = pins >>> 16;
@@ -119,7 +120,7 @@ export function pinGrant(
 export function unpinGrant(g: DomainView, ref: number, readonly: boolean, force = false): number {
   const x = g.xen;
   const a = g.layout.active + ref * ACTIVE_ENTRY_WORDS;
-  if (!spinLock(x, a + ACT_W_LOCK) && !force)
+  if (!spinLock(x, a + ACT_W_LOCK, GRANT_SPIN_LIMIT) && !force)
     return fail(GNTST_eagain, "the active grant entry stayed locked");
   const pins = Atomics.load(x, a + ACT_W_PINS);
   const readers = (pins & 0xffff) - 1;

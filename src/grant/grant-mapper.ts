@@ -33,6 +33,9 @@ import {
   MT_WRITABLE,
 } from "./layout.js";
 
+/** Full lock spins a copy makes to drop its pin before it decides the holder is dead. */
+const RELEASE_TRIES = 16;
+
 /** What {@link GrantMapper.mapView} returns: a mapped page, or why it could not be mapped. */
 export type GrantMapping =
   | {
@@ -284,9 +287,13 @@ export class GrantMapper {
     return st;
   }
 
-  /** Drop a copy's pin. The lock can only stay held if its holder died: then force it. */
+  /**
+   * Drop a copy's pin, which must not leak. If the entry's lock stays held through many full
+   * spins, its holder is dead (a terminated worker), not slow: then take it regardless.
+   */
   private release(g: DomainView, ref: number, readonly: boolean): void {
-    if (unpinGrant(g, ref, readonly) !== GNTST_okay) unpinGrant(g, ref, readonly, true);
+    for (let i = 0; i < RELEASE_TRIES; i++) if (unpinGrant(g, ref, readonly) === GNTST_okay) return;
+    unpinGrant(g, ref, readonly, true);
   }
 
   /** The live granter of a handle's mapping, or null if that incarnation is gone. */
