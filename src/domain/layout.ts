@@ -47,8 +47,9 @@ export interface DomainLayout {
   readonly frameBitmap: number;
   /** In `kernel`: first word of the grant-ref bitmap (bit set: ref in use or reserved). */
   readonly refBitmap: number;
-  /** Words of the frame bitmap and of the ref bitmap. */
+  /** Words of the frame bitmap. */
   readonly frameBitmapWords: number;
+  /** Words of the ref bitmap. */
   readonly refBitmapWords: number;
   /** Event-channel word indexes in `sharedInfo`. */
   readonly evtchn: EvtchnLayout;
@@ -87,9 +88,11 @@ export function domainLayout(c: ResolvedDomainConfig): DomainLayout {
  * "destroyed and re-created under the same id".
  */
 
-/** Registry states. */
+/** Registry state: no domain has this id. */
 export const DOM_FREE = 0;
+/** Registry state: the domain exists. */
 export const DOM_ALIVE = 1;
+/** Registry state: the domain is being destroyed; to every other thread it is already gone. */
 export const DOM_DYING = 2;
 /** Word of the next generation number to hand out. */
 export const REG_W_GENERATION = DOMID_FIRST_RESERVED;

@@ -33,9 +33,11 @@ export const PORT_W_STATE = 0;
 /** Word, inside a port entry, of `notify_vcpu_id`. */
 export const PORT_W_VCPU = 1;
 
-/** Xen's `ECS_*` channel states, as stored in the port table. */
+/** Xen's `ECS_*` channel states, as stored in the port table: not in use. */
 export const ECS_FREE = 0;
+/** Waiting for the remote domain named in the entry to bind. */
 export const ECS_UNBOUND = 1;
+/** Connected to the remote domain and port named in the entry. */
 export const ECS_INTERDOMAIN = 2;
 /** Port 0: never allocated, reported closed (Xen's `evtchn_init` reserves it). */
 export const ECS_RESERVED = 3;

@@ -26,9 +26,11 @@ export const GTF_readonly = 1 << 2;
 export const GTF_reading = 1 << 3;
 /** Subflag set by Xen while the entry is mapped writable or being copied to. */
 export const GTF_writing = 1 << 4;
-/** x86 cache attribute subflags; accepted and ignored. */
+/** x86 cache attribute subflag (write-through); accepted and ignored. */
 export const GTF_PWT = 1 << 5;
+/** x86 cache attribute subflag (cache disable); accepted and ignored. */
 export const GTF_PCD = 1 << 6;
+/** x86 cache attribute subflag (PAT); accepted and ignored. */
 export const GTF_PAT = 1 << 7;
 /** Subflag: grant only part of the page (needs v2 entries); a v1 entry with it cannot be mapped. */
 export const GTF_sub_page = 1 << 8;
@@ -45,20 +47,33 @@ export const GNTCOPY_source_gref = 1 << 0;
 /** `gnttab_copy.flags`: `dest` names a grant ref of `dest.domid`. */
 export const GNTCOPY_dest_gref = 1 << 1;
 
-/** `GNTST_*`: grant operation status codes. All errors are negative. */
+/** `GNTST_*` (grant operation status; all errors are negative): normal return. */
 export const GNTST_okay = 0;
+/** General undefined error: the entry does not permit this (wrong domid, type, read-only, unstable). */
 export const GNTST_general_error = -1;
+/** Unrecognised domain id. */
 export const GNTST_bad_domain = -2;
+/** Unrecognised or inappropriate grant ref (outside the table). */
 export const GNTST_bad_gntref = -3;
+/** Unrecognised or inappropriate mapping handle (never mapped, or already unmapped). */
 export const GNTST_bad_handle = -4;
+/** Inappropriate virtual address to map (not produced by pvscsi). */
 export const GNTST_bad_virt_addr = -5;
+/** Inappropriate device address to unmap (not produced by pvscsi). */
 export const GNTST_bad_dev_addr = -6;
+/** Out of space in the I/O MMU; Xen (and pvscsi) also return it when the maptrack is full. */
 export const GNTST_no_device_space = -7;
+/** Not enough privilege: a copy names another domain's frame without a grant. */
 export const GNTST_permission_denied = -8;
+/** Specified page was invalid for the operation: a frame outside the domain's memory. */
 export const GNTST_bad_page = -9;
+/** Copy arguments cross a page boundary. */
 export const GNTST_bad_copy_arg = -10;
+/** Transfer page address too large (transfers are not emulated). */
 export const GNTST_address_too_big = -11;
+/** Operation not done; try again (pvscsi: an entry's lock stayed held). */
 export const GNTST_eagain = -12;
+/** Out of space (handles etc.); pvscsi: no free grant ref. */
 export const GNTST_no_space = -13;
 
 /** A `GNTST_*` value. */

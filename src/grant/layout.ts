@@ -66,8 +66,11 @@ export const MT_W_DOMID = 1;
 export const MT_W_REF = 2;
 /** The granter's frame the handle maps. */
 export const MT_W_FRAME = 3;
-/** Handle states. */
+/** Handle state: free. */
 export const MT_FREE = 0;
+/** Handle state: being set up or torn down by one thread. */
 export const MT_BUSY = 1;
+/** Handle state: maps a grant read-only. */
 export const MT_READONLY = 2;
+/** Handle state: maps a grant writable. */
 export const MT_WRITABLE = 3;
