@@ -119,9 +119,10 @@ export class EventChannels {
 
   /**
    * `EVTCHNOP_bind_interdomain`: connect a new local port to `remotePort` of `remoteDomid`, which
-   * must be unbound and waiting for this domain (`DOMID_SELF`: loopback). Returns the local port, `-ESRCH` (no such live
-   * domain known to this thread), `-EINVAL` (remote port out of range or not waiting for us),
-   * `-ENOSPC`. The new port is set pending, as Xen does, in case the peer sent before the bind.
+   * must be unbound and waiting for this domain (`DOMID_SELF`: loopback). Returns the local port,
+   * `-ESRCH` (no such live domain known to this thread), `-EINVAL` (remote port out of range or
+   * not waiting for us), `-ENOSPC`. The new port is set pending, as Xen does, in case the peer
+   * sent before the bind.
    */
   bindInterdomain(remoteDomid: number, remotePort: number): number {
     const self = this.self;
