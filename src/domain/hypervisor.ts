@@ -34,6 +34,7 @@ import {
   domainLayout,
   MAX_GENERATION,
   REG_W_GENERATION,
+  REG_W_ID,
   REG_W_ROVER,
   REGISTRY_WORDS,
   registryState,
@@ -66,6 +67,9 @@ export class Hypervisor {
     this.registry = new SharedArrayBuffer(REGISTRY_WORDS * 4);
     this.reg = new Int32Array(this.registry);
     Atomics.store(this.reg, REG_W_GENERATION, 1);
+    const id = new Int32Array(1);
+    while (id[0] === 0) crypto.getRandomValues(id);
+    Atomics.store(this.reg, REG_W_ID, id[0]!);
   }
 
   /**

@@ -98,8 +98,13 @@ export const DOM_DYING = 2;
 export const REG_W_GENERATION = DOMID_FIRST_RESERVED;
 /** Word of the domid allocation rover (the last id handed out without an explicit domid). */
 export const REG_W_ROVER = DOMID_FIRST_RESERVED + 1;
+/**
+ * Word of a random id of the hypervisor. A SharedArrayBuffer received in two messages arrives as
+ * two different objects over the same memory, so "same registry" is decided by this word.
+ */
+export const REG_W_ID = DOMID_FIRST_RESERVED + 2;
 /** Words in the registry. */
-export const REGISTRY_WORDS = DOMID_FIRST_RESERVED + 2;
+export const REGISTRY_WORDS = DOMID_FIRST_RESERVED + 3;
 /** Generations count up to this and wrap to 1. */
 export const MAX_GENERATION = (1 << 29) - 1;
 

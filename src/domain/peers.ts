@@ -1,6 +1,7 @@
 import { invalidArgument } from "../errors.js";
 import { DOMID_FIRST_RESERVED } from "../grant/constants.js";
 import { checkDomainHandle, type DomainHandle } from "./handle.js";
+import { REG_W_ID } from "./layout.js";
 import { DomainView } from "./view.js";
 
 /**
@@ -25,7 +26,8 @@ export class PeerTable {
    */
   introduce(handle: DomainHandle): DomainView {
     const h = checkDomainHandle(handle, "peer handle");
-    if (h.registry !== this.self.handle.registry) {
+    // Compared by content: the same buffer received in another message is another object.
+    if (Atomics.load(new Int32Array(h.registry), REG_W_ID) !== Atomics.load(this.self.registry, REG_W_ID)) {
       throw invalidArgument(
         "peer handle.registry",
         "the same hypervisor registry as this domain's",
