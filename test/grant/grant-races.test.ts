@@ -103,7 +103,7 @@ describe("grant map, unmap and revocation racing across worker threads", () => {
 
   it("many slots: maps, copies and unmaps race with revocation and re-granting", async () => {
     const all = await race({ slots: 8, mappers: 3, iterations: 20_000, flipper: false });
-    expect(all.endRefusedWhileMapped ?? 0).toBeGreaterThanOrEqual(0);
+    expect((all.copied ?? 0) + (all.copyRefused ?? 0)).toBeGreaterThan(0);
   });
 
   it("one slot, every mapper on it: revocation never succeeds while a mapper holds it", async () => {
