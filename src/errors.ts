@@ -68,6 +68,15 @@ export function xenstoreError(errno: string, what: string, detail: string): Xens
   return new XenstoreError(errno, `xenstore ${errno}: ${what}: ${detail}`);
 }
 
+/**
+ * A grant or event-channel operation `op` (e.g. "map of dom1 ref 9") failed with Xen status
+ * `name` (`GNTST_*` or `-E*`), whose meaning is `meaning` (grant_table.h's `GNTTABOP_error_msgs`
+ * or errno's); `detail` says which check refused it. A peer's bad grant or port is the usual cause.
+ */
+export function hypercallFailed(op: string, name: string, meaning: string, detail = ""): PvscsiError {
+  return new PvscsiError("EPROTO", `${op}: ${name} (${meaning})${detail === "" ? "" : `: ${detail}`}`);
+}
+
 function describe(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
   if (typeof v === "bigint") return `${v}n`;

@@ -1,3 +1,4 @@
+import { grantEntryV1Layout } from "../grant/layout.js";
 import {
   scsiifRequestSegmentLayout,
   vscsiifRequestLayout,
@@ -18,6 +19,7 @@ export const sharedStructs: readonly StructLayout[] = [
   vscsiifResponseLayout,
   scsiifRequestSegmentLayout,
   vscsiifSringLayout,
+  grantEntryV1Layout,
   xsdSockmsgLayout,
   xenstoreDomainInterfaceLayout,
 ];
