@@ -279,6 +279,11 @@ export class Frontend {
     if (this._state !== "error") this._state = "disconnected";
   }
 
+  /** Put the host in the error state from outside (the backend went away): see `setError`. */
+  fail(reason: string): void {
+    this.setError(reason);
+  }
+
   /** Grant the data pages, and the descriptor pages when more than 26 are needed. */
   private mapData(cmd: FrontCommand, shadow: Shadow, pages: number): boolean {
     const readonly = cmd.direction === DMA_TO_DEVICE;

@@ -1,6 +1,9 @@
 import { invalidArgument } from "../errors.js";
 import { DID_OK } from "./host-byte.js";
-import type { GuestScsiHost } from "./scsi-host.js";
+import type { GuestScsiHost, ScsiRequest, ScsiResult } from "./scsi-host.js";
+
+/** Linux's `SD_MAX_RETRIES`: how often the block layer retries a command the midlayer says to. */
+export const MAX_RETRIES = 5;
 
 /** Linux's `scsi_device_types[]` (drivers/scsi/scsi.c), 17 characters each, as /proc/scsi/scsi prints them. */
 const LINUX_DEVICE_TYPES = [
@@ -198,6 +201,21 @@ export class GuestScsi {
     return dev;
   }
 
+  /**
+   * A command from an upper driver (sd, sr), with the retries Linux's `scsi_io_completion`
+   * applies: a UNIT ATTENTION on a non-removable device (06/29/00 after a reset or a new nexus,
+   * 06/3F/0E after a LUN change, 06/2A/xx) is retried, up to {@link MAX_RETRIES} times; on a
+   * removable device it is passed up (the medium may have changed). Tools that speak SCSI
+   * directly (sg_inq, mt, mtx) use `host.execute`, which, like SG_IO, retries nothing.
+   */
+  async execute(dev: GuestScsiDevice, req: Omit<ScsiRequest, "channel" | "id" | "lun">): Promise<ScsiResult> {
+    const full: ScsiRequest = { ...req, channel: dev.channel, id: dev.id, lun: dev.lun };
+    let r = await dev.host.execute(full);
+    for (let i = 0; i < MAX_RETRIES && !dev.removable && isUnitAttention(r); i++)
+      r = await dev.host.execute(full);
+    return r;
+  }
+
   /** `scsi_remove_device`: forget the device and free its names for reuse. */
   removeDevice(hostNo: number, channel: number, id: number, lun: number): boolean {
     const i = this.devices.findIndex(
@@ -275,6 +293,14 @@ export class GuestScsi {
     }
     return out;
   }
+}
+
+/** CHECK CONDITION with sense key UNIT ATTENTION (fixed or descriptor format). */
+export function isUnitAttention(r: ScsiResult): boolean {
+  if (r.host !== DID_OK || r.status !== 0x02 || r.sense.length < 3) return false;
+  const fixed = (r.sense[0]! & 0x7f) === 0x70 || (r.sense[0]! & 0x7f) === 0x71;
+  const key = fixed ? r.sense[2]! & 0x0f : r.sense[1]! & 0x0f;
+  return key === 0x06;
 }
 
 function pad2(n: number): string {

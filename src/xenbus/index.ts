@@ -14,6 +14,7 @@ export {
   vscsiFrontendPath,
   XenbusNode,
 } from "./paths.js";
+export { SerialQueue } from "./serial-queue.js";
 export {
   isXenbusState,
   parseXenbusState,

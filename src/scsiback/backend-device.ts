@@ -1,0 +1,380 @@
+import createDebug from "debug";
+import type { DomainContext } from "../domain/context.js";
+import type { EventDispatcher } from "../evtchn/dispatcher.js";
+import { GNTST_eagain, grantStatusName } from "../grant/constants.js";
+import { SharedRing } from "../ring/shared-ring.js";
+import type { Initiator, ScsiDevice } from "../targets/device.js";
+import { VSCSIIF_ENTRY_SIZE } from "../vscsiif/layout.js";
+import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
+import { SerialQueue } from "../xenbus/serial-queue.js";
+import { XenbusState, xenbusStateName } from "../xenbus/state.js";
+import { switchState } from "../xenbus/switch-state.js";
+import { watchState } from "../xenbus/wait-state.js";
+import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
+import type { GrantMapper } from "./ports.js";
+import { SCSIBACK_SG_GRANT, Vhost } from "./vhost.js";
+
+const debug = createDebug("pvscsi:scsiback");
+
+/** A `p-dev` resolved to a logical unit of the backend domain. */
+export interface ResolvedPdev {
+  readonly device: ScsiDevice;
+  /** The LUN to address inside `device` (its own numbering). */
+  readonly physLun: number;
+}
+
+/** What a backend device needs from the driver that owns it. */
+export interface BackendEnv {
+  /** The backend domain, as this thread (its vcpu receives the vhosts' events). */
+  readonly ctx: DomainContext;
+  readonly dispatcher: EventDispatcher;
+  readonly xs: XenstoreClient;
+  /** Resolve `p-dev` (`naa.<wwn>:<lun>` or `h:c:t:l`) to a device, or say why not. */
+  resolve(pdev: string): ResolvedPdev | string;
+  /** A fresh I_T nexus identity for a new vhost. */
+  initiator(frontendDomid: number, devid: number): Initiator;
+  /** Called when a vhost has work the driver must run without an event (budget left over, TMR done). */
+  schedule(vhost: Vhost): void;
+  /** Whether the driver polls rings instead of sleeping on event channels. */
+  readonly pollMode: boolean;
+}
+
+/** `VSCSIBACK_OP_ADD_OR_DEL_LUN` / `VSCSIBACK_OP_UPDATEDEV_STATE` of Linux scsiback. */
+type HotplugOp = "add-or-del" | "update-dev-state";
+
+/**
+ * One vhost as Linux's xen-scsiback drives it through xenbus (xen-pvscsi.md §2.2-§2.4): probe
+ * writes `feature-sg-grant` and goes to InitWait; the frontend's Initialised maps `ring-ref`,
+ * binds `event-channel`, scans `vscsi-devs` and goes Connected; its Connected promotes devices
+ * 3 → 4; Reconfiguring re-scans and answers Reconfigured; Closing drains every request in flight
+ * before the ring is unmapped. Every step runs in order on one queue, as Linux's xenwatch thread
+ * runs them.
+ */
+export class BackendDevice {
+  readonly frontendDomid: number;
+  readonly devid: number;
+  /** `/local/domain/<be>/backend/vscsi/<fe>/<devid>`. */
+  readonly dir: string;
+  readonly vhost: Vhost;
+  /** The frontend's directory (the `frontend` node). */
+  frontendDir = "";
+  /** Last state this device published. */
+  state: XenbusState = XenbusState.Initialising;
+  /** Set once the device is gone; `onRemoved` has run. */
+  removed = false;
+  onRemoved: (() => void) | null = null;
+
+  private readonly env: BackendEnv;
+  private readonly queue: SerialQueue;
+  private watch: XsWatchHandle | null = null;
+  private ringHandle = -1;
+  private localPort = 0;
+  /** LUNs of this vhost on each device, for the nexus's lifetime. */
+  private readonly nexusLuns = new Map<ScsiDevice, number>();
+
+  constructor(env: BackendEnv, frontendDomid: number, devid: number, dir: string, featureHost: boolean) {
+    this.env = env;
+    this.frontendDomid = frontendDomid;
+    this.devid = devid;
+    this.dir = dir;
+    this.queue = new SerialQueue((e) => debug("%s: %s", dir, e instanceof Error ? e.message : e));
+    const mapper = env.ctx.mapper;
+    const fe = frontendDomid;
+    const grants: GrantMapper = {
+      map(ref, readonly, out) {
+        let h = mapper.map(fe, ref, readonly);
+        // Linux's gnttab_map_refs retries GNTST_eagain; so does the backend.
+        for (let i = 0; i < 3 && h === GNTST_eagain; i++) h = mapper.map(fe, ref, readonly);
+        if (h < 0) return h;
+        out.mem = mapper.mappedMemory(h);
+        out.base = mapper.mappedOffset(h);
+        out.handle = h;
+        return 0;
+      },
+      unmap: (handle) => mapper.unmap(handle),
+    };
+    this.vhost = new Vhost({
+      frontendDomid,
+      devid,
+      initiator: env.initiator(frontendDomid, devid),
+      featureHost,
+      sgGrant: SCSIBACK_SG_GRANT,
+      grants,
+      notifier: { notify: () => this.notify() },
+      wake: () => env.schedule(this.vhost),
+    });
+  }
+
+  /** The local event-channel port bound to the frontend's (0 while not connected). */
+  get port(): number {
+    return this.localPort;
+  }
+
+  /** xenbus probe: advertise features, InitWait, then follow the frontend's state. */
+  probe(): Promise<void> {
+    return this.queue.run(async () => {
+      const xs = this.env.xs;
+      this.frontendDir = (await xs.tryRead(`${this.dir}/${XenbusNode.frontend}`)) ?? "";
+      await xs.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(SCSIBACK_SG_GRANT));
+      await this.switchTo(XenbusState.InitWait);
+      if (this.frontendDir === "") {
+        await this.fatal("frontend path missing");
+        return;
+      }
+      this.watch = await watchState(xs, this.frontendDir, (s) => {
+        void this.queue.run(() => this.frontendChanged(s));
+      });
+    });
+  }
+
+  /** The device's directory is gone (or the driver stops): drain, unmap, forget. */
+  remove(): Promise<void> {
+    return this.queue.run(() => this.doRemove());
+  }
+
+  /** Resolves when every state change queued so far has been handled. */
+  settled(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  private notify(): void {
+    if (this.localPort !== 0) this.env.ctx.evtchn.send(this.localPort);
+  }
+
+  /** Linux `scsiback_frontend_changed`. */
+  private async frontendChanged(fe: XenbusState): Promise<void> {
+    if (this.removed) return;
+    debug("%s: frontend %s (backend %s)", this.dir, xenbusStateName(fe), xenbusStateName(this.state));
+    switch (fe) {
+      case XenbusState.Initialising:
+        return;
+      case XenbusState.Initialised:
+        if (!(await this.map())) return;
+        await this.hotplug("add-or-del");
+        await this.switchTo(XenbusState.Connected);
+        return;
+      case XenbusState.Connected:
+        await this.hotplug("update-dev-state");
+        if (this.state !== XenbusState.Connected) await this.switchTo(XenbusState.Connected);
+        return;
+      case XenbusState.Closing:
+        await this.disconnect();
+        await this.switchTo(XenbusState.Closing);
+        return;
+      case XenbusState.Closed: {
+        // Linux publishes Closed, then unregisters (drains and unmaps) when not online; pvscsi
+        // drains and unmaps first, so a toolstack that sees Closed knows the ring is let go.
+        const online = (await this.env.xs.tryRead(`${this.dir}/${XenbusNode.online}`)) === "1";
+        if (!online) await this.disconnect();
+        await this.switchTo(XenbusState.Closed);
+        if (!online) await this.doRemove();
+        return;
+      }
+      case XenbusState.Unknown:
+        await this.doRemove();
+        return;
+      case XenbusState.Reconfiguring:
+        await this.hotplug("add-or-del");
+        await this.switchTo(XenbusState.Reconfigured);
+        return;
+      default:
+        await this.fatal(`saw state ${fe} at frontend`);
+    }
+  }
+
+  /** Linux `scsiback_map`: gather `ring-ref` and `event-channel`, map the page, bind the port. */
+  private async map(): Promise<boolean> {
+    if (this.ringHandle >= 0) return false; // a second map attempt while connected (Linux: -1)
+    const xs = this.env.xs;
+    const ringRef = parseUnsigned(await xs.tryRead(`${this.frontendDir}/${XenbusNode.ringRef}`));
+    const port = parseUnsigned(await xs.tryRead(`${this.frontendDir}/${XenbusNode.eventChannel}`));
+    if (ringRef === undefined || port === undefined) {
+      await this.fatal(`reading ${this.frontendDir} ring`);
+      return false;
+    }
+    const ctx = this.env.ctx;
+    const h = ctx.mapper.map(this.frontendDomid, ringRef, false);
+    if (h < 0) {
+      debug(
+        "%s: mapping ring-ref %d failed: %s %s",
+        this.dir,
+        ringRef,
+        grantStatusName(h),
+        ctx.mapper.lastError,
+      );
+      return false;
+    }
+    const local = ctx.evtchn.bindInterdomain(this.frontendDomid, port);
+    if (local <= 0) {
+      debug("%s: binding event-channel %d failed (%d)", this.dir, port, local);
+      ctx.mapper.unmap(h);
+      return false;
+    }
+    this.ringHandle = h;
+    this.localPort = local;
+    const mem = ctx.mapper.mappedMemory(h);
+    this.vhost.connect(
+      new SharedRing(mem.buffer, mem.byteOffset + ctx.mapper.mappedOffset(h), 4096, VSCSIIF_ENTRY_SIZE),
+    );
+    this.env.dispatcher.on(local, () => this.env.schedule(this.vhost));
+    // Requests may already be waiting on a ring a frontend reconnects with.
+    this.env.schedule(this.vhost);
+    return true;
+  }
+
+  /** Linux `scsiback_disconnect`: wait until nothing is unanswered, then unbind and unmap. */
+  private async disconnect(): Promise<void> {
+    if (this.ringHandle < 0) return;
+    const vhost = this.vhost;
+    if (!vhost.beginDrain()) {
+      await new Promise<void>((resolve) => {
+        vhost.onDrained = resolve;
+      });
+    }
+    vhost.disconnect();
+    const ctx = this.env.ctx;
+    this.env.dispatcher.off(this.localPort);
+    ctx.evtchn.close(this.localPort);
+    ctx.mapper.unmap(this.ringHandle);
+    this.localPort = 0;
+    this.ringHandle = -1;
+  }
+
+  private async doRemove(): Promise<void> {
+    if (this.removed) return;
+    await this.disconnect();
+    for (const e of this.vhost.translations.clear()) this.releaseNexus(e.device);
+    const w = this.watch;
+    this.watch = null;
+    if (w) await w.unwatch().catch(() => undefined);
+    this.removed = true;
+    this.onRemoved?.();
+  }
+
+  /** Linux `scsiback_do_lun_hotplug`: every entry of `vscsi-devs`. */
+  private async hotplug(op: HotplugOp): Promise<void> {
+    let entries: string[];
+    try {
+      entries = await this.env.xs.directory(`${this.dir}/${VSCSI_DEVS}`);
+    } catch {
+      return;
+    }
+    for (const ent of entries) await this.hotplugOne(op, ent);
+  }
+
+  /** Linux `scsiback_do_1lun_hotplug`. */
+  private async hotplugOne(op: HotplugOp, ent: string): Promise<void> {
+    const xs = this.env.xs;
+    const devDir = `${this.dir}/${VSCSI_DEVS}/${ent}`;
+    const statePath = `${devDir}/${XenbusNode.state}`;
+    const devState = parseUnsigned(await xs.tryRead(statePath));
+    if (devState === undefined) return;
+    const pdev = await xs.tryRead(`${devDir}/${XenbusNode.pDev}`);
+    if (pdev === undefined) {
+      await xs.write(statePath, String(XenbusState.Closed));
+      return;
+    }
+    const vdev = parseVdev(await xs.tryRead(`${devDir}/${XenbusNode.vDev}`));
+    if (vdev === undefined) {
+      await xs.write(statePath, String(XenbusState.Closed));
+      return;
+    }
+    if (op === "add-or-del") {
+      if (devState === XenbusState.Initialising) await this.addLun(statePath, pdev.slice(0, 31), vdev, false);
+      else if (devState === XenbusState.Connected)
+        await this.addLun(statePath, pdev.slice(0, 31), vdev, true);
+      else if (devState === XenbusState.Closing) await this.delLun(statePath, vdev);
+      return;
+    }
+    if (devState === XenbusState.Initialised) await xs.write(statePath, String(XenbusState.Connected));
+  }
+
+  /** `scsiback_do_add_lun`: add the translation and report Initialised, or Closed on failure (not when `retry`). */
+  private async addLun(statePath: string, pdev: string, v: Vdev, retry: boolean): Promise<void> {
+    const vhost = this.vhost;
+    const resolved = this.env.resolve(pdev);
+    let ok = false;
+    if (typeof resolved === "string") {
+      if (!retry) debug("%s: %s: %s", this.dir, pdev, resolved);
+    } else if (vhost.translations.lookup(v.chn, v.tgt, v.lun) !== undefined) {
+      if (!retry) debug("%s: Virtual ID is already used. Assignment was not performed.", this.dir);
+    } else {
+      vhost.translations.add({ v, device: resolved.device, physLun: resolved.physLun, pdev });
+      this.holdNexus(resolved.device);
+      ok = true;
+    }
+    const xs = this.env.xs;
+    if (ok) await xs.write(statePath, String(XenbusState.Initialised));
+    else if (!retry) await xs.write(statePath, String(XenbusState.Closed));
+  }
+
+  /** `scsiback_do_del_lun`. */
+  private async delLun(statePath: string, v: Vdev): Promise<void> {
+    const e = this.vhost.translations.remove(v.chn, v.tgt, v.lun);
+    if (e === undefined) return;
+    this.releaseNexus(e.device);
+    await this.env.xs.write(statePath, String(XenbusState.Closed));
+  }
+
+  /**
+   * The vhost is one I_T nexus to each device it uses: the nexus begins with its first LUN on that
+   * device (the device queues 06/29/00 for it) and ends with its last.
+   */
+  private holdNexus(device: ScsiDevice): void {
+    const n = (this.nexusLuns.get(device) ?? 0) + 1;
+    this.nexusLuns.set(device, n);
+    if (n === 1) device.addNexus(this.vhost.initiator);
+  }
+
+  private releaseNexus(device: ScsiDevice): void {
+    const n = (this.nexusLuns.get(device) ?? 0) - 1;
+    if (n > 0) {
+      this.nexusLuns.set(device, n);
+      return;
+    }
+    this.nexusLuns.delete(device);
+    device.removeNexus(this.vhost.initiator);
+  }
+
+  private async switchTo(state: XenbusState): Promise<void> {
+    this.state = state;
+    try {
+      await switchState(this.env.xs, this.dir, state);
+    } catch (e) {
+      debug("%s: switching to %s: %s", this.dir, xenbusStateName(state), e instanceof Error ? e.message : e);
+    }
+  }
+
+  /** `xenbus_dev_fatal`: record the error for the toolstack and close. */
+  private async fatal(message: string): Promise<void> {
+    debug("%s: fatal: %s", this.dir, message);
+    await this.env.xs.write(`${this.dir}/error`, message).catch(() => undefined);
+    await this.switchTo(XenbusState.Closing);
+  }
+}
+
+interface Vdev {
+  readonly hst: number;
+  readonly chn: number;
+  readonly tgt: number;
+  readonly lun: number;
+}
+
+/** `%u` as xenbus_scanf reads it: decimal, possibly with surrounding blanks. */
+function parseUnsigned(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^\s*(\d{1,10})\s*$/.exec(v);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  return n <= 0xffffffff ? n : undefined;
+}
+
+/** `v-dev` as `%u:%u:%u:%u`; channel, target and LUN must fit the request's u16 fields. */
+function parseVdev(v: string | undefined): Vdev | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,10}):(\d{1,10}):(\d{1,10}):(\d{1,10})$/.exec(v.trim());
+  if (!m) return undefined;
+  const [hst, chn, tgt, lun] = m.slice(1).map(Number) as [number, number, number, number];
+  if (chn > 0xffff || tgt > 0xffff || lun > 0xffff) return undefined;
+  return { hst, chn, tgt, lun };
+}

@@ -1,0 +1,312 @@
+import createDebug from "debug";
+import type { DomainContext } from "../domain/context.js";
+import type { EventDispatcher } from "../evtchn/dispatcher.js";
+import { SharedRing } from "../ring/shared-ring.js";
+import { VSCSIIF_ENTRY_SIZE } from "../vscsiif/layout.js";
+import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
+import { SerialQueue } from "../xenbus/serial-queue.js";
+import { XenbusState, xenbusStateName } from "../xenbus/state.js";
+import { switchState } from "../xenbus/switch-state.js";
+import { watchState } from "../xenbus/wait-state.js";
+import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
+import { Frontend } from "./frontend.js";
+import type { GuestScsi } from "./midlayer.js";
+import type { GrantAccess, GuestMemory } from "./ports.js";
+import { GuestScsiHost } from "./scsi-host.js";
+
+const debug = createDebug("pvscsi:scsifront");
+
+/** What a frontend device needs from the guest's kernel around it. */
+export interface FrontendEnv {
+  /** The guest domain, as this thread. */
+  readonly ctx: DomainContext;
+  readonly dispatcher: EventDispatcher;
+  readonly xs: XenstoreClient;
+  /** The guest's SCSI midlayer, where announced LUNs become devices. */
+  readonly scsi: GuestScsi;
+  /** A free SCSI host number (`scsiN`); given back with `releaseHostNo`. */
+  takeHostNo(): number;
+  releaseHostNo(n: number): void;
+  /** The host's event fired: run its handler after dispatch (or at once in poll mode). */
+  schedule(host: GuestScsiHost): void;
+  /** A grant the backend still maps at release: end it later, then free its frame. */
+  deferEndAccess(ref: number, frame: number): void;
+}
+
+type LunOp = "add" | "del";
+
+/**
+ * One vscsi controller as Linux's xen-scsifront drives it through xenbus (xen-pvscsi.md §3.8,
+ * §3.9): probe allocates and grants the ring page, allocates the event channel, writes `ring-ref`
+ * and `event-channel` in a transaction and goes Initialised; the backend's Connected reads
+ * `feature-sg-grant` and adds every LUN the backend reports Initialised (INQUIRY through the
+ * ring, then the frontend's `vscsi-devs/dev-N/state` = 4, or 6 on failure); Reconfiguring removes
+ * LUNs the backend marks Closing; Reconfigured adds new ones; the backend closing tears it all
+ * down and ends every grant.
+ */
+export class FrontendDevice {
+  readonly devid: number;
+  /** `/local/domain/<fe>/device/vscsi/<devid>`. */
+  readonly dir: string;
+  backendDir = "";
+  backendDomid = -1;
+  state: XenbusState = XenbusState.Initialising;
+  host: GuestScsiHost | null = null;
+  removed = false;
+  onRemoved: (() => void) | null = null;
+
+  private readonly env: FrontendEnv;
+  private readonly queue: SerialQueue;
+  private watch: XsWatchHandle | null = null;
+  private ringFrame = -1;
+  private ringRef = -1;
+  private port = 0;
+  private hostNo = -1;
+
+  constructor(env: FrontendEnv, devid: number, dir: string) {
+    this.env = env;
+    this.devid = devid;
+    this.dir = dir;
+    this.queue = new SerialQueue((e) => debug("%s: %s", dir, e instanceof Error ? e.message : e));
+  }
+
+  /** The local event-channel port (0 when not set up). */
+  get localPort(): number {
+    return this.port;
+  }
+
+  /** Linux `scsifront_probe` + `scsifront_init_ring` + `scsifront_talk_to_backend`. */
+  probe(): Promise<void> {
+    return this.queue.run(async () => {
+      const { ctx, xs } = this.env;
+      this.backendDir = (await xs.tryRead(`${this.dir}/${XenbusNode.backend}`)) ?? "";
+      const beId = Number(await xs.tryRead(`${this.dir}/${XenbusNode.backendId}`));
+      if (this.backendDir === "" || !Number.isInteger(beId) || beId < 0 || !ctx.knows(beId)) {
+        await this.fatal(`backend ${this.backendDir || "(missing)"} of domain ${beId} is not reachable`);
+        return;
+      }
+      this.backendDomid = beId;
+
+      const frame = ctx.frames.alloc();
+      if (frame < 0) {
+        await this.fatal("no memory for the ring page");
+        return;
+      }
+      ctx.page(frame).fill(0);
+      const ref = ctx.grants.grantAccess(beId, frame, false);
+      if (ref < 0) {
+        ctx.frames.free(frame);
+        await this.fatal("no grant reference for the ring page");
+        return;
+      }
+      const port = ctx.evtchn.allocUnbound(beId);
+      if (port <= 0) {
+        ctx.grants.endAccess(ref);
+        ctx.frames.free(frame);
+        await this.fatal("no event channel");
+        return;
+      }
+      this.ringFrame = frame;
+      this.ringRef = ref;
+      this.port = port;
+
+      const memory: GuestMemory = {
+        bytes: ctx.memory,
+        allocFrame: () => ctx.frames.alloc(),
+        freeFrame: (f) => ctx.frames.free(f),
+      };
+      const grants: GrantAccess = {
+        grantAccess: (f, readonly) => ctx.grants.grantAccess(beId, f, readonly),
+        endAccess: (r) => ctx.grants.endAccess(r),
+      };
+      const frontend = new Frontend({
+        backendDomid: beId,
+        memory,
+        grants,
+        notifier: { notify: () => ctx.evtchn.send(port) },
+      });
+      frontend.connect(
+        new SharedRing(ctx.memory.buffer, ctx.memory.byteOffset + frame * 4096, 4096, VSCSIIF_ENTRY_SIZE),
+      );
+      this.hostNo = this.env.takeHostNo();
+      const host = new GuestScsiHost(this.hostNo, frontend, memory);
+      this.host = host;
+      this.env.dispatcher.on(port, () => this.env.schedule(host));
+
+      await xs.transaction(async (tx) => {
+        await tx.write(`${this.dir}/${XenbusNode.ringRef}`, String(ref));
+        await tx.write(`${this.dir}/${XenbusNode.eventChannel}`, String(port));
+      });
+      await this.switchTo(XenbusState.Initialised);
+      this.watch = await watchState(xs, this.backendDir, (s) => {
+        void this.queue.run(() => this.backendChanged(s));
+      });
+    });
+  }
+
+  /**
+   * Shut the device down from the guest's side (Linux `xenbus_dev_shutdown`): Closing; the
+   * backend drains and closes, and the device follows it to Closed.
+   */
+  close(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.removed || this.state === XenbusState.Closed) return;
+      if (this.host === null) {
+        await this.switchTo(XenbusState.Closed);
+        return;
+      }
+      await this.switchTo(XenbusState.Closing);
+    });
+  }
+
+  /** Resolves when every state change queued so far has been handled. */
+  settled(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Linux `scsifront_backend_changed`. */
+  private async backendChanged(be: XenbusState): Promise<void> {
+    if (this.removed) return;
+    debug("%s: backend %s (frontend %s)", this.dir, xenbusStateName(be), xenbusStateName(this.state));
+    switch (be) {
+      case XenbusState.Initialising:
+      case XenbusState.InitWait:
+      case XenbusState.Initialised:
+        return;
+      case XenbusState.Connected: {
+        const sg = Number(
+          (await this.env.xs.tryRead(`${this.backendDir}/${XenbusNode.featureSgGrant}`)) ?? "0",
+        );
+        this.host?.frontend.setFeatureSgGrant(sg);
+        if (this.state === XenbusState.Initialised) await this.lunHotplug("add");
+        if (this.state !== XenbusState.Connected) await this.switchTo(XenbusState.Connected);
+        return;
+      }
+      case XenbusState.Closing:
+      case XenbusState.Closed:
+      case XenbusState.Unknown:
+        await this.disconnectHost();
+        return;
+      case XenbusState.Reconfiguring:
+        await this.lunHotplug("del");
+        await this.switchTo(XenbusState.Reconfiguring);
+        return;
+      case XenbusState.Reconfigured:
+        await this.lunHotplug("add");
+        await this.switchTo(XenbusState.Connected);
+        return;
+    }
+  }
+
+  /** Linux `scsifront_do_lun_hotplug` (ADD_LUN / DEL_LUN). */
+  private async lunHotplug(op: LunOp): Promise<void> {
+    const host = this.host;
+    if (host === null) return;
+    const xs = this.env.xs;
+    let entries: string[];
+    try {
+      entries = await xs.directory(`${this.backendDir}/${VSCSI_DEVS}`);
+    } catch {
+      return;
+    }
+    for (const ent of entries) {
+      const beDev = `${this.backendDir}/${VSCSI_DEVS}/${ent}`;
+      const state = Number(await xs.tryRead(`${beDev}/${XenbusNode.state}`));
+      const vdev = /^(\d+):(\d+):(\d+):(\d+)$/.exec((await xs.tryRead(`${beDev}/${XenbusNode.vDev}`)) ?? "");
+      if (vdev === null) continue;
+      const [, , chn, tgt, lun] = vdev.map(Number) as [number, number, number, number, number];
+      const feState = `${this.dir}/${VSCSI_DEVS}/${ent}/${XenbusNode.state}`;
+      const scsi = this.env.scsi;
+      if (op === "add" && state === XenbusState.Initialised) {
+        if (scsi.find(host.hostNo, chn, tgt, lun)) {
+          debug("%s: %d:%d:%d:%d: Device already in use.", this.dir, host.hostNo, chn, tgt, lun);
+          await xs.write(feState, String(XenbusState.Closed));
+          continue;
+        }
+        try {
+          await scsi.addDevice(host, chn, tgt, lun);
+          await xs.write(feState, String(XenbusState.Connected));
+        } catch (e) {
+          debug(
+            "%s: scsi_add_device %d:%d:%d: %s",
+            this.dir,
+            chn,
+            tgt,
+            lun,
+            e instanceof Error ? e.message : e,
+          );
+          await xs.write(feState, String(XenbusState.Closed));
+        }
+      } else if (op === "del" && state === XenbusState.Closing) {
+        if (scsi.removeDevice(host.hostNo, chn, tgt, lun))
+          await xs.write(feState, String(XenbusState.Closed));
+      }
+    }
+  }
+
+  /**
+   * The backend is closing (or gone): remove the host and its devices, give up the ring, and
+   * report Closed (Linux `scsifront_disconnect` + `xenbus_frontend_closed`). The ring page stays
+   * granted and the port open until the toolstack removes the device ({@link release}), as in
+   * Linux, where `scsifront_remove` frees them.
+   */
+  private async disconnectHost(): Promise<void> {
+    const host = this.host;
+    if (host !== null) {
+      this.env.scsi.removeHost(host.hostNo);
+      host.failWaiting();
+      // A backend drains before it closes, so every answer is on the ring already; one that
+      // closed with commands unanswered fails them (and their grants are not reused).
+      host.frontend.service();
+      if (host.frontend.inFlight > 0)
+        host.frontend.fail(`backend closed with ${host.frontend.inFlight} commands unanswered`);
+      host.frontend.disconnect();
+      this.env.dispatcher.off(this.port);
+      this.host = null;
+    }
+    if (this.state !== XenbusState.Closed) await this.switchTo(XenbusState.Closed);
+  }
+
+  /**
+   * The device's directory is gone (Linux `scsifront_remove`): close the port and end the ring
+   * page's grant. A backend still mapping it gets the page handed to the deferred list, as
+   * Linux's `gnttab_end_foreign_access` does, instead of the page being reused under it.
+   */
+  release(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.removed) return;
+      await this.disconnectHost();
+      const ctx = this.env.ctx;
+      if (this.port !== 0) ctx.evtchn.close(this.port);
+      if (this.ringRef >= 0) {
+        if (ctx.grants.endAccess(this.ringRef)) ctx.frames.free(this.ringFrame);
+        else this.env.deferEndAccess(this.ringRef, this.ringFrame);
+      }
+      if (this.hostNo >= 0) this.env.releaseHostNo(this.hostNo);
+      this.port = 0;
+      this.ringRef = -1;
+      this.ringFrame = -1;
+      this.hostNo = -1;
+      const w = this.watch;
+      this.watch = null;
+      if (w) await w.unwatch().catch(() => undefined);
+      this.removed = true;
+      this.onRemoved?.();
+    });
+  }
+
+  private async switchTo(state: XenbusState): Promise<void> {
+    this.state = state;
+    try {
+      await switchState(this.env.xs, this.dir, state);
+    } catch (e) {
+      debug("%s: switching to %s: %s", this.dir, xenbusStateName(state), e instanceof Error ? e.message : e);
+    }
+  }
+
+  private async fatal(message: string): Promise<void> {
+    debug("%s: fatal: %s", this.dir, message);
+    await this.env.xs.write(`${this.dir}/error`, message).catch(() => undefined);
+    await this.switchTo(XenbusState.Closing);
+  }
+}

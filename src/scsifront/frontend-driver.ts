@@ -1,0 +1,204 @@
+import createDebug from "debug";
+import type { DomainContext } from "../domain/context.js";
+import type { EventDispatcher } from "../evtchn/dispatcher.js";
+import { XenbusNode } from "../xenbus/paths.js";
+import { SerialQueue } from "../xenbus/serial-queue.js";
+import { xenbusStateName } from "../xenbus/state.js";
+import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
+import { FrontendDevice, type FrontendEnv } from "./frontend-device.js";
+import { GuestScsi } from "./midlayer.js";
+import type { GuestScsiHost } from "./scsi-host.js";
+
+const debug = createDebug("pvscsi:scsifront");
+
+/** Options of {@link ScsifrontDriver}. */
+export interface ScsifrontDriverOptions {
+  readonly ctx: DomainContext;
+  readonly dispatcher: EventDispatcher;
+  readonly xs: XenstoreClient;
+  /** Poll every ring for responses instead of waiting for events (benchmarks). */
+  readonly pollMode?: boolean;
+}
+
+/**
+ * scsifront for one guest: watches `/local/domain/<self>/device/vscsi`, probes each controller
+ * the toolstack adds, and owns the guest's SCSI midlayer. Sans-IO like the backend driver: the
+ * shell dispatches events, then calls {@link runPending}.
+ */
+export class ScsifrontDriver {
+  readonly domid: number;
+  readonly base: string;
+  /** The guest's SCSI devices (what `lsscsi` and `/proc/scsi/scsi` show). */
+  readonly scsi = new GuestScsi();
+  private readonly env: FrontendEnv;
+  private readonly devices = new Map<number, FrontendDevice>();
+  private readonly pending = new Set<GuestScsiHost>();
+  private readonly usedHostNos = new Set<number>();
+  /** Grants whose end was refused because the backend still mapped them (Linux's deferred list). */
+  private readonly deferred: Array<{ ref: number; frame: number }> = [];
+  private readonly queue: SerialQueue;
+  private readonly pollMode: boolean;
+  private watch: XsWatchHandle | null = null;
+
+  constructor(options: ScsifrontDriverOptions) {
+    this.domid = options.ctx.domid;
+    this.base = `/local/domain/${this.domid}/device/vscsi`;
+    this.pollMode = options.pollMode ?? false;
+    this.queue = new SerialQueue((e) => debug("scan: %s", e instanceof Error ? e.message : e));
+    this.env = {
+      ctx: options.ctx,
+      dispatcher: options.dispatcher,
+      xs: options.xs,
+      scsi: this.scsi,
+      takeHostNo: () => {
+        let n = 0;
+        while (this.usedHostNos.has(n)) n++;
+        this.usedHostNos.add(n);
+        return n;
+      },
+      releaseHostNo: (n) => {
+        this.usedHostNos.delete(n);
+      },
+      schedule: (host) => {
+        this.pending.add(host);
+      },
+      deferEndAccess: (ref, frame) => {
+        debug("grant %d still mapped by the backend at release; ending it later", ref);
+        this.deferred.push({ ref, frame });
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    this.watch = await this.env.xs.watch(this.base, (path) => {
+      void this.queue.run(() => this.reconcile(path));
+    });
+  }
+
+  /**
+   * Begin closing every controller from the guest's side (each goes Closing; the backend drains
+   * and closes; the device follows to Closed). The toolstack then removes the nodes, which
+   * releases the ring pages.
+   */
+  async shutdown(): Promise<void> {
+    await this.queue.idle();
+    await Promise.all([...this.devices.values()].map((d) => d.close()));
+  }
+
+  /** Stop watching for new controllers. */
+  async stop(): Promise<void> {
+    const w = this.watch;
+    this.watch = null;
+    if (w) await w.unwatch().catch(() => undefined);
+    await this.queue.idle();
+  }
+
+  /** Controllers not yet released (their directory still exists, or release is in progress). */
+  get deviceCount(): number {
+    return this.devices.size;
+  }
+
+  get hasPending(): boolean {
+    return this.pending.size > 0 || this.pollMode;
+  }
+
+  /** Grants still waiting for the backend to unmap them. */
+  get deferredGrants(): number {
+    return this.deferred.length;
+  }
+
+  /**
+   * Try again to end the grants the backend held at release (Linux retries on a timer); frees
+   * the frames of those it lets go. Returns how many are still held.
+   */
+  retryDeferred(): number {
+    const ctx = this.env.ctx;
+    for (let i = this.deferred.length - 1; i >= 0; i--) {
+      const d = this.deferred[i]!;
+      if (ctx.grants.endAccess(d.ref)) {
+        ctx.frames.free(d.frame);
+        this.deferred.splice(i, 1);
+      }
+    }
+    return this.deferred.length;
+  }
+
+  /** Handle responses for every host whose event fired (every host, in poll mode). */
+  runPending(): number {
+    if (this.pollMode) {
+      let n = 0;
+      for (const d of this.devices.values()) {
+        if (d.host) {
+          d.host.onEvent();
+          n++;
+        }
+      }
+      return n;
+    }
+    let n = 0;
+    for (const host of this.pending) {
+      this.pending.delete(host);
+      host.onEvent();
+      n++;
+    }
+    return n;
+  }
+
+  /** The controllers, for tools. */
+  controllers(): ReadonlyArray<{
+    devid: number;
+    state: string;
+    host: GuestScsiHost | null;
+    backend: string;
+  }> {
+    return [...this.devices.values()].map((d) => ({
+      devid: d.devid,
+      state: xenbusStateName(d.state),
+      host: d.host,
+      backend: d.backendDir,
+    }));
+  }
+
+  /** Resolves when every watch event and device state change queued so far has been handled. */
+  async settled(): Promise<void> {
+    await this.queue.idle();
+    await Promise.all([...this.devices.values()].map((d) => d.settled()));
+  }
+
+  private async reconcile(path: string): Promise<void> {
+    const rel = path.startsWith(this.base)
+      ? path
+          .slice(this.base.length)
+          .split("/")
+          .filter((p) => p !== "")
+      : [];
+    const xs = this.env.xs;
+    const ids = new Set<string>();
+    if (rel.length >= 1) ids.add(rel[0]!);
+    else {
+      for (const d of await xs.directory(this.base).catch(() => [] as string[])) ids.add(d);
+      for (const id of this.devices.keys()) ids.add(String(id));
+    }
+    for (const id of ids) {
+      if (!/^\d+$/.test(id)) continue;
+      const devid = Number(id);
+      const dir = `${this.base}/${id}`;
+      const backend = await xs.tryRead(`${dir}/${XenbusNode.backend}`);
+      const existing = this.devices.get(devid);
+      if (existing) {
+        // A closed device stays known until the toolstack removes its directory, so the watch
+        // events of its own last writes do not probe it again.
+        if (backend === undefined) {
+          await existing.release();
+          this.devices.delete(devid);
+        }
+        continue;
+      }
+      if (backend === undefined || (await xs.tryRead(`${dir}/${XenbusNode.state}`)) === undefined) continue;
+      const dev = new FrontendDevice(this.env, devid, dir);
+      this.devices.set(devid, dev);
+      debug("%s: probe", dir);
+      await dev.probe();
+    }
+  }
+}

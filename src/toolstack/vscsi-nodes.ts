@@ -1,0 +1,266 @@
+import { PvscsiError } from "../errors.js";
+import { VSCSI_DEVS, vscsiBackendPath, vscsiFrontendPath, XenbusNode } from "../xenbus/paths.js";
+import { parseXenbusState, XenbusState, xenbusStateName } from "../xenbus/state.js";
+import type { XenstoreClient, XsOps } from "../xenstore/client.js";
+import { formatHctl, type Hctl } from "./vscsi-spec.js";
+
+/** One LUN of a controller, as the toolstack writes it under `vscsi-devs/dev-<id>`. */
+export interface VscsiDevNodes {
+  /** The `<id>` of `dev-<id>` (libxl's `vscsidev_id`). */
+  readonly id: number;
+  /** `p-dev`: what the backend resolves (`naa.<wwn>:<lun>` or `h:c:t:l`). */
+  readonly pdev: string;
+  /** `p-devname`: the pdev as the user wrote it. */
+  readonly pdevname: string;
+  readonly vdev: Hctl;
+}
+
+/** A controller (vhost): one backend/frontend pair. */
+export interface VscsiControllerNodes {
+  readonly backendDomid: number;
+  readonly frontendDomid: number;
+  readonly devid: number;
+  /** The vHOST of its vdevs (`libxl_ctrl_index`). */
+  readonly idx: number;
+  readonly featureHost: boolean;
+  readonly devs: readonly VscsiDevNodes[];
+}
+
+/** How long the toolstack waits for a state before giving up (libxl's device timeout is 10 s). */
+export const DEFAULT_STATE_TIMEOUT_MS = 10_000;
+
+/** The backend and frontend directories of a controller. */
+export function controllerPaths(c: { backendDomid: number; frontendDomid: number; devid: number }) {
+  return {
+    backend: vscsiBackendPath(c.backendDomid, c.frontendDomid, c.devid),
+    frontend: vscsiFrontendPath(c.frontendDomid, c.devid),
+  };
+}
+
+/**
+ * Create a controller as vscsiif.h's "Backend/frontend protocol" and libxl lay it out, in one
+ * transaction: the backend directory owned by the backend domain and readable by the frontend,
+ * the frontend directory owned by the frontend and readable by the backend (libxl's
+ * `libxl__device_generic_add`), every node at state 1 (Initialising).
+ */
+export async function writeController(xs: XenstoreClient, c: VscsiControllerNodes): Promise<void> {
+  const { backend, frontend } = controllerPaths(c);
+  await xs.transaction(async (tx) => {
+    await tx.mkdir(backend);
+    await tx.setPerms(backend, [`n${c.backendDomid}`, `r${c.frontendDomid}`]);
+    await tx.mkdir(frontend);
+    await tx.setPerms(frontend, [`n${c.frontendDomid}`, `r${c.backendDomid}`]);
+    await tx.write(`${backend}/${XenbusNode.frontend}`, frontend);
+    await tx.write(`${backend}/${XenbusNode.frontendId}`, String(c.frontendDomid));
+    await tx.write(`${backend}/${XenbusNode.online}`, "1");
+    await tx.write(`${backend}/${XenbusNode.libxlCtrlIndex}`, String(c.idx));
+    await tx.write(`${backend}/${XenbusNode.featureHost}`, c.featureHost ? "1" : "0");
+    for (const d of c.devs) await writeDev(tx, backend, d);
+    await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Initialising));
+    await tx.write(`${frontend}/${XenbusNode.backend}`, backend);
+    await tx.write(`${frontend}/${XenbusNode.backendId}`, String(c.backendDomid));
+    await tx.write(`${frontend}/${XenbusNode.state}`, String(XenbusState.Initialising));
+  });
+}
+
+async function writeDev(tx: XsOps, backend: string, d: VscsiDevNodes): Promise<void> {
+  const dir = `${backend}/${VSCSI_DEVS}/dev-${d.id}`;
+  await tx.write(`${dir}/${XenbusNode.pDev}`, d.pdev);
+  await tx.write(`${dir}/${XenbusNode.pDevname}`, d.pdevname);
+  await tx.write(`${dir}/${XenbusNode.vDev}`, formatHctl(d.vdev));
+  await tx.write(`${dir}/${XenbusNode.state}`, String(XenbusState.Initialising));
+}
+
+/**
+ * Wait until the controller is Connected with each of `devIds` Connected (seed 003: "Wait for
+ * state + dev-N/state become 4"). A LUN the backend or frontend refused (state 6) is an error
+ * naming its p-dev.
+ */
+export async function waitConnected(
+  xs: XenstoreClient,
+  backend: string,
+  devIds: readonly number[],
+  timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+): Promise<void> {
+  await waitFor(xs, backend, timeoutMs, `${backend} to connect`, async () => {
+    const state = await readState(xs, backend);
+    if (state === XenbusState.Closing || state === XenbusState.Closed) {
+      const err = await xs.tryRead(`${backend}/error`);
+      throw new PvscsiError("ESTATE", `${backend}: the backend closed${err ? `: ${err}` : ""}`);
+    }
+    if (state !== XenbusState.Connected) return false;
+    for (const id of devIds) {
+      const dev = `${backend}/${VSCSI_DEVS}/dev-${id}`;
+      const s = await readState(xs, dev);
+      if (s === XenbusState.Closed) {
+        const pdev = await xs.tryRead(`${dev}/${XenbusNode.pDevname}`);
+        throw new PvscsiError(
+          "ESTATE",
+          `${pdev ?? dev}: the backend or the guest refused the device (state 6); see DEBUG=pvscsi:*`,
+        );
+      }
+      if (s !== XenbusState.Connected) return false;
+    }
+    return true;
+  });
+}
+
+/**
+ * Hot-add LUNs to a connected controller (vscsiif.h "To add another device to a vhost"): write
+ * their nodes and backend state 7 in one transaction, then wait for the backend to be
+ * Connected again with the new LUNs Connected.
+ */
+export async function addDevs(
+  xs: XenstoreClient,
+  backend: string,
+  devs: readonly VscsiDevNodes[],
+  timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+): Promise<void> {
+  await xs.transaction(async (tx) => {
+    const state = parseXenbusState(await tx.tryRead(`${backend}/${XenbusNode.state}`));
+    if (state !== XenbusState.Connected) {
+      throw new PvscsiError(
+        "ESTATE",
+        `${backend}: the controller is ${xenbusStateName(state)}, not Connected; try again`,
+      );
+    }
+    for (const d of devs) await writeDev(tx, backend, d);
+    await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Reconfiguring));
+  });
+  await waitConnected(
+    xs,
+    backend,
+    devs.map((d) => d.id),
+    timeoutMs,
+  );
+}
+
+/**
+ * Hot-remove a LUN (vscsiif.h "To remove a device from a vhost"): dev state 5 and backend state 7
+ * in one transaction, wait for the backend to be Connected and the dev Closed (6), then remove the
+ * dev's nodes.
+ */
+export async function removeDev(
+  xs: XenstoreClient,
+  backend: string,
+  id: number,
+  timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+): Promise<void> {
+  const dev = `${backend}/${VSCSI_DEVS}/dev-${id}`;
+  await xs.transaction(async (tx) => {
+    const state = parseXenbusState(await tx.tryRead(`${backend}/${XenbusNode.state}`));
+    if (state !== XenbusState.Connected) {
+      throw new PvscsiError(
+        "ESTATE",
+        `${backend}: the controller is ${xenbusStateName(state)}, not Connected; try again`,
+      );
+    }
+    await tx.write(`${dev}/${XenbusNode.state}`, String(XenbusState.Closing));
+    await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Reconfiguring));
+  });
+  await waitFor(xs, backend, timeoutMs, `${dev} to close`, async () => {
+    return (
+      (await readState(xs, backend)) === XenbusState.Connected &&
+      (await readState(xs, dev)) === XenbusState.Closed
+    );
+  });
+  await xs.rm(dev);
+}
+
+/**
+ * Remove a whole controller as libxl does: `online` 0 and backend state 5; the frontend closes,
+ * the backend drains, unmaps and reaches Closed; then both directories are removed. If the
+ * backend never answers (a dead guest), the nodes are removed after the timeout anyway.
+ * Returns whether the backend reached Closed in time.
+ */
+export async function removeController(
+  xs: XenstoreClient,
+  c: { backendDomid: number; frontendDomid: number; devid: number },
+  timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+): Promise<boolean> {
+  const { backend, frontend } = controllerPaths(c);
+  let closed = true;
+  if ((await xs.tryRead(`${backend}/${XenbusNode.state}`)) !== undefined) {
+    await xs.transaction(async (tx) => {
+      await tx.write(`${backend}/${XenbusNode.online}`, "0");
+      const s = parseXenbusState(await tx.tryRead(`${backend}/${XenbusNode.state}`));
+      if (s !== XenbusState.Closed)
+        await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Closing));
+    });
+    closed = await waitFor(xs, backend, timeoutMs, `${backend} to close`, async () => {
+      const s = await readState(xs, backend);
+      return s === XenbusState.Closed || s === XenbusState.Unknown;
+    }).then(
+      () => true,
+      () => false,
+    );
+  }
+  await xs.rm(frontend).catch(() => undefined);
+  await xs.rm(backend).catch(() => undefined);
+  return closed;
+}
+
+async function readState(xs: XenstoreClient, dir: string): Promise<XenbusState> {
+  return parseXenbusState(await xs.tryRead(`${dir}/${XenbusNode.state}`));
+}
+
+/**
+ * Re-evaluate `check` on every change under `dir` until it returns true (or throws), for at most
+ * `timeoutMs`. Uses a xenstore watch, so no polling.
+ */
+export async function waitFor(
+  xs: XenstoreClient,
+  dir: string,
+  timeoutMs: number,
+  what: string,
+  check: () => Promise<boolean>,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let busy = false;
+  let again = false;
+  let finish!: (e?: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finish = (e?: unknown) => (e === undefined ? resolve() : reject(e));
+  });
+  const run = async (): Promise<void> => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = true;
+    try {
+      do {
+        again = false;
+        if (await check()) {
+          finish();
+          return;
+        }
+      } while (again);
+    } catch (e) {
+      finish(e);
+    } finally {
+      busy = false;
+    }
+  };
+  const watch = await xs.watch(dir, () => {
+    void run();
+  });
+  timer = setTimeout(() => {
+    void (async () => {
+      const state = await readState(xs, dir).catch(() => XenbusState.Unknown);
+      finish(
+        new PvscsiError(
+          "ESTATE",
+          `timed out after ${timeoutMs / 1000} s waiting for ${what} (state ${state}, ${xenbusStateName(state)})`,
+        ),
+      );
+    })();
+  }, timeoutMs);
+  try {
+    await done;
+  } finally {
+    clearTimeout(timer);
+    timer = undefined;
+    await watch.unwatch().catch(() => undefined);
+  }
+}
