@@ -3,11 +3,20 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PvscsiError } from "../errors.js";
 import { abiCommand } from "./commands/abi.js";
+import { guestCommand } from "./commands/guest.js";
+import { upCommand } from "./commands/up.js";
 import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
+import { xlCommand } from "./commands/xl.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from "./io.js";
 
 /** Every subcommand, in the order `pvscsi --help` lists them. */
-export const commands: readonly Command[] = [abiCommand, xenstoreLsCommand];
+export const commands: readonly Command[] = [
+  upCommand,
+  xlCommand,
+  guestCommand,
+  xenstoreLsCommand,
+  abiCommand,
+];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -168,12 +168,14 @@ describe("pvscsi xenstore-ls", () => {
     });
   });
 
-  it("reports a missing path, a missing source, and a malformed dump", async () => {
+  it("reports a missing path, no running host, two sources, and a malformed dump", async () => {
     const missing = await run(["xenstore-ls", "--from", pvscsiStore(), "/nope"]);
     expect(missing).toMatchObject({ code: 1, err: "pvscsi xenstore-ls: xs_directory (/nope): ENOENT\n" });
-    const noSource = await run(["xenstore-ls"]);
-    expect(noSource.code).toBe(2);
-    expect(noSource.err).toContain("--from");
+    // Without --from it reads the running host's store; with none running, it says how to start one.
+    const noHost = await run(["xenstore-ls", "--socket", join(tmpdir(), `pvscsi-none-${process.pid}.sock`)]);
+    expect(noHost.code).toBe(1);
+    expect(noHost.err).toContain("no pvscsi host is running there (start one with 'pvscsi up')");
+    expect((await run(["xenstore-ls", "--socket", "x", "--from", "y"])).code).toBe(2);
     const dir = mkdtempSync(join(tmpdir(), "pvscsi-xs-"));
     writeFileSync(
       join(dir, "bad.json"),

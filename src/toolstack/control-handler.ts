@@ -1,0 +1,62 @@
+import { configError } from "../errors.js";
+import { dumpFile } from "../xenstore/dump.js";
+import type { ControlHandler } from "./control-protocol.js";
+import type { Host } from "./host.js";
+
+function str(args: Record<string, unknown>, key: string, op: string): string {
+  const v = args[key];
+  if (typeof v !== "string") throw configError(`control ${op}`, `'${key}' must be a string`);
+  return v;
+}
+
+/**
+ * The operations `pvscsi up` serves on its control socket, each a thin call into the {@link Host}:
+ * xl's commands, guest commands, and reads of the store and of scsiback's state.
+ */
+export function hostControlHandler(host: Host): ControlHandler {
+  return {
+    async handle(op, args) {
+      switch (op) {
+        case "xl.create":
+          return host.create(str(args, "config", op), str(args, "file", op), { force: args.force === true });
+        case "xl.list":
+          return host.list();
+        case "xl.destroy":
+          return host.destroy(str(args, "domain", op));
+        case "xl.scsi-attach":
+          await host.scsiAttach(
+            str(args, "domain", op),
+            str(args, "pdev", op),
+            str(args, "vdev", op),
+            typeof args.option === "string" ? args.option : undefined,
+            { force: args.force === true },
+          );
+          return null;
+        case "xl.scsi-detach":
+          await host.scsiDetach(str(args, "domain", op), str(args, "vdev", op));
+          return null;
+        case "xl.scsi-list": {
+          const domains = args.domains;
+          if (!Array.isArray(domains) || !domains.every((d) => typeof d === "string")) {
+            throw configError(`control ${op}`, "'domains' must be a list of domain names or ids");
+          }
+          return host.scsiList(domains as string[]);
+        }
+        case "guest": {
+          const argv = args.argv;
+          if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string"))
+            throw configError(`control ${op}`, "'argv' must be a list of strings");
+          return host.guestCommand(str(args, "domain", op), argv as string[]);
+        }
+        case "xenstore.dump":
+          return dumpFile(host.xenstored.db.dump());
+        case "backend.report":
+          return host.backendReport();
+        case "inventory":
+          return host.inventory;
+        default:
+          throw configError(`control request '${op}'`, "unknown operation");
+      }
+    },
+  };
+}
