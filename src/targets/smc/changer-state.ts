@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { open, readFile, rename } from "node:fs/promises";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { isValidBarcode } from "../ssc/cartridge-library.js";
 import {
@@ -129,6 +129,7 @@ export async function readChangerState(
 
 /** Replace the state file atomically and durably (temporary file, fsync, rename, fsync the directory). */
 export async function writeChangerState(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
   try {
