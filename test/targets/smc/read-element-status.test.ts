@@ -30,7 +30,7 @@ function res(
   ];
 }
 
-const tag = (s: string) => Buffer.from(s.padEnd(32, " ")).toString("hex") + "00000000";
+const tag = (s: string) => `${Buffer.from(s.padEnd(32, " ")).toString("hex")}00000000`;
 const h16 = (v: number) => v.toString(16).padStart(4, "0");
 const h24 = (v: number) => v.toString(16).padStart(6, "0");
 
@@ -163,7 +163,7 @@ describe("a changer's identity and mode pages", () => {
       hex(execSync(changer, [0x1a, 0x08, code, 0, 136, 0], { dataIn: 136 }).bytes.subarray(4));
     expect(page(0x1d)).toBe("1d12" + "00010001" + "03e80008" + "000a0001" + "01f40001" + "0000");
     expect(page(0x1e)).toBe("1e020000");
-    expect(page(0x1f)).toBe("1f120e00000e0e0e" + "00".repeat(12));
+    expect(page(0x1f)).toBe(`1f120e00000e0e0e${"00".repeat(12)}`);
     const all = execSync(changer, [0x1a, 0, 0x3f, 0, 255, 0], { dataIn: 255 }).bytes;
     expect(all[3]).toBe(0); // no block descriptor on a changer
   });
