@@ -36,20 +36,22 @@ import { formatHct, formatHctl, type Hctl, parseHct, parseHctl } from "./hctl.js
  *
  * [null 0:0:2:0]           # benchmark sink (not SCSI-correct)
  *
- * [tape 0:0:3:0]           # an LTO tape drive (SSC-3)
+ * [tape 0:0:3:0]           # a stand-alone LTO tape drive (SSC-3)
  * generation = 6           # LTO generation 3..7: the densities it reads and writes (default 6)
  * cartridges = tapes       # cartridge directory (<barcode>.pvtape files), for load
- * load = A00001L6          # cartridge loaded at start-up, created on first use
+ * load = B00001L6          # cartridge loaded at start-up, created on first use
  * write-protect = no       # the loaded cartridge's write-protect tab
- * capacity = 2500G         # capacity of a cartridge created here (default 2500G)
+ * capacity = 2500G         # capacity of a cartridge created here (default 2.5 TB, LTO-6)
  * early-warning = 64M      # early-warning zone before the physical end (default capacity/64, 64K..1G)
  *
- * [changer 0:0:3:1]        # a medium changer (SMC-3): autoloader or library
+ * [tape 0:0:4:0]           # a drive of the changer below: no load, the changer loads it
+ *
+ * [changer 0:0:4:1]        # a medium changer (SMC-3): autoloader or library
  * cartridges = tapes       # required: cartridge directory; the changer's state file goes there too
  * slots = 8                # storage elements
  * import-export = 1        # mail slots (default 0)
  * transports = 1           # robots (default 1)
- * drives = 0:0:3:0         # its data transfer elements: [tape] units of the same host, in order
+ * drives = 0:0:4:0         # its data transfer elements: [tape] units of the same host, in order
  * barcodes = A00001L6, A00002L6   # cartridges in the library (comma or space separated);
  *                          # without saved state they fill the slots in this order
  * write-protect = A00002L6 # barcodes whose write-protect tab is set

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
 import { Inventory } from "../../../src/targets/inventory/inventory.js";
 import { defaultStateDir } from "../../../src/targets/inventory/state-dir.js";
 import type { MediumChanger } from "../../../src/targets/smc/medium-changer.js";
@@ -112,6 +113,25 @@ describe("tapes and changers from the host config", () => {
     );
     expect(inv.entries.filter((x) => x.fault !== null)).toHaveLength(1);
     await inv.close();
+  });
+
+  it("the example in host-config.ts's documentation is a valid config", async () => {
+    const src = await readFile(
+      new URL("../../../src/targets/inventory/host-config.ts", import.meta.url),
+      "utf8",
+    );
+    const ini = /```ini\n([\s\S]*?)```/.exec(src)![1]!.replace(/^ \* ?/gm, "");
+    const c = parseHostConfig(ini, "doc", dir);
+    expect(c.devices.map((d) => d.kind)).toEqual([
+      "disk",
+      "disk",
+      "cdrom",
+      "null",
+      "tape",
+      "tape",
+      "changer",
+    ]);
+    expect(c.devices[5]).toMatchObject({ kind: "tape", changer: "0:0:4:1" });
   });
 
   it("the state directory: $PVSCSI_STATE_DIR, else $XDG_STATE_HOME/pvscsi, else ~/.local/state/pvscsi", () => {
