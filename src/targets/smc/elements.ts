@@ -1,6 +1,6 @@
 import { invalidArgument } from "../../errors.js";
 
-/** Element type codes (SMC-3 §6.10, READ ELEMENT STATUS ELEMENT TYPE CODE). */
+/** Element type codes (SMC-3 READ ELEMENT STATUS, ELEMENT TYPE CODE). */
 export const ELEMENT_ALL = 0;
 export const ELEMENT_TRANSPORT = 1;
 export const ELEMENT_STORAGE = 2;
@@ -21,7 +21,7 @@ export const ELEMENT_TYPE_NAMES: Readonly<Record<ElementType, string>> = {
 /**
  * First element address of each type. The layout tgt uses (reference §1.5: transport 1,
  * import/export 10, drives 500, slots 1000), which leaves room for 9 transports, 490 mail
- * slots, 500 drives and 64535 storage slots without overlap.
+ * slots, 500 drives and 64536 storage slots without overlap.
  */
 export const FIRST_TRANSPORT = 1;
 export const FIRST_IMPORT_EXPORT = 10;

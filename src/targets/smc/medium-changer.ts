@@ -51,7 +51,7 @@ const log = createDebug("pvscsi:changer");
 /** A drive the changer serves, and where the drive sits relative to the changer. */
 export interface DataTransferBinding {
   readonly drive: TapeDrive;
-  /** SCSI target id and LUN of the drive, for the data transfer element descriptor (SMC-3 §6.10.4). */
+  /** SCSI target id and LUN of the drive, for the data transfer element descriptor (SMC-3 READ ELEMENT STATUS). */
   readonly target?: number;
   readonly lun?: number;
   /** False when the drive is on another channel than the changer (NOT BUS). */
@@ -89,7 +89,7 @@ const DVCID_SERIAL_MIN = 10;
  *
  * READ ELEMENT STATUS builds one element status page per element type run in address order
  * (type 0 reports all of them, each with a correct page header — tgt corrupts this), primary
- * volume tags when VOLTAG is set (32-byte identifier, space padded, SMC-3 §6.10.3), device
+ * volume tags when VOLTAG is set (32-byte identifier, space padded, SMC-3 volume tag information), device
  * identifiers of the drives when DVCID is set. The byte count is always that of the full report;
  * the allocation length only cuts what is sent.
  *
@@ -280,7 +280,7 @@ export class MediumChanger extends SerialSpcDevice {
 
   /**
    * An operator puts cartridge `barcode` into import/export element `ordinal` (0-based): IMPEXP
-   * set, 06/28/01 IMPORT OR EXPORT ELEMENT ACCESSED on every I_T nexus (SMC-3 §5.x).
+   * set, 06/28/01 IMPORT OR EXPORT ELEMENT ACCESSED on every I_T nexus (SMC-3).
    */
   async operatorInsert(barcode: string, ordinal = 0): Promise<void> {
     if (!isValidBarcode(barcode)) throw invalidArgument("barcode", "1-32 of A-Z a-z 0-9 _ . -", barcode);
@@ -336,7 +336,7 @@ export class MediumChanger extends SerialSpcDevice {
   private addModePages(): void {
     const m = this.elements;
     const c = m.counts;
-    // Element Address Assignment (SMC-3 §7.3.3).
+    // Element Address Assignment (SMC-3).
     const eaa = [0x1d, 0x12];
     for (const [first, n] of [
       [FIRST_TRANSPORT, c.transports],
@@ -348,11 +348,11 @@ export class MediumChanger extends SerialSpcDevice {
     }
     eaa.push(0, 0);
     this.modePages.add(new ModePage(0x1d, 0, eaa, new Array(eaa.length).fill(0)));
-    // Transport Geometry Parameters (SMC-3 §7.3.5): no rotation (INVERT is not supported).
+    // Transport Geometry Parameters (SMC-3): no rotation (INVERT is not supported).
     const tg = [0x1e, 2 * c.transports];
     for (let i = 0; i < c.transports; i++) tg.push(0x00, i);
     this.modePages.add(new ModePage(0x1e, 0, tg, new Array(tg.length).fill(0)));
-    // Device Capabilities (SMC-3 §7.3.2): storage, mail slots and drives hold media; MOVE
+    // Device Capabilities (SMC-3): storage, mail slots and drives hold media; MOVE
     // MEDIUM between any two of them; transports store nothing; no EXCHANGE MEDIUM.
     const ie = c.importExport > 0 ? 0x04 : 0;
     const stor = 0x08 | ie | 0x02;
@@ -456,7 +456,7 @@ export class MediumChanger extends SerialSpcDevice {
   private moveMedium(task: ScsiTask): Handled {
     const cdb = task.cdb;
     const map = this.elements;
-    // Page 1Eh reports no rotation: INVERT is refused (SMC-3 §6.6).
+    // Page 1Eh reports no rotation: INVERT is refused (SMC-3 MOVE MEDIUM).
     if (cdb[10]! & 0x01) return this.invalidField(task, 10, 0);
     const transport = be16(cdb, 2);
     if (transport !== 0 && !this.isTransport(transport)) return this.badAddress(task, 2);
@@ -545,7 +545,7 @@ export class MediumChanger extends SerialSpcDevice {
         break;
       }
     }
-    // SMC-3 §6.10: no element of the type at or above the starting address.
+    // SMC-3 READ ELEMENT STATUS: no element of the type at or above the starting address.
     if (first < 0) return this.badAddress(task, 2);
     const b = this.report;
     let n = 8;
@@ -625,7 +625,7 @@ export class MediumChanger extends SerialSpcDevice {
       at += 36;
     }
     if (t === ELEMENT_DATA_TRANSFER && dvcid) {
-      // Device identifier (SMC-3 §6.10.4): ASCII, T10 vendor ID based: vendor, product, serial.
+      // Device identifier (SMC-3 READ ELEMENT STATUS): ASCII, T10 vendor ID based: vendor, product, serial.
       const info = this.bindings[i - this.firstDrive]!.drive.info;
       b[at] = 0x02;
       b[at + 1] = 0x01;

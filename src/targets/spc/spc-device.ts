@@ -453,8 +453,8 @@ export abstract class SpcDevice implements ScsiDevice {
 
   /**
    * CHECK CONDITION that still moved data: sequential-access devices report FILEMARK, EOM and
-   * ILI conditions together with the blocks read or written before them (SSC-3 §4.2.4, READ(6)
-   * §7.4: the data of an incorrect-length block is transferred). The residual tells the
+   * ILI conditions together with the blocks read or written before them (SSC-3 READ(6):
+   * the data of an incorrect-length block is transferred). The residual tells the
    * initiator how much moved; `information` is the residue in the sense data.
    */
   protected checkWithData(

@@ -43,7 +43,7 @@ import { be32, be64, put32, put64, putAscii } from "../spc/cdb.js";
  *   24  4n entries: kind << 30 | payload length
  * ```
  *
- * Durability follows a tape drive's buffered mode (SSC-3 §4.2.9): a WRITE is acknowledged once
+ * Durability follows a tape drive's buffered mode (SSC-3 buffered mode): a WRITE is acknowledged once
  * its record is in the file (written, not yet synced: it survives a crash of the emulator but
  * not of the host); WRITE FILEMARKS with IMMED=0, REWIND, UNLOAD and closing are sync points
  * that make every earlier record durable and advance the header's durable end.

@@ -2,7 +2,7 @@ import { invalidArgument } from "../../errors.js";
 import { put16, put24, put32, putAscii } from "../spc/cdb.js";
 
 /**
- * A recording density (SSC-3 §6.x REPORT DENSITY SUPPORT, density support data block). The LTO
+ * A recording density (SSC-3 REPORT DENSITY SUPPORT, density support data block descriptor). The LTO
  * figures are those LTO drives report (the values mhvtl's Ultrium personalities carry).
  */
 export interface Density {
@@ -65,7 +65,7 @@ export function ltoDrive(generation: number): DriveDensities {
 export const DENSITY_DESCRIPTOR_LENGTH = 52;
 
 /**
- * REPORT DENSITY SUPPORT parameter data (SSC-3 §6.x): 4-byte header, then one 52-byte density
+ * REPORT DENSITY SUPPORT parameter data (SSC-3): 4-byte header, then one 52-byte density
  * support data block per density — WRTOK for densities the drive writes, DEFLT for its default,
  * DLV (descriptor length valid, SSC-3). `only` limits the list to one density (MEDIA=1: the
  * mounted medium's). Returns the full length.

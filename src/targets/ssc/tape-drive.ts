@@ -144,11 +144,11 @@ export class TapeDrive extends SerialSpcDevice {
       throw invalidArgument("info.type", "TYPE_TAPE (1)", options.info.type);
     this.densities = ltoDrive(options.generation ?? 6);
     this.modePages.add(new ModePage(0x00, 0, [0x00, 0x00], [0, 0]));
-    // Read-Write Error Recovery (SSC-3 §8.3.5): nothing changeable.
+    // Read-Write Error Recovery (SSC-3): nothing changeable.
     this.modePages.add(
       new ModePage(0x01, 0, [0x01, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], new Array(12).fill(0)),
     );
-    // Data Compression (SSC-3 §8.3.2): DCC (capable), DDE; DCE changeable. Data is stored as
+    // Data Compression (SSC-3): DCC (capable), DDE; DCE changeable. Data is stored as
     // written whatever DCE says: compression is a drive-internal matter invisible to the host.
     this.modePages.add(
       new ModePage(
@@ -158,7 +158,7 @@ export class TapeDrive extends SerialSpcDevice {
         [0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
       ),
     );
-    // Device Configuration (SSC-3 §8.3.3): BIS (block identifiers supported), EEG, SEW, default
+    // Device Configuration (SSC-3): BIS (block identifiers supported), EEG, SEW, default
     // compression algorithm.
     this.modePages.add(
       new ModePage(
@@ -168,7 +168,7 @@ export class TapeDrive extends SerialSpcDevice {
         new Array(16).fill(0),
       ),
     );
-    // Medium Configuration (SSC-3 §8.3.7): not a WORM medium.
+    // Medium Configuration (SSC-3): not a WORM medium.
     this.modePages.add(new ModePage(0x1d, 0, [0x1d, 0x1e, ...new Array(30).fill(0)], new Array(32).fill(0)));
     this.defineCommands();
   }
@@ -203,7 +203,7 @@ export class TapeDrive extends SerialSpcDevice {
   /**
    * A cartridge is put in and loaded (an operator, the changer's MOVE MEDIUM, or the host
    * config's `load`): the drive is at BOP and every I_T nexus gets 06/28/00 NOT READY TO READY
-   * CHANGE, MEDIUM MAY HAVE CHANGED (SSC-3 §4.2.x, SPC-4 §5.14). The drive must be empty.
+   * CHANGE, MEDIUM MAY HAVE CHANGED (SPC-4 unit attention conditions). The drive must be empty.
    */
   insert(cartridge: Cartridge): void {
     if (this.cart !== null)
@@ -218,7 +218,7 @@ export class TapeDrive extends SerialSpcDevice {
   /**
    * Unload and hand the cartridge over (the changer's MOVE MEDIUM from this drive), after every
    * earlier command. Refused with `removal prevented` while an I_T nexus prevents medium removal
-   * (SSC-3 §4.2.x; the changer reports 05/53/02). The cartridge's file is flushed and closed.
+   * (SSC-3 PREVENT ALLOW MEDIUM REMOVAL; the changer reports 05/53/02). The cartridge's file is flushed and closed.
    */
   take(cb: (cartridge: Cartridge | null, prevented: boolean) => void): void {
     this.runExclusive(() => {
@@ -287,12 +287,12 @@ export class TapeDrive extends SerialSpcDevice {
   }
 
   protected override deviceSpecificParameter(): number {
-    // SSC-3 §8.3.1: WP | BUFFERED MODE | SPEED.
+    // SSC-3 mode parameter header: WP | BUFFERED MODE | SPEED.
     return (this.writeProtected ? 0x80 : 0) | (this.bufferedMode << 4);
   }
 
   protected override blockDescriptor(b: Uint8Array, at: number, _long: boolean): number {
-    // SSC-3 §8.3.1: density code, number of blocks 0, block length (0 = variable).
+    // SSC-3 block descriptor: density code, number of blocks 0, block length (0 = variable).
     b.fill(0, at, at + 8);
     b[at] = this.currentDensity();
     put24(b, at + 5, this.blockLength);
@@ -317,7 +317,7 @@ export class TapeDrive extends SerialSpcDevice {
       return INVALID_FIELD_IN_PARAMETER_LIST;
     }
     const density = list[at]!;
-    // 0 = the default density, 7Fh = no change (SSC-3 §8.3.1).
+    // 0 = the default density, 7Fh = no change (SSC-3 block descriptor).
     const known = (d: { code: number }) => d.code === density;
     if (
       density !== 0 &&
@@ -609,7 +609,7 @@ export class TapeDrive extends SerialSpcDevice {
     const per = RECORD_HEADER_SIZE + bl;
     const fit = this.fitting(per, blocks);
     if (fit === 0) {
-      // SSC-3 §4.2.5: at the physical end nothing is written.
+      // SSC-3 WRITE(6): at the physical end nothing is written.
       return this.checkWithData(task, VOLUME_OVERFLOW_END_OF_PARTITION, 0, len, SENSE_EOM);
     }
     this.ensureBounce(fit * per);
@@ -758,7 +758,7 @@ export class TapeDrive extends SerialSpcDevice {
   }
 
   /**
-   * SPACE(6)/(16) (SSC-3 §6.x): `code` 0 blocks, 1 filemarks, 3 end-of-data; `count` signed.
+   * SPACE(6)/(16) (SSC-3, SSC-4): `code` 0 blocks, 1 filemarks, 3 end-of-data; `count` signed.
    * Pure index arithmetic. `codeByte` locates the CODE field for the sense key specific pointer.
    */
   private space(task: ScsiTask, code: number, count: number, codeByte: number): Handled {

@@ -1,6 +1,6 @@
 import { put16, put64 } from "../spc/cdb.js";
 
-/** Log pages a tape drive reports (SPC-4 §7.3, SSC-3 §8.2), in ascending order. */
+/** Log pages a tape drive reports (SPC-4 and SSC-3 log pages), in ascending order. */
 export const TAPE_LOG_PAGES = [0x00, 0x02, 0x03, 0x0c, 0x2e] as const;
 
 /** Log page codes. */
@@ -23,7 +23,7 @@ export class TapeCounters {
   bytesToInitiator = 0;
   uncorrectedReadErrors = 0;
   uncorrectedWriteErrors = 0;
-  /** TapeAlert flags 1..64 (index = flag); reading the page clears them (SSC-3 §8.2.3). */
+  /** TapeAlert flags 1..64 (index = flag); reading the page clears them (SSC-3 TapeAlert log page). */
   readonly alerts = new Uint8Array(65);
 
   reset(): void {
@@ -71,7 +71,7 @@ export function writeLogPage(
   const counter = (code: number, value: number) => {
     if (code < pointer) return;
     put16(b, n, code);
-    b[n + 2] = 0x00; // bounded data counter (SPC-4 §7.3.2.2.2)
+    b[n + 2] = 0x00; // bounded data counter (SPC-4 parameter control byte)
     b[n + 3] = 8;
     put64(b, n + 4, live ? value : 0);
     n += 12;
@@ -79,14 +79,14 @@ export function writeLogPage(
   if (page === LOG_SUPPORTED_PAGES) {
     for (const p of TAPE_LOG_PAGES) b[n++] = p;
   } else if (page === LOG_WRITE_ERRORS || page === LOG_READ_ERRORS) {
-    // SPC-4 §7.3.8: corrected without/with delay, rewrites/rereads, total corrected, times the
+    // SPC-4 error counter pages: corrected without/with delay, rewrites/rereads, total corrected, times the
     // algorithm ran, bytes processed, total uncorrected.
     const write = page === LOG_WRITE_ERRORS;
     for (let code = 0; code <= 4; code++) counter(code, 0);
     counter(5, write ? c.bytesWrittenToMedium : c.bytesReadFromMedium);
     counter(6, write ? c.uncorrectedWriteErrors : c.uncorrectedReadErrors);
   } else if (page === LOG_SEQUENTIAL_ACCESS) {
-    // SSC-3 §8.2.2: bytes in from the initiator, to the medium, from the medium, out to the
+    // SSC-3 Sequential-Access Device log page: bytes in from the initiator, to the medium, from the medium, out to the
     // initiator (no compression, so in = to and from = out), then the cleaning-required flag.
     counter(0, c.bytesFromInitiator);
     counter(1, c.bytesWrittenToMedium);
