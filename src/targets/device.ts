@@ -62,7 +62,8 @@ export interface ScsiTask {
   /**
    * Complete the task: SAM `status`, the number of data bytes actually `transferred` (the
    * residual is `data.length - transferred`), and `senseLength` bytes of `sense` (0 for none).
-   * With CHECK CONDITION a device transfers no data.
+   * With CHECK CONDITION a device transfers no data, except a sequential-access device reporting
+   * a FILEMARK, EOM or ILI condition together with the data moved before it (SSC-3 READ(6), WRITE(6), SPACE(6)).
    */
   done(status: number, transferred: number, senseLength: number): void;
 }

@@ -1,7 +1,8 @@
 /**
  * dom0's emulated "physical" SCSI devices: the ScsiDevice contract scsiback codes against, the
- * target that routes LUNs, the device types (disk, CD-ROM, null), and the inventory that names
- * and resolves them. Sub-modules (`./spc`, `./sbc`, `./mmc`, `./inventory`) export the details.
+ * target that routes LUNs, the device types (disk, CD-ROM, tape drive, medium changer, null),
+ * and the inventory that names and resolves them. Sub-modules (`./spc`, `./sbc`, `./mmc`,
+ * `./ssc`, `./smc`, `./inventory`) export the details.
  * @module
  */
 export { DataBuffer } from "./data-buffer.js";
@@ -30,6 +31,7 @@ export {
 export {
   DEFAULT_HOST_CONFIG,
   type DeviceConfig,
+  defaultStateDir,
   formatLsscsi,
   type HostConfig,
   Inventory,
@@ -41,6 +43,15 @@ export {
 export { Cdrom } from "./mmc/index.js";
 export { NULL_DEVICE_INFO, NullDevice } from "./null-device.js";
 export { Disk, type DiskOptions, FileStore, RamStore } from "./sbc/index.js";
+export { MediumChanger, type MediumChangerOptions } from "./smc/index.js";
 export { decodeSense, SpcDevice, writeSense } from "./spc/index.js";
+export {
+  Cartridge,
+  type CartridgeLibrary,
+  FileCartridgeLibrary,
+  MemoryCartridgeLibrary,
+  TapeDrive,
+  type TapeDriveOptions,
+} from "./ssc/index.js";
 export { MAX_LUN, ScsiTarget, type ScsiTargetOptions } from "./target.js";
 export type { TargetMember, TargetPort } from "./target-port.js";

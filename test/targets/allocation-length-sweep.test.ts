@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../../src/targets/device.js";
 import { ScsiTarget } from "../../src/targets/target.js";
 import { cdrom, ramDisk } from "./_support/devices.js";
+import { autoloader, cdb, loadedDrive, pattern, writeBlock } from "./_support/tape.js";
 import type { Submittable } from "./_support/task.js";
 import { clearUas, execSync, I1 } from "./_support/task.js";
 
@@ -48,6 +49,30 @@ const CD: Array<[string, Builder, number]> = [
   ["GET CONFIGURATION current", (a) => [0x46, 1, 0, 0, 0, 0, 0, ...u16(a), 0], 16],
   ["GESN", (a) => [0x4a, 1, 0, 0, 0x10, 0, 0, ...u16(a), 0], 16],
   ["MECHANISM STATUS", (a) => [0xbd, 0, 0, 0, 0, 0, 0, 0, ...u16(a), 0, 0], 16],
+];
+const TAPE: Array<[string, Builder, number]> = [
+  ...SPC,
+  ["READ POSITION extended", (a) => [0x34, 0x08, 0, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["REPORT DENSITY SUPPORT", (a) => [0x44, 0, 0, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["REPORT DENSITY SUPPORT MEDIA", (a) => [0x44, 1, 0, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["MODE SENSE(6) page 0 (st's probe)", (a) => [0x1a, 0, 0, 0, a & 0xff, 0], 8],
+  ["MODE SENSE(6) 0Fh", (a) => [0x1a, 0, 0x0f, 0, a & 0xff, 0], 8],
+  ["LOG SENSE supported pages", (a) => [0x4d, 0, 0x40, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["LOG SENSE write errors", (a) => [0x4d, 0, 0x42, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["LOG SENSE read errors", (a) => [0x4d, 0, 0x43, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["LOG SENSE sequential access", (a) => [0x4d, 0, 0x4c, 0, 0, 0, 0, ...u16(a), 0], 16],
+  ["LOG SENSE TapeAlert", (a) => [0x4d, 0, 0x6e, 0, 0, 0, 0, ...u16(a), 0], 16],
+];
+const u24 = (a: number) => [(a >>> 16) & 0xff, (a >>> 8) & 0xff, a & 0xff];
+const CHANGER: Array<[string, Builder, number]> = [
+  ...SPC,
+  ["MODE SENSE(6) 1Dh DBD", (a) => [0x1a, 0x08, 0x1d, 0, a & 0xff, 0], 8],
+  ["READ ELEMENT STATUS all VOLTAG DVCID", (a) => [0xb8, 0x10, 0, 0, 0xff, 0xff, 1, ...u24(a), 0, 0], 16],
+  ["READ ELEMENT STATUS all", (a) => [0xb8, 0x00, 0, 0, 0xff, 0xff, 0, ...u24(a), 0, 0], 16],
+  ["READ ELEMENT STATUS transport", (a) => [0xb8, 0x11, 0, 0, 0, 9, 0, ...u24(a), 0, 0], 16],
+  ["READ ELEMENT STATUS storage", (a) => [0xb8, 0x12, 0, 0, 0, 20, 0, ...u24(a), 0, 0], 16],
+  ["READ ELEMENT STATUS import/export", (a) => [0xb8, 0x13, 0, 0, 0, 9, 0, ...u24(a), 0, 0], 16],
+  ["READ ELEMENT STATUS drives DVCID", (a) => [0xb8, 0x14, 0, 0, 0, 9, 1, ...u24(a), 0, 0], 16],
 ];
 const NO_LUN: Array<[string, Builder, number]> = [
   ["INQUIRY", (a) => [0x12, 0, 0, ...u16(a), 0], 16],
@@ -101,6 +126,45 @@ describe("allocation length sweep: truncation, residual, nothing past the buffer
     const cd = cdrom(1000);
     clearUas(cd, I1);
     sweep(name, cd, build, bits);
+  });
+
+  it.each(TAPE.map(([n, b, bits]) => [n, b, bits] as const))("tape: %s", (name, build, bits) => {
+    const { drive } = loadedDrive();
+    writeBlock(drive, pattern(100));
+    execSync(drive, cdb.filemarks(1));
+    execSync(drive, [0x5f, 0, 0, 0, 0, 0, 0, 0, 24, 0], {
+      dataOut: Uint8Array.from([...new Array(8).fill(0), 0, 0, 0, 0, 0, 0, 0, 9, ...new Array(8).fill(0)]),
+    });
+    new ScsiTarget({ wwn: "3000000000000abd" }).attach(0, drive);
+    clearUas(drive, I1);
+    sweep(name, drive, build, bits);
+  });
+
+  it.each(CHANGER.map(([n, b, bits]) => [n, b, bits] as const))("changer: %s", (name, build, bits) => {
+    const { changer } = autoloader();
+    execSync(changer, [0xa5, 0, 0, 0, 0x03, 0xe8, 0x01, 0xf4, 0, 0, 0, 0]);
+    new ScsiTarget({ wwn: "3000000000000abe" }).attach(0, changer);
+    clearUas(changer, I1);
+    sweep(name, changer, build, bits);
+  });
+
+  it("fixed-length tape responses (READ BLOCK LIMITS, READ POSITION short and long) into smaller buffers", () => {
+    const { drive } = loadedDrive();
+    const cases: Array<[number[], number]> = [
+      [[0x05, 0, 0, 0, 0, 0], 6],
+      [cdb.readPosition(0), 20],
+      [cdb.readPosition(1), 20],
+      [cdb.readPosition(6), 32],
+    ];
+    for (const [c, size] of cases) {
+      const whole = execSync(drive, c, { dataIn: size + 10 });
+      expect(whole.transferred).toBe(size);
+      for (let n = 0; n <= size; n++) {
+        const t = execSync(drive, c, { dataIn: n, segment: 7 });
+        expect(t.transferred).toBe(n);
+        expect(t.bytes).toEqual(whole.bytes.subarray(0, n));
+      }
+    }
   });
 
   it.each(NO_LUN.map(([n, b, bits]) => [n, b, bits] as const))("empty LUN: %s", (name, build, bits) => {

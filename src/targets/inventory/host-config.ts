@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { configError } from "../../errors.js";
+import { MAX_DATA_TRANSFER, MAX_IMPORT_EXPORT, MAX_STORAGE, MAX_TRANSPORTS } from "../smc/elements.js";
+import { isValidBarcode } from "../ssc/cartridge-library.js";
 import { MAX_LUN } from "../target.js";
 import { formatHct, formatHctl, type Hctl, parseHct, parseHctl } from "./hctl.js";
 
@@ -33,22 +35,44 @@ import { formatHct, formatHctl, type Hctl, parseHct, parseHctl } from "./hctl.js
  * file = /srv/iso/install.iso   # optional: no medium without it
  *
  * [null 0:0:2:0]           # benchmark sink (not SCSI-correct)
+ *
+ * [tape 0:0:3:0]           # a stand-alone LTO tape drive (SSC-3)
+ * generation = 6           # LTO generation 3..7: the densities it reads and writes (default 6)
+ * cartridges = tapes       # cartridge directory (<barcode>.pvtape files), for load
+ * load = B00001L6          # cartridge loaded at start-up, created on first use
+ * write-protect = no       # the loaded cartridge's write-protect tab
+ * capacity = 2500G         # capacity of a cartridge created here (default 2.5 TB, LTO-6)
+ * early-warning = 64M      # early-warning zone before the physical end (default capacity/64, 64K..1G)
+ *
+ * [tape 0:0:4:0]           # a drive of the changer below: no load, the changer loads it
+ *
+ * [changer 0:0:4:1]        # a medium changer (SMC-3): autoloader or library
+ * cartridges = tapes       # required: cartridge directory; the changer's state file goes there too
+ * slots = 8                # storage elements
+ * import-export = 1        # mail slots (default 0)
+ * transports = 1           # robots (default 1)
+ * drives = 0:0:4:0         # its data transfer elements: [tape] units of the same host, in order
+ * barcodes = A00001L6, A00002L6   # cartridges in the library (comma or space separated);
+ *                          # without saved state they fill the slots in this order
+ * write-protect = A00002L6 # barcodes whose write-protect tab is set
+ * capacity = 2500G         # capacity of a cartridge created on first use
+ * early-warning = 64M
  * ```
+ *
+ * A changer keeps where every cartridge is in `<cartridges>/changer-<h>-<c>-<t>-<l>.json`
+ * (see `smc/changer-state.ts`); a drive of a changer gets its cartridges from the changer and
+ * takes no `load`. Barcodes are 1-32 of `A-Z a-z 0-9 _ . -` and unique per cartridge directory.
  *
  * Every device section also takes `vendor` (≤ 8 chars), `model` (≤ 16), `rev` (≤ 4), `serial`
  * (≤ 36), `wwn` (16 hex digits, NAA 2, 3 or 5; default derived from kind and h:c:t:l) and
  * `shareable`. Booleans are yes/no, true/false, on/off, 1/0.
  *
- * Planned (parsed as errors for now): `[tape h:c:t:l]` with `cartridges = <directory>`, and
- * `[changer h:c:t:l]` with `slots`, `import-export`, `transports`, `barcodes = VOL001L6 …` and
- * `drives = h:c:t:l …` naming tape drives of the same host as its data-transfer elements.
- *
  * Errors name the file, the line and what was expected; parsing has no side effects, so a bad
  * file creates nothing.
  */
 
-/** Peripheral kinds a config can declare now. */
-export type DeviceKind = "disk" | "cdrom" | "null";
+/** Peripheral kinds a config can declare. */
+export type DeviceKind = "disk" | "cdrom" | "null" | "tape" | "changer";
 
 interface CommonConfig {
   readonly hctl: Hctl;
@@ -88,8 +112,44 @@ export interface NullConfig extends CommonConfig {
   readonly kind: "null";
 }
 
+/** How cartridges created for a unit are made. */
+export interface CartridgeDefaults {
+  /** Record-area bytes of a new cartridge. */
+  readonly capacity: number;
+  /** Bytes between early warning and the physical end, or undefined for the default. */
+  readonly earlyWarningZone: number | undefined;
+}
+
+/** A `[tape …]` section. */
+export interface TapeConfig extends CommonConfig, CartridgeDefaults {
+  readonly kind: "tape";
+  /** LTO generation (3–7). */
+  readonly generation: number;
+  /** Absolute cartridge directory, or null. */
+  readonly cartridges: string | null;
+  /** Barcode loaded at start-up, or null. */
+  readonly load: string | null;
+  readonly writeProtect: boolean;
+  /** The changer whose data transfer element the drive is, as h:c:t:l, or null. */
+  readonly changer: string | null;
+}
+
+/** A `[changer …]` section. */
+export interface ChangerConfig extends CommonConfig, CartridgeDefaults {
+  readonly kind: "changer";
+  /** Absolute cartridge directory. */
+  readonly cartridges: string;
+  readonly slots: number;
+  readonly importExport: number;
+  readonly transports: number;
+  /** Its data transfer elements, in element order: `[tape]` units of the same host. */
+  readonly drives: readonly Hctl[];
+  readonly barcodes: readonly string[];
+  readonly writeProtect: readonly string[];
+}
+
 /** One logical unit of the config. */
-export type DeviceConfig = DiskConfig | CdromConfig | NullConfig;
+export type DeviceConfig = DiskConfig | CdromConfig | NullConfig | TapeConfig | ChangerConfig;
 
 /** A parsed, validated host config. */
 export interface HostConfig {
@@ -120,7 +180,23 @@ const KEYS: Record<string, readonly string[]> = {
   ],
   cdrom: [...COMMON_KEYS, "file"],
   null: COMMON_KEYS,
+  tape: [...COMMON_KEYS, "generation", "cartridges", "load", "write-protect", "capacity", "early-warning"],
+  changer: [
+    ...COMMON_KEYS,
+    "cartridges",
+    "slots",
+    "import-export",
+    "transports",
+    "drives",
+    "barcodes",
+    "write-protect",
+    "capacity",
+    "early-warning",
+  ],
 };
+
+/** Capacity of a cartridge created on first use when the config does not say (an LTO-6's, 2.5 TB). */
+export const DEFAULT_CARTRIDGE_CAPACITY = 2_500_000_000_000;
 
 interface Section {
   readonly kind: string;
@@ -160,16 +236,10 @@ export function parseHostConfig(text: string, source: string, baseDir = process.
           `expected a section header such as "[disk 0:0:0:0]", got ${JSON.stringify(line)}`,
         );
       const kind = m[1]!;
-      if (kind === "tape" || kind === "changer") {
-        throw configError(
-          where,
-          `${kind} devices are not supported yet (disk, cdrom and null are); remove the [${kind}] section`,
-        );
-      }
       if (!(kind in KEYS)) {
         throw configError(
           where,
-          `unknown section kind "${kind}": expected host, target, disk, cdrom or null`,
+          `unknown section kind "${kind}": expected host, target, disk, cdrom, null, tape or changer`,
         );
       }
       if (m[2] === undefined)
@@ -239,6 +309,8 @@ function build(sections: Section[], source: string, baseDir: string): HostConfig
   const targetLines = new Map<string, number>();
   const devices: DeviceConfig[] = [];
   const seen = new Map<string, number>();
+  const changerLines = new Map<string, { drives: string; barcodes: string }>();
+  const tapeLoadLines = new Map<string, string>();
   const wwns = new Map<string, string>();
   for (const s of sections) {
     const where = `${source}:${s.line}`;
@@ -311,6 +383,7 @@ function build(sections: Section[], source: string, baseDir: string): HostConfig
       if (v.value === "") throw configError(at(key), `${key} must be a path`);
       return isAbsolute(v.value) ? v.value : resolve(baseDir, v.value);
     };
+    if (s.kind === "tape" && get("load")) tapeLoadLines.set(addr, at("load"));
     let wwn: string | undefined;
     if (get("wwn")) {
       wwn = parseWwn(get("wwn")!.value, at("wwn"));
@@ -326,8 +399,115 @@ function build(sections: Section[], source: string, baseDir: string): HostConfig
       wwn,
       shareable: bool("shareable", false),
     };
+    const integer = (key: string, dflt: number, min: number, max: number): number => {
+      const v = get(key);
+      if (!v) return dflt;
+      if (!/^\d+$/.test(v.value) || Number(v.value) < min || Number(v.value) > max)
+        throw configError(
+          at(key),
+          `${key} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v.value)}`,
+        );
+      return Number(v.value);
+    };
+    const cartridgeDefaults = (): CartridgeDefaults => {
+      const cv = get("capacity");
+      const capacity = cv ? parseSize(cv.value, at("capacity")) : DEFAULT_CARTRIDGE_CAPACITY;
+      if (capacity < 1 << 20)
+        throw configError(at("capacity"), `capacity must be at least 1M, got ${cv!.value}`);
+      const ev = get("early-warning");
+      let zone: number | undefined;
+      if (ev) {
+        zone = parseSize(ev.value, at("early-warning"));
+        if (zone >= capacity)
+          throw configError(
+            at("early-warning"),
+            `early-warning ${zone} must be smaller than the capacity ${capacity}`,
+          );
+      }
+      return { capacity, earlyWarningZone: zone };
+    };
     if (s.kind === "null") {
       devices.push({ kind: "null", ...common });
+    } else if (s.kind === "tape") {
+      const load = get("load");
+      if (load && !isValidBarcode(load.value))
+        throw configError(
+          at("load"),
+          `load must be a barcode (1-32 of A-Z a-z 0-9 _ . -), got ${JSON.stringify(load.value)}`,
+        );
+      const cartridges = path("cartridges");
+      if (load && cartridges === null) throw configError(at("load"), `load needs "cartridges = <directory>"`);
+      if (get("write-protect") && !load)
+        throw configError(at("write-protect"), "write-protect applies to the loaded cartridge: add load");
+      devices.push({
+        kind: "tape",
+        ...common,
+        ...cartridgeDefaults(),
+        generation: integer("generation", 6, 3, 7),
+        cartridges,
+        load: load?.value ?? null,
+        writeProtect: bool("write-protect", false),
+        changer: null,
+      });
+    } else if (s.kind === "changer") {
+      const cartridges = path("cartridges");
+      if (cartridges === null) throw configError(where, `a changer needs "cartridges = <directory>"`);
+      const slots = integer("slots", -1, 1, MAX_STORAGE);
+      if (slots < 0) throw configError(where, `a changer needs "slots = <count>"`);
+      const importExport = integer("import-export", 0, 0, MAX_IMPORT_EXPORT);
+      const transports = integer("transports", 1, 1, MAX_TRANSPORTS);
+      const list = (key: string): string[] => {
+        const v = get(key);
+        if (!v) return [];
+        const items = v.value.split(/[\s,]+/).filter((x) => x !== "");
+        for (const b of items) {
+          if (!isValidBarcode(b))
+            throw configError(at(key), `${JSON.stringify(b)} is not a barcode (1-32 of A-Z a-z 0-9 _ . -)`);
+        }
+        const dup = items.find((b, i) => items.indexOf(b) !== i);
+        if (dup) throw configError(at(key), `barcode ${dup} is listed twice`);
+        return items;
+      };
+      const barcodes = list("barcodes");
+      if (barcodes.length > slots + importExport)
+        throw configError(
+          at("barcodes"),
+          `${barcodes.length} cartridges do not fit in ${slots} slots and ${importExport} import/export elements`,
+        );
+      const writeProtect = list("write-protect");
+      for (const b of writeProtect) {
+        if (!barcodes.includes(b))
+          throw configError(at("write-protect"), `${b} is not one of this changer's barcodes`);
+      }
+      const dv = get("drives");
+      const drives: Hctl[] = [];
+      for (const item of (dv?.value ?? "").split(/[\s,]+/).filter((x) => x !== "")) {
+        const h = parseHctl(item, MAX_LUN);
+        if (!h)
+          throw configError(
+            at("drives"),
+            `expected drives = h:c:t:l, ... naming [tape] units, got ${JSON.stringify(item)}`,
+          );
+        drives.push(h);
+      }
+      if (drives.length > MAX_DATA_TRANSFER)
+        throw configError(at("drives"), `at most ${MAX_DATA_TRANSFER} drives`);
+      devices.push({
+        kind: "changer",
+        ...common,
+        ...cartridgeDefaults(),
+        cartridges,
+        slots,
+        importExport,
+        transports,
+        drives,
+        barcodes,
+        writeProtect,
+      });
+      changerLines.set(addr, {
+        drives: dv ? at("drives") : where,
+        barcodes: get("barcodes") ? at("barcodes") : where,
+      });
     } else if (s.kind === "cdrom") {
       devices.push({ kind: "cdrom", ...common, file: path("file") });
     } else {
@@ -376,7 +556,66 @@ function build(sections: Section[], source: string, baseDir: string): HostConfig
       });
     }
   }
+  bindDrives(devices, changerLines, tapeLoadLines);
   return { source, hosts, targetWwns, devices };
+}
+
+/**
+ * Resolve each changer's `drives` to `[tape]` units of the same host (a tape serves one changer
+ * and then takes no `load`), and check that a barcode names one cartridge per directory.
+ */
+function bindDrives(
+  devices: DeviceConfig[],
+  changerLines: Map<string, { drives: string; barcodes: string }>,
+  tapeLoadLines: Map<string, string>,
+): void {
+  const byAddr = new Map<string, number>();
+  for (const [i, d] of devices.entries()) byAddr.set(formatHctl(d.hctl), i);
+  const owner = new Map<string, string>();
+  const cartridgeOwners = new Map<string, string>();
+  const claimCartridge = (dir: string, barcode: string, who: string, where: string) => {
+    const key = `${dir}\0${barcode}`;
+    const prev = cartridgeOwners.get(key);
+    if (prev && prev !== who)
+      throw configError(where, `cartridge ${barcode} in ${dir} already belongs to ${prev}`);
+    cartridgeOwners.set(key, who);
+  };
+  for (const d of devices) {
+    if (d.kind !== "changer") continue;
+    const addr = formatHctl(d.hctl);
+    const lines = changerLines.get(addr)!;
+    for (const h of d.drives) {
+      const a = formatHctl(h);
+      const i = byAddr.get(a);
+      const t = i === undefined ? undefined : devices[i];
+      if (t?.kind !== "tape")
+        throw configError(lines.drives, `drive ${a} of changer ${addr} is not a [tape] unit of this config`);
+      if (h.host !== d.hctl.host)
+        throw configError(
+          lines.drives,
+          `drive ${a} is on host ${h.host}, changer ${addr} on host ${d.hctl.host}: a changer's drives are on its host`,
+        );
+      const prev = owner.get(a);
+      if (prev) throw configError(lines.drives, `drive ${a} already belongs to changer ${prev}`);
+      owner.set(a, addr);
+      if (t.load !== null)
+        throw configError(
+          tapeLoadLines.get(a)!,
+          `tape ${a} is a drive of changer ${addr}, which loads it: remove load`,
+        );
+      devices[i!] = { ...t, changer: addr };
+    }
+    for (const b of d.barcodes) claimCartridge(d.cartridges, b, `changer ${addr}`, lines.barcodes);
+  }
+  for (const d of devices) {
+    if (d.kind === "tape" && d.load !== null && d.cartridges !== null)
+      claimCartridge(
+        d.cartridges,
+        d.load,
+        `tape ${formatHctl(d.hctl)}`,
+        tapeLoadLines.get(formatHctl(d.hctl))!,
+      );
+  }
 }
 
 function parseBool(v: string): boolean | null {

@@ -1,13 +1,16 @@
 /**
  * dom0's emulated physical SCSI subsystem: the host config file, the inventory built from it,
- * Linux names and p-dev resolution.
+ * Linux names and p-dev resolution, and where state that outlives a run is kept.
  * @module
  */
 
 export { DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE } from "./default-config.js";
 export { compareHctl, formatHct, formatHctl, type Hctl, MAX_HCT, parseHct, parseHctl } from "./hctl.js";
 export {
+  type CartridgeDefaults,
   type CdromConfig,
+  type ChangerConfig,
+  DEFAULT_CARTRIDGE_CAPACITY,
   type DeviceConfig,
   type DeviceKind,
   type DiskConfig,
@@ -17,6 +20,7 @@ export {
   parseHostConfig,
   parseSize,
   parseWwn,
+  type TapeConfig,
 } from "./host-config.js";
 export {
   formatLsscsi,
@@ -25,3 +29,4 @@ export {
   type LsscsiRow,
 } from "./inventory.js";
 export { type DeviceNames, LinuxNamer, sdIndex, sdName } from "./names.js";
+export { defaultStateDir } from "./state-dir.js";

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { join } from "node:path";
 import createDebug from "debug";
 import { configError, invalidArgument, invalidState } from "../../errors.js";
 import {
@@ -12,11 +13,16 @@ import {
 import { Cdrom } from "../mmc/cdrom.js";
 import { NullDevice } from "../null-device.js";
 import { Disk } from "../sbc/disk.js";
+import { MediumChanger } from "../smc/medium-changer.js";
+import { FileCartridgeLibrary } from "../ssc/cartridge-library.js";
+import { TapeDrive } from "../ssc/tape-drive.js";
 import { MAX_LUN, ScsiTarget } from "../target.js";
 import type { TargetMember } from "../target-port.js";
 import { DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE } from "./default-config.js";
 import { compareHctl, formatHct, formatHctl, type Hctl, parseHctl } from "./hctl.js";
 import {
+  type CartridgeDefaults,
+  type ChangerConfig,
   type DeviceConfig,
   type DeviceKind,
   type HostConfig,
@@ -24,6 +30,7 @@ import {
   parseHostConfig,
 } from "./host-config.js";
 import { type DeviceNames, LinuxNamer, sdIndex } from "./names.js";
+import { defaultStateDir } from "./state-dir.js";
 
 const log = createDebug("pvscsi:targets");
 
@@ -108,9 +115,15 @@ export class Inventory {
     for (const t of targets.values()) this.byTargetWwn.set(t.wwn, t);
   }
 
-  /** Build from the built-in config ({@link DEFAULT_HOST_CONFIG}). */
-  static openDefault(): Promise<Inventory> {
-    return Inventory.open(parseHostConfig(DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE));
+  /**
+   * Build from the built-in config ({@link DEFAULT_HOST_CONFIG}): its cartridges live under
+   * `stateDir` (default {@link defaultStateDir}: `$PVSCSI_STATE_DIR`, else
+   * `$XDG_STATE_HOME/pvscsi`, else `~/.local/state/pvscsi`). Nothing is written there until a
+   * cartridge is first loaded or moved.
+   */
+  static openDefault(options: { stateDir?: string } = {}): Promise<Inventory> {
+    const dir = options.stateDir ?? defaultStateDir();
+    return Inventory.open(parseHostConfig(DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE, dir));
   }
 
   /** Build from a host config file. */
@@ -142,7 +155,19 @@ export class Inventory {
     const targets = new Map<string, TargetInfo>();
     const entries: InventoryEntry[] = [];
     const namer = new LinuxNamer();
+    const created = new Map<DeviceConfig, Created>();
     try {
+      // Changers last: they hold their drives.
+      const tapes = new Map<string, TapeDrive>();
+      for (const d of sorted) {
+        if (d.kind === "changer") continue;
+        const c = await createDevice(d, wwnOf.get(d)!);
+        created.set(d, c);
+        if (c.device instanceof TapeDrive) tapes.set(formatHctl(d.hctl), c.device);
+      }
+      for (const d of sorted) {
+        if (d.kind === "changer") created.set(d, await createChanger(d, wwnOf.get(d)!, tapes));
+      }
       for (const d of sorted) {
         const hct = formatHct(d.hctl);
         let t = targets.get(hct);
@@ -152,7 +177,7 @@ export class Inventory {
           targets.set(hct, t);
         }
         const wwn = wwnOf.get(d)!;
-        const { device, info, fault } = await createDevice(d, wwn);
+        const { device, info, fault } = created.get(d)!;
         t.target.attach(d.hctl.lun, device);
         const names = namer.next(info.type);
         entries.push({
@@ -170,7 +195,7 @@ export class Inventory {
         if (fault) log("%s %s: %s", d.kind, formatHctl(d.hctl), fault);
       }
     } catch (e) {
-      await Promise.allSettled(entries.map((x) => x.device.close()));
+      await Promise.allSettled([...created.values()].map((x) => x.device.close()));
       throw e;
     }
     return new Inventory(config, entries, targets);
@@ -304,23 +329,85 @@ const DEFAULT_MODEL: Record<DeviceKind, string> = {
   disk: "VIRTUAL-DISK",
   cdrom: "VIRTUAL-CDROM",
   null: "NULL",
+  tape: "VIRTUAL-TAPE",
+  changer: "VIRTUAL-CHANGER",
 };
 
-async function createDevice(
-  d: DeviceConfig,
-  wwn: string,
-): Promise<{ device: ScsiDevice & TargetMember; info: DeviceInfo; fault: string | null }> {
-  const info: DeviceInfo = {
-    type: d.kind === "cdrom" ? TYPE_ROM : TYPE_DISK,
+const DEVICE_TYPE: Record<DeviceKind, number> = {
+  disk: TYPE_DISK,
+  cdrom: TYPE_ROM,
+  null: TYPE_DISK,
+  tape: TYPE_TAPE,
+  changer: TYPE_MEDIUM_CHANGER,
+};
+
+/** A unit made from its section. */
+interface Created {
+  readonly device: ScsiDevice & TargetMember;
+  readonly info: DeviceInfo;
+  readonly fault: string | null;
+}
+
+function infoOf(d: DeviceConfig, wwn: string): DeviceInfo {
+  return {
+    type: DEVICE_TYPE[d.kind],
     vendor: d.vendor ?? "PVSCSI",
     product: d.model ?? DEFAULT_MODEL[d.kind],
     revision: d.rev ?? "0001",
     scsiLevel: 5,
-    removable: d.kind === "cdrom",
+    removable: d.kind === "cdrom" || d.kind === "tape" || d.kind === "changer",
     serial: d.serial ?? wwn.toUpperCase(),
     wwn,
   };
+}
+
+/** The cartridge library of a directory, making new cartridges as `c` says. */
+function libraryOf(
+  dir: string,
+  c: CartridgeDefaults,
+  writeProtected: readonly string[],
+): FileCartridgeLibrary {
+  return new FileCartridgeLibrary(dir, {
+    capacity: c.capacity,
+    ...(c.earlyWarningZone === undefined ? {} : { earlyWarning: c.capacity - c.earlyWarningZone }),
+    writeProtected: new Set(writeProtected),
+  });
+}
+
+/** A changer and the data transfer elements it is bound to (the drives exist already). */
+async function createChanger(d: ChangerConfig, wwn: string, tapes: Map<string, TapeDrive>): Promise<Created> {
+  const info = infoOf(d, wwn);
+  const changer = await MediumChanger.open({
+    info,
+    slots: d.slots,
+    importExport: d.importExport,
+    transports: d.transports,
+    drives: d.drives.map((h) => ({
+      drive: tapes.get(formatHctl(h))!,
+      target: h.target,
+      lun: h.lun,
+      sameBus: h.channel === d.hctl.channel,
+    })),
+    library: libraryOf(d.cartridges, d, d.writeProtect),
+    barcodes: d.barcodes,
+    stateFile: join(d.cartridges, `changer-${formatHctl(d.hctl).replaceAll(":", "-")}.json`),
+  });
+  return { device: changer, info, fault: changer.fault };
+}
+
+async function createDevice(d: DeviceConfig, wwn: string): Promise<Created> {
+  const info = infoOf(d, wwn);
   switch (d.kind) {
+    case "tape": {
+      const drive = new TapeDrive({ info, generation: d.generation });
+      if (d.load !== null && d.cartridges !== null) {
+        const lib = libraryOf(d.cartridges, d, d.writeProtect ? [d.load] : []);
+        drive.insert(await lib.openAsync(d.load));
+      }
+      return { device: drive, info, fault: drive.fault };
+    }
+    case "changer":
+      throw invalidArgument("device kind", "not a changer (made by createChanger)", d.kind);
     case "null":
       return { device: new NullDevice(info), info, fault: null };
     case "cdrom": {
@@ -341,6 +428,6 @@ async function createDevice(
       return { device: disk, info, fault: disk.fault };
     }
     default:
-      throw invalidArgument("device kind", "disk, cdrom or null", (d as { kind: string }).kind);
+      throw invalidArgument("device kind", "disk, cdrom, null or tape", (d as { kind: string }).kind);
   }
 }

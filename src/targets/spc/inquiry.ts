@@ -6,6 +6,8 @@ export const VERSION_SAM5 = 0x00a0;
 export const VERSION_SPC3 = 0x0300;
 export const VERSION_SPC4 = 0x0460;
 export const VERSION_SBC3 = 0x04c0;
+export const VERSION_SSC3 = 0x0400;
+export const VERSION_SMC3 = 0x0480;
 
 /** Length of the standard INQUIRY data pvscsi returns: 36 bytes plus vendor area and 8 version descriptors. */
 export const STANDARD_INQUIRY_LENGTH = 74;

@@ -67,6 +67,14 @@ export const CAPACITY_DATA_HAS_CHANGED = 0x062a09;
 export const REPORTED_LUNS_DATA_HAS_CHANGED = 0x063f0e;
 export const WRITE_PROTECTED = 0x072700;
 export const MISCOMPARE_DURING_VERIFY = 0x0e1d00;
+// Stream and medium changer codes (SSC-3 §4.2, SMC-3 §6; reference table §1.4/§1.5).
+export const NOT_READY_MEDIUM_FORMAT_CORRUPTED = 0x023100;
+export const POSITION_PAST_BEGINNING_OF_MEDIUM = 0x053b0c;
+export const MEDIUM_DESTINATION_ELEMENT_FULL = 0x053b0d;
+export const MEDIUM_SOURCE_ELEMENT_EMPTY = 0x053b0e;
+export const INVALID_ELEMENT_ADDRESS = 0x052101;
+export const IMPORT_OR_EXPORT_ELEMENT_ACCESSED = 0x062801;
+export const VOLUME_OVERFLOW_END_OF_PARTITION = 0x0d0002;
 
 /** Bits of byte 2 of fixed-format sense (SPC-4 §4.5.3) and of the stream-commands descriptor. */
 export const SENSE_FILEMARK = 0x80;

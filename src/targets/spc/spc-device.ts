@@ -291,6 +291,16 @@ export abstract class SpcDevice implements ScsiDevice {
   /** Hook: mode pages changed (through MODE SELECT). */
   protected modePagesChanged(): void {}
 
+  /**
+   * Hook: a MODE SELECT parameter list passed every check and its pages were applied; apply what
+   * the subclass staged from the header and block descriptors (`list[0, headerLength + bdl)`),
+   * so a list is applied whole or not at all. Returns whether a current value changed (other
+   * I_T nexuses then get 06/2A/01).
+   */
+  protected modeSelectApplied(_list: Uint8Array, _headerLength: number, _bdl: number): boolean {
+    return false;
+  }
+
   // ---- ScsiDevice ------------------------------------------------------------------------------
 
   submit(task: ScsiTask): void {
@@ -438,6 +448,25 @@ export abstract class SpcDevice implements ScsiDevice {
     );
     this.finished = true;
     task.done(SAM_STAT_CHECK_CONDITION, 0, n);
+    return HANDLED;
+  }
+
+  /**
+   * CHECK CONDITION that still moved data: sequential-access devices report FILEMARK, EOM and
+   * ILI conditions together with the blocks read or written before them (SSC-3 READ(6):
+   * the data of an incorrect-length block is transferred). The residual tells the
+   * initiator how much moved; `information` is the residue in the sense data.
+   */
+  protected checkWithData(
+    task: ScsiTask,
+    code: number,
+    transferred: number,
+    information: number,
+    senseFlags: number,
+  ): Handled {
+    const n = writeSense(task.sense, this.descSense, code, senseFlags, information, 0, this.isBlockDevice());
+    this.finished = true;
+    task.done(SAM_STAT_CHECK_CONDITION, Math.max(0, Math.min(transferred, task.data.length)), n);
     return HANDLED;
   }
 
@@ -604,7 +633,8 @@ export abstract class SpcDevice implements ScsiDevice {
     if (bad !== 0) return this.check(task, bad, this.selectSks);
     const r = this.modePages.select(p, hdr + bdl, length);
     if (r !== 0) return this.check(task, r, this.modePages.sks);
-    if (this.modePages.changed) {
+    const headerChanged = this.modeSelectApplied(p, hdr, bdl);
+    if (this.modePages.changed || headerChanged) {
       this.descSense = (this.controlPage.current[2]! & 0x04) !== 0;
       this.modePagesChanged();
       // SPC-4 §6.9: other I_T nexuses learn of the change through 06/2A/01.

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
 import { formatLsscsi, Inventory } from "../../../src/targets/inventory/inventory.js";
 import { LinuxNamer, sdIndex, sdName } from "../../../src/targets/inventory/names.js";
 import { Disk } from "../../../src/targets/sbc/disk.js";
+import { MediumChanger } from "../../../src/targets/smc/medium-changer.js";
 import { hex } from "../_support/devices.js";
 import { clearUas, exec, execSync } from "../_support/task.js";
 
@@ -81,16 +83,31 @@ size = 1M
 });
 
 describe("the inventory", () => {
-  it("default: two RAM disks and an empty CD-ROM on host 0, scannable by a guest", async () => {
-    const inv = await Inventory.openDefault();
+  it("default: seed 002's LTO autoloader (drive LUN 0, changer LUN 1) and a RAM disk on host 0", async () => {
+    const inv = await Inventory.openDefault({ stateDir: join(dir, "state") });
     expect(inv.list().map((r) => [r.hctl, r.type, r.dev, r.sg])).toEqual([
-      ["0:0:0:0", "disk", "/dev/sda", "/dev/sg0"],
-      ["0:0:1:0", "disk", "/dev/sdb", "/dev/sg1"],
-      ["0:0:2:0", "cd/dvd", "/dev/sr0", "/dev/sg2"],
+      ["0:0:0:0", "tape", "/dev/st0", "/dev/sg0"],
+      ["0:0:0:1", "mediumx", "/dev/sch0", "/dev/sg1"],
+      ["0:0:1:0", "disk", "/dev/sda", "/dev/sg2"],
     ]);
-    expect(formatLsscsi(inv.list()).split("\n")[0]).toBe(
-      "[0:0:0:0]     disk     PVSCSI   RAMDISK          0001  /dev/sda  /dev/sg0",
+    expect(formatLsscsi(inv.list())).toBe(
+      [
+        "[0:0:0:0]     tape     HP       Ultrium 6-SCSI   35GD  /dev/st0  /dev/sg0",
+        "[0:0:0:1]     mediumx  HP       1x8 G2 AUTOLDR   1.70  /dev/sch0 /dev/sg1",
+        "[0:0:1:0]     disk     PVSCSI   RAMDISK          0001  /dev/sda  /dev/sg2",
+      ].join("\n"),
     );
+    expect(inv.resolve("/dev/nst0")).toBe(inv.resolve("0:0:0:0"));
+    // The autoloader: 8 slots full, the mail slot and the drive empty; nothing written yet.
+    const changer = inv.resolve("/dev/sch0").device;
+    clearUas(changer);
+    const res = execSync(changer, [0xb8, 0x10, 0, 0, 0, 20, 0, 0, 0x10, 0, 0, 0], { dataIn: 4096 });
+    expect(res.bytes[3]).toBe(11);
+    expect(changer).toBeInstanceOf(MediumChanger);
+    expect([...(changer as MediumChanger).placement().values()]).toEqual(
+      Array.from({ length: 8 }, (_, i) => `A0000${i + 1}L6`),
+    );
+    expect(existsSync(join(dir, "state"))).toBe(false);
     const sda = inv.resolve("/dev/sda");
     expect(sda.device).toBeInstanceOf(Disk);
     // What a guest's scan sends: INQUIRY, VPD 00/80/83, TUR, REPORT LUNS, READ CAPACITY, READ/WRITE, MODE SENSE, SYNC.
