@@ -3,6 +3,7 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PvscsiError } from "../errors.js";
 import { abiCommand } from "./commands/abi.js";
+import { demoCommand } from "./commands/demo.js";
 import { guestCommand } from "./commands/guest.js";
 import { upCommand } from "./commands/up.js";
 import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
@@ -11,6 +12,7 @@ import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo 
 
 /** Every subcommand, in the order `pvscsi --help` lists them. */
 export const commands: readonly Command[] = [
+  demoCommand,
   upCommand,
   xlCommand,
   guestCommand,

@@ -1,4 +1,5 @@
 import { invalidArgument } from "../errors.js";
+import { formatLsscsiLine } from "../targets/lsscsi-format.js";
 import { DID_OK } from "./host-byte.js";
 import type { GuestScsiHost, ScsiRequest, ScsiResult } from "./scsi-host.js";
 
@@ -36,42 +37,6 @@ export function linuxDeviceType(type: number): string {
   if (type === 0x1f) return "No Device        ";
   return LINUX_DEVICE_TYPES[type] ?? "Unknown          ";
 }
-
-/** lsscsi's `scsi_short_device_types[]`. */
-const LSSCSI_TYPES = [
-  "disk   ",
-  "tape   ",
-  "printer",
-  "process",
-  "worm   ",
-  "cd/dvd ",
-  "scanner",
-  "optical",
-  "mediumx",
-  "comms  ",
-  "(0xa)  ",
-  "(0xb)  ",
-  "storage",
-  "enclosu",
-  "sim dsk",
-  "opti rd",
-  "bridge ",
-  "osd    ",
-  "adi    ",
-  "sec man",
-  "zbc    ",
-  "(0x15) ",
-  "(0x16) ",
-  "(0x17) ",
-  "(0x18) ",
-  "(0x19) ",
-  "(0x1a) ",
-  "(0x1b) ",
-  "(0x1c) ",
-  "(0x1d) ",
-  "wlun   ",
-  "no dev ",
-];
 
 /** A device the guest has added (Linux's `scsi_device`), with the names its upper drivers gave it. */
 export interface GuestScsiDevice {
@@ -198,7 +163,37 @@ export class GuestScsi {
       indexes,
     };
     this.devices.push(dev);
+    await this.upperProbe(dev);
     return dev;
+  }
+
+  /**
+   * What the upper driver sends when it binds (and so where the first unit attention of a new
+   * nexus — 06/29/00 — is met and consumed, as Linux's drivers retry it): sd spins up with TEST
+   * UNIT READY and reads the capacity; ch reads the element address assignment page; sr reads
+   * its capacity; st sends nothing until the tape is opened. Failures other than a unit
+   * attention are left for the user's commands to meet (a changer or tape may be not ready).
+   */
+  private async upperProbe(dev: GuestScsiDevice): Promise<void> {
+    const probes: Array<{ cdb: number[]; dataInLength?: number }> = [];
+    if (dev.devNode?.startsWith("/dev/sd")) {
+      probes.push(
+        { cdb: [0x00, 0, 0, 0, 0, 0] },
+        { cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], dataInLength: 8 },
+      );
+    } else if (dev.devNode?.startsWith("/dev/sch")) {
+      probes.push({ cdb: [0x1a, 0x08, 0x1d, 0, 255, 0], dataInLength: 255 });
+    } else if (dev.devNode?.startsWith("/dev/sr")) {
+      probes.push(
+        { cdb: [0x00, 0, 0, 0, 0, 0] },
+        { cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], dataInLength: 8 },
+      );
+    }
+    for (const p of probes) {
+      const req = { ...p, channel: dev.channel, id: dev.id, lun: dev.lun };
+      let r = await dev.host.execute(req);
+      for (let i = 0; i < 3 && isUnitAttention(r); i++) r = await dev.host.execute(req);
+    }
   }
 
   /**
@@ -283,13 +278,17 @@ export class GuestScsi {
   lsscsi(generic = false): string {
     let out = "";
     for (const d of this.list()) {
-      const addr = `[${d.host.hostNo}:${d.channel}:${d.id}:${d.lun}]`.padEnd(13);
-      const type = `${LSSCSI_TYPES[d.type] ?? "(?)    "} `;
-      const ident = `${d.vendor.padEnd(8)} ${d.model.padEnd(16)} ${d.rev.padEnd(4)}`;
-      const node = d.devNode ?? "-";
-      out += generic
-        ? `${addr}${type}${ident}  ${node.padEnd(9)}  ${d.sgNode}\n`
-        : `${addr}${type}${ident}  ${node}\n`;
+      const hctl = `${d.host.hostNo}:${d.channel}:${d.id}:${d.lun}`;
+      const entry = {
+        hctl,
+        type: d.type,
+        vendor: d.vendor,
+        model: d.model,
+        rev: d.rev,
+        dev: d.devNode ?? "-",
+        sg: d.sgNode,
+      };
+      out += `${formatLsscsiLine(entry, generic)}\n`;
     }
     return out;
   }

@@ -1,6 +1,11 @@
 import { createHash } from "node:crypto";
 import type { GuestScsi, GuestScsiDevice } from "./midlayer.js";
 import type { ScsiResult } from "./scsi-host.js";
+import { runMt } from "./tools/mt.js";
+import { runMtx } from "./tools/mtx.js";
+import { bindScsiHost } from "./tools/scsi-exec.js";
+import { newStState, type StState } from "./tools/st-tape.js";
+import { runTar } from "./tools/tar.js";
 
 /** What a guest command prints and returns. */
 export interface CommandResult {
@@ -350,6 +355,57 @@ function rw16(op: number, lba: number, blocks: number): number[] {
   ];
 }
 
+/** The st driver's per-device state (block size, file and block numbers), kept between commands as the kernel keeps it. */
+const stStates = new WeakMap<GuestScsiDevice, StState>();
+
+function stState(dev: GuestScsiDevice): StState {
+  let s = stStates.get(dev);
+  if (!s) {
+    s = newStState();
+    stStates.set(dev, s);
+  }
+  return s;
+}
+
+/**
+ * The device a tool's argv names with `-f` (or mt's `-t`), also inside grouped flags as tar
+ * takes them (`-cvf /dev/nst0`, `-xf/dev/nst0`); else `fallback`.
+ */
+function deviceArg(
+  argv: readonly string[],
+  letters: string,
+  fallback: string | undefined,
+): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("-") || a.startsWith("--") || a.length < 2) continue;
+    for (let k = 1; k < a.length; k++) {
+      if (!letters.includes(a[k]!)) continue;
+      return k + 1 < a.length ? a.slice(k + 1) : argv[i + 1];
+    }
+  }
+  return fallback;
+}
+
+/** Tape tools: bind the tool to the device it names, over this guest's scsifront. */
+function tapeTool(
+  tool: string,
+  letters: string,
+  defaultDevice: (scsi: GuestScsi) => string | undefined,
+  run: typeof runMt | typeof runMtx | typeof runTar,
+): GuestCommand {
+  return async (argv, scsi) => {
+    const name = deviceArg(argv, letters, defaultDevice(scsi));
+    const dev = device(scsi, name, tool);
+    if ("exitCode" in dev) return dev;
+    const r = await run(argv, bindScsiHost(dev.host, dev), { device: name!, state: stState(dev) });
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  };
+}
+
+const firstTape = (scsi: GuestScsi) => scsi.list().find((d) => d.type === 1)?.nonRewindNode ?? "/dev/nst0";
+const firstChanger = (scsi: GuestScsi) => scsi.list().find((d) => d.type === 8)?.devNode ?? "/dev/sch0";
+
 /** The guest's commands, by name. Other modules (tape tools) add theirs with {@link registerGuestCommand}. */
 const commands = new Map<string, GuestCommand>([
   ["cat", cat],
@@ -357,6 +413,9 @@ const commands = new Map<string, GuestCommand>([
   ["sg_inq", sgInq],
   ["sg_readcap", sgReadcap],
   ["dd", dd],
+  ["mt", tapeTool("mt", "ft", firstTape, runMt)],
+  ["mtx", tapeTool("mtx", "f", firstChanger, runMtx)],
+  ["tar", tapeTool("tar", "f", firstTape, runTar)],
 ]);
 
 /** Make `name` runnable in the guest shell. */

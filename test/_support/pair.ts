@@ -93,6 +93,19 @@ export class Pair {
     throw new Error("pump did not settle");
   }
 
+  /** Await `promise`, pumping the ring between microtask turns until it settles (multi-command operations). */
+  async settle<T>(promise: Promise<T>): Promise<T> {
+    let done = false;
+    const tracked = promise.finally(() => {
+      done = true;
+    });
+    for (let i = 0; i < 10_000 && !done; i++) {
+      this.pump();
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return tracked;
+  }
+
   /** Allocate `pages` guest frames for a buffer. */
   buffer(pages: number): number[] {
     const frames: number[] = [];

@@ -24,9 +24,7 @@ function identity(type: number, vendor: string, model: string, rev: string, vers
 }
 
 async function added(p: Pair, scsi: GuestScsi, host: GuestScsiHost, chn: number, id: number, lun: number) {
-  const pending = scsi.addDevice(host, chn, id, lun);
-  p.pump();
-  return pending;
+  return p.settle(scsi.addDevice(host, chn, id, lun));
 }
 
 describe("the guest's SCSI midlayer view", () => {

@@ -63,8 +63,7 @@ export const upCommand: Command = {
     io.out(
       `pvscsi host up: dom0 with ${host.inventory.length} SCSI device(s) (${hostConfig?.source ?? "built-in inventory"})\n`,
     );
-    const listing = formatLsscsi(host.inventory);
-    io.out(listing.endsWith("\n") ? listing : `${listing}\n`);
+    io.out(formatLsscsi(host.inventory));
     io.out(`control socket: ${socket}\ntry: pvscsi xl create <domain.cfg>   (Ctrl-C stops the host)\n`);
     await new Promise<void>((resolveStop) => {
       const stop = () => {

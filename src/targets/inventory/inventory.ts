@@ -10,6 +10,7 @@ import {
   TYPE_ROM,
   TYPE_TAPE,
 } from "../device.js";
+import { formatLsscsiLine, lsscsiTypeName } from "../lsscsi-format.js";
 import { Cdrom } from "../mmc/cdrom.js";
 import { NullDevice } from "../null-device.js";
 import { Disk } from "../sbc/disk.js";
@@ -58,6 +59,8 @@ export interface LsscsiRow {
   readonly hctl: string;
   /** lsscsi's type name: disk, cd/dvd, tape, mediumx, no dev. */
   readonly type: string;
+  /** The peripheral device type (INQUIRY byte 0). */
+  readonly typeCode: number;
   readonly vendor: string;
   readonly model: string;
   readonly rev: string;
@@ -243,7 +246,8 @@ export class Inventory {
   list(): LsscsiRow[] {
     return this.entries.map((e) => ({
       hctl: formatHctl(e.hctl),
-      type: lsscsiType(e.info.type),
+      type: lsscsiTypeName(e.info.type),
+      typeCode: e.info.type,
       vendor: e.info.vendor,
       model: e.info.product,
       rev: e.info.revision,
@@ -293,24 +297,7 @@ export class Inventory {
 
 /** Format rows like `lsscsi -g`. */
 export function formatLsscsi(rows: readonly LsscsiRow[]): string {
-  return rows
-    .map(
-      (r) =>
-        `${`[${r.hctl}]`.padEnd(13)} ${r.type.padEnd(8)} ${r.vendor.padEnd(8)} ${r.model.padEnd(16)} ${r.rev.padEnd(4)}  ${r.dev.padEnd(9)} ${r.sg}`,
-    )
-    .join("\n");
-}
-
-function lsscsiType(type: number): string {
-  return type === TYPE_DISK
-    ? "disk"
-    : type === TYPE_ROM
-      ? "cd/dvd"
-      : type === TYPE_TAPE
-        ? "tape"
-        : type === TYPE_MEDIUM_CHANGER
-          ? "mediumx"
-          : "no dev";
+  return rows.map((r) => `${formatLsscsiLine({ ...r, type: r.typeCode }, true)}\n`).join("");
 }
 
 /** NAA 3 (locally assigned) WWN from the SHA-256 of `what`: stable across runs. */

@@ -37,9 +37,7 @@ describe("the tools over the PV path", () => {
       };
     const scsi = new GuestScsi();
     for (const lun of [0, 1]) {
-      const added = scsi.addDevice(host, 0, 0, lun);
-      p.pump();
-      await added;
+      await p.settle(scsi.addDevice(host, 0, 0, lun));
     }
     expect(scsi.lsscsi()).toBe(
       "[0:0:0:0]    tape    HP       Ultrium 6-SCSI   35GD  /dev/st0\n" +

@@ -90,11 +90,13 @@ describe("the inventory", () => {
       ["0:0:0:1", "mediumx", "/dev/sch0", "/dev/sg1"],
       ["0:0:1:0", "disk", "/dev/sda", "/dev/sg2"],
     ]);
+    // lsscsi -g's columns (lsscsi.c one_sdev_entry), as the guest's lsscsi prints them too.
     expect(formatLsscsi(inv.list())).toBe(
       [
-        "[0:0:0:0]     tape     HP       Ultrium 6-SCSI   35GD  /dev/st0  /dev/sg0",
-        "[0:0:0:1]     mediumx  HP       1x8 G2 AUTOLDR   1.70  /dev/sch0 /dev/sg1",
-        "[0:0:1:0]     disk     PVSCSI   RAMDISK          0001  /dev/sda  /dev/sg2",
+        "[0:0:0:0]    tape    HP       Ultrium 6-SCSI   35GD  /dev/st0   /dev/sg0",
+        "[0:0:0:1]    mediumx HP       1x8 G2 AUTOLDR   1.70  /dev/sch0  /dev/sg1",
+        "[0:0:1:0]    disk    PVSCSI   RAMDISK          0001  /dev/sda   /dev/sg2",
+        "",
       ].join("\n"),
     );
     expect(inv.resolve("/dev/nst0")).toBe(inv.resolve("0:0:0:0"));
