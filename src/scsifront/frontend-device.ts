@@ -131,6 +131,7 @@ export class FrontendDevice {
       this.hostNo = this.env.takeHostNo();
       const host = new GuestScsiHost(this.hostNo, frontend, memory);
       this.host = host;
+      this.env.scsi.addHost(host);
       this.env.dispatcher.on(port, () => this.env.schedule(host));
 
       await xs.transaction(async (tx) => {

@@ -183,12 +183,13 @@ export class Frontend {
   }
 
   /**
-   * Queue `cmd` on the ring (not yet published: call {@link flush}). "busy" when the ring is
+   * Queue `cmd` on the ring (not yet published: call {@link flush}). `patch`, for protocol
+   * tests, may rewrite the request's fields just before it is written to the slot. "busy" when the ring is
    * full, no rqid is free or grant refs ran out — retry after a completion, as Linux's
    * `SCSI_MLQUEUE_HOST_BUSY`; "error" when the host has failed. A command needing more pages
    * than `sg_tablesize` completes at once with DID_ERROR (Linux's -E2BIG).
    */
-  submit(cmd: FrontCommand): SubmitResult {
+  submit(cmd: FrontCommand, patch?: (req: VscsiifRequest) => void): SubmitResult {
     const front = this.front;
     if (this._state === "error") return "error";
     if (front === null || this._state !== "connected") return "busy";
@@ -223,6 +224,8 @@ export class Frontend {
     req.refRqid = cmd.refRqid;
     req.scDataDirection = cmd.direction;
     this.fillSegments(cmd, shadow);
+    // A protocol test may rewrite any field (act, cmd_len, segments, even rqid) before the slot is written.
+    patch?.(req);
     req.writeTo(front);
     this.inFlight++;
     return "queued";
@@ -277,6 +280,19 @@ export class Frontend {
       s.descFrames.length = 0;
     }
     if (this._state !== "error") this._state = "disconnected";
+  }
+
+  /**
+   * The shared ring, for protocol tests that write the guest's own ring page by hand (a hostile
+   * frontend: `req_prod` pushed past the ring); null when not connected.
+   */
+  get sharedRing(): SharedRing | null {
+    return this.front?.sring ?? null;
+  }
+
+  /** Notify the backend (after writing the ring by hand). */
+  kick(): void {
+    this.notifier.notify();
   }
 
   /** Put the host in the error state from outside (the backend went away): see `setError`. */

@@ -92,6 +92,7 @@ export function sdName(index: number): string {
  */
 export class GuestScsi {
   private readonly devices: Array<GuestScsiDevice & { indexes: Record<string, number> }> = [];
+  private readonly hosts = new Map<number, GuestScsiHost>();
   private readonly pools = {
     sd: new IndexPool(),
     sr: new IndexPool(),
@@ -223,10 +224,37 @@ export class GuestScsi {
     return true;
   }
 
-  /** Remove every device of a host (the host went away). */
+  /** A SCSI host came up (`scsi_add_host`): commands can be addressed to it by h:c:t:l. */
+  addHost(host: GuestScsiHost): void {
+    this.hosts.set(host.hostNo, host);
+  }
+
+  /** Remove a host and every device on it (the host went away). */
   removeHost(hostNo: number): void {
     for (const d of this.list())
       if (d.host.hostNo === hostNo) this.removeDevice(hostNo, d.channel, d.id, d.lun);
+    this.hosts.delete(hostNo);
+  }
+
+  /**
+   * Where a command goes: a device by name (as {@link resolve}), or any `h:c:t:l` on a host that
+   * exists, device or not — as SG_IO through a host lets a guest address any LUN, which is how
+   * one probes what the backend lets through.
+   */
+  resolveAddress(name: string): {
+    readonly host: GuestScsiHost;
+    readonly channel: number;
+    readonly id: number;
+    readonly lun: number;
+  } {
+    const hctl = /^(\d+):(\d+):(\d+):(\d+)$/.exec(name);
+    if (hctl) {
+      const [h, c, t, l] = hctl.slice(1).map(Number) as [number, number, number, number];
+      const host = this.hosts.get(h);
+      if (host && c <= 0xffff && t <= 0xffff && l <= 0xffff)
+        return this.find(h, c, t, l) ?? { host, channel: c, id: t, lun: l };
+    }
+    return this.resolve(name);
   }
 
   find(hostNo: number, channel: number, id: number, lun: number): GuestScsiDevice | undefined {

@@ -9,6 +9,7 @@ import {
   VSCSIIF_ACT_SCSI_RESET,
   VSCSIIF_PAGE_SIZE,
 } from "../vscsiif/constants.js";
+import type { VscsiifRequest } from "../vscsiif/request.js";
 import { FrontCommand, type Frontend } from "./frontend.js";
 import { DID_ERROR } from "./host-byte.js";
 import type { GuestMemory } from "./ports.js";
@@ -128,6 +129,30 @@ export class GuestScsiHost {
         });
       };
       this.enqueue(cmd);
+    });
+  }
+
+  /**
+   * Send a request with hand-set fields (protocol testing): `patch` rewrites any field of the
+   * built request — act, cmd_len, direction, segments, even rqid — and the raw response comes
+   * back. What the backend makes of it is the point.
+   */
+  executeRaw(req: ScsiRequest, patch: (r: VscsiifRequest) => void): Promise<FrontCommand> {
+    const cmd = new FrontCommand(1);
+    cmd.channel = req.channel;
+    cmd.id = req.id;
+    cmd.lun = req.lun;
+    cmd.setCdb(req.cdb);
+    cmd.timeoutSeconds = req.timeoutSeconds ?? 30;
+    return new Promise<FrontCommand>((resolve) => {
+      cmd.onComplete = (c) => resolve(c);
+      const r = this.frontend.submit(cmd, patch);
+      if (r === "queued") this.frontend.flush();
+      else {
+        cmd.rslt = DID_ERROR << 16;
+        cmd.host = DID_ERROR;
+        resolve(cmd);
+      }
     });
   }
 

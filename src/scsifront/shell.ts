@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { VscsiifRequest } from "../vscsiif/request.js";
 import type { GuestScsi, GuestScsiDevice } from "./midlayer.js";
 import type { ScsiResult } from "./scsi-host.js";
 import { runMt } from "./tools/mt.js";
@@ -110,9 +111,21 @@ function device(scsi: GuestScsi, name: string | undefined, tool: string): GuestS
   }
 }
 
+type Address = ReturnType<GuestScsi["resolveAddress"]>;
+
+/** A device name, or any h:c:t:l on an existing host (SG_IO-style addressing). */
+function address(scsi: GuestScsi, name: string | undefined, tool: string): Address | CommandResult {
+  if (name === undefined) return fail(`${tool}: missing device (e.g. /dev/sda, /dev/sg0, 0:0:1:0)`);
+  try {
+    return scsi.resolveAddress(name);
+  } catch (e) {
+    return fail(`${tool}: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
 /** `sg_inq <device>`: the standard INQUIRY decoded as sg3_utils prints it, plus VPD 0x80/0x83. */
 async function sgInq(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
-  const dev = device(
+  const dev = address(
     scsi,
     argv.find((a) => !a.startsWith("-")),
     "sg_inq",
@@ -168,6 +181,147 @@ const VERSIONS: Record<number, string> = {
   6: "[SPC-4]",
   7: "[SPC-5]",
 };
+
+/** `sg_luns [-s N] <device>`: REPORT LUNS, listed as sg3_utils' sg_luns prints them (8-byte LUNs in hex). */
+async function sgLuns(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
+  let select = 0;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "-s" || argv[i] === "--select") select = Number(argv[++i]);
+    else rest.push(argv[i]!);
+  }
+  if (!Number.isInteger(select) || select < 0 || select > 255)
+    return fail("sg_luns: --select must be 0..255");
+  const dev = address(scsi, rest[0], "sg_luns");
+  if ("exitCode" in dev) return dev;
+  const alloc = 8192;
+  const r = await dev.host.execute({
+    channel: dev.channel,
+    id: dev.id,
+    lun: dev.lun,
+    cdb: [0xa0, 0, select, 0, 0, 0, 0, 0, alloc >> 8, 0, 0, 0],
+    dataInLength: alloc,
+  });
+  if (r.host !== 0 || r.status !== 0) return fail(`sg_luns: REPORT LUNS failed: ${describeFailure(r)}`);
+  const d = r.data;
+  const listLen = d.length >= 4 ? ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0 : 0;
+  const n = Math.floor(listLen / 8);
+  let out = `Lun list length = ${listLen} which imples ${n} lun entr${n === 1 ? "y" : "ies"}\nReport luns [select_report=0x${hex2(select)}]:\n`;
+  for (let i = 0; i < n && 8 + 8 * i + 8 <= d.length; i++) {
+    out += `    ${Buffer.from(d.subarray(8 + 8 * i, 16 + 8 * i)).toString("hex")}\n`;
+  }
+  return ok(out);
+}
+
+/** `sg_reset -d <device>`: a device (LUN) reset through the host (`VSCSIIF_ACT_SCSI_RESET`). */
+async function sgReset(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
+  if (!argv.includes("-d") && !argv.includes("--device"))
+    return fail("sg_reset: only a device reset is supported: sg_reset -d <device>");
+  const dev = address(
+    scsi,
+    argv.find((a) => !a.startsWith("-")),
+    "sg_reset",
+  );
+  if ("exitCode" in dev) return dev;
+  const done = await dev.host.reset(dev.channel, dev.id, dev.lun);
+  return done
+    ? ok("sg_reset: starting device reset\nsg_reset: completed device reset\n")
+    : fail("sg_reset: device reset failed (0x2003)");
+}
+
+/**
+ * `vscsiif-send <h:c:t:l> [field=value ...]`: a protocol developer's probe. Builds a request
+ * (a TEST UNIT READY unless `cdb=` says otherwise), lets any field of `struct vscsiif_request`
+ * be overridden — `act`, `cmd_len`, `sc_data_direction`, `nr_segments`, `ref_rqid`,
+ * `timeout_per_command`, `rqid`, `seg<i>=gref:offset:length` — puts it on the ring and prints
+ * the raw response. `--overflow=N` instead pushes `req_prod` N slots past what was produced
+ * (a hostile frontend) and notifies the backend.
+ */
+async function vscsiifSend(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
+  const target = argv[0];
+  const dev = address(scsi, target, "vscsiif-send");
+  if ("exitCode" in dev) return dev;
+  const fields = new Map<string, string>();
+  let overflow = 0;
+  for (const a of argv.slice(1)) {
+    if (a.startsWith("--overflow=")) {
+      overflow = Number(a.slice(11));
+      continue;
+    }
+    const eq = a.indexOf("=");
+    if (eq < 1) return fail(`vscsiif-send: expected field=value, got '${a}'`);
+    fields.set(a.slice(0, eq), a.slice(eq + 1));
+  }
+  if (overflow > 0) {
+    const ring = dev.host.frontend.sharedRing;
+    if (!ring) return fail("vscsiif-send: the controller is not connected");
+    ring.reqProd = (ring.reqProd + overflow) >>> 0;
+    dev.host.frontend.kick();
+    return ok(`req_prod advanced by ${overflow} to ${ring.reqProd} (past the ring); backend notified\n`);
+  }
+  const num = (k: string) => {
+    const v = fields.get(k);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${k}=${v} is not an unsigned integer`);
+    return n;
+  };
+  const cdbHex = fields.get("cdb") ?? "000000000000";
+  if (!/^([0-9a-fA-F]{2}){1,16}$/.test(cdbHex)) return fail("vscsiif-send: cdb= takes 1 to 16 bytes in hex");
+  const cdb = Array.from(Buffer.from(cdbHex, "hex"));
+  let patch: (r: VscsiifRequest) => void;
+  try {
+    const act = num("act");
+    const cmdLen = num("cmd_len");
+    const dir = num("sc_data_direction") ?? num("dir");
+    const nrSeg = num("nr_segments");
+    const ref = num("ref_rqid");
+    const timeout = num("timeout_per_command");
+    const rqid = num("rqid");
+    const segs: Array<[number, number, number, number]> = [];
+    for (const [k, v] of fields) {
+      const m = /^seg(\d+)$/.exec(k);
+      if (!m) continue;
+      const parts = v.split(":").map(Number);
+      if (parts.length !== 3 || parts.some((x) => !Number.isInteger(x) || x < 0))
+        throw new Error(`${k}=${v}: expected gref:offset:length`);
+      segs.push([Number(m[1]), parts[0]!, parts[1]!, parts[2]!]);
+    }
+    const known = new Set([
+      "act",
+      "cmd_len",
+      "sc_data_direction",
+      "dir",
+      "nr_segments",
+      "ref_rqid",
+      "timeout_per_command",
+      "rqid",
+      "cdb",
+    ]);
+    for (const k of fields.keys())
+      if (!known.has(k) && !/^seg\d+$/.test(k)) throw new Error(`unknown field '${k}'`);
+    patch = (r) => {
+      if (act !== undefined) r.act = act;
+      if (cmdLen !== undefined) r.cmdLen = cmdLen;
+      if (dir !== undefined) r.scDataDirection = dir;
+      if (nrSeg !== undefined) r.nrSegments = nrSeg;
+      if (ref !== undefined) r.refRqid = ref;
+      if (timeout !== undefined) r.timeoutPerCommand = timeout;
+      if (rqid !== undefined) r.rqid = rqid;
+      for (const [i, gref, off, len] of segs) if (i < 26) r.setSeg(i, gref, off, len);
+    };
+  } catch (e) {
+    return fail(`vscsiif-send: ${e instanceof Error ? e.message : e}`);
+  }
+  const c = await dev.host.executeRaw({ channel: dev.channel, id: dev.id, lun: dev.lun, cdb }, patch);
+  const state = dev.host.frontend.state;
+  const hostByte = (c.rslt >>> 16) & 0xff;
+  return ok(
+    `rslt=0x${(c.rslt >>> 0).toString(16).padStart(8, "0")} (host ${hostByte}${HOST_NAMES[hostByte] ? ` ${HOST_NAMES[hostByte]}` : ""}, status 0x${hex2(c.rslt & 0xff)}) ` +
+      `sense_len=${c.senseLength}${c.senseLength > 0 ? ` sense=${Buffer.from(c.sense.subarray(0, c.senseLength)).toString("hex")}` : ""} residual_len=${c.residual}\n` +
+      (state === "error" ? `scsifront: host in error state: ${dev.host.frontend.errorReason}\n` : ""),
+  );
+}
 
 /** READ CAPACITY(10) or (16); null and a message on failure. */
 async function capacity(
@@ -412,6 +566,9 @@ const commands = new Map<string, GuestCommand>([
   ["lsscsi", lsscsi],
   ["sg_inq", sgInq],
   ["sg_readcap", sgReadcap],
+  ["sg_luns", sgLuns],
+  ["sg_reset", sgReset],
+  ["vscsiif-send", vscsiifSend],
   ["dd", dd],
   ["mt", tapeTool("mt", "ft", firstTape, runMt)],
   ["mtx", tapeTool("mtx", "f", firstChanger, runMtx)],
