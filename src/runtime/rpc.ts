@@ -1,4 +1,4 @@
-import type { MessagePort, Worker } from "node:worker_threads";
+import type { MessagePort, TransferListItem as Transferable, Worker } from "node:worker_threads";
 
 /**
  * Request/response over a worker's message channel, for control and observability only (boot,
@@ -52,12 +52,12 @@ export class RpcClient {
     worker.on("exit", (code) => this.fail(new Error(`${name} exited (code ${code})`)));
   }
 
-  call<T = unknown>(method: string, args: unknown = null): Promise<T> {
+  call<T = unknown>(method: string, args: unknown = null, transfer: readonly Transferable[] = []): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ kind: "call", id, method, args } satisfies MainToWorkerMessage);
+      this.worker.postMessage({ kind: "call", id, method, args } satisfies MainToWorkerMessage, [...transfer]);
     });
   }
 

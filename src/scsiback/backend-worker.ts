@@ -3,11 +3,12 @@
  * boots the domain's kernel, opens its physical SCSI inventory, starts scsiback and runs the
  * event loop. The main thread talks to it only to introduce peers and read reports.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { DomainContext } from "../domain/context.js";
 import { checkDomainHandle, type DomainHandle } from "../domain/handle.js";
 import { DomainKernel } from "../runtime/kernel.js";
 import { runKernelLoop } from "../runtime/kernel-loop.js";
+import { serveBaseline } from "../runtime/postmessage-baseline.js";
 import { serveRpc, type WorkerToMainMessage } from "../runtime/rpc.js";
 import { parseHostConfig } from "../targets/inventory/host-config.js";
 import { Inventory } from "../targets/inventory/inventory.js";
@@ -60,6 +61,11 @@ async function main(): Promise<void> {
     forgetPeer: (domid: number) => ctx.forgetPeer(domid),
     report: () => driver.report(),
     inventory: () => inventory.list(),
+    // Benchmarks only: the postMessage baseline the ring is measured against.
+    baselineServe: (args: { port: MessagePort; pdev: string }) => {
+      const e = inventory.resolve(args.pdev);
+      serveBaseline(args.port, e.device, e.hctl.lun);
+    },
     stop: async () => {
       await driver.stop();
       stopping = true;

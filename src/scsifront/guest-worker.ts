@@ -3,11 +3,12 @@
  * loop, and runs guest commands (lsscsi, dd, ...) the toolstack asks for. Only the command line
  * and its printed output cross to the main thread; the SCSI traffic stays on the ring.
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { DomainContext } from "../domain/context.js";
 import { checkDomainHandle, type DomainHandle } from "../domain/handle.js";
 import { DomainKernel } from "../runtime/kernel.js";
 import { runKernelLoop } from "../runtime/kernel-loop.js";
+import { runBaseline } from "../runtime/postmessage-baseline.js";
 import { serveRpc, type WorkerToMainMessage } from "../runtime/rpc.js";
 import type { XenstoreStartInfo } from "../toolstack/xenstore-link.js";
 import { ScsifrontDriver } from "./frontend-driver.js";
@@ -51,6 +52,9 @@ async function main(): Promise<void> {
         .controllers()
         .map((c) => ({ devid: c.devid, state: c.state, backend: c.backend, hostNo: c.host?.hostNo ?? null })),
     settled: () => driver.settled(),
+    // Benchmarks only: the postMessage baseline the ring is measured against.
+    baselineRun: (args: { port: MessagePort; write: boolean; blockSize: number; depth: number; runtimeMs: number; spanBytes: number }) =>
+      runBaseline(args.port, args),
     shutdown: () => driver.shutdown(),
     released: async () => {
       await driver.settled();

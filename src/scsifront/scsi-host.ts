@@ -166,10 +166,17 @@ export class GuestScsiHost {
     return this.taskManagement(VSCSIIF_ACT_SCSI_RESET, channel, id, lun, 0);
   }
 
-  /** The event handler: take responses, then start what was waiting for a slot. */
+  /** The event handler: take responses, then start what was waiting for a slot, then publish. */
   onEvent(): void {
     this.frontend.service();
     this.pump();
+    // Completion callbacks may have queued follow-up commands (a benchmark's next I/O): one push.
+    this.frontend.flush();
+  }
+
+  /** The guest memory commands are bounced through (for tools that preallocate their buffers). */
+  get guestMemory(): GuestMemory {
+    return this.memory;
   }
 
   /** Fail everything waiting (the host went away or into the error state). */

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { VscsiifRequest } from "../vscsiif/request.js";
+import { iobenchCommand } from "./iobench.js";
 import type { GuestScsi, GuestScsiDevice } from "./midlayer.js";
 import type { ScsiResult } from "./scsi-host.js";
 import { runMt } from "./tools/mt.js";
@@ -569,6 +570,7 @@ const commands = new Map<string, GuestCommand>([
   ["sg_luns", sgLuns],
   ["sg_reset", sgReset],
   ["vscsiif-send", vscsiifSend],
+  ["iobench", iobenchCommand],
   ["dd", dd],
   ["mt", tapeTool("mt", "ft", firstTape, runMt)],
   ["mtx", tapeTool("mtx", "f", firstChanger, runMtx)],

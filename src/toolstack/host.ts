@@ -1,4 +1,4 @@
-import type { Worker } from "node:worker_threads";
+import { MessageChannel, type Worker } from "node:worker_threads";
 import createDebug from "debug";
 import type { DomainContext } from "../domain/context.js";
 import type { DomainHandle } from "../domain/handle.js";
@@ -539,6 +539,22 @@ export class Host {
   /** Run a command in a guest (`pvscsi guest <domain> <command>`). */
   guestCommand(domain: string, argv: readonly string[]): Promise<CommandResult> {
     return this.resolveDomain(domain).rpc.call<CommandResult>("command", [...argv]);
+  }
+
+  /**
+   * Benchmarks only: the same READ/WRITE commands as `iobench`, sent as postMessages between the
+   * guest's worker and dom0's backend worker instead of through the ring (the baseline the data
+   * path is measured against).
+   */
+  async postMessageBaseline(
+    domain: string,
+    pdev: string,
+    o: { write: boolean; blockSize: number; depth: number; runtimeMs: number; spanBytes: number },
+  ): Promise<{ ops: number; bytes: number; seconds: number; errors: number }> {
+    const g = this.resolveDomain(domain);
+    const { port1, port2 } = new MessageChannel();
+    await this.backend.call("baselineServe", { port: port1, pdev }, [port1]);
+    return g.rpc.call("baselineRun", { port: port2, ...o }, [port2]);
   }
 
   /** scsiback's view of every vhost. */
