@@ -31,7 +31,9 @@ bench
   .add("48 B: byte loop", () => loopCopy(store, 100, guest, 0, 48))
   .add("48 B: set(subarray)", () => guest.set(store.subarray(100, 148), 0))
   .add("128 B: byte loop", () => loopCopy(store, 100, guest, 0, 128))
-  .add("128 B: set(subarray)", () => guest.set(store.subarray(100, 228), 0));
+  .add("128 B: set(subarray)", () => guest.set(store.subarray(100, 228), 0))
+  .add("4 KiB zero fill of guest memory: TypedArray.fill", () => guest.fill(0, 0, 4096))
+  .add("4 KiB zero fill of guest memory: DataBuffer.fill", () => buf.fill(0, 0, 4096));
 await bench.run();
 printBench("copying into guest memory", bench);
 const ops = Object.fromEntries(
@@ -43,3 +45,6 @@ console.log(
 );
 console.log(`48 B: byte loop / set(subarray) = ${r("48 B: byte loop", "48 B: set(subarray)")}x`);
 console.log(`128 B: byte loop / set(subarray) = ${r("128 B: byte loop", "128 B: set(subarray)")}x`);
+console.log(
+  `4 KiB zero fill: DataBuffer.fill / TypedArray.fill on shared memory = ${r("4 KiB zero fill of guest memory: DataBuffer.fill", "4 KiB zero fill of guest memory: TypedArray.fill")}x`,
+);

@@ -35,7 +35,15 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function ring(host: Host, c: Case): Promise<Result> {
   const rw = c.write ? "write" : "read";
-  const r = await host.guestCommand("bench", ["iobench", `--rw=${rw}`, `--bs=${c.bs}`, `--iodepth=${DEPTH}`, `--runtime=${RUN_SECONDS}`, "--json", c.dev]);
+  const r = await host.guestCommand("bench", [
+    "iobench",
+    `--rw=${rw}`,
+    `--bs=${c.bs}`,
+    `--iodepth=${DEPTH}`,
+    `--runtime=${RUN_SECONDS}`,
+    "--json",
+    c.dev,
+  ]);
   if (r.exitCode !== 0) throw new Error(`iobench failed: ${r.stdout}${r.stderr}`);
   return JSON.parse(r.stdout) as Result;
 }
@@ -54,7 +62,10 @@ async function measure(run: () => Promise<Result>): Promise<{ iops: number; mbs:
 
 const table: Record<string, Record<string, { iops: number; mbs: number }>> = {};
 for (const mode of ["event", "poll"] as const) {
-  const host = await Host.start({ pollMode: mode === "poll", hostConfig: { text: HOST_CONFIG, source: "bench", baseDir: "/tmp" } });
+  const host = await Host.start({
+    pollMode: mode === "poll",
+    hostConfig: { text: HOST_CONFIG, source: "bench", baseDir: "/tmp" },
+  });
   try {
     await host.create(GUEST, "bench.cfg");
     for (const c of CASES) {
@@ -62,7 +73,13 @@ for (const mode of ["event", "poll"] as const) {
       table[c.name]![mode] = await measure(() => ring(host, c));
       if (mode === "event") {
         table[c.name]!.baseline = await measure(() =>
-          host.postMessageBaseline("bench", c.pdev, { write: c.write, blockSize: c.bs, depth: DEPTH, runtimeMs: RUN_SECONDS * 1000, spanBytes: 256 << 20 }),
+          host.postMessageBaseline("bench", c.pdev, {
+            write: c.write,
+            blockSize: c.bs,
+            depth: DEPTH,
+            runtimeMs: RUN_SECONDS * 1000,
+            spanBytes: 256 << 20,
+          }),
         );
       }
     }
@@ -83,5 +100,7 @@ const rows = Object.entries(table).map(([name, m]) => ({
   "poll / postMessage": (m.poll!.iops / m.baseline!.iops).toFixed(1),
   "event / postMessage": (m.event!.iops / m.baseline!.iops).toFixed(2),
 }));
-console.log(`full stack, iodepth ${DEPTH}, median of ${REPEATS} × ${RUN_SECONDS} s (guest iobench through scsifront → ring → scsiback → device)`);
+console.log(
+  `full stack, iodepth ${DEPTH}, median of ${REPEATS} × ${RUN_SECONDS} s (guest iobench through scsifront → ring → scsiback → device)`,
+);
 console.table(rows);

@@ -51,7 +51,10 @@ export class BackRing {
   finalCheckForRequests(): number {
     let work = this.unconsumedRequests();
     if (work !== 0) return work;
-    this.sring.reqEvent = (this.reqCons + 1) >>> 0;
+    // Store only a changed value: a polling peer re-arms constantly, and a store, even of the same
+    // value, takes the cache line the producer is writing its index to.
+    const event = (this.reqCons + 1) >>> 0;
+    if (this.sring.reqEvent !== event) this.sring.reqEvent = event;
     work = this.unconsumedRequests();
     return work;
   }

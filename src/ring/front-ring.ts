@@ -86,7 +86,10 @@ export class FrontRing {
   finalCheckForResponses(): number {
     let work = this.unconsumedResponses();
     if (work !== 0) return work;
-    this.sring.rspEvent = (this.rspCons + 1) >>> 0;
+    // Store only a changed value: a polling peer re-arms constantly, and a store, even of the same
+    // value, takes the cache line the producer is writing its index to.
+    const event = (this.rspCons + 1) >>> 0;
+    if (this.sring.rspEvent !== event) this.sring.rspEvent = event;
     work = this.unconsumedResponses();
     return work;
   }

@@ -84,7 +84,18 @@ export function runBaseline(
   return new Promise((resolve) => {
     const send = () => {
       const lba = (next++ % span) * blocks;
-      const cdb = Uint8Array.of(o.write ? 0x2a : 0x28, 0, lba >>> 24, (lba >>> 16) & 255, (lba >>> 8) & 255, lba & 255, 0, blocks >>> 8, blocks & 255, 0);
+      const cdb = Uint8Array.of(
+        o.write ? 0x2a : 0x28,
+        0,
+        lba >>> 24,
+        (lba >>> 16) & 255,
+        (lba >>> 8) & 255,
+        lba & 255,
+        0,
+        blocks >>> 8,
+        blocks & 255,
+        0,
+      );
       const data = o.write ? new Uint8Array(o.blockSize) : null;
       const req: BaselineRequest = { id: issued++, cdb, write: o.write, length: o.blockSize, data };
       port.postMessage(req, data ? [data.buffer as ArrayBuffer] : []);

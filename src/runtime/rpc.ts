@@ -52,12 +52,18 @@ export class RpcClient {
     worker.on("exit", (code) => this.fail(new Error(`${name} exited (code ${code})`)));
   }
 
-  call<T = unknown>(method: string, args: unknown = null, transfer: readonly Transferable[] = []): Promise<T> {
+  call<T = unknown>(
+    method: string,
+    args: unknown = null,
+    transfer: readonly Transferable[] = [],
+  ): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ kind: "call", id, method, args } satisfies MainToWorkerMessage, [...transfer]);
+      this.worker.postMessage({ kind: "call", id, method, args } satisfies MainToWorkerMessage, [
+        ...transfer,
+      ]);
     });
   }
 

@@ -102,6 +102,7 @@ export class BackendDevice {
       grants,
       notifier: { notify: () => this.notify() },
       wake: () => env.schedule(this.vhost),
+      polling: env.pollMode,
     });
   }
 

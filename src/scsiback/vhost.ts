@@ -71,6 +71,8 @@ export interface VhostOptions {
   readonly notifier: Notifier;
   /** Requests consumed per `service()` call before yielding. */
   readonly budget?: number;
+  /** The driver polls this ring: never re-arm `req_event` (no notifications wanted). */
+  readonly polling?: boolean;
   /**
    * Asks the driver to call `service()` soon, without an event: used when an asynchronous task
    * management function finishes, since requests that arrived meanwhile were announced by an
@@ -156,6 +158,7 @@ export class Vhost {
   private readonly emulated: EmulatedResult = { status: 0, transferred: 0, senseLength: 0 };
   private emulationScratch = new Uint8Array(8 + 8 * 256);
   private readonly wake: () => void;
+  private readonly polling: boolean;
 
   constructor(options: VhostOptions) {
     this.frontendDomid = options.frontendDomid;
@@ -167,6 +170,7 @@ export class Vhost {
     this.notifier = options.notifier;
     this.budget = options.budget ?? DEFAULT_SERVICE_BUDGET;
     this.wake = options.wake ?? (() => {});
+    this.polling = options.polling ?? false;
     const maxData = Math.max(VSCSIIF_SG_TABLESIZE, this.sgGrant);
     this.descGref = new Uint32Array(maxData);
     this.descOffset = new Uint16Array(maxData);
@@ -255,6 +259,9 @@ export class Vhost {
           if (this.tmrPending) return false;
         }
         this.flush();
+        // A polling backend never asks to be notified: it leaves req_event where it is, so the
+        // frontend's push-and-check finds the event index behind it and sends nothing.
+        if (this.polling) return false;
         if (back.finalCheckForRequests() === 0) return false;
       }
     } finally {

@@ -29,6 +29,8 @@ export interface FrontendEnv {
   releaseHostNo(n: number): void;
   /** The host's event fired: run its handler after dispatch (or at once in poll mode). */
   schedule(host: GuestScsiHost): void;
+  /** Whether rings are polled (no response notifications asked for). */
+  readonly pollMode: boolean;
   /** A grant the backend still maps at release: end it later, then free its frame. */
   deferEndAccess(ref: number, frame: number): void;
 }

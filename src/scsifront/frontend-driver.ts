@@ -50,6 +50,7 @@ export class ScsifrontDriver {
       dispatcher: options.dispatcher,
       xs: options.xs,
       scsi: this.scsi,
+      pollMode: this.pollMode,
       takeHostNo: () => {
         let n = 0;
         while (this.usedHostNos.has(n)) n++;

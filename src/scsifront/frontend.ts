@@ -109,6 +109,8 @@ export interface FrontendOptions {
   readonly memory: GuestMemory;
   readonly grants: GrantAccess;
   readonly notifier: Notifier;
+  /** The guest polls this ring for responses: never re-arm `rsp_event`. */
+  readonly polling?: boolean;
 }
 
 /** A frontend's host: not yet on a ring, serving, or failed for good (Linux STATE_ERROR). */
@@ -133,6 +135,7 @@ export class Frontend {
   private readonly memory: GuestMemory;
   private readonly grants: GrantAccess;
   private readonly notifier: Notifier;
+  private readonly polling: boolean;
   private readonly shadows: Shadow[] = [];
   private freeBits = (1 << VSCSIIF_MAX_REQS) - 1;
   private readonly req = new VscsiifRequest();
@@ -143,6 +146,7 @@ export class Frontend {
     this.memory = options.memory;
     this.grants = options.grants;
     this.notifier = options.notifier;
+    this.polling = options.polling ?? false;
     // At most SG_ALL data pages plus one page of their descriptors.
     for (let i = 0; i < VSCSIIF_MAX_REQS; i++) this.shadows.push(new Shadow(SCSIFRONT_SG_ALL + 1));
   }
@@ -261,10 +265,13 @@ export class Frontend {
         handled++;
         if (!this.completeResponse()) return handled;
       }
+      // A polling frontend never asks to be notified of responses (rsp_event stays behind).
+      if (this.polling) return handled;
       if (front.rspCons !== front.reqProdPvt) {
         if (front.finalCheckForResponses() === 0) return handled;
       } else {
-        front.sring.rspEvent = (front.rspCons + 1) >>> 0;
+        const event = (front.rspCons + 1) >>> 0;
+        if (front.sring.rspEvent !== event) front.sring.rspEvent = event;
         return handled;
       }
     }

@@ -53,8 +53,14 @@ async function main(): Promise<void> {
         .map((c) => ({ devid: c.devid, state: c.state, backend: c.backend, hostNo: c.host?.hostNo ?? null })),
     settled: () => driver.settled(),
     // Benchmarks only: the postMessage baseline the ring is measured against.
-    baselineRun: (args: { port: MessagePort; write: boolean; blockSize: number; depth: number; runtimeMs: number; spanBytes: number }) =>
-      runBaseline(args.port, args),
+    baselineRun: (args: {
+      port: MessagePort;
+      write: boolean;
+      blockSize: number;
+      depth: number;
+      runtimeMs: number;
+      spanBytes: number;
+    }) => runBaseline(args.port, args),
     shutdown: () => driver.shutdown(),
     released: async () => {
       await driver.settled();

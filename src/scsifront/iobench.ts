@@ -30,7 +30,11 @@ export interface IoBenchOptions {
  * PV path, not the guest shell. READ(10)/WRITE(10); the LBA advances sequentially or at random
  * over the device's capacity.
  */
-export async function runIoBench(scsi: GuestScsi, devName: string, o: IoBenchOptions): Promise<IoBenchResult> {
+export async function runIoBench(
+  scsi: GuestScsi,
+  devName: string,
+  o: IoBenchOptions,
+): Promise<IoBenchResult> {
   const dev = scsi.resolve(devName);
   const host = dev.host;
   const frontend = host.frontend;
@@ -38,7 +42,13 @@ export async function runIoBench(scsi: GuestScsi, devName: string, o: IoBenchOpt
   const blockSize = 512;
   const blocks = o.blockSize / blockSize;
   // Stay inside the device: READ CAPACITY (the null device reports none: use its first 1 GiB).
-  const cap = await host.execute({ channel: dev.channel, id: dev.id, lun: dev.lun, cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0], dataInLength: 8 });
+  const cap = await host.execute({
+    channel: dev.channel,
+    id: dev.id,
+    lun: dev.lun,
+    cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    dataInLength: 8,
+  });
   let capacityBytes = 1 << 30;
   if (cap.host === 0 && cap.status === 0 && cap.data.length === 8) {
     const dv = new DataView(cap.data.buffer, cap.data.byteOffset, 8);
@@ -90,7 +100,8 @@ export async function runIoBench(scsi: GuestScsi, devName: string, o: IoBenchOpt
     if (c.host !== 0 || c.status !== 0) errors++;
     else bytes += o.blockSize - c.residual;
     // The clock is read every 64 completions, not per command.
-    if (!stopping && (issued >= o.maxOps || ((done & 63) === 0 && performance.now() >= deadline))) stopping = true;
+    if (!stopping && (issued >= o.maxOps || ((done & 63) === 0 && performance.now() >= deadline)))
+      stopping = true;
     if (!stopping) arm(c);
     else if (done === issued) finish();
   };
@@ -136,7 +147,8 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
   for (const a of argv) {
     const [k, v] = a.split("=", 2) as [string, string | undefined];
     if (k === "--rw" && v && ["read", "write", "randread", "randwrite"].includes(v)) rw = v;
-    else if (k === "--bs" && v && /^\d+[kK]?$/.test(v)) bs = Number.parseInt(v, 10) * (/[kK]$/.test(v) ? 1024 : 1);
+    else if (k === "--bs" && v && /^\d+[kK]?$/.test(v))
+      bs = Number.parseInt(v, 10) * (/[kK]$/.test(v) ? 1024 : 1);
     else if (k === "--iodepth" && v && /^\d+$/.test(v)) depth = Number(v);
     else if (k === "--runtime" && v && /^\d+(\.\d+)?$/.test(v)) runtime = Number(v);
     else if (k === "--count" && v && /^\d+$/.test(v)) count = Number(v);
@@ -145,8 +157,10 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
     else return { exitCode: 1, stdout: "", stderr: `iobench: bad argument '${a}'\n` };
   }
   if (dev === undefined) return { exitCode: 1, stdout: "", stderr: "iobench: missing device\n" };
-  if (bs % 512 !== 0 || bs === 0 || bs > 65535 * 512) return { exitCode: 1, stdout: "", stderr: "iobench: --bs must be a multiple of 512\n" };
-  if (depth < 1 || depth > 16) return { exitCode: 1, stdout: "", stderr: "iobench: --iodepth must be 1..16 (the ring has 16 slots)\n" };
+  if (bs % 512 !== 0 || bs === 0 || bs > 65535 * 512)
+    return { exitCode: 1, stdout: "", stderr: "iobench: --bs must be a multiple of 512\n" };
+  if (depth < 1 || depth > 16)
+    return { exitCode: 1, stdout: "", stderr: "iobench: --iodepth must be 1..16 (the ring has 16 slots)\n" };
   const r = await runIoBench(scsi, dev, {
     write: rw.endsWith("write"),
     random: rw.startsWith("rand"),
@@ -160,7 +174,7 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
   const mibs = r.bytes / r.seconds / 1048576;
   return {
     exitCode: r.errors === 0 ? 0 : 1,
-    stdout: `${rw}: IOPS=${Math.round(iops)}, BW=${mibs.toFixed(1)}MiB/s (${((r.bytes / r.seconds) / 1e6).toFixed(1)}MB/s)(${(r.bytes / 1048576).toFixed(1)}MiB/${(r.seconds * 1000).toFixed(0)}msec) bs=${bs} iodepth=${depth} errors=${r.errors}\n`,
+    stdout: `${rw}: IOPS=${Math.round(iops)}, BW=${mibs.toFixed(1)}MiB/s (${(r.bytes / r.seconds / 1e6).toFixed(1)}MB/s)(${(r.bytes / 1048576).toFixed(1)}MiB/${(r.seconds * 1000).toFixed(0)}msec) bs=${bs} iodepth=${depth} errors=${r.errors}\n`,
     stderr: "",
   };
 }
