@@ -1,3 +1,4 @@
+import createDebug from "debug";
 import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "../domain/_spin-lock.js";
 import { XEN_W_EVENT_LOCK } from "../domain/layout.js";
 import type { PeerTable } from "../domain/peers.js";
@@ -31,6 +32,8 @@ import {
 } from "./layout.js";
 
 /** Out-parameter of {@link EventChannels.statusOf} (`struct evtchn_status`'s OUT fields), reused by the caller. */
+const debug = createDebug("pvscsi:evtchn");
+
 export class EvtchnStatus {
   /** `EVTCHNSTAT_*`. */
   status = EVTCHNSTAT_closed;
@@ -114,6 +117,7 @@ export class EventChannels {
     const port = this.findFreePort(self);
     if (port > 0) this.setPort(self, port, packPort(ECS_UNBOUND, remoteDomid, 0), this.vcpu);
     spinUnlock(self.xen, XEN_W_EVENT_LOCK);
+    debug("dom%d: alloc_unbound for dom%d -> %d", self.domid, remoteDomid, port);
     return port;
   }
 
@@ -151,6 +155,7 @@ export class EventChannels {
       }
     }
     this.unlockPair(self, r);
+    debug("dom%d: bind_interdomain dom%d port %d -> %d", self.domid, r.domid, remotePort, rc);
     return rc;
   }
 
@@ -208,6 +213,7 @@ export class EventChannels {
       }
       releasePort(self, port);
       this.unlockPair(self, other);
+      debug("dom%d: close port %d", self.domid, port);
       return 0;
     }
   }

@@ -1,3 +1,4 @@
+import createDebug from "debug";
 import type { PeerTable } from "../domain/peers.js";
 import type { DomainView } from "../domain/view.js";
 import { hypercallFailed, invalidArgument } from "../errors.js";
@@ -60,6 +61,8 @@ export type GrantMapping =
  * memory object cannot enforce that, so the layers above (scsiback's data buffers) do.
  * {@link mapView} is the allocating convenience for tests and tools.
  */
+const debug = createDebug("pvscsi:grant");
+
 export class GrantMapper {
   /** This thread's domain: the mapper. */
   readonly self: DomainView;
@@ -329,6 +332,7 @@ export class GrantMapper {
 
   private fail(status: number, why: string): number {
     this.lastError = why;
+    debug("dom%d: %s: %s", this.self.domid, grantStatusName(status), why);
     return status;
   }
 }

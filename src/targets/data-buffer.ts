@@ -136,7 +136,7 @@ function fillBytes(mem: Uint8Array, start: number, n: number, value: number): vo
     return;
   }
   while (n > 0) {
-    const k = n < ZERO_PAGE.length ? n : ZERO_PAGE.length;
+    const k = Math.min(n, ZERO_PAGE.length);
     mem.set(k === ZERO_PAGE.length ? ZERO_PAGE : ZERO_PAGE.subarray(0, k), start);
     start += k;
     n -= k;
