@@ -3,10 +3,10 @@ import type { DomainContext } from "../domain/context.js";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
 import { SharedRing } from "../ring/shared-ring.js";
 import { VSCSIIF_ENTRY_SIZE } from "../vscsiif/layout.js";
+import { deviceFatal, publishState } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { XenbusState, xenbusStateName } from "../xenbus/state.js";
-import { switchState } from "../xenbus/switch-state.js";
 import { watchState } from "../xenbus/wait-state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { Frontend } from "./frontend.js";
@@ -300,16 +300,12 @@ export class FrontendDevice {
 
   private async switchTo(state: XenbusState): Promise<void> {
     this.state = state;
-    try {
-      await switchState(this.env.xs, this.dir, state);
-    } catch (e) {
-      debug("%s: switching to %s: %s", this.dir, xenbusStateName(state), e instanceof Error ? e.message : e);
-    }
+    await publishState(this.env.xs, this.dir, state, debug);
   }
 
+  /** `xenbus_dev_fatal`: record the error for the toolstack and close. */
   private async fatal(message: string): Promise<void> {
-    debug("%s: fatal: %s", this.dir, message);
-    await this.env.xs.write(`${this.dir}/error`, message).catch(() => undefined);
-    await this.switchTo(XenbusState.Closing);
+    this.state = XenbusState.Closing;
+    await deviceFatal(this.env.xs, this.dir, message, debug);
   }
 }

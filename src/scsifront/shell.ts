@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
+import { SENSE_KEY_NAMES } from "../targets/spc/sense.js";
 import type { VscsiifRequest } from "../vscsiif/request.js";
 import { iobenchCommand } from "./iobench.js";
 import type { GuestScsi, GuestScsiDevice } from "./midlayer.js";
 import type { ScsiResult } from "./scsi-host.js";
 import { runMt } from "./tools/mt.js";
 import { runMtx } from "./tools/mtx.js";
-import { bindScsiHost } from "./tools/scsi-exec.js";
+import { bindScsiHost, senseOf, senseText } from "./tools/scsi-exec.js";
 import { newStState, type StState } from "./tools/st-tape.js";
 import { runTar } from "./tools/tar.js";
 
@@ -43,13 +44,8 @@ async function lsscsi(argv: readonly string[], scsi: GuestScsi): Promise<Command
 export function describeFailure(r: ScsiResult): string {
   if (r.host !== 0)
     return `host byte 0x${r.host.toString(16).padStart(2, "0")} (${HOST_NAMES[r.host] ?? "unknown"})`;
-  if (r.status === 0x02 && r.sense.length >= 14) {
-    const fixed = (r.sense[0]! & 0x7f) <= 0x71;
-    const key = fixed ? r.sense[2]! & 0x0f : r.sense[1]! & 0x0f;
-    const asc = fixed ? r.sense[12]! : r.sense[2]!;
-    const ascq = fixed ? r.sense[13]! : r.sense[3]!;
-    return `CHECK CONDITION, sense ${hex2(key)}/${hex2(asc)}/${hex2(ascq)} (${SENSE_KEYS[key] ?? "?"})`;
-  }
+  const sense = r.status === 0x02 ? senseOf(r) : null;
+  if (sense) return `CHECK CONDITION, sense ${senseText(r)} (${SENSE_KEY_NAMES[sense.key] ?? "?"})`;
   return `status 0x${hex2(r.status)}`;
 }
 
@@ -61,24 +57,6 @@ const HOST_NAMES: Record<number, string> = {
   7: "DID_ERROR",
   8: "DID_RESET",
 };
-const SENSE_KEYS = [
-  "No Sense",
-  "Recovered Error",
-  "Not Ready",
-  "Medium Error",
-  "Hardware Error",
-  "Illegal Request",
-  "Unit Attention",
-  "Data Protect",
-  "Blank Check",
-  "Vendor Specific",
-  "Copy Aborted",
-  "Aborted Command",
-  "Equal",
-  "Volume Overflow",
-  "Miscompare",
-  "Completed",
-];
 const PDT_NAMES = [
   "disk",
   "tape",

@@ -4,6 +4,8 @@
  * as Linux keeps `drivers/xen/xenbus` apart from the store.
  * @module
  */
+
+export { type DeviceLog, deviceFatal, publishState } from "./device-state.js";
 export {
   parseVscsiDevName,
   statePath,

@@ -275,3 +275,23 @@ export function decodeSense(buf: Uint8Array, length = buf.length): DecodedSense 
   }
   throw new Error(`not sense data: response code 0x${rc.toString(16)}, ${length} bytes`);
 }
+
+/** SPC's sense key names (Table 27 of SPC-4), by key. */
+export const SENSE_KEY_NAMES: readonly string[] = [
+  "No Sense",
+  "Recovered Error",
+  "Not Ready",
+  "Medium Error",
+  "Hardware Error",
+  "Illegal Request",
+  "Unit Attention",
+  "Data Protect",
+  "Blank Check",
+  "Vendor Specific",
+  "Copy Aborted",
+  "Aborted Command",
+  "Equal",
+  "Volume Overflow",
+  "Miscompare",
+  "Completed",
+];
