@@ -99,6 +99,9 @@ export class Pair {
     const tracked = promise.finally(() => {
       done = true;
     });
+    // Observed now, so a rejection that arrives while pumping is not reported as unhandled;
+    // the caller still gets it from the returned promise.
+    tracked.catch(() => undefined);
     for (let i = 0; i < 10_000 && !done; i++) {
       this.pump();
       await new Promise<void>((resolve) => setImmediate(resolve));
