@@ -107,7 +107,7 @@ export class ScsibackDriver {
       let n = 0;
       for (const d of this.devices.values()) {
         if (d.port !== 0) {
-          d.vhost.service();
+          this.serviceSafely(d.vhost);
           n++;
         }
       }
@@ -116,10 +116,23 @@ export class ScsibackDriver {
     let n = 0;
     for (const vhost of this.pending) {
       this.pending.delete(vhost);
-      if (vhost.service()) this.pending.add(vhost);
+      if (this.serviceSafely(vhost)) this.pending.add(vhost);
       n++;
     }
     return n;
+  }
+
+  /**
+   * One vhost's pass, fenced: whatever throws (a pluggable device's bug) stops that ring only,
+   * never the loop every other guest depends on.
+   */
+  private serviceSafely(vhost: Vhost): boolean {
+    try {
+      return vhost.service();
+    } catch (e) {
+      vhost.quarantine(e instanceof Error ? e.message : String(e));
+      return false;
+    }
   }
 
   /** Resolves when every watch event and device state change queued so far has been handled. */

@@ -4,6 +4,7 @@
  * event loop. The main thread talks to it only to introduce peers and read reports.
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
+import createDebug from "debug";
 import { DomainContext } from "../domain/context.js";
 import { checkDomainHandle, type DomainHandle } from "../domain/handle.js";
 import { DomainKernel } from "../runtime/kernel.js";
@@ -27,6 +28,12 @@ export interface BackendBoot {
 }
 
 const port = parentPort!;
+// A late failure in some device's or command's promise chain is a bug to report, not a reason
+// to take every guest's backend (or this guest's kernel) down with it.
+const log = createDebug("pvscsi:scsiback");
+process.on("unhandledRejection", (e) =>
+  log("unhandled rejection: %s", e instanceof Error ? (e.stack ?? e.message) : e),
+);
 const boot = workerData as BackendBoot;
 
 async function main(): Promise<void> {

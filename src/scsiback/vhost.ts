@@ -2,7 +2,12 @@ import createDebug from "debug";
 import { invalidState } from "../errors.js";
 import { BackRing } from "../ring/back-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
-import { type Initiator, SAM_STAT_TASK_ABORTED, type TmfResponse } from "../targets/device.js";
+import {
+  type Initiator,
+  SAM_STAT_TASK_ABORTED,
+  type ScsiDevice,
+  type TmfResponse,
+} from "../targets/device.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -44,7 +49,8 @@ export type RejectCause =
   | "no-tag"
   | "bad-segments"
   | "grant-map-failed"
-  | "invalid-act";
+  | "invalid-act"
+  | "device-error";
 
 /** Counters a vhost keeps for observability (`pvscsi demo`, `scsi-list`, benchmarks). */
 export interface VhostStats {
@@ -129,6 +135,7 @@ export class Vhost {
       "bad-segments": 0,
       "grant-map-failed": 0,
       "invalid-act": 0,
+      "device-error": 0,
     },
   };
   /** Called once when a drain completes (no request left unanswered). */
@@ -252,7 +259,7 @@ export class Vhost {
           if (p === undefined) {
             // Cannot happen while CONS_OVERFLOW holds the ring to 16 unanswered; kept as Linux's
             // "no tag" path so a logic error answers the guest instead of losing a request.
-            this.rejectRaw(this.req.rqid, XEN_VSCSIIF_RSLT_HOST_ERROR, "no-tag");
+            this.rejectRaw(this.req.rqid, XEN_VSCSIIF_RSLT_HOST_ERROR);
             continue;
           }
           this.dispatch(p);
@@ -272,7 +279,11 @@ export class Vhost {
 
   /** Complete a request (the device's `done`, or an emulation). Writes its response. */
   complete(p: PendingRequest, status: number, transferred: number, senseLength: number): void {
-    if (!p.inUse) throw invalidState("scsiback", `request slot ${p.index} completed twice`);
+    if (!p.inUse) {
+      // A device bug, not the guest's: answering twice would corrupt the ring, so the second goes.
+      this.logOnce("completed-twice", `a device completed request slot ${p.index} twice; ignored`);
+      return;
+    }
     const expected = p.data.length;
     const moved = Math.max(0, Math.min(transferred, expected));
     this.unmapAll(p);
@@ -287,6 +298,15 @@ export class Vhost {
       expected - moved,
     );
     this.release(p);
+  }
+
+  /**
+   * Stop serving this ring for good (the driver caught an exception it cannot attribute): as a
+   * producer overflow does, so one broken vhost never stops the others.
+   */
+  quarantine(reason: string): void {
+    this._state = "halted";
+    this.logOnce("quarantined", `stopped serving this ring: ${reason}`);
   }
 
   /** Log a guest's misbehaviour once per cause, so a flood cannot flood the log. */
@@ -320,13 +340,13 @@ export class Vhost {
 
     const direction = req.scDataDirection;
     if (direction > DMA_NONE) {
-      this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "bad-direction", `invalid sc_data_direction ${direction}`);
+      this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "direction", direction);
       return;
     }
     p.direction = direction as 0 | 1 | 2 | 3;
     const cmdLen = req.cmdLen;
     if (cmdLen > VSCSIIF_MAX_COMMAND_SIZE) {
-      this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "bad-cmd-len", `invalid cmd_len ${cmdLen}`);
+      this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "cmd-len", cmdLen);
       return;
     }
     p.setCdb(req.cmnd, cmdLen);
@@ -338,8 +358,7 @@ export class Vhost {
         if (this.mapData(p)) this.runReportLuns(p);
         return;
       }
-      const where = `(chn:${p.chn}, tgt:${p.tgt}, lun:${p.vlun})`;
-      this.reject(p, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT, "no-translation", `the v2p of ${where} doesn't exist`);
+      this.reject(p, XEN_VSCSIIF_RSLT_HOST_NO_CONNECT, "no-v2p");
       return;
     }
     p.entry = entry;
@@ -349,16 +368,41 @@ export class Vhost {
       case VSCSIIF_ACT_SCSI_CDB:
         if (!this.mapData(p)) return;
         if (this.emulatesReportLuns(p)) this.runReportLuns(p);
-        else entry.device.submit(p);
+        else this.submitToDevice(p, entry.device);
         return;
       case VSCSIIF_ACT_SCSI_ABORT:
-        this.taskManagement(p, entry.device.abortTask(this.initiator, req.refRqid));
+      case VSCSIIF_ACT_SCSI_RESET: {
+        let r: TmfResponse | Promise<TmfResponse>;
+        try {
+          r =
+            act === VSCSIIF_ACT_SCSI_ABORT
+              ? entry.device.abortTask(this.initiator, req.refRqid)
+              : entry.device.lunReset(this.initiator);
+        } catch {
+          r = "rejected";
+        }
+        this.taskManagement(p, r);
         return;
-      case VSCSIIF_ACT_SCSI_RESET:
-        this.taskManagement(p, entry.device.lunReset(this.initiator));
-        return;
+      }
       default:
-        this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "invalid-act", `invalid request (act ${act})`);
+        this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "act", act);
+    }
+  }
+
+  /**
+   * Hand the task to its device. A pluggable device that throws instead of completing gets the
+   * guest HOST_ERROR, and every other vhost carries on.
+   */
+  private submitToDevice(p: PendingRequest, device: ScsiDevice): void {
+    try {
+      device.submit(p);
+    } catch (e) {
+      if (!this.logged.has("device-error"))
+        this.logOnce("device-error", `device threw: ${e instanceof Error ? e.message : e}`);
+      if (p.inUse) {
+        this.unmapAll(p);
+        this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, "device-error");
+      }
     }
   }
 
@@ -420,8 +464,7 @@ export class Vhost {
     const raw = req.nrSegments;
     const n = raw & ~VSCSIIF_SG_GRANT;
     if (n === 0) return true;
-    if (n > VSCSIIF_SG_TABLESIZE)
-      return this.mapFailed(p, "bad-segments", `invalid parameter nr_seg = ${raw}`);
+    if (n > VSCSIIF_SG_TABLESIZE) return this.mapFailed(p, "nr-seg", raw);
 
     let count: number;
     if ((raw & VSCSIIF_SG_GRANT) !== 0) {
@@ -443,19 +486,11 @@ export class Vhost {
       const off = this.descOffset[i]!;
       const len = this.descLength[i]!;
       if (off >= VSCSIIF_PAGE_SIZE || len > VSCSIIF_PAGE_SIZE || off + len > VSCSIIF_PAGE_SIZE) {
-        return this.mapFailed(
-          p,
-          "bad-segments",
-          `data segment ${i} out of its page (offset ${off}, length ${len})`,
-        );
+        return this.mapFailed(p, "seg-bounds", i, off, len);
       }
       const status = this.grants.map(this.descGref[i]!, readonly, out);
       if (status !== 0) {
-        return this.mapFailed(
-          p,
-          "grant-map-failed",
-          `invalid buffer -- could not remap it (gref ${this.descGref[i]}, status ${status})`,
-        );
+        return this.mapFailed(p, "map-data", this.descGref[i]!, status);
       }
       p.handles[p.nHandles++] = out.handle;
       p.data.add(out.mem, out.base + off, len);
@@ -475,17 +510,13 @@ export class Vhost {
       const off = req.segOffset(i);
       const len = req.segLength(i);
       if (off + len > VSCSIIF_PAGE_SIZE || len % 8 !== 0) {
-        this.mapFailed(
-          p,
-          "bad-segments",
-          `indirect segment page ${i} malformed (offset ${off}, length ${len})`,
-        );
+        this.mapFailed(p, "sgl-page", i, off, len);
         return -1;
       }
       total += len / 8;
     }
     if (total > this.sgGrant) {
-      this.mapFailed(p, "bad-segments", `invalid nr_seg = ${total} (feature-sg-grant ${this.sgGrant})`);
+      this.mapFailed(p, "sgl-total", total, this.sgGrant);
       return -1;
     }
     const out = this.mapped;
@@ -493,11 +524,7 @@ export class Vhost {
     for (let i = 0; i < n; i++) {
       const status = this.grants.map(req.segGref(i), true, out);
       if (status !== 0) {
-        this.mapFailed(
-          p,
-          "grant-map-failed",
-          `invalid buffer -- could not remap SG list page (gref ${req.segGref(i)}, status ${status})`,
-        );
+        this.mapFailed(p, "map-sgl", req.segGref(i), status);
         return -1;
       }
       const mem = out.mem;
@@ -514,9 +541,9 @@ export class Vhost {
     return k;
   }
 
-  private mapFailed(p: PendingRequest, cause: RejectCause, message: string): false {
+  private mapFailed(p: PendingRequest, why: RejectWhy, a = 0, b = 0, c = 0): false {
     this.unmapAll(p);
-    this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, cause, message);
+    this.reject(p, XEN_VSCSIIF_RSLT_HOST_ERROR, why, a, b, c);
     return false;
   }
 
@@ -526,18 +553,21 @@ export class Vhost {
     p.data.reset(true);
   }
 
-  /** Answer a request that was taken into a slot but will not run. */
-  private reject(p: PendingRequest, host: number, cause: RejectCause, message: string): void {
-    this.stats.rejected[cause]++;
-    this.logOnce(cause, message);
+  /**
+   * Answer a request that was taken into a slot but will not run. The log line is built only the
+   * first time `why` happens on this vhost: a guest repeating a mistake costs no string per request.
+   */
+  private reject(p: PendingRequest, host: number, why: RejectWhy, a = 0, b = 0, c = 0): void {
+    this.stats.rejected[REJECT_CAUSE[why]]++;
+    if (!this.logged.has(why)) this.logOnce(why, rejectMessage(why, a, b, c, p));
     this.respond(p.rqid, makeRslt(host, 0), p.sense, 0, 0);
     this.release(p);
   }
 
   /** Answer a request that never got a slot. */
-  private rejectRaw(rqid: number, host: number, cause: RejectCause): void {
-    this.stats.rejected[cause]++;
-    this.logOnce(cause, "Unable to obtain tag for vscsiif_request");
+  private rejectRaw(rqid: number, host: number): void {
+    this.stats.rejected["no-tag"]++;
+    this.logOnce("no-tag", "Unable to obtain tag for vscsiif_request");
     this.respond(rqid, makeRslt(host, 0), this.rsp.senseBuffer, 0, 0);
   }
 
@@ -592,4 +622,60 @@ export class Vhost {
 
 function hex(v: number): string {
   return `0x${(v >>> 0).toString(16)}`;
+}
+
+/** Why a request was answered without running, finer than {@link RejectCause}: one log line each. */
+type RejectWhy =
+  | "direction"
+  | "cmd-len"
+  | "no-v2p"
+  | "act"
+  | "nr-seg"
+  | "seg-bounds"
+  | "map-data"
+  | "sgl-page"
+  | "sgl-total"
+  | "map-sgl"
+  | "device-error";
+
+const REJECT_CAUSE: Readonly<Record<RejectWhy, RejectCause>> = {
+  direction: "bad-direction",
+  "cmd-len": "bad-cmd-len",
+  "no-v2p": "no-translation",
+  act: "invalid-act",
+  "nr-seg": "bad-segments",
+  "seg-bounds": "bad-segments",
+  "map-data": "grant-map-failed",
+  "sgl-page": "bad-segments",
+  "sgl-total": "bad-segments",
+  "map-sgl": "grant-map-failed",
+  "device-error": "device-error",
+};
+
+/** The log line for a rejection (Linux scsiback's wording where it has one). Built once per cause. */
+function rejectMessage(why: RejectWhy, a: number, b: number, c: number, p: PendingRequest): string {
+  switch (why) {
+    case "direction":
+      return `invalid parameter data_dir = ${a}`;
+    case "cmd-len":
+      return `invalid parameter cmd_len = ${a}`;
+    case "no-v2p":
+      return `the v2p of (chn:${p.chn}, tgt:${p.tgt}, lun:${p.vlun}) doesn't exist.`;
+    case "act":
+      return `invalid request (act ${a})`;
+    case "nr-seg":
+      return `invalid parameter nr_seg = ${a}`;
+    case "seg-bounds":
+      return `data segment ${a} out of its page (offset ${b}, length ${c})`;
+    case "map-data":
+      return `invalid buffer -- could not remap it (gref ${a}, status ${b})`;
+    case "sgl-page":
+      return `SG list page ${a} malformed (offset ${b}, length ${c})`;
+    case "sgl-total":
+      return `invalid nr_seg = ${a} (feature-sg-grant ${b})`;
+    case "map-sgl":
+      return `invalid buffer -- could not remap SG list page (gref ${a}, status ${b})`;
+    case "device-error":
+      return "the device failed the command";
+  }
 }
