@@ -96,7 +96,7 @@ export class LocalSystem {
 
   /**
    * Build a guest as the toolstack does: the domain, its `/local/domain/<id>` home (readable by
-   * the guest, its `device` directory its own), its xenstore page and port, INTRODUCE, and the
+   * the guest, its `device` and `error` directories its own), its xenstore page and port, INTRODUCE, and the
    * guest's kernel with scsifront started.
    */
   async createGuest(name: string, frames = 4096): Promise<LocalGuest> {
@@ -112,8 +112,10 @@ export class LocalSystem {
         await tx.setPerms(home, ["n0", `r${domid}`]);
         await tx.write(`${home}/name`, name);
         await tx.write(`${home}/domid`, String(domid));
-        await tx.mkdir(`${home}/device`);
-        await tx.setPerms(`${home}/device`, [`n${domid}`]);
+        for (const own of ["device", "error"]) {
+          await tx.mkdir(`${home}/${own}`);
+          await tx.setPerms(`${home}/${own}`, [`n${domid}`]);
+        }
       }),
     );
     const start = prepareXenstoreRing(this.hv, domid);

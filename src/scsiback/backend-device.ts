@@ -203,6 +203,8 @@ export class BackendDevice {
         grantStatusName(h),
         ctx.mapper.lastError,
       );
+      // xenbus_map_ring_valloc's own xenbus_dev_fatal, errno being the negated GNTST status.
+      await this.fatal(`mapping in shared page ${ringRef} from domain ${this.frontendDomid}`, -h);
       return false;
     }
     const local = ctx.evtchn.bindInterdomain(this.frontendDomid, port);
@@ -343,9 +345,9 @@ export class BackendDevice {
   }
 
   /** `xenbus_dev_fatal`: record the error for the toolstack and close. */
-  private async fatal(message: string): Promise<void> {
+  private async fatal(message: string, errno?: number): Promise<void> {
     this.state = XenbusState.Closing;
-    await deviceFatal(this.env.xs, this.dir, message, debug);
+    await deviceFatal(this.env.xs, this.dir, message, debug, errno);
   }
 }
 

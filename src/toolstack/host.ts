@@ -356,8 +356,11 @@ export class Host {
       await tx.setPerms(home, ["n0", `r${domid}`]);
       await tx.write(`${home}/name`, name);
       await tx.write(`${home}/domid`, String(domid));
-      await tx.mkdir(`${home}/device`);
-      await tx.setPerms(`${home}/device`, [`n${domid}`]);
+      // The guest's own: its devices, and where its drivers record errors (libxl's rwperm dirs).
+      for (const own of ["device", "error"]) {
+        await tx.mkdir(`${home}/${own}`);
+        await tx.setPerms(`${home}/${own}`, [`n${domid}`]);
+      }
       await tx.write(`${home}/memory/target`, String(handle.frames * 4));
       await tx.mkdir(`/libxl/${domid}`);
     });

@@ -1,4 +1,5 @@
 import { PvscsiError } from "../errors.js";
+import { xenbusErrorPath } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, vscsiBackendPath, vscsiFrontendPath, XenbusNode } from "../xenbus/paths.js";
 import { parseXenbusState, XenbusState, xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsOps } from "../xenstore/client.js";
@@ -85,7 +86,7 @@ export async function waitConnected(
   await waitFor(xs, backend, timeoutMs, `${backend} to connect`, async () => {
     const state = await readState(xs, backend);
     if (state === XenbusState.Closing || state === XenbusState.Closed) {
-      const err = await xs.tryRead(`${backend}/error`);
+      const err = await xs.tryRead(xenbusErrorPath(backend));
       throw new PvscsiError("ESTATE", `${backend}: the backend closed${err ? `: ${err}` : ""}`);
     }
     if (state !== XenbusState.Connected) return false;

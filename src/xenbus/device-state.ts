@@ -22,14 +22,28 @@ export async function publishState(
   }
 }
 
-/** Linux `xenbus_dev_fatal`: record `message` in `<dir>/error` for the toolstack and go Closing. */
+/**
+ * Where Linux's `xenbus_dev_error` records a device's error: under the driver's domain home,
+ * `error/<nodename>/error`, nodename being the device's path relative to that home
+ * (`/local/domain/0/error/backend/vscsi/1/0/error` for backend `/local/domain/0/backend/vscsi/1/0`).
+ */
+export function xenbusErrorPath(dir: string): string {
+  const m = /^(\/local\/domain\/\d+)\/(.+)$/.exec(dir);
+  return m ? `${m[1]}/error/${m[2]}/error` : `${dir}/error`;
+}
+
+/**
+ * Linux `xenbus_dev_fatal`: record `"<errno> <message>"` where `xenbus_dev_error` puts it (see
+ * {@link xenbusErrorPath}) for the toolstack, and go Closing. `errno` defaults to EINVAL (22).
+ */
 export async function deviceFatal(
   xs: XenstoreClient,
   dir: string,
   message: string,
   log: DeviceLog,
+  errno = 22,
 ): Promise<void> {
   log("%s: fatal: %s", dir, message);
-  await xs.write(`${dir}/error`, message).catch(() => undefined);
+  await xs.write(xenbusErrorPath(dir), `${errno} ${message}`).catch(() => undefined);
   await publishState(xs, dir, XenbusState.Closing, log);
 }

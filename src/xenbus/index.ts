@@ -5,7 +5,7 @@
  * @module
  */
 
-export { type DeviceLog, deviceFatal, publishState } from "./device-state.js";
+export { type DeviceLog, deviceFatal, publishState, xenbusErrorPath } from "./device-state.js";
 export {
   parseVscsiDevName,
   statePath,

@@ -154,4 +154,39 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
     expect(g.frontend.scsi.list()).toHaveLength(1);
     await inv.close();
   });
+
+  it("a ring-ref the guest never granted: the backend records xenbus_dev_fatal's error and closes", async () => {
+    const { sys, inv } = await setup();
+    const g = await sys.createGuest("guest3");
+    await sys.run(g.frontend.stop()); // this guest's "driver" is the test, writing its nodes by hand
+    const fe = g.handle.domid;
+    const ctrl = {
+      backendDomid: 0,
+      frontendDomid: fe,
+      devid: 0,
+      idx: 0,
+      featureHost: false,
+      devs: [
+        { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
+      ],
+    };
+    const { backend, frontend } = controllerPaths(ctrl);
+    const held = sys.hv.report(0).heldMappings;
+    await sys.run(writeController(sys.toolstack, ctrl));
+    const guestXs = g.kernel.xs;
+    await sys.run(guestXs.write(`${frontend}/ring-ref`, "4000"));
+    await sys.run(guestXs.write(`${frontend}/event-channel`, "1"));
+    await sys.run(guestXs.write(`${frontend}/state`, "3"));
+    await expect(sys.run(waitConnected(sys.toolstack, backend, [0]))).rejects.toThrow(
+      `the backend closed: 1 mapping in shared page 4000 from domain ${fe}`,
+    );
+    expect(await sys.run(sys.toolstack.read(`${backend}/state`))).toBe("5");
+    // Where xenbus_dev_error puts it, under the backend domain's home; nothing was mapped.
+    expect(await sys.run(sys.toolstack.read(`/local/domain/0/error/backend/vscsi/${fe}/0/error`))).toMatch(
+      /^1 /, // GNTST_general_error: the entry grants nothing
+    );
+    // Dom0 holds only what it held before: xenstored's map of the guest's xenstore page.
+    expect(sys.hv.report(0).heldMappings).toEqual(held);
+    await inv.close();
+  });
 });
