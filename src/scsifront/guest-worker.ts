@@ -53,6 +53,7 @@ async function main(): Promise<void> {
   await driver.start();
   serveRpc(port, {
     introducePeer: (h: DomainHandle) => ctx.introducePeer(checkDomainHandle(h)),
+    forgetPeer: (domid: number) => ctx.forgetPeer(domid),
     command: (argv: string[]) => runGuestCommand(argv, driver.scsi),
     controllers: () =>
       driver

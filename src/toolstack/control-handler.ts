@@ -9,6 +9,15 @@ function str(args: Record<string, unknown>, key: string, op: string): string {
   return v;
 }
 
+/** `xl scsi-attach`'s options after the vdev: one string, or a list of them. */
+function options(args: Record<string, unknown>, op: string): string[] {
+  const v = args.option;
+  if (v === undefined || v === null) return [];
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === "string")) return v as string[];
+  throw configError(`control ${op}`, "'option' must be a string or a list of strings");
+}
+
 /**
  * The operations `pvscsi up` serves on its control socket, each a thin call into the {@link Host}:
  * xl's commands, guest commands, and reads of the store and of scsiback's state.
@@ -18,7 +27,10 @@ export function hostControlHandler(host: Host): ControlHandler {
     async handle(op, args) {
       switch (op) {
         case "xl.create":
-          return host.create(str(args, "config", op), str(args, "file", op), { force: args.force === true });
+          return host.create(str(args, "config", op), str(args, "file", op), {
+            force: args.force === true,
+            ...(typeof args.baseDir === "string" ? { baseDir: args.baseDir } : {}),
+          });
         case "xl.list":
           return host.list();
         case "xl.destroy":
@@ -28,7 +40,7 @@ export function hostControlHandler(host: Host): ControlHandler {
             str(args, "domain", op),
             str(args, "pdev", op),
             str(args, "vdev", op),
-            typeof args.option === "string" ? args.option : undefined,
+            options(args, op),
             { force: args.force === true },
           );
           return null;

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { MessageChannel, type Worker } from "node:worker_threads";
 import createDebug from "debug";
 import type { DomainContext } from "../domain/context.js";
@@ -13,6 +15,7 @@ import type { VhostReport } from "../scsiback/backend-driver.js";
 import type { BackendBoot } from "../scsiback/backend-worker.js";
 import type { GuestBoot } from "../scsifront/guest-worker.js";
 import type { CommandResult } from "../scsifront/shell.js";
+import { parseHostConfig } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { parseXenbusState } from "../xenbus/state.js";
@@ -32,14 +35,21 @@ import {
 } from "./vscsi-nodes.js";
 import { formatHctl, type Hctl, parseHctl, parseVscsiSpec, type VscsiSpec } from "./vscsi-spec.js";
 import { prepareXenstoreRing, XenstoreGrantBinder } from "./xenstore-link.js";
-import { parseXlConfig, xlString, xlStringList } from "./xl-config.js";
+import { parseXlConfig, type XlSetting, xlString, xlStringList } from "./xl-config.js";
 
 const debug = createDebug("pvscsi:toolstack");
 
+/** A host config's text, its name, and the directory its relative paths start from. */
+export interface HostConfigSource {
+  readonly text: string;
+  readonly source: string;
+  readonly baseDir: string;
+}
+
 /** Options of {@link Host.start}. */
 export interface HostOptions {
-  /** dom0's SCSI inventory (a host config's text, its name and the directory relative paths start from); null or absent for the built-in one. */
-  readonly hostConfig?: { readonly text: string; readonly source: string; readonly baseDir: string } | null;
+  /** dom0's SCSI inventory; null or absent for the built-in one. */
+  readonly hostConfig?: HostConfigSource | null;
   /** Rings polled instead of event-driven (benchmarks). */
   readonly pollMode?: boolean;
   /** Frames of dom0's memory (default 4096: 16 MiB). */
@@ -48,11 +58,17 @@ export interface HostOptions {
   readonly stateTimeoutMs?: number;
 }
 
-/** A guest's xl-style configuration, parsed and checked. */
+/** A domain's xl-style configuration, parsed and checked. */
 export interface DomainSpec {
   readonly name: string;
   readonly memoryMiB: number;
   readonly vscsi: ReadonlyArray<{ readonly spec: VscsiSpec; readonly where: string }>;
+  /**
+   * `driver_domain = 1`: the domain's kernel runs scsiback over a physical SCSI inventory of its
+   * own (`scsi_host_config`, or the built-in one) instead of scsifront; guests name it with
+   * `backend=<name>` in their vscsi entries.
+   */
+  readonly driverDomain?: { readonly hostConfig: HostConfigSource | null };
 }
 
 /** One row of `xl list`. */
@@ -83,13 +99,21 @@ export interface ScsiListRow {
   readonly pdev: string;
 }
 
-interface Guest {
+/** A domain's kernel in its worker: a guest's (scsifront) or a backend domain's (scsiback). */
+interface Kernel {
   readonly handle: DomainHandle;
   readonly name: string;
   readonly memoryMiB: number;
   readonly worker: Worker;
   readonly rpc: RpcClient;
   readonly created: number;
+}
+
+type Guest = Kernel;
+
+/** dom0 or a driver domain: a kernel running scsiback over its own physical SCSI inventory. */
+interface BackendDomain extends Kernel {
+  inventory: readonly LsscsiRow[];
 }
 
 /** Memory a guest gets without a `memory` line (MiB). */
@@ -112,12 +136,10 @@ export class Host {
   /** The toolstack's own (privileged, in-process) xenstore connection. */
   readonly xs: XenstoreClient;
   readonly pollMode: boolean;
-  /** dom0's SCSI devices, as its kernel reported them at boot. */
-  readonly inventory: readonly LsscsiRow[];
   private readonly xsCtx: DomainContext;
   private readonly xsDispatch: EventDispatcher;
-  private readonly backendWorker: Worker;
-  private readonly backend: RpcClient;
+  /** The domains running scsiback: dom0 (always) and driver domains, by domid. */
+  private readonly backends = new Map<number, BackendDomain>();
   private readonly guests = new Map<number, Guest>();
   private readonly timeoutMs: number;
   private readonly started = Date.now();
@@ -132,9 +154,6 @@ export class Host {
     xenstored: Xenstored;
     xsCtx: DomainContext;
     xsDispatch: EventDispatcher;
-    backendWorker: Worker;
-    backend: RpcClient;
-    inventory: LsscsiRow[];
     options: HostOptions;
   }) {
     this.hv = parts.hv;
@@ -143,9 +162,6 @@ export class Host {
     this.xs = parts.xenstored.client(0);
     this.xsCtx = parts.xsCtx;
     this.xsDispatch = parts.xsDispatch;
-    this.backendWorker = parts.backendWorker;
-    this.backend = parts.backend;
-    this.inventory = parts.inventory;
     this.pollMode = parts.options.pollMode ?? false;
     this.timeoutMs = parts.options.stateTimeoutMs ?? DEFAULT_STATE_TIMEOUT_MS;
     this.xsLoop = runKernelLoop(this.xsDispatch, [], { stopped: () => this.stopping });
@@ -183,39 +199,49 @@ export class Host {
     );
     xsDispatch.on(xsPort, () => ring.onEvent());
 
-    const boot: BackendBoot = {
-      self: dom0,
-      vcpu: 0,
-      peers: [],
-      xenstore: { frame, port },
-      hostConfig: options.hostConfig ?? null,
-      pollMode: options.pollMode ?? false,
-    };
-    const backendWorker = spawnWorker(import.meta.url, "../scsiback/backend-worker", { workerData: boot });
-    const backend = new RpcClient(backendWorker, "dom0 backend kernel");
-    let host: Host | null = null;
+    // xenstored must serve the backend while it boots: its loop runs from the constructor on.
+    const host = new Host({ hv, dom0, xenstored, xsCtx, xsDispatch, options });
     try {
-      // xenstored must serve the backend while it boots: run its loop before waiting.
-      const partial = {
-        hv,
-        dom0,
-        xenstored,
-        xsCtx,
-        xsDispatch,
-        backendWorker,
-        backend,
-        inventory: [] as LsscsiRow[],
-        options,
-      };
-      host = new Host(partial);
-      const inventory = (await backend.ready) as LsscsiRow[];
-      Object.assign(host, { inventory });
+      await host.bootBackend(dom0, "Domain-0", {
+        self: dom0,
+        vcpu: 0,
+        peers: [],
+        xenstore: { frame, port },
+        hostConfig: options.hostConfig ?? null,
+        pollMode: host.pollMode,
+      });
       return host;
     } catch (e) {
-      if (host) await host.shutdown().catch(() => undefined);
-      else await backendWorker.terminate();
+      await host.shutdown().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** dom0's SCSI devices, as its kernel reported them at boot. */
+  get inventory(): readonly LsscsiRow[] {
+    return this.backends.get(0)?.inventory ?? [];
+  }
+
+  /** Start a backend domain's kernel (scsiback) in its worker and wait for its inventory. */
+  private async bootBackend(handle: DomainHandle, name: string, boot: BackendBoot): Promise<BackendDomain> {
+    const worker = spawnWorker(import.meta.url, "../scsiback/backend-worker", { workerData: boot });
+    const be: BackendDomain = {
+      handle,
+      name,
+      memoryMiB: handle.frames / 256,
+      worker,
+      rpc: new RpcClient(worker, `dom${handle.domid} (${name}) backend kernel`),
+      created: Date.now(),
+      inventory: [],
+    };
+    // Registered before it is ready, so that a failed boot is torn down like any other.
+    this.backends.set(handle.domid, be);
+    be.inventory = (await withTimeout(
+      be.rpc.ready,
+      this.timeoutMs,
+      `${name}'s kernel to boot`,
+    )) as LsscsiRow[];
+    return be;
   }
 
   /** Run `op` after every operation started before it (libxl holds a lock per domain; one lock is enough here). */
@@ -227,8 +253,11 @@ export class Host {
 
   // ---- xl create / destroy / list -------------------------------------------------------------
 
-  /** Parse and check an xl domain configuration (no side effects). */
-  parseDomainConfig(text: string, file: string): DomainSpec {
+  /**
+   * Parse and check an xl domain configuration (no side effects; a driver domain's
+   * `scsi_host_config` is read, relative to `baseDir`, and checked too).
+   */
+  parseDomainConfig(text: string, file: string, baseDir = dirname(resolve(file))): DomainSpec {
     const cfg = parseXlConfig(text, file);
     const name = xlString(cfg, "name", file);
     if (name === undefined) throw configError(file, "'name' is required (e.g. name = \"guest1\")");
@@ -255,43 +284,92 @@ export class Host {
       const where = `${file}:${e.line}`;
       return { spec: parseVscsiSpec(e.value, where), where };
     });
-    return { name, memoryMiB, vscsi };
+    const driver = xlBoolean(cfg, "driver_domain", file);
+    const hostConfigPath = xlString(cfg, "scsi_host_config", file);
+    const hostConfigLine = cfg.get("scsi_host_config")?.line;
+    if (!driver) {
+      if (hostConfigPath !== undefined) {
+        throw configError(
+          `${file}:${hostConfigLine}`,
+          "'scsi_host_config' is the SCSI inventory of a driver domain; add driver_domain = 1",
+        );
+      }
+      return { name, memoryMiB, vscsi };
+    }
+    if (vscsi.length > 0) {
+      throw configError(
+        vscsi[0]!.where,
+        `a driver domain runs scsiback, not scsifront: give its devices to guests with backend=${name}`,
+      );
+    }
+    let hostConfig: HostConfigSource | null = null;
+    if (hostConfigPath !== undefined) {
+      const full = resolve(baseDir, hostConfigPath);
+      let hostText: string;
+      try {
+        hostText = readFileSync(full, "utf8");
+      } catch (e) {
+        throw configError(
+          `${file}:${hostConfigLine}`,
+          `scsi_host_config '${hostConfigPath}' cannot be read: ${(e as Error).message}`,
+        );
+      }
+      hostConfig = { text: hostText, source: hostConfigPath, baseDir: dirname(full) };
+      parseHostConfig(hostConfig.text, hostConfig.source, hostConfig.baseDir); // its errors name its lines
+    }
+    return { name, memoryMiB, vscsi, driverDomain: { hostConfig } };
   }
 
-  /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
+  /**
+   * `xl create`: build the domain, start its kernel, and connect its vscsi controllers.
+   * `baseDir` is where relative paths in the config start (the config file's directory).
+   */
   create(
     text: string,
     file: string,
-    options: { force?: boolean } = {},
+    options: { force?: boolean; baseDir?: string } = {},
   ): Promise<{ domid: number; name: string }> {
-    return this.exclusive(() => this.doCreate(this.parseDomainConfig(text, file), options.force === true));
+    return this.exclusive(() =>
+      this.doCreate(this.parseDomainConfig(text, file, options.baseDir), options.force === true),
+    );
   }
 
   private async doCreate(spec: DomainSpec, force: boolean): Promise<{ domid: number; name: string }> {
-    if (this.findByName(spec.name) !== undefined)
+    if (spec.name === "Domain-0" || this.findByName(spec.name) !== undefined)
       throw new PvscsiError("ESTATE", `domain '${spec.name}' already exists`);
+    if (spec.driverDomain) return this.createDriverDomain(spec, spec.driverDomain.hostConfig);
     // Check every device before anything is created: nothing half-built on a bad config.
     const inUse = await this.pdevUsers();
-    const controllers = new Map<number, { featureHost: boolean; devs: VscsiDevNodes[]; where: string }>();
+    const controllers = new Map<
+      number,
+      { backend: BackendDomain; featureHost: boolean; devs: VscsiDevNodes[]; where: string }
+    >();
     const claimed = new Set<string>();
     for (const { spec: v, where } of spec.vscsi) {
-      const resolved = resolvePdev(this.inventory, v.pdev, v.pdevText, where);
-      this.checkSharing(resolved.row, inUse, force, where);
-      if (claimed.has(resolved.row.hctl) && !resolved.row.shareable && !force) {
+      const be = this.resolveBackend(v.backend, where);
+      const resolved = resolvePdev(be.inventory, v.pdev, v.pdevText, where, backendLabel(be));
+      this.checkSharing(be, resolved.row, inUse, force, where);
+      const key = deviceKey(be.handle.domid, resolved.row.hctl);
+      if (claimed.has(key) && !resolved.row.shareable && !force) {
         throw configError(
           where,
           `pdev '${v.pdevText}' is already assigned to this domain, and ${resolved.row.hctl} is not shareable`,
         );
       }
-      claimed.add(resolved.row.hctl);
+      claimed.add(key);
       let ctrl = controllers.get(v.vdev.host);
       if (!ctrl) {
-        ctrl = { featureHost: v.featureHost, devs: [], where };
+        ctrl = { backend: be, featureHost: v.featureHost, devs: [], where };
         controllers.set(v.vdev.host, ctrl);
       } else if (ctrl.featureHost !== v.featureHost) {
         throw configError(
           where,
           `different feature-host setting than the other devices of vHOST ${v.vdev.host}`,
+        );
+      } else if (ctrl.backend !== be) {
+        throw configError(
+          where,
+          `vHOST ${v.vdev.host} is served by ${backendLabel(ctrl.backend)} (${ctrl.where}); a controller has one backend domain`,
         );
       }
       if (ctrl.devs.some((d) => sameVdev(d.vdev, v.vdev)))
@@ -304,10 +382,15 @@ export class Host {
     try {
       await this.buildXenstore(handle);
       const start = prepareXenstoreRing(this.hv, domid);
-      await this.backend.call("introducePeer", handle);
+      for (const be of this.backends.values()) await be.rpc.call("introducePeer", handle);
       this.xsCtx.introducePeer(handle);
       await this.xs.introduce(domid, start.frame, start.port);
-      const boot: GuestBoot = { self: handle, peers: [this.dom0], xenstore: start, pollMode: this.pollMode };
+      const boot: GuestBoot = {
+        self: handle,
+        peers: [...this.backends.values()].map((be) => be.handle),
+        xenstore: start,
+        pollMode: this.pollMode,
+      };
       const worker = spawnWorker(import.meta.url, "../scsifront/guest-worker", { workerData: boot });
       const rpc = new RpcClient(worker, `dom${domid} (${spec.name}) kernel`);
       this.guests.set(domid, {
@@ -318,11 +401,11 @@ export class Host {
         rpc,
         created: Date.now(),
       });
-      await rpc.ready;
+      await withTimeout(rpc.ready, this.timeoutMs, `${spec.name}'s kernel to boot`);
       let devid = 0;
       for (const [idx, c] of [...controllers.entries()].sort((a, b) => a[0] - b[0])) {
         const ctrl = {
-          backendDomid: 0,
+          backendDomid: c.backend.handle.domid,
           frontendDomid: domid,
           devid: devid++,
           idx,
@@ -339,6 +422,41 @@ export class Host {
         );
       }
       debug("created dom%d %s with %d vscsi controller(s)", domid, spec.name, controllers.size);
+      return { domid, name: spec.name };
+    } catch (e) {
+      debug("create %s failed: %s; cleaning up", spec.name, e instanceof Error ? e.message : e);
+      await this.teardown(domid, true).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * A driver domain: its home in xenstore, its xenstore ring, and its kernel running scsiback
+   * over its own SCSI inventory in a worker, introduced to every guest (and they to it) so that
+   * grants and event channels reach across.
+   */
+  private async createDriverDomain(
+    spec: DomainSpec,
+    hostConfig: HostConfigSource | null,
+  ): Promise<{ domid: number; name: string }> {
+    const handle = this.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
+    const domid = handle.domid;
+    try {
+      await this.buildXenstore(handle);
+      const start = prepareXenstoreRing(this.hv, domid);
+      this.xsCtx.introducePeer(handle);
+      await this.xs.introduce(domid, start.frame, start.port);
+      await this.bootBackend(handle, spec.name, {
+        self: handle,
+        vcpu: 0,
+        // dom0 for xenstored's port (xenstored runs in dom0), and every guest it may serve.
+        peers: [this.dom0, ...[...this.guests.values()].map((g) => g.handle)],
+        xenstore: start,
+        hostConfig,
+        pollMode: this.pollMode,
+      });
+      for (const g of this.guests.values()) await g.rpc.call("introducePeer", handle);
+      debug("created driver domain dom%d %s", domid, spec.name);
       return { domid, name: spec.name };
     } catch (e) {
       debug("create %s failed: %s; cleaning up", spec.name, e instanceof Error ? e.message : e);
@@ -366,30 +484,43 @@ export class Host {
     });
   }
 
-  /** `xl destroy`: close its devices (the guest's frontends first), stop its kernel, free the domain. */
+  /**
+   * `xl destroy`: close its devices (the guest's frontends first), stop its kernel, free the
+   * domain. A driver domain still serving a guest's controller is refused.
+   */
   destroy(domain: string): Promise<DomainReport> {
-    return this.exclusive(async () => this.teardown(this.resolveDomain(domain).handle.domid, false));
+    return this.exclusive(async () => {
+      const be = this.findBackend(domain);
+      if (be && be.handle.domid !== 0) return this.teardownDriverDomain(be, false);
+      return this.teardown(this.resolveDomain(domain).handle.domid, false);
+    });
   }
 
-  private async teardown(domid: number, quick: boolean): Promise<DomainReport> {
-    const guest = this.guests.get(domid);
-    const ctrls = await this.controllersOf(domid);
-    const xs = this.xs;
-    for (const c of ctrls) await xs.write(`${c.backend}/${XenbusNode.online}`, "0").catch(() => undefined);
-    if (guest && !quick) await withTimeout(guest.rpc.call("shutdown"), this.timeoutMs).catch(() => undefined);
-    for (const c of ctrls)
-      await removeController(
-        xs,
-        { backendDomid: 0, frontendDomid: domid, devid: c.devid },
-        quick ? 2000 : this.timeoutMs,
-      );
-    if (guest) {
-      await withTimeout(guest.rpc.call("released"), this.timeoutMs).catch(() => undefined);
-      await withTimeout(guest.rpc.call("stop"), this.timeoutMs).catch(() => undefined);
-      await guest.worker.terminate();
-      this.guests.delete(domid);
+  private async teardownDriverDomain(be: BackendDomain, quick: boolean): Promise<DomainReport> {
+    const domid = be.handle.domid;
+    if (!quick) {
+      const served: string[] = [];
+      for (const [gid, g] of this.guests) {
+        for (const c of await this.controllersOf(gid))
+          if (c.backendDomid === domid) served.push(`${g.name} (vHOST ${c.idx})`);
+      }
+      if (served.length > 0) {
+        throw new PvscsiError(
+          "ESTATE",
+          `driver domain '${be.name}' still serves the vscsi controllers of ${served.join(", ")}: detach them or destroy those guests first`,
+        );
+      }
     }
-    await this.backend.call("forgetPeer", domid).catch(() => undefined);
+    await withTimeout(be.rpc.call("stop"), this.timeoutMs).catch(() => undefined);
+    await be.worker.terminate();
+    this.backends.delete(domid);
+    for (const g of this.guests.values()) await g.rpc.call("forgetPeer", domid).catch(() => undefined);
+    return this.releaseDomain(domid);
+  }
+
+  /** What every destroy ends with: xenstore forgets the domain, its home goes, the hypervisor frees it. */
+  private async releaseDomain(domid: number): Promise<DomainReport> {
+    const xs = this.xs;
     await xs.release(domid).catch(() => undefined);
     await xs.rm(`/local/domain/${domid}`).catch(() => undefined);
     await xs.rm(`/libxl/${domid}`).catch(() => undefined);
@@ -399,51 +530,74 @@ export class Host {
     return report;
   }
 
-  /** `xl list`. */
-  list(): DomainRow[] {
-    const rows: DomainRow[] = [
-      {
-        name: "Domain-0",
-        domid: 0,
-        memMiB: this.dom0.frames / 256,
-        vcpus: this.dom0.vcpus,
-        state: "r-----",
-        seconds: cpuSeconds(this.backendWorker, this.started),
-      },
-    ];
-    for (const g of [...this.guests.values()].sort((a, b) => a.handle.domid - b.handle.domid)) {
-      rows.push({
-        name: g.name,
-        domid: g.handle.domid,
-        memMiB: g.memoryMiB,
-        vcpus: g.handle.vcpus,
-        state: "-b----",
-        seconds: cpuSeconds(g.worker, g.created),
-      });
+  private async teardown(domid: number, quick: boolean): Promise<DomainReport> {
+    const be = this.backends.get(domid);
+    if (be) return this.teardownDriverDomain(be, quick);
+    const guest = this.guests.get(domid);
+    const ctrls = await this.controllersOf(domid);
+    const xs = this.xs;
+    for (const c of ctrls) await xs.write(`${c.backend}/${XenbusNode.online}`, "0").catch(() => undefined);
+    if (guest && !quick) await withTimeout(guest.rpc.call("shutdown"), this.timeoutMs).catch(() => undefined);
+    for (const c of ctrls)
+      await removeController(
+        xs,
+        { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
+        quick ? 2000 : this.timeoutMs,
+      );
+    if (guest) {
+      await withTimeout(guest.rpc.call("released"), this.timeoutMs).catch(() => undefined);
+      await withTimeout(guest.rpc.call("stop"), this.timeoutMs).catch(() => undefined);
+      await guest.worker.terminate();
+      this.guests.delete(domid);
     }
-    return rows;
+    for (const b of this.backends.values()) await b.rpc.call("forgetPeer", domid).catch(() => undefined);
+    return this.releaseDomain(domid);
+  }
+
+  /** `xl list`: dom0, then driver domains and guests by domid. */
+  list(): DomainRow[] {
+    const kernels: Kernel[] = [...this.backends.values(), ...this.guests.values()];
+    return kernels
+      .sort((a, b) => a.handle.domid - b.handle.domid)
+      .map((k) => ({
+        name: k.name,
+        domid: k.handle.domid,
+        memMiB: k.memoryMiB,
+        vcpus: k.handle.vcpus,
+        state: k.handle.domid === 0 ? "r-----" : "-b----",
+        seconds: cpuSeconds(k.worker, k.handle.domid === 0 ? this.started : k.created),
+      }));
   }
 
   // ---- xl scsi-attach / scsi-detach / scsi-list ---------------------------------------------
 
-  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host]`. */
+  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>]`. */
   scsiAttach(
     domain: string,
     pdev: string,
     vdev: string,
-    option?: string,
+    option?: string | readonly string[],
     options: { force?: boolean } = {},
   ): Promise<void> {
     return this.exclusive(async () => {
       const g = this.resolveDomain(domain);
       const domid = g.handle.domid;
       const where = "xl scsi-attach";
-      const spec = parseVscsiSpec(`${pdev},${vdev}${option !== undefined ? `,${option}` : ""}`, where);
-      const resolved = resolvePdev(this.inventory, spec.pdev, spec.pdevText, where);
-      this.checkSharing(resolved.row, await this.pdevUsers(), options.force === true, where);
+      const opts = option === undefined ? [] : typeof option === "string" ? [option] : option;
+      const spec = parseVscsiSpec([pdev, vdev, ...opts].join(","), where);
+      const be = this.resolveBackend(spec.backend, where);
+      const resolved = resolvePdev(be.inventory, spec.pdev, spec.pdevText, where, backendLabel(be));
+      this.checkSharing(be, resolved.row, await this.pdevUsers(), options.force === true, where);
       const ctrls = await this.controllersOf(domid);
       const ctrl = ctrls.find((c) => c.idx === spec.vdev.host);
       if (ctrl) {
+        if (ctrl.backendDomid !== be.handle.domid) {
+          const other = this.backends.get(ctrl.backendDomid);
+          throw configError(
+            where,
+            `vHOST ${ctrl.idx} is served by ${other ? backendLabel(other) : `dom${ctrl.backendDomid}`}; a controller has one backend domain`,
+          );
+        }
         if (ctrl.devs.some((d) => sameVdev(d.vdev, spec.vdev)))
           throw configError(where, `vdev '${formatHctl(spec.vdev)}' is already used.`);
         if (ctrl.featureHost !== spec.featureHost) {
@@ -469,7 +623,7 @@ export class Host {
       let devid = 0;
       while (ctrls.some((c) => c.devid === devid)) devid++;
       const nodes = {
-        backendDomid: 0,
+        backendDomid: be.handle.domid,
         frontendDomid: domid,
         devid,
         idx: spec.vdev.host,
@@ -500,7 +654,7 @@ export class Host {
         if (c.devs.length === 1)
           await removeController(
             this.xs,
-            { backendDomid: 0, frontendDomid: domid, devid: c.devid },
+            { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
             this.timeoutMs,
           );
         else await removeDev(this.xs, c.backend, dev.id, this.timeoutMs);
@@ -517,13 +671,14 @@ export class Host {
       const g = this.resolveDomain(d);
       const domid = g.handle.domid;
       for (const c of await this.controllersOf(domid)) {
+        const inventory = this.backends.get(c.backendDomid)?.inventory ?? [];
         for (const dev of c.devs) {
-          const phy = this.inventory.find((r) => r.pdev === dev.pdev || r.hctl === dev.pdev);
+          const phy = inventory.find((r) => r.pdev === dev.pdev || r.hctl === dev.pdev);
           rows.push({
             domain: g.name,
             domid,
             idx: c.devid,
-            backendId: 0,
+            backendId: c.backendDomid,
             state: c.frontendState,
             ctrl: c.idx,
             phyHctl: phy?.hctl ?? dev.pdev,
@@ -540,7 +695,7 @@ export class Host {
   // ---- guests, reports ----------------------------------------------------------------------
 
   /** Run a command in a guest (`pvscsi guest <domain> <command>`). */
-  guestCommand(domain: string, argv: readonly string[]): Promise<CommandResult> {
+  async guestCommand(domain: string, argv: readonly string[]): Promise<CommandResult> {
     return this.resolveDomain(domain).rpc.call<CommandResult>("command", [...argv]);
   }
 
@@ -556,21 +711,30 @@ export class Host {
   ): Promise<{ ops: number; bytes: number; seconds: number; errors: number }> {
     const g = this.resolveDomain(domain);
     const { port1, port2 } = new MessageChannel();
-    await this.backend.call("baselineServe", { port: port1, pdev }, [port1]);
+    await this.dom0Backend.rpc.call("baselineServe", { port: port1, pdev }, [port1]);
     return g.rpc.call("baselineRun", { port: port2, ...o }, [port2]);
   }
 
-  /** scsiback's view of every vhost. */
-  backendReport(): Promise<VhostReport[]> {
-    return this.backend.call<VhostReport[]>("report");
+  /** scsiback's view of every vhost, in dom0 and in every driver domain. */
+  async backendReport(): Promise<Array<VhostReport & { backendDomid: number }>> {
+    const out: Array<VhostReport & { backendDomid: number }> = [];
+    for (const [backendDomid, be] of this.backends)
+      for (const r of await be.rpc.call<VhostReport[]>("report")) out.push({ backendDomid, ...r });
+    return out;
   }
 
-  /** Stop every guest and dom0's kernel. */
+  /** Stop every guest, then the driver domains, then dom0's kernel. */
   async shutdown(): Promise<void> {
-    await this.lock;
+    await this.lock.catch(() => undefined);
     for (const domid of [...this.guests.keys()]) await this.teardown(domid, false).catch(() => undefined);
-    await withTimeout(this.backend.call("stop"), this.timeoutMs).catch(() => undefined);
-    await this.backendWorker.terminate();
+    for (const be of [...this.backends.values()].filter((b) => b.handle.domid !== 0))
+      await this.teardownDriverDomain(be, true).catch(() => undefined);
+    const dom0 = this.backends.get(0);
+    if (dom0) {
+      await withTimeout(dom0.rpc.call("stop"), this.timeoutMs).catch(() => undefined);
+      await dom0.worker.terminate();
+      this.backends.delete(0);
+    }
     this.stopping = true;
     this.xsCtx.evtchn.kick();
     await this.xsLoop;
@@ -582,10 +746,11 @@ export class Host {
   /** A guest by name or domid; errors name the argument. */
   resolveDomain(domain: string): Guest {
     const byId = /^\d+$/.test(domain) ? this.guests.get(Number(domain)) : undefined;
-    const g = byId ?? this.findByName(domain);
+    const g = byId ?? [...this.guests.values()].find((x) => x.name === domain);
     if (!g) {
-      if (domain === "0" || domain === "Domain-0")
-        throw invalidState("Domain-0", "dom0 has no vscsi frontends");
+      const be = this.findBackend(domain);
+      if (be?.handle.domid === 0) throw invalidState("Domain-0", "dom0 has no vscsi frontends");
+      if (be) throw invalidState(be.name, "is a driver domain: it runs scsiback, not scsifront");
       throw new PvscsiError(
         "ESTATE",
         `domain '${domain}' does not exist (running: ${[...this.guests.values()].map((x) => x.name).join(", ") || "none"})`,
@@ -594,15 +759,45 @@ export class Host {
     return g;
   }
 
-  private findByName(name: string): Guest | undefined {
-    return [...this.guests.values()].find((g) => g.name === name);
+  /** The backend domain a vscsi entry names (`backend=<name or domid>`; dom0 when absent). */
+  private resolveBackend(name: string | undefined, where: string): BackendDomain {
+    const be = this.findBackend(name ?? "0");
+    if (be) return be;
+    const isGuest = /^\d+$/.test(name!)
+      ? this.guests.has(Number(name))
+      : this.findByName(name!) !== undefined;
+    throw configError(
+      where,
+      isGuest
+        ? `backend '${name}' is not a driver domain (its config needs driver_domain = 1)`
+        : `backend '${name}' does not exist (backend domains: ${[...this.backends.values()].map((b) => b.name).join(", ")})`,
+    );
   }
 
-  /** The controllers of a guest, read from the backend's nodes (the guest's own nodes are not trusted). */
+  private findBackend(domain: string): BackendDomain | undefined {
+    if (/^\d+$/.test(domain)) return this.backends.get(Number(domain));
+    return [...this.backends.values()].find((b) => b.name === domain);
+  }
+
+  private get dom0Backend(): BackendDomain {
+    const be = this.backends.get(0);
+    if (!be) throw invalidState("Domain-0", "the host is shut down");
+    return be;
+  }
+
+  /** Any domain (guest or driver domain) by name. */
+  private findByName(name: string): Kernel | undefined {
+    return [...this.guests.values(), ...this.backends.values()].find((g) => g.name === name);
+  }
+
+  /**
+   * The controllers of a guest, read from the nodes of every backend domain (the guest's own
+   * nodes are not trusted).
+   */
   private async controllersOf(domid: number) {
     const xs = this.xs;
-    const base = `/local/domain/0/backend/vscsi/${domid}`;
     const out: Array<{
+      backendDomid: number;
       devid: number;
       backend: string;
       idx: number;
@@ -610,9 +805,18 @@ export class Host {
       frontendState: number;
       devs: Array<{ id: number; vdev: Hctl; pdev: string; state: number }>;
     }> = [];
-    for (const id of (await xs.directory(base).catch(() => [] as string[])).filter((x) => /^\d+$/.test(x))) {
-      const devid = Number(id);
-      const { backend, frontend } = controllerPaths({ backendDomid: 0, frontendDomid: domid, devid });
+    for (const backendDomid of this.backends.keys()) {
+      const base = `/local/domain/${backendDomid}/backend/vscsi/${domid}`;
+      for (const id of (await xs.directory(base).catch(() => [] as string[])).filter((x) => /^\d+$/.test(x)))
+        out.push(await this.readController(backendDomid, domid, Number(id)));
+    }
+    return out.sort((a, b) => a.devid - b.devid);
+  }
+
+  private async readController(backendDomid: number, domid: number, devid: number) {
+    const xs = this.xs;
+    {
+      const { backend, frontend } = controllerPaths({ backendDomid, frontendDomid: domid, devid });
       const idx = Number((await xs.tryRead(`${backend}/${XenbusNode.libxlCtrlIndex}`)) ?? "-1");
       const featureHost = (await xs.tryRead(`${backend}/${XenbusNode.featureHost}`)) === "1";
       const frontendState = parseXenbusState(await xs.tryRead(`${frontend}/${XenbusNode.state}`));
@@ -636,22 +840,23 @@ export class Host {
         });
       }
       devs.sort((a, b) => a.id - b.id);
-      out.push({ devid, backend, idx, featureHost, frontendState, devs });
+      return { backendDomid, devid, backend, idx, featureHost, frontendState, devs };
     }
-    return out.sort((a, b) => a.devid - b.devid);
   }
 
-  /** Which running guests use each dom0 device (by its h:c:t:l). */
+  /** Which running guests use each device of each backend domain (by {@link deviceKey}). */
   private async pdevUsers(): Promise<Map<string, Set<number>>> {
     const users = new Map<string, Set<number>>();
     for (const domid of this.guests.keys()) {
       for (const c of await this.controllersOf(domid)) {
+        const inventory = this.backends.get(c.backendDomid)?.inventory ?? [];
         for (const d of c.devs) {
-          const row = this.inventory.find((r) => r.pdev === d.pdev || r.hctl === d.pdev);
+          const row = inventory.find((r) => r.pdev === d.pdev || r.hctl === d.pdev);
           if (!row) continue;
-          const s = users.get(row.hctl) ?? new Set<number>();
+          const key = deviceKey(c.backendDomid, row.hctl);
+          const s = users.get(key) ?? new Set<number>();
           s.add(domid);
-          users.set(row.hctl, s);
+          users.set(key, s);
         }
       }
     }
@@ -665,8 +870,14 @@ export class Host {
    * logical unit as separate I_T nexuses: each gets its own unit attentions, and RESERVE or
    * PERSISTENT RESERVE OUT is how they keep out of each other's way (a tape is not shareable).
    */
-  private checkSharing(row: LsscsiRow, users: Map<string, Set<number>>, force: boolean, where: string): void {
-    const others = [...(users.get(row.hctl) ?? [])];
+  private checkSharing(
+    be: BackendDomain,
+    row: LsscsiRow,
+    users: Map<string, Set<number>>,
+    force: boolean,
+    where: string,
+  ): void {
+    const others = [...(users.get(deviceKey(be.handle.domid, row.hctl)) ?? [])];
     if (others.length === 0 || row.shareable || force) return;
     const names = others.map((d) => this.guests.get(d)?.name ?? `dom${d}`).join(", ");
     throw configError(
@@ -675,6 +886,25 @@ export class Host {
         "both guests would drive the same logical unit (declare it 'shareable = yes' in the host config, with reservations to coordinate, or pass --force)",
     );
   }
+}
+
+/** A physical device's identity across backend domains: each has its own h:c:t:l space. */
+function deviceKey(backendDomid: number, hctl: string): string {
+  return `${backendDomid}/${hctl}`;
+}
+
+/** How errors name a backend domain: "dom0", or "driver domain 'scsidd'". */
+function backendLabel(be: BackendDomain): string {
+  return be.handle.domid === 0 ? "dom0" : `driver domain '${be.name}'`;
+}
+
+/** An xl boolean (`driver_domain = 1`): 0 or 1, as libxlu's defbool reads it. */
+function xlBoolean(cfg: Map<string, XlSetting>, name: string, file: string): boolean {
+  const s = cfg.get(name);
+  if (!s) return false;
+  if (s.value.kind !== "number" || (s.value.text !== "0" && s.value.text !== "1"))
+    throw configError(`${file}:${s.line}`, `'${name}' must be 0 or 1`);
+  return s.value.text === "1";
 }
 
 function sameVdev(a: Hctl, b: Hctl): boolean {
@@ -687,12 +917,12 @@ function cpuSeconds(w: Worker, since: number): number {
   return elu ? elu.active / 1000 : (Date.now() - since) / 1000;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+function withTimeout<T>(p: Promise<T>, ms: number, what = "an answer"): Promise<T> {
   let t: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(t)),
     new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      t = setTimeout(() => reject(new PvscsiError("ESTATE", `timed out: waited ${ms} ms for ${what}`)), ms);
     }),
   ]);
 }

@@ -2,9 +2,9 @@ import { configError } from "../errors.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import type { Pdev } from "./vscsi-spec.js";
 
-/** A pdev the toolstack resolved against dom0's SCSI inventory. */
+/** A pdev the toolstack resolved against its backend domain's SCSI inventory. */
 export interface ResolvedDevice {
-  /** dom0's row for the device (its h:c:t:l, names, WWN). */
+  /** The backend domain's row for the device (its h:c:t:l, names, WWN). */
   readonly row: LsscsiRow;
   /**
    * What goes into `p-dev`: the `naa.<target port WWN>:<lun>` form Linux's pvops scsiback
@@ -24,6 +24,7 @@ export function resolvePdev(
   pdev: Pdev,
   text: string,
   where: string,
+  backendName = "dom0",
 ): ResolvedDevice {
   let row: LsscsiRow | undefined;
   let written: string;
@@ -51,7 +52,7 @@ export function resolvePdev(
   }
   if (!row) {
     const known = rows.map((r) => `${r.dev !== "-" ? r.dev : r.sg} (${r.hctl})`).join(", ");
-    throw configError(where, `pdev '${text}' does not exist in dom0 (devices: ${known || "none"})`);
+    throw configError(where, `pdev '${text}' does not exist in ${backendName} (devices: ${known || "none"})`);
   }
   return { row, pdev: written };
 }

@@ -14,13 +14,15 @@ export type Pdev =
   | { readonly kind: "hctl"; readonly hctl: Hctl } // 2:0:1:0
   | { readonly kind: "wwn"; readonly wwn: string; readonly lun: number }; // naa.60014054ac780582:0
 
-/** One `'pdev,vdev[,feature-host]'` entry of a domain's `vscsi` list (or `xl scsi-attach` arguments). */
+/** One `'pdev,vdev[,options]'` entry of a domain's `vscsi` list (or `xl scsi-attach` arguments). */
 export interface VscsiSpec {
   readonly pdev: Pdev;
   /** The pdev exactly as given (libxl writes it to `p-devname`). */
   readonly pdevText: string;
   readonly vdev: Hctl;
   readonly featureHost: boolean;
+  /** The backend domain (`backend=<name or domid>`), when not dom0. */
+  readonly backend?: string;
 }
 
 const U16 = 0xffff;
@@ -75,23 +77,34 @@ export function parsePdev(text: string, where: string): Pdev {
 }
 
 /**
- * Parse `'pdev,vdev[,option]'` as libxlu's `xlu_vscsi_config_add` does: split at commas into at
- * most three fields, trim each; the only option is `feature-host`. The vdev's channel, target and
- * LUN travel in u16 request fields, so they must fit 0..65535.
+ * Parse `'pdev,vdev[,option...]'` as libxlu's `xlu_vscsi_config_add` does: split at commas, trim
+ * each field. libxlu knows one option, `feature-host`; pvscsi adds `backend=<domain>`, the key xl's
+ * disk, vif and pci specs use to name a driver domain, since a controller served by a driver
+ * domain needs a way to say so. The vdev's channel, target and LUN travel in u16 request fields,
+ * so they must fit 0..65535.
  */
 export function parseVscsiSpec(text: string, where: string): VscsiSpec {
   const fields = text.split(",").map((f) => f.trim());
-  if (fields.length < 2 || fields.length > 3 || fields.some((f) => f === "")) {
-    throw configError(where, `vscsi entry '${text}' is not 'pdev,vdev[,feature-host]'`);
+  if (fields.length < 2 || fields.length > 4 || fields.some((f) => f === "")) {
+    throw configError(where, `vscsi entry '${text}' is not 'pdev,vdev[,feature-host][,backend=<domain>]'`);
   }
-  const [pdevText, vdevText, option] = fields as [string, string, string | undefined];
-  if (option !== undefined && option !== "feature-host") {
-    throw configError(where, `invalid option '${option}', expecting feature-host`);
+  const [pdevText, vdevText, ...options] = fields as [string, string, ...string[]];
+  let featureHost = false;
+  let backend: string | undefined;
+  for (const option of options) {
+    const m = /^backend=(.*)$/.exec(option);
+    if (option === "feature-host" && !featureHost) featureHost = true;
+    else if (m && backend === undefined) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(m[1]!))
+        throw configError(where, `backend '${m[1]}' is not a domain name or id`);
+      backend = m[1]!;
+    } else throw configError(where, `invalid option '${option}', expecting feature-host or backend=<domain>`);
   }
   return {
     pdev: parsePdev(pdevText, where),
     pdevText,
     vdev: parseHctl(vdevText, where, "vdev", { channel: U16, target: U16, lun: U16 }),
-    featureHost: option === "feature-host",
+    featureHost,
+    ...(backend !== undefined ? { backend } : {}),
   };
 }

@@ -108,6 +108,35 @@ describe("pvscsi up + pvscsi xl from another terminal", () => {
     );
   });
 
+  it("a driver domain from a config next to its host config, serving a guest attached with backend=", async () => {
+    writeFileSync(join(dir, "dd-host.conf"), "[disk 5:0:0:0]\nsize = 8M\n");
+    const ddCfg = join(dir, "dd.cfg");
+    writeFileSync(ddCfg, `name = "dd"\ndriver_domain = 1\nscsi_host_config = "dd-host.conf"\n`);
+    const created = await run("xl", "--socket", socket, "create", ddCfg);
+    expect(created.out).toMatch(/created domain dd \(domid (\d+)\)/);
+    const dd = /domid (\d+)/.exec(created.out)![1]!;
+    expect((await run("xl", "--socket", socket, "create", vm)).code).toBe(0);
+    const attach = await run(
+      "xl",
+      "--socket",
+      socket,
+      "scsi-attach",
+      "web",
+      "/dev/sda",
+      "1:0:0:0",
+      "backend=dd",
+    );
+    expect(attach).toMatchObject({ code: 0, err: "" });
+    const sl = await run("xl", "--socket", socket, "scsi-list", "web");
+    expect(sl.out.split("\n")[2]).toBe(`1   ${dd.padEnd(3)} 4     1     5:0:0:0    1:0:0:0    4`);
+    const refused = await run("xl", "--socket", socket, "destroy", "dd");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("driver domain 'dd' still serves the vscsi controllers of web (vHOST 1)");
+    expect((await run("xl", "--socket", socket, "destroy", "web")).code).toBe(0);
+    expect((await run("xl", "--socket", socket, "destroy", "dd")).code).toBe(0);
+    expect((await run("xl", "--socket", socket, "list")).out.trim().split("\n")).toHaveLength(2);
+  });
+
   it("stops cleanly on Ctrl-C", async () => {
     const exited = new Promise<number | null>((r) => up.once("exit", r));
     up.kill("SIGINT");

@@ -72,6 +72,10 @@ describe("vscsi entries", () => {
       pdev: { kind: "hctl", hctl: { host: 2, channel: 0, target: 3, lun: 1 } },
       featureHost: true,
     });
+    expect(parseVscsiSpec("/dev/sda,0:0:0:0,backend=scsidd,feature-host", "x")).toMatchObject({
+      featureHost: true,
+      backend: "scsidd",
+    });
     expect(parseVscsiSpec("naa.60014054AC780582:3,0:0:0:3", "x").pdev).toEqual({
       kind: "wwn",
       wwn: "60014054ac780582",
@@ -80,12 +84,15 @@ describe("vscsi entries", () => {
   });
 
   const bad: Array<[string, RegExp]> = [
-    ["/dev/sdb", /is not 'pdev,vdev\[,feature-host\]'/],
-    ["/dev/sdb,0:0:0:0,feature-host,x", /is not 'pdev,vdev/],
+    ["/dev/sdb", /is not 'pdev,vdev\[,feature-host\]\[,backend=<domain>\]'/],
+    ["/dev/sdb,0:0:0:0,feature-host,backend=dd,x", /is not 'pdev,vdev/],
+    ["/dev/sdb,0:0:0:0,feature-host,feature-host", /invalid option 'feature-host'/],
+    ["/dev/sdb,0:0:0:0,backend=a,backend=b", /invalid option 'backend=b'/],
+    ["/dev/sdb,0:0:0:0,backend=", /backend '' is not a domain name or id/],
     ["/dev/sdb,0:0:0", /vdev '0:0:0' is not h:c:t:l/],
     ["/dev/sdb,0:0:0:x", /vdev '0:0:0:x' is not h:c:t:l/],
     ["/dev/sdb,0:0:70000:0", /vdev '0:0:70000:0': target 70000 is out of range \(0\.\.65535\)/],
-    ["/dev/sdb,0:0:0:0,raw", /invalid option 'raw', expecting feature-host/],
+    ["/dev/sdb,0:0:0:0,raw", /invalid option 'raw', expecting feature-host or backend=<domain>/],
     ["naa.1234:0,0:0:0:0", /is not naa\.<16 hex digits>:<lun>/],
     ["sdb,0:0:0:0", /must be \/dev\/<name>, h:c:t:l or naa/],
     ["1:2:3,0:0:0:0", /pdev '1:2:3' is not h:c:t:l/],

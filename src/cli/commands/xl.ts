@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { configError } from "../../errors.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
@@ -14,13 +15,20 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
                                                name = "guest1"
                                                memory = 32          # MiB
                                                vscsi = [ '/dev/sda,0:0:0:0', '/dev/st0,0:0:1:0' ]
+                                             or a driver domain, running scsiback over its own devices:
+                                               name = "scsidd"
+                                               driver_domain = 1
+                                               scsi_host_config = "dd-host.conf"   # as for 'pvscsi up'
+                                             whose devices guests take with backend=scsidd:
+                                               vscsi = [ '/dev/sda,0:0:0:0,backend=scsidd' ]
   list                                       list domains
   destroy <Domain>                           close the domain's devices and destroy it
-  scsi-attach <Domain> <PhysDevice> <VirtDevice> [feature-host] [--force]
+  scsi-attach <Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>] [--force]
   scsi-detach <Domain> <VirtDevice>
   scsi-list <Domain> [<Domain> ...]
 
-PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> (see 'pvscsi up').
+PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
+            domain (dom0's: see 'pvscsi up').
 VirtDevice: h:c:t:l, where h selects the guest's controller (vHOST).
 --force lets a device that is not declared shareable be given to a second guest.
 `;
@@ -78,7 +86,9 @@ export const xlCommand: Command = {
         } catch (e) {
           throw configError(file, `cannot read: ${(e as Error).message}`);
         }
-        const r = (await controlRequest(socket, "xl.create", { config: text, file, force })) as {
+        // Paths in the config (a driver domain's scsi_host_config) start at the config's directory.
+        const baseDir = dirname(resolve(file));
+        const r = (await controlRequest(socket, "xl.create", { config: text, file, baseDir, force })) as {
           domid: number;
           name: string;
         };
@@ -98,12 +108,12 @@ export const xlCommand: Command = {
         return EXIT_OK;
       }
       case "scsi-attach":
-        need(3, 4, "<Domain> <PhysDevice> <VirtDevice> [feature-host]");
+        need(3, 5, "<Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>]");
         await controlRequest(socket, "xl.scsi-attach", {
           domain: rest[0],
           pdev: rest[1],
           vdev: rest[2],
-          option: rest[3],
+          option: rest.slice(3),
           force,
         });
         return EXIT_OK;
