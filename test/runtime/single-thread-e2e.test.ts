@@ -82,6 +82,19 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
     expect(await sys.run(xs.read(`${backend}/feature-sg-grant`))).toBe("128");
     expect(await sys.run(xs.read(`${frontend}/state`))).toBe("4");
     expect(Number(await sys.run(xs.read(`${frontend}/ring-ref`)))).toBeGreaterThanOrEqual(8);
+    // libxl's permissions: each end owns its directory and the other end may read it.
+    expect(await sys.run(xs.getPerms(backend))).toEqual([
+      { id: 0, perms: 0 },
+      { id: fe, perms: 1 },
+    ]);
+    expect(await sys.run(xs.getPerms(frontend))).toEqual([
+      { id: fe, perms: 0 },
+      { id: 0, perms: 1 },
+    ]);
+    expect(await sys.run(xs.getPerms(`${backend}/vscsi-devs/dev-0/p-dev`))).toEqual([
+      { id: 0, perms: 0 },
+      { id: fe, perms: 1 },
+    ]);
     expect(await sys.run(xs.read(`${frontend}/vscsi-devs/dev-1/state`))).toBe("4");
     expect(await sys.run(xs.read(`${backend}/vscsi-devs/dev-0/state`))).toBe("4");
     expect(g.frontend.scsi.lsscsi()).toMatch(

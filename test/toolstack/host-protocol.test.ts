@@ -82,6 +82,21 @@ describe("PVSCSI through workers", () => {
     });
   });
 
+  it("an ABORT for a command not in flight answers 0x2003, as Linux's TMR_TASK_DOES_NOT_EXIST does", async () => {
+    const r = await host.guestCommand("b", [
+      "vscsiif-send",
+      "0:0:0:0",
+      "act=2",
+      "ref_rqid=7",
+      "cdb=000000000000",
+    ]);
+    expect(r.stdout).toMatch(/^rslt=0x00002003/);
+    // The ring carries on.
+    expect((await host.guestCommand("b", ["vscsiif-send", "0:0:0:0", "cdb=000000000000"])).stdout).toMatch(
+      /^rslt=0x00000000/,
+    );
+  });
+
   it("a device reset through the ring answers 0x2002", async () => {
     expect(await host.guestCommand("a", ["sg_reset", "-d", "/dev/sda"])).toMatchObject({
       exitCode: 0,

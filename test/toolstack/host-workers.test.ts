@@ -95,6 +95,17 @@ describe("threaded host with real workers", () => {
     expect(probe.exitCode).not.toBe(0);
   });
 
+  it("--force gives a device that is not shareable to another guest anyway, at create and at attach", async () => {
+    await host.create(`name = "vm3"\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`, "vm3.cfg", { force: true });
+    await host.scsiAttach("vm3", "/dev/sdb", "0:0:1:0", undefined, { force: true });
+    expect((await host.scsiList(["vm3"])).map((r) => [r.phyHctl, r.devstate])).toEqual([
+      ["1:0:0:0", 4],
+      ["1:0:1:0", 4],
+    ]);
+    expect((await host.guestCommand("vm3", ["sg_inq", "/dev/sda"])).exitCode).toBe(0);
+    expect(await host.destroy("vm3")).toMatchObject({ clean: true });
+  });
+
   it("destroys guests with nothing left behind", async () => {
     for (const name of ["vm2", "vm1"]) {
       const report = await host.destroy(name);
