@@ -8,6 +8,7 @@ import {
   controllerPaths,
   removeController,
   removeDev,
+  type VscsiDevNodes,
   waitConnected,
   writeController,
 } from "../../src/toolstack/vscsi-nodes.js";
@@ -33,6 +34,11 @@ async function setup() {
   });
   await sys.start();
   return { sys, inv };
+}
+
+/** A controller of `frontendDomid` served by dom0, at devid 0 / vHOST 0, with `devs`. */
+function controller(frontendDomid: number, devs: VscsiDevNodes[]) {
+  return { backendDomid: 0, frontendDomid, devid: 0, idx: 0, featureHost: false, devs };
 }
 
 function host(fe: ScsifrontDriver) {
@@ -61,17 +67,10 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
     const { sys, inv } = await setup();
     const g = await sys.createGuest("guest1");
     const fe = g.handle.domid;
-    const ctrl = {
-      backendDomid: 0,
-      frontendDomid: fe,
-      devid: 0,
-      idx: 0,
-      featureHost: false,
-      devs: [
-        { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
-        { id: 1, pdev: "2:0:1:0", pdevname: "/dev/sdb", vdev: { host: 0, channel: 0, target: 1, lun: 0 } },
-      ],
-    };
+    const ctrl = controller(fe, [
+      { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
+      { id: 1, pdev: "2:0:1:0", pdevname: "/dev/sdb", vdev: { host: 0, channel: 0, target: 1, lun: 0 } },
+    ]);
     const { backend, frontend } = controllerPaths(ctrl);
     await sys.run(writeController(sys.toolstack, ctrl));
     await sys.run(waitConnected(sys.toolstack, backend, [0, 1]));
@@ -147,17 +146,10 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
   it("a LUN whose p-dev does not exist is refused with state 6 and the others still connect", async () => {
     const { sys, inv } = await setup();
     const g = await sys.createGuest("guest2");
-    const ctrl = {
-      backendDomid: 0,
-      frontendDomid: g.handle.domid,
-      devid: 0,
-      idx: 0,
-      featureHost: false,
-      devs: [
-        { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
-        { id: 1, pdev: "9:9:9:9", pdevname: "9:9:9:9", vdev: { host: 0, channel: 0, target: 5, lun: 0 } },
-      ],
-    };
+    const ctrl = controller(g.handle.domid, [
+      { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
+      { id: 1, pdev: "9:9:9:9", pdevname: "9:9:9:9", vdev: { host: 0, channel: 0, target: 5, lun: 0 } },
+    ]);
     const { backend } = controllerPaths(ctrl);
     await sys.run(writeController(sys.toolstack, ctrl));
     await expect(sys.run(waitConnected(sys.toolstack, backend, [0, 1]))).rejects.toThrow(
@@ -173,16 +165,9 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
     const g = await sys.createGuest("guest3");
     await sys.run(g.frontend.stop()); // this guest's "driver" is the test, writing its nodes by hand
     const fe = g.handle.domid;
-    const ctrl = {
-      backendDomid: 0,
-      frontendDomid: fe,
-      devid: 0,
-      idx: 0,
-      featureHost: false,
-      devs: [
-        { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
-      ],
-    };
+    const ctrl = controller(fe, [
+      { id: 0, pdev: "2:0:0:0", pdevname: "/dev/sda", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
+    ]);
     const { backend, frontend } = controllerPaths(ctrl);
     const held = sys.hv.report(0).heldMappings;
     await sys.run(writeController(sys.toolstack, ctrl));
