@@ -5,6 +5,7 @@ import { EventDispatcher } from "../evtchn/dispatcher.js";
 import type { ResolvedPdev } from "../scsiback/backend-device.js";
 import { ScsibackDriver } from "../scsiback/backend-driver.js";
 import { ScsifrontDriver } from "../scsifront/frontend-driver.js";
+import { writeDomainHome } from "../toolstack/domain-home.js";
 import { prepareXenstoreRing, XenstoreGrantBinder } from "../toolstack/xenstore-link.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import { XenstoreRingPage } from "../xenstore/ring-page.js";
@@ -95,29 +96,17 @@ export class LocalSystem {
   }
 
   /**
-   * Build a guest as the toolstack does: the domain, its `/local/domain/<id>` home (readable by
-   * the guest, its `device` and `error` directories its own), its xenstore page and port, INTRODUCE, and the
-   * guest's kernel with scsifront started.
+   * Build a guest as the toolstack does: the domain, its `/local/domain/<id>` home
+   * ({@link writeDomainHome}), its xenstore page and port, INTRODUCE, and the guest's kernel with
+   * scsifront started.
    */
   async createGuest(name: string, frames = 4096): Promise<LocalGuest> {
     const handle = this.hv.createDomain({ name, frames });
     const domid = handle.domid;
     this.backendCtx.introducePeer(handle);
     this.xsCtx.introducePeer(handle);
-    const home = `/local/domain/${domid}`;
     const xs = this.toolstack;
-    await this.run(
-      xs.transaction(async (tx) => {
-        await tx.mkdir(home);
-        await tx.setPerms(home, ["n0", `r${domid}`]);
-        await tx.write(`${home}/name`, name);
-        await tx.write(`${home}/domid`, String(domid));
-        for (const own of ["device", "error"]) {
-          await tx.mkdir(`${home}/${own}`);
-          await tx.setPerms(`${home}/${own}`, [`n${domid}`]);
-        }
-      }),
-    );
+    await this.run(xs.transaction((tx) => writeDomainHome(tx, domid, name)));
     const start = prepareXenstoreRing(this.hv, domid);
     await this.run(xs.introduce(domid, start.frame, start.port));
     const ctx = this.hv.context(domid);

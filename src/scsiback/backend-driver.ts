@@ -6,6 +6,7 @@ import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
+import { partsBelow } from "../xenstore/path.js";
 import { BackendDevice, type BackendEnv, type ResolvedPdev } from "./backend-device.js";
 import type { Vhost, VhostStats } from "./vhost.js";
 
@@ -159,12 +160,7 @@ export class ScsibackDriver {
 
   /** A watch event under the base: find devices that appeared or went away. */
   private async reconcile(path: string): Promise<void> {
-    const rel = path.startsWith(this.base)
-      ? path
-          .slice(this.base.length)
-          .split("/")
-          .filter((p) => p !== "")
-      : [];
+    const rel = partsBelow(this.base, path);
     const xs = this.env.xs;
     const candidates: Array<[string, string]> = [];
     if (rel.length >= 2) {

@@ -11,7 +11,8 @@ import { DomainKernel } from "../runtime/kernel.js";
 import { runKernelLoop } from "../runtime/kernel-loop.js";
 import { serveBaseline } from "../runtime/postmessage-baseline.js";
 import { serveRpc, type WorkerToMainMessage } from "../runtime/rpc.js";
-import { parseHostConfig } from "../targets/inventory/host-config.js";
+import { logUnhandledRejections } from "../runtime/worker-log.js";
+import { type HostConfigSource, parseHostConfig } from "../targets/inventory/host-config.js";
 import { Inventory } from "../targets/inventory/inventory.js";
 import type { XenstoreStartInfo } from "../toolstack/xenstore-link.js";
 import { ScsibackDriver } from "./backend-driver.js";
@@ -23,17 +24,12 @@ export interface BackendBoot {
   readonly peers: readonly DomainHandle[];
   readonly xenstore: XenstoreStartInfo;
   /** The host config (text and where it came from); null for the built-in default inventory. */
-  readonly hostConfig: { readonly text: string; readonly source: string; readonly baseDir: string } | null;
+  readonly hostConfig: HostConfigSource | null;
   readonly pollMode: boolean;
 }
 
 const port = parentPort!;
-// A late failure in some device's or command's promise chain is a bug to report, not a reason
-// to take every guest's backend (or this guest's kernel) down with it.
-const log = createDebug("pvscsi:scsiback");
-process.on("unhandledRejection", (e) =>
-  log("unhandled rejection: %s", e instanceof Error ? (e.stack ?? e.message) : e),
-);
+logUnhandledRejections(createDebug("pvscsi:scsiback"));
 const boot = workerData as BackendBoot;
 
 async function main(): Promise<void> {

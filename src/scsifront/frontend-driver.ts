@@ -5,6 +5,7 @@ import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
+import { partsBelow } from "../xenstore/path.js";
 import { FrontendDevice, type FrontendEnv } from "./frontend-device.js";
 import { GuestScsi } from "./midlayer.js";
 import type { GuestScsiHost } from "./scsi-host.js";
@@ -167,12 +168,7 @@ export class ScsifrontDriver {
   }
 
   private async reconcile(path: string): Promise<void> {
-    const rel = path.startsWith(this.base)
-      ? path
-          .slice(this.base.length)
-          .split("/")
-          .filter((p) => p !== "")
-      : [];
+    const rel = partsBelow(this.base, path);
     const xs = this.env.xs;
     const ids = new Set<string>();
     if (rel.length >= 1) ids.add(rel[0]!);

@@ -11,6 +11,7 @@ import { DomainKernel } from "../runtime/kernel.js";
 import { runKernelLoop } from "../runtime/kernel-loop.js";
 import { runBaseline } from "../runtime/postmessage-baseline.js";
 import { serveRpc, type WorkerToMainMessage } from "../runtime/rpc.js";
+import { logUnhandledRejections } from "../runtime/worker-log.js";
 import type { XenstoreStartInfo } from "../toolstack/xenstore-link.js";
 import { ScsifrontDriver } from "./frontend-driver.js";
 import { runGuestCommand } from "./shell.js";
@@ -24,12 +25,7 @@ export interface GuestBoot {
 }
 
 const port = parentPort!;
-// A late failure in some device's or command's promise chain is a bug to report, not a reason
-// to take every guest's backend (or this guest's kernel) down with it.
-const log = createDebug("pvscsi:scsifront");
-process.on("unhandledRejection", (e) =>
-  log("unhandled rejection: %s", e instanceof Error ? (e.stack ?? e.message) : e),
-);
+logUnhandledRejections(createDebug("pvscsi:scsifront"));
 const boot = workerData as GuestBoot;
 
 async function main(): Promise<void> {

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { MessageChannel, type Worker } from "node:worker_threads";
 import createDebug from "debug";
@@ -15,13 +14,18 @@ import type { VhostReport } from "../scsiback/backend-driver.js";
 import type { BackendBoot } from "../scsiback/backend-worker.js";
 import type { GuestBoot } from "../scsifront/guest-worker.js";
 import type { CommandResult } from "../scsifront/shell.js";
-import { parseHostConfig } from "../targets/inventory/host-config.js";
+import {
+  type HostConfigSource,
+  parseHostConfig,
+  readHostConfigSource,
+} from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { parseXenbusState } from "../xenbus/state.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import { XenstoreRingPage } from "../xenstore/ring-page.js";
 import { Xenstored } from "../xenstore/xenstored.js";
+import { writeDomainHome } from "./domain-home.js";
 import { resolvePdev } from "./pdev.js";
 import {
   addDevs,
@@ -38,13 +42,6 @@ import { prepareXenstoreRing, XenstoreGrantBinder } from "./xenstore-link.js";
 import { parseXlConfig, type XlSetting, xlString, xlStringList } from "./xl-config.js";
 
 const debug = createDebug("pvscsi:toolstack");
-
-/** A host config's text, its name, and the directory its relative paths start from. */
-export interface HostConfigSource {
-  readonly text: string;
-  readonly source: string;
-  readonly baseDir: string;
-}
 
 /** Options of {@link Host.start}. */
 export interface HostOptions {
@@ -304,17 +301,12 @@ export class Host {
     }
     let hostConfig: HostConfigSource | null = null;
     if (hostConfigPath !== undefined) {
-      const full = resolve(baseDir, hostConfigPath);
-      let hostText: string;
-      try {
-        hostText = readFileSync(full, "utf8");
-      } catch (e) {
-        throw configError(
+      hostConfig = readHostConfigSource(hostConfigPath, baseDir, (reason) =>
+        configError(
           `${file}:${hostConfigLine}`,
-          `scsi_host_config '${hostConfigPath}' cannot be read: ${(e as Error).message}`,
-        );
-      }
-      hostConfig = { text: hostText, source: hostConfigPath, baseDir: dirname(full) };
+          `scsi_host_config '${hostConfigPath}' cannot be read: ${reason}`,
+        ),
+      );
       parseHostConfig(hostConfig.text, hostConfig.source, hostConfig.baseDir); // its errors name its lines
     }
     return { name, memoryMiB, vscsi, driverDomain: { hostConfig } };
@@ -465,20 +457,11 @@ export class Host {
     }
   }
 
-  /** `/local/domain/<id>` as libxl makes it: owned by dom0, readable by the guest; `device/` the guest's. */
+  /** The domain's home ({@link writeDomainHome}), its `memory/target`, and the toolstack's `/libxl/<id>`. */
   private async buildXenstore(handle: DomainHandle): Promise<void> {
     const { domid, name } = handle;
-    const home = `/local/domain/${domid}`;
     await this.xs.transaction(async (tx) => {
-      await tx.mkdir(home);
-      await tx.setPerms(home, ["n0", `r${domid}`]);
-      await tx.write(`${home}/name`, name);
-      await tx.write(`${home}/domid`, String(domid));
-      // The guest's own: its devices, and where its drivers record errors (libxl's rwperm dirs).
-      for (const own of ["device", "error"]) {
-        await tx.mkdir(`${home}/${own}`);
-        await tx.setPerms(`${home}/${own}`, [`n${domid}`]);
-      }
+      const home = await writeDomainHome(tx, domid, name);
       await tx.write(`${home}/memory/target`, String(handle.frames * 4));
       await tx.mkdir(`/libxl/${domid}`);
     });

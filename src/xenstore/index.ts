@@ -71,6 +71,7 @@ export {
   isValidPath,
   joinPath,
   parentPath,
+  partsBelow,
 } from "./path.js";
 export {
   parsePerm,

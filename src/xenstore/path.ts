@@ -86,6 +86,18 @@ export function splitPath(path: string): string[] {
 }
 
 /**
+ * The components of `path` below `base` (`/a/b/c/d` below `/a/b` → `["c", "d"]`); `[]` for
+ * `base` itself or a path not under it.
+ */
+export function partsBelow(base: string, path: string): string[] {
+  if (!isChildOrSelf(path, base) || path.length === base.length) return [];
+  return path
+    .slice(base.length)
+    .split("/")
+    .filter((p) => p !== "");
+}
+
+/**
  * xenstored's `is_child`: whether `child` is `parent` or lies below it. Everything is below `/`.
  */
 export function isChildOrSelf(child: string, parent: string): boolean {

@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { configError } from "../../errors.js";
+import { type HostConfigSource, readHostConfigSource } from "../../targets/inventory/host-config.js";
 import { formatLsscsi } from "../../targets/inventory/inventory.js";
 import { hostControlHandler } from "../../toolstack/control-handler.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
@@ -22,16 +21,11 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
 `;
 
 /** Read a host config file for {@link Host.start}, with errors naming it. */
-export function loadHostConfig(
-  path: string | undefined,
-): { text: string; source: string; baseDir: string } | null {
+export function loadHostConfig(path: string | undefined): HostConfigSource | null {
   if (path === undefined) return null;
-  const full = resolve(path);
-  try {
-    return { text: readFileSync(full, "utf8"), source: path, baseDir: dirname(full) };
-  } catch (e) {
-    throw configError(`--config ${path}`, `cannot read: ${(e as Error).message}`);
-  }
+  return readHostConfigSource(path, process.cwd(), (reason) =>
+    configError(`--config ${path}`, `cannot read: ${reason}`),
+  );
 }
 
 export const upCommand: Command = {

@@ -1,6 +1,7 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configError } from "../../errors.js";
+import { configError, type PvscsiError } from "../../errors.js";
 import { MAX_DATA_TRANSFER, MAX_IMPORT_EXPORT, MAX_STORAGE, MAX_TRANSPORTS } from "../smc/elements.js";
 import { isValidBarcode } from "../ssc/cartridge-library.js";
 import { MAX_LUN } from "../target.js";
@@ -203,6 +204,33 @@ interface Section {
   readonly arg: string;
   readonly line: number;
   readonly values: Map<string, { value: string; line: number }>;
+}
+
+/**
+ * A host config as a backend domain's kernel is booted with: its text, its name in errors, and
+ * the directory its relative paths start from (parsing happens in the kernel's worker).
+ */
+export interface HostConfigSource {
+  readonly text: string;
+  readonly source: string;
+  readonly baseDir: string;
+}
+
+/**
+ * Read the host config file at `path` (relative to `baseDir`) as a {@link HostConfigSource} named
+ * `path`; `unreadable` turns the reason it cannot be read into the caller's error.
+ */
+export function readHostConfigSource(
+  path: string,
+  baseDir: string,
+  unreadable: (reason: string) => PvscsiError,
+): HostConfigSource {
+  const full = resolve(baseDir, path);
+  try {
+    return { text: readFileSync(full, "utf8"), source: path, baseDir: dirname(full) };
+  } catch (e) {
+    throw unreadable((e as Error).message);
+  }
 }
 
 /** Read and parse a host config file. */

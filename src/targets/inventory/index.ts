@@ -15,11 +15,13 @@ export {
   type DeviceKind,
   type DiskConfig,
   type HostConfig,
+  type HostConfigSource,
   loadHostConfig,
   type NullConfig,
   parseHostConfig,
   parseSize,
   parseWwn,
+  readHostConfigSource,
   type TapeConfig,
 } from "./host-config.js";
 export {

@@ -115,6 +115,29 @@ export interface CartridgeHeader {
   readonly created: number;
 }
 
+/** The header of a new, empty, clean cartridge: no records, nothing but the header durable yet. */
+export function blankHeader(
+  barcode: string,
+  capacity: number,
+  earlyWarning: number,
+  writeProtected: boolean,
+): CartridgeHeader {
+  return {
+    version: CARTRIDGE_VERSION,
+    writeProtected,
+    clean: true,
+    capacity,
+    earlyWarning,
+    durableEnd: CARTRIDGE_HEADER_SIZE,
+    indexOffset: CARTRIDGE_HEADER_SIZE,
+    recordCount: 0,
+    density: 0,
+    mediumType: 0,
+    barcode,
+    created: Date.now(),
+  };
+}
+
 /** CRC-32 (IEEE, zlib) of `b[from, to)`. */
 export function crcOf(b: Uint8Array, from: number, to: number): number {
   return crc32(from === 0 && to === b.length ? b : b.subarray(from, to)) >>> 0;

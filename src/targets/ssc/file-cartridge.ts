@@ -7,8 +7,8 @@ import { be32, be64, put32, put64 } from "../spc/cdb.js";
 import { UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../spc/sense.js";
 import { Cartridge, type CartridgeIo, type IoCallback } from "./cartridge.js";
 import {
+  blankHeader,
   CARTRIDGE_HEADER_SIZE,
-  CARTRIDGE_VERSION,
   type CartridgeHeader,
   checkRecordHeader,
   crcOf,
@@ -155,20 +155,7 @@ async function createCartridgeFile(
   geometry: CartridgeGeometry,
   writeProtected: boolean,
 ): Promise<void> {
-  const header: CartridgeHeader = {
-    version: CARTRIDGE_VERSION,
-    writeProtected,
-    clean: true,
-    capacity: geometry.capacity,
-    earlyWarning: geometry.earlyWarning,
-    durableEnd: CARTRIDGE_HEADER_SIZE,
-    indexOffset: CARTRIDGE_HEADER_SIZE,
-    recordCount: 0,
-    density: 0,
-    mediumType: 0,
-    barcode,
-    created: Date.now(),
-  };
+  const header = blankHeader(barcode, geometry.capacity, geometry.earlyWarning, writeProtected);
   const b = new Uint8Array(CARTRIDGE_HEADER_SIZE + INDEX_HEADER_SIZE);
   encodeHeader(b, header);
   encodeTrailerHeader(b, CARTRIDGE_HEADER_SIZE, 0, crcOf(b, 0, 0));

@@ -6,6 +6,7 @@
 
 export { Cartridge, type CartridgeIo, type IoCallback } from "./cartridge.js";
 export {
+  blankHeader,
   CARTRIDGE_HEADER_SIZE,
   CARTRIDGE_MAGIC,
   CARTRIDGE_VERSION,

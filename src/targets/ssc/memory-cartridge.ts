@@ -1,8 +1,8 @@
 import type { ScsiTask } from "../device.js";
 import { Cartridge, type CartridgeIo, type IoCallback } from "./cartridge.js";
 import {
+  blankHeader,
   CARTRIDGE_HEADER_SIZE,
-  CARTRIDGE_VERSION,
   type CartridgeHeader,
   checkRecordHeader,
   RECORD_HEADER_SIZE,
@@ -23,20 +23,7 @@ export class MemoryImage {
 
   constructor(barcode: string, capacity: number, earlyWarning: number, writeProtected = false) {
     this.bytes = new Uint8Array(CARTRIDGE_HEADER_SIZE + Math.min(capacity, 1 << 16));
-    this.header = {
-      version: CARTRIDGE_VERSION,
-      writeProtected,
-      clean: true,
-      capacity,
-      earlyWarning,
-      durableEnd: CARTRIDGE_HEADER_SIZE,
-      indexOffset: CARTRIDGE_HEADER_SIZE,
-      recordCount: 0,
-      density: 0,
-      mediumType: 0,
-      barcode,
-      created: Date.now(),
-    };
+    this.header = blankHeader(barcode, capacity, earlyWarning, writeProtected);
   }
 
   /** Build the index by walking the records (the image is always sound, but check anyway). */
