@@ -3,8 +3,8 @@
  * on the same channel, until `control[0]` is set (and a kick wakes the wait).
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { DomainContext, type DomainHandle } from "../src/domain/index.js";
 import { pollEvents, waitForEvents, waitForEventsAsync } from "../src/evtchn/index.js";
+import { DomainContext, type DomainHandle } from "../src/hypervisor/index.js";
 
 export interface EchoWorkerData {
   readonly self: DomainHandle;

@@ -4,7 +4,7 @@
  * the 64-byte threshold below which a loop wins.
  */
 import { Bench } from "tinybench";
-import { DataBuffer } from "../src/targets/data-buffer.js";
+import { DataBuffer } from "../src/scsi/data-buffer.js";
 import { printBench } from "./_report.js";
 
 const guest = new Uint8Array(new SharedArrayBuffer(64 * 4096));

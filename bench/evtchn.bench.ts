@@ -7,9 +7,9 @@
  */
 import type { Worker } from "node:worker_threads";
 import { Bench } from "tinybench";
-import { Hypervisor } from "../src/domain/index.js";
 import { pollEvents, waitForEvents, waitForEventsAsync } from "../src/evtchn/index.js";
-import { spawnWorker } from "../src/runtime/spawn-worker.js";
+import { Hypervisor } from "../src/hypervisor/index.js";
+import { spawnWorker } from "../src/system/spawn-worker.js";
 import type { EchoWorkerData } from "./_evtchn-echo-worker.js";
 import { printBench } from "./_report.js";
 

@@ -6,8 +6,8 @@
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import { Bench } from "tinybench";
-import { Hypervisor } from "../src/domain/index.js";
 import { GrantCopyBatch } from "../src/grant/index.js";
+import { Hypervisor } from "../src/hypervisor/index.js";
 import { printBench } from "./_report.js";
 
 const GRANTS = 154;

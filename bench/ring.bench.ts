@@ -5,7 +5,7 @@
  */
 import { Bench } from "tinybench";
 import { BackRing, FrontRing, SharedRing } from "../src/ring/index.js";
-import { spawnWorker } from "../src/runtime/spawn-worker.js";
+import { spawnWorker } from "../src/system/spawn-worker.js";
 import {
   VSCSIIF_ACT_SCSI_CDB,
   VSCSIIF_ENTRY_SIZE,

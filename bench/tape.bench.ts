@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bench } from "tinybench";
-import { DataBuffer } from "../src/targets/data-buffer.js";
+import { DataBuffer } from "../src/scsi/data-buffer.js";
 import {
   type DataDirection,
   type DeviceInfo,
@@ -18,7 +18,7 @@ import {
   SAM_STAT_GOOD,
   type ScsiTask,
   TYPE_TAPE,
-} from "../src/targets/device.js";
+} from "../src/scsi/device.js";
 import { FileCartridgeLibrary, MemoryCartridgeLibrary } from "../src/targets/ssc/cartridge-library.js";
 import { TapeDrive } from "../src/targets/ssc/tape-drive.js";
 import { printBench } from "./_report.js";

@@ -7,7 +7,7 @@
  * Run: `npm run bench targets`
  */
 import { Bench } from "tinybench";
-import { DataBuffer } from "../src/targets/data-buffer.js";
+import { DataBuffer } from "../src/scsi/data-buffer.js";
 import {
   type DataDirection,
   type DeviceInfo,
@@ -16,7 +16,7 @@ import {
   type ScsiDevice,
   type ScsiTask,
   TYPE_DISK,
-} from "../src/targets/device.js";
+} from "../src/scsi/device.js";
 import { NullDevice } from "../src/targets/null-device.js";
 import { Disk } from "../src/targets/sbc/disk.js";
 import { printBench } from "./_report.js";

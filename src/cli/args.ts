@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { configError } from "../errors.js";
+import { configError } from "../xen/errors.js";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { PvscsiError } from "../errors.js";
+import { PvscsiError } from "../xen/errors.js";
 import { abiCommand } from "./commands/abi.js";
 import { demoCommand } from "./commands/demo.js";
 import { guestCommand } from "./commands/guest.js";

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../errors.js";
+import { invalidArgument } from "../xen/errors.js";
 import type { EventChannels } from "./event-channels.js";
 import { pollEvents, waitForEvents, waitForEventsAsync } from "./wait.js";
 

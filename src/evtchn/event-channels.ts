@@ -1,10 +1,8 @@
 import createDebug from "debug";
-import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "../domain/_spin-lock.js";
-import { XEN_W_EVENT_LOCK } from "../domain/layout.js";
-import type { PeerTable } from "../domain/peers.js";
-import type { DomainView } from "../domain/view.js";
-import { invalidArgument } from "../errors.js";
-import { DOMID_FIRST_RESERVED, DOMID_SELF } from "../grant/constants.js";
+import { XEN_W_EVENT_LOCK } from "../xen/domain-layout.js";
+import type { DomainView } from "../xen/domain-view.js";
+import { DOMID_FIRST_RESERVED, DOMID_SELF } from "../xen/domid.js";
+import { invalidArgument } from "../xen/errors.js";
 import {
   EVTCHNSTAT_closed,
   EVTCHNSTAT_interdomain,
@@ -14,7 +12,7 @@ import {
   XEN_ENOENT,
   XEN_ENOSPC,
   XEN_ESRCH,
-} from "./constants.js";
+} from "../xen/evtchn-constants.js";
 import {
   ECS_FREE,
   ECS_INTERDOMAIN,
@@ -29,7 +27,9 @@ import {
   VCPU_BLOCK_WORDS,
   VCPU_W_SEL,
   VCPU_W_UPCALL,
-} from "./layout.js";
+} from "../xen/evtchn-layout.js";
+import type { PeerTable } from "../xen/peer-table.js";
+import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "../xen/spin-lock.js";
 
 /** Out-parameter of {@link EventChannels.statusOf} (`struct evtchn_status`'s OUT fields), reused by the caller. */
 const debug = createDebug("pvscsi:evtchn");

@@ -20,8 +20,8 @@ export {
   XEN_ENOSPC,
   XEN_EPERM,
   XEN_ESRCH,
-} from "./constants.js";
+} from "../xen/evtchn-constants.js";
+export { MAX_VCPUS } from "../xen/evtchn-layout.js";
 export { EventDispatcher, type EventHandler } from "./dispatcher.js";
 export { EventChannels, EvtchnStatus } from "./event-channels.js";
-export { MAX_VCPUS } from "./layout.js";
 export { pollEvents, waitForEvents, waitForEventsAsync } from "./wait.js";

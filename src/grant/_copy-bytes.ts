@@ -1,5 +1,5 @@
-import type { DomainView } from "../domain/view.js";
-import { XEN_PAGE_SHIFT, XEN_PAGE_SIZE } from "../ring/layout.js";
+import type { DomainView } from "../xen/domain-view.js";
+import { XEN_PAGE_SHIFT, XEN_PAGE_SIZE } from "../xen/page.js";
 
 /**
  * Copy `len` bytes from frame `sFrame` of `s` at `sOff` to frame `dFrame` of `d` at `dOff`,

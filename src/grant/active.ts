@@ -1,5 +1,4 @@
-import { GRANT_SPIN_LIMIT, spinLock, spinUnlock } from "../domain/_spin-lock.js";
-import type { DomainView } from "../domain/view.js";
+import type { DomainView } from "../xen/domain-view.js";
 import {
   GNTST_bad_page,
   GNTST_eagain,
@@ -11,7 +10,7 @@ import {
   GTF_sub_page,
   GTF_type_mask,
   GTF_writing,
-} from "./constants.js";
+} from "../xen/grant-constants.js";
 import {
   ACT_MAX_PINS,
   ACT_PIN_WRITER,
@@ -24,7 +23,8 @@ import {
   GE_W_COMBO,
   GE_W_FRAME,
   GRANT_ENTRY_WORDS,
-} from "./layout.js";
+} from "../xen/grant-layout.js";
+import { GRANT_SPIN_LIMIT, spinLock, spinUnlock } from "../xen/spin-lock.js";
 
 /*
  * Pinning a grant: what Xen does to the granter's tables when a domain maps or copies through a

@@ -1,5 +1,6 @@
-import { invalidArgument } from "../errors.js";
-import { DOMID_SELF, GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTST_okay } from "./constants.js";
+import { DOMID_SELF } from "../xen/domid.js";
+import { invalidArgument } from "../xen/errors.js";
+import { GNTCOPY_dest_gref, GNTCOPY_source_gref, GNTST_okay } from "../xen/grant-constants.js";
 
 /**
  * A batch of `GNTTABOP_copy` operations (`struct gnttab_copy[]`), held as one typed array per

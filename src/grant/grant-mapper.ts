@@ -1,12 +1,8 @@
 import createDebug from "debug";
-import type { PeerTable } from "../domain/peers.js";
-import type { DomainView } from "../domain/view.js";
-import { hypercallFailed, invalidArgument } from "../errors.js";
-import { XEN_PAGE_SHIFT, XEN_PAGE_SIZE } from "../ring/layout.js";
-import { copyBytes } from "./_copy-bytes.js";
-import { lastPinFailure, pinGrant, unpinGrant } from "./active.js";
+import type { DomainView } from "../xen/domain-view.js";
+import { DOMID_SELF } from "../xen/domid.js";
+import { hypercallFailed, invalidArgument } from "../xen/errors.js";
 import {
-  DOMID_SELF,
   GNTCOPY_dest_gref,
   GNTCOPY_source_gref,
   GNTST_bad_copy_arg,
@@ -20,8 +16,7 @@ import {
   type GrantStatus,
   grantStatusMessage,
   grantStatusName,
-} from "./constants.js";
-import type { GrantCopyBatch } from "./copy-batch.js";
+} from "../xen/grant-constants.js";
 import {
   MAPTRACK_ENTRY_WORDS,
   MT_BUSY,
@@ -32,7 +27,12 @@ import {
   MT_W_REF,
   MT_W_STATE,
   MT_WRITABLE,
-} from "./layout.js";
+} from "../xen/grant-layout.js";
+import { XEN_PAGE_SHIFT, XEN_PAGE_SIZE } from "../xen/page.js";
+import type { PeerTable } from "../xen/peer-table.js";
+import { copyBytes } from "./_copy-bytes.js";
+import { lastPinFailure, pinGrant, unpinGrant } from "./active.js";
+import type { GrantCopyBatch } from "./copy-batch.js";
 
 /** Full lock spins a copy makes to drop its pin before it decides the holder is dead. */
 const RELEASE_TRIES = 16;

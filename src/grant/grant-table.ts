@@ -1,6 +1,6 @@
-import { claimBit, releaseBit, testBit } from "../domain/_bitmap.js";
-import type { DomainView } from "../domain/view.js";
-import { invalidArgument, invalidState } from "../errors.js";
+import { claimBit, releaseBit, testBit } from "../xen/bitmap.js";
+import type { DomainView } from "../xen/domain-view.js";
+import { invalidArgument, invalidState } from "../xen/errors.js";
 import {
   GNTST_no_space,
   GNTTAB_NR_RESERVED_ENTRIES,
@@ -8,8 +8,8 @@ import {
   GTF_reading,
   GTF_readonly,
   GTF_writing,
-} from "./constants.js";
-import { GE_DOMID_SHIFT, GE_W_COMBO, GE_W_FRAME, GRANT_ENTRY_WORDS } from "./layout.js";
+} from "../xen/grant-constants.js";
+import { GE_DOMID_SHIFT, GE_W_COMBO, GE_W_FRAME, GRANT_ENTRY_WORDS } from "../xen/grant-layout.js";
 
 const FLAG_BITS = (1 << GE_DOMID_SHIFT) - 1;
 

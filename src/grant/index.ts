@@ -3,10 +3,9 @@
  * side (`GrantMapper`: map, unmap, `GNTTABOP_copy`), and Xen's constants and status codes.
  * @module
  */
+
+export { DOMID_FIRST_RESERVED, DOMID_INVALID, DOMID_SELF } from "../xen/domid.js";
 export {
-  DOMID_FIRST_RESERVED,
-  DOMID_INVALID,
-  DOMID_SELF,
   GNTCOPY_dest_gref,
   GNTCOPY_source_gref,
   GNTST_address_too_big,
@@ -42,8 +41,8 @@ export {
   GTF_writing,
   grantStatusMessage,
   grantStatusName,
-} from "./constants.js";
+} from "../xen/grant-constants.js";
+export { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1_SIZE, grantEntryV1Layout } from "../xen/grant-layout.js";
 export { GrantCopyBatch } from "./copy-batch.js";
 export { GrantMapper, type GrantMapping } from "./grant-mapper.js";
 export { GrantTable } from "./grant-table.js";
-export { GRANT_ENTRIES_PER_FRAME, GRANT_ENTRY_V1_SIZE, grantEntryV1Layout } from "./layout.js";

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../errors.js";
+import { invalidArgument } from "../xen/errors.js";
 
 /**
  * A private, non-shared buffer holding one ring entry: the destination of `RING_COPY_REQUEST` /

@@ -1,5 +1,6 @@
-import { invalidArgument, outOfRange } from "../errors.js";
-import type { RingEntry } from "./entry.js";
+import { invalidArgument, outOfRange } from "../xen/errors.js";
+import { XEN_PAGE_SIZE } from "../xen/page.js";
+import { ringSize } from "../xen/ring-size.js";
 import {
   SRING_PAD,
   SRING_PAD_SIZE,
@@ -10,9 +11,8 @@ import {
   W_REQ_PROD,
   W_RSP_EVENT,
   W_RSP_PROD,
-  XEN_PAGE_SIZE,
-} from "./layout.js";
-import { ringSize } from "./size.js";
+} from "../xen/sring-layout.js";
+import type { RingEntry } from "./entry.js";
 
 /**
  * The shared half of a Xen ring (`struct X_sring`): a page-aligned region of one or more 4096-byte

@@ -1,10 +1,10 @@
 import createDebug from "debug";
-import type { DomainContext } from "../domain/context.js";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
-import { GNTST_eagain, grantStatusName } from "../grant/constants.js";
+import type { DomainContext } from "../hypervisor/context.js";
 import { SharedRing } from "../ring/shared-ring.js";
-import type { Initiator, ScsiDevice } from "../targets/device.js";
-import { VSCSIIF_ENTRY_SIZE } from "../vscsiif/layout.js";
+import type { Initiator, ScsiDevice } from "../scsi/device.js";
+import { GNTST_eagain, grantStatusName } from "../xen/grant-constants.js";
+import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import { deviceFatal, publishState } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";

@@ -1,7 +1,7 @@
 import createDebug from "debug";
-import type { DomainContext } from "../domain/context.js";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
-import type { Initiator } from "../targets/device.js";
+import type { DomainContext } from "../hypervisor/context.js";
+import type { Initiator } from "../scsi/device.js";
 import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";

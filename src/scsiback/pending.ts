@@ -1,10 +1,5 @@
-import { DataBuffer } from "../targets/data-buffer.js";
-import {
-  type DataDirection,
-  type Initiator,
-  SCSI_SENSE_BUFFERSIZE,
-  type ScsiTask,
-} from "../targets/device.js";
+import { DataBuffer } from "../scsi/data-buffer.js";
+import { type DataDirection, type Initiator, SCSI_SENSE_BUFFERSIZE, type ScsiTask } from "../scsi/device.js";
 import { VSCSIIF_MAX_COMMAND_SIZE } from "../vscsiif/constants.js";
 import type { TranslationEntry } from "./translation.js";
 

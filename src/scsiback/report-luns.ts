@@ -1,5 +1,5 @@
-import type { DataBuffer } from "../targets/data-buffer.js";
-import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../targets/device.js";
+import type { DataBuffer } from "../scsi/data-buffer.js";
+import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../scsi/device.js";
 
 /** REPORT LUNS operation code. */
 export const REPORT_LUNS = 0xa0;

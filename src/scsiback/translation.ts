@@ -1,4 +1,4 @@
-import type { ScsiDevice } from "../targets/device.js";
+import type { ScsiDevice } from "../scsi/device.js";
 
 /** A guest-visible address: the vscsiif request's (channel, id, lun); the vhost is the host. */
 export interface VirtualAddress {

@@ -1,13 +1,7 @@
 import createDebug from "debug";
-import { invalidState } from "../errors.js";
 import { BackRing } from "../ring/back-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
-import {
-  type Initiator,
-  SAM_STAT_TASK_ABORTED,
-  type ScsiDevice,
-  type TmfResponse,
-} from "../targets/device.js";
+import { type Initiator, SAM_STAT_TASK_ABORTED, type ScsiDevice, type TmfResponse } from "../scsi/device.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -26,9 +20,10 @@ import {
   XEN_VSCSIIF_RSLT_RESET_FAILED,
   XEN_VSCSIIF_RSLT_RESET_SUCCESS,
 } from "../vscsiif/constants.js";
-import { VSCSIIF_MAX_REQS } from "../vscsiif/layout.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
 import { VscsiifResponse, validSenseLength } from "../vscsiif/response.js";
+import { invalidState } from "../xen/errors.js";
+import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { PendingRequest } from "./pending.js";
 import { type GrantMapper, MappedFrame, type Notifier } from "./ports.js";
 import { type EmulatedResult, emulateReportLuns, REPORT_LUNS } from "./report-luns.js";

@@ -1,8 +1,8 @@
 import createDebug from "debug";
-import type { DomainContext } from "../domain/context.js";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
+import type { DomainContext } from "../hypervisor/context.js";
 import { SharedRing } from "../ring/shared-ring.js";
-import { VSCSIIF_ENTRY_SIZE } from "../vscsiif/layout.js";
+import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import { deviceFatal, publishState } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
@@ -10,9 +10,8 @@ import { XenbusState, xenbusStateName } from "../xenbus/state.js";
 import { watchState } from "../xenbus/wait-state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { Frontend } from "./frontend.js";
-import type { GuestScsi } from "./midlayer.js";
 import type { GrantAccess, GuestMemory } from "./ports.js";
-import { GuestScsiHost } from "./scsi-host.js";
+import { GuestScsiHost, type ScsiMidlayer } from "./scsi-host.js";
 
 const debug = createDebug("pvscsi:scsifront");
 
@@ -23,7 +22,7 @@ export interface FrontendEnv {
   readonly dispatcher: EventDispatcher;
   readonly xs: XenstoreClient;
   /** The guest's SCSI midlayer, where announced LUNs become devices. */
-  readonly scsi: GuestScsi;
+  readonly scsi: ScsiMidlayer;
   /** A free SCSI host number (`scsiN`); given back with `releaseHostNo`. */
   takeHostNo(): number;
   releaseHostNo(n: number): void;

@@ -1,20 +1,21 @@
 import createDebug from "debug";
-import type { DomainContext } from "../domain/context.js";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
+import type { DomainContext } from "../hypervisor/context.js";
 import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { partsBelow } from "../xenstore/path.js";
 import { FrontendDevice, type FrontendEnv } from "./frontend-device.js";
-import { GuestScsi } from "./midlayer.js";
-import type { GuestScsiHost } from "./scsi-host.js";
+import type { GuestScsiHost, ScsiMidlayer } from "./scsi-host.js";
 
 const debug = createDebug("pvscsi:scsifront");
 
 /** Options of {@link ScsifrontDriver}. */
-export interface ScsifrontDriverOptions {
+export interface ScsifrontDriverOptions<M extends ScsiMidlayer = ScsiMidlayer> {
   readonly ctx: DomainContext;
+  /** The guest's SCSI midlayer, where the LUNs the backend announces become devices. */
+  readonly midlayer: M;
   readonly dispatcher: EventDispatcher;
   readonly xs: XenstoreClient;
   /** Poll every ring for responses instead of waiting for events (benchmarks). */
@@ -26,11 +27,11 @@ export interface ScsifrontDriverOptions {
  * the toolstack adds, and owns the guest's SCSI midlayer. Sans-IO like the backend driver: the
  * shell dispatches events, then calls {@link runPending}.
  */
-export class ScsifrontDriver {
+export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   readonly domid: number;
   readonly base: string;
   /** The guest's SCSI devices (what `lsscsi` and `/proc/scsi/scsi` show). */
-  readonly scsi = new GuestScsi();
+  readonly scsi: M;
   private readonly env: FrontendEnv;
   private readonly devices = new Map<number, FrontendDevice>();
   private readonly pending = new Set<GuestScsiHost>();
@@ -41,7 +42,8 @@ export class ScsifrontDriver {
   private readonly pollMode: boolean;
   private watch: XsWatchHandle | null = null;
 
-  constructor(options: ScsifrontDriverOptions) {
+  constructor(options: ScsifrontDriverOptions<M>) {
+    this.scsi = options.midlayer;
     this.domid = options.ctx.domid;
     this.base = `/local/domain/${this.domid}/device/vscsi`;
     this.pollMode = options.pollMode ?? false;

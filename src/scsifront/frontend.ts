@@ -1,8 +1,7 @@
 import createDebug from "debug";
-import { invalidArgument, invalidState } from "../errors.js";
 import { FrontRing } from "../ring/front-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
-import type { DataDirection } from "../targets/device.js";
+import type { DataDirection } from "../scsi/device.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -17,9 +16,10 @@ import {
   VSCSIIF_SG_TABLESIZE,
   XEN_VSCSIIF_RSLT_RESET_SUCCESS,
 } from "../vscsiif/constants.js";
-import { VSCSIIF_MAX_REQS } from "../vscsiif/layout.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
 import { VscsiifResponse } from "../vscsiif/response.js";
+import { invalidArgument, invalidState } from "../xen/errors.js";
+import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { DID_ERROR, scsifrontHostByte } from "./host-byte.js";
 import type { GrantAccess, GuestMemory, Notifier } from "./ports.js";
 

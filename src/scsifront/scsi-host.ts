@@ -1,5 +1,4 @@
-import { invalidArgument } from "../errors.js";
-import type { DataDirection } from "../targets/device.js";
+import type { DataDirection } from "../scsi/device.js";
 import {
   DMA_FROM_DEVICE,
   DMA_NONE,
@@ -10,6 +9,7 @@ import {
   VSCSIIF_PAGE_SIZE,
 } from "../vscsiif/constants.js";
 import type { VscsiifRequest } from "../vscsiif/request.js";
+import { invalidArgument } from "../xen/errors.js";
 import { FrontCommand, type Frontend } from "./frontend.js";
 import { DID_ERROR } from "./host-byte.js";
 import type { GuestMemory } from "./ports.js";
@@ -37,6 +37,23 @@ export interface ScsiResult {
   readonly residual: number;
   /** Data-in actually received (length = requested − residual). */
   readonly data: Uint8Array;
+}
+
+/**
+ * The guest's SCSI midlayer as the low-level driver sees it, the calls Linux's xen-scsifront
+ * makes into the midlayer: `scsi_add_host`/`scsi_remove_host` for a controller, and for each LUN
+ * the backend announces `scsi_device_lookup`, `scsi_add_device` and `scsi_remove_device`. The
+ * midlayer itself (sd/st/ch/sg, `lsscsi`) lives above the driver, in the guest.
+ */
+export interface ScsiMidlayer {
+  addHost(host: GuestScsiHost): void;
+  removeHost(hostNo: number): void;
+  /** The device at this address if the midlayer has one (`scsi_device_lookup`). */
+  find(hostNo: number, channel: number, id: number, lun: number): object | undefined;
+  /** Probe and add the LUN (`scsi_add_device`: INQUIRY, then an upper driver attaches). */
+  addDevice(host: GuestScsiHost, channel: number, id: number, lun: number): Promise<object>;
+  /** Remove the LUN; false if there was none. */
+  removeDevice(hostNo: number, channel: number, id: number, lun: number): boolean;
 }
 
 /**

@@ -5,7 +5,7 @@
  * `./ssc`, `./smc`, `./inventory`) export the details.
  * @module
  */
-export { DataBuffer } from "./data-buffer.js";
+export { DataBuffer } from "../scsi/data-buffer.js";
 export {
   type DataDirection,
   type DeviceInfo,
@@ -27,7 +27,7 @@ export {
   TYPE_NO_LUN,
   TYPE_ROM,
   TYPE_TAPE,
-} from "./device.js";
+} from "../scsi/device.js";
 export {
   DEFAULT_HOST_CONFIG,
   type DeviceConfig,

@@ -5,7 +5,7 @@ import {
   type ScsiTask,
   type TmfResponse,
   TYPE_DISK,
-} from "./device.js";
+} from "../scsi/device.js";
 import type { TargetMember, TargetPort } from "./target-port.js";
 
 /** Default identity of a {@link NullDevice}. */

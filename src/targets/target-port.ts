@@ -1,5 +1,5 @@
-import type { DataBuffer } from "./data-buffer.js";
-import type { ScsiDevice } from "./device.js";
+import type { DataBuffer } from "../scsi/data-buffer.js";
+import type { ScsiDevice } from "../scsi/device.js";
 
 /**
  * What a logical unit sees of the SCSI target port it sits behind: the port's identity for VPD

@@ -1,15 +1,12 @@
-import { invalidArgument, invalidState } from "../errors.js";
-import type { DataBuffer } from "./data-buffer.js";
+import { be16, be32 } from "../scsi/cdb.js";
+import type { DataBuffer } from "../scsi/data-buffer.js";
 import {
   type Initiator,
   SAM_STAT_CHECK_CONDITION,
   SAM_STAT_GOOD,
   type ScsiTask,
   type TmfResponse,
-} from "./device.js";
-import { be16, be32 } from "./spc/cdb.js";
-import { HANDLED, type Handled } from "./spc/command.js";
-import { writeNoLunInquiry, writeVpdSupportedPages, wwnBytes } from "./spc/inquiry.js";
+} from "../scsi/device.js";
 import {
   fieldPointer,
   INVALID_FIELD_IN_CDB,
@@ -17,7 +14,10 @@ import {
   LOGICAL_UNIT_NOT_SUPPORTED,
   REPORTED_LUNS_DATA_HAS_CHANGED,
   writeSense,
-} from "./spc/sense.js";
+} from "../scsi/sense.js";
+import { invalidArgument, invalidState } from "../xen/errors.js";
+import { HANDLED, type Handled } from "./spc/command.js";
+import { writeNoLunInquiry, writeVpdSupportedPages, wwnBytes } from "./spc/inquiry.js";
 import type { TargetMember, TargetPort } from "./target-port.js";
 
 /** Largest LUN pvscsi addresses: single-level flat space addressing (SAM-5 §4.7.7). */

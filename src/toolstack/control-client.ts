@@ -1,5 +1,5 @@
 import { createConnection } from "node:net";
-import { PvscsiError } from "../errors.js";
+import { PvscsiError } from "../xen/errors.js";
 import type { ControlResponse } from "./control-protocol.js";
 
 /**

@@ -1,4 +1,4 @@
-import { configError } from "../errors.js";
+import { configError } from "../xen/errors.js";
 import { dumpFile } from "../xenstore/dump.js";
 import type { ControlHandler } from "./control-protocol.js";
 import type { Host } from "./host.js";

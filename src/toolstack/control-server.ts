@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import createDebug from "debug";
-import { PvscsiError } from "../errors.js";
+import { PvscsiError } from "../xen/errors.js";
 import {
   type ControlHandler,
   type ControlRequest,

@@ -1,31 +1,32 @@
 import { dirname, resolve } from "node:path";
 import { MessageChannel, type Worker } from "node:worker_threads";
 import createDebug from "debug";
-import type { DomainContext } from "../domain/context.js";
-import type { DomainHandle } from "../domain/handle.js";
-import { Hypervisor } from "../domain/hypervisor.js";
-import type { DomainReport } from "../domain/report.js";
-import { configError, invalidState, PvscsiError } from "../errors.js";
 import { EventDispatcher } from "../evtchn/dispatcher.js";
-import { runKernelLoop } from "../runtime/kernel-loop.js";
-import { RpcClient } from "../runtime/rpc.js";
-import { spawnWorker } from "../runtime/spawn-worker.js";
+import type { CommandResult } from "../guest/userland/command.js";
+import type { DomainContext } from "../hypervisor/context.js";
+import { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { DomainReport } from "../hypervisor/report.js";
+import { prepareXenstoreRing, XenstoreGrantBinder } from "../hypervisor/xenstore-link.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
-import type { BackendBoot } from "../scsiback/backend-worker.js";
-import type { GuestBoot } from "../scsifront/guest-worker.js";
-import type { CommandResult } from "../scsifront/shell.js";
+import type { BackendBoot } from "../system/backend-worker.js";
+import { writeDomainHome } from "../system/domain-home.js";
+import type { GuestBoot } from "../system/guest-worker.js";
+import { runKernelLoop } from "../system/kernel-loop.js";
+import { RpcClient } from "../system/rpc.js";
+import { spawnWorker } from "../system/spawn-worker.js";
 import {
   type HostConfigSource,
   parseHostConfig,
   readHostConfigSource,
 } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import type { DomainHandle } from "../xen/domain-handle.js";
+import { configError, invalidState, PvscsiError } from "../xen/errors.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { parseXenbusState } from "../xenbus/state.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import { XenstoreRingPage } from "../xenstore/ring-page.js";
 import { Xenstored } from "../xenstore/xenstored.js";
-import { writeDomainHome } from "./domain-home.js";
 import { resolvePdev } from "./pdev.js";
 import {
   addDevs,
@@ -38,7 +39,6 @@ import {
   writeController,
 } from "./vscsi-nodes.js";
 import { formatHctl, type Hctl, parseHctl, parseVscsiSpec, type VscsiSpec } from "./vscsi-spec.js";
-import { prepareXenstoreRing, XenstoreGrantBinder } from "./xenstore-link.js";
 import { parseXlConfig, type XlSetting, xlString, xlStringList } from "./xl-config.js";
 
 const debug = createDebug("pvscsi:toolstack");
@@ -221,7 +221,7 @@ export class Host {
 
   /** Start a backend domain's kernel (scsiback) in its worker and wait for its inventory. */
   private async bootBackend(handle: DomainHandle, name: string, boot: BackendBoot): Promise<BackendDomain> {
-    const worker = spawnWorker(import.meta.url, "../scsiback/backend-worker", { workerData: boot });
+    const worker = spawnWorker(import.meta.url, "../system/backend-worker", { workerData: boot });
     const be: BackendDomain = {
       handle,
       name,
@@ -383,7 +383,7 @@ export class Host {
         xenstore: start,
         pollMode: this.pollMode,
       };
-      const worker = spawnWorker(import.meta.url, "../scsifront/guest-worker", { workerData: boot });
+      const worker = spawnWorker(import.meta.url, "../system/guest-worker", { workerData: boot });
       const rpc = new RpcClient(worker, `dom${domid} (${spec.name}) kernel`);
       this.guests.set(domid, {
         handle,

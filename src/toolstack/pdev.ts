@@ -1,5 +1,5 @@
-import { configError } from "../errors.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import { configError } from "../xen/errors.js";
 import type { Pdev } from "./vscsi-spec.js";
 
 /** A pdev the toolstack resolved against its backend domain's SCSI inventory. */

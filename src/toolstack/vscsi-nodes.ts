@@ -1,4 +1,4 @@
-import { PvscsiError } from "../errors.js";
+import { PvscsiError } from "../xen/errors.js";
 import { xenbusErrorPath } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, vscsiBackendPath, vscsiFrontendPath, XenbusNode } from "../xenbus/paths.js";
 import { parseXenbusState, XenbusState, xenbusStateName } from "../xenbus/state.js";

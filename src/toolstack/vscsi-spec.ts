@@ -1,4 +1,4 @@
-import { configError } from "../errors.js";
+import { configError } from "../xen/errors.js";
 
 /** A SCSI address: host (or, in a `vdev`, the guest's controller index), channel, target, LUN. */
 export interface Hctl {

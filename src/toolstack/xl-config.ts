@@ -1,4 +1,4 @@
-import { configError } from "../errors.js";
+import { configError } from "../xen/errors.js";
 
 /** A value in an xl domain configuration file, with the line it starts on. */
 export type XlValue =

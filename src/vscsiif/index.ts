@@ -2,6 +2,16 @@
  * The PVSCSI wire format of Xen's `io/vscsiif.h`: constants, layouts and request/response codecs.
  * @module
  */
+
+export {
+  scsiifRequestSegmentLayout,
+  VSCSIIF_ENTRY_SIZE,
+  VSCSIIF_MAX_REQS,
+  vscsiifRequestLayout,
+  vscsiifResponseLayout,
+  vscsiifRingEntries,
+  vscsiifSringLayout,
+} from "../xen/vscsiif-layout.js";
 export {
   DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,
@@ -46,14 +56,5 @@ export {
   XEN_VSCSIIF_RSLT_RESET_FAILED,
   XEN_VSCSIIF_RSLT_RESET_SUCCESS,
 } from "./constants.js";
-export {
-  scsiifRequestSegmentLayout,
-  VSCSIIF_ENTRY_SIZE,
-  VSCSIIF_MAX_REQS,
-  vscsiifRequestLayout,
-  vscsiifResponseLayout,
-  vscsiifRingEntries,
-  vscsiifSringLayout,
-} from "./layout.js";
 export { VscsiifRequest } from "./request.js";
 export { VscsiifResponse, validSenseLength } from "./response.js";

@@ -1,10 +1,14 @@
-import { invalidArgument } from "../errors.js";
 import type { BackRing } from "../ring/back-ring.js";
 import { RingEntry } from "../ring/entry.js";
 import type { FrontRing } from "../ring/front-ring.js";
+import { invalidArgument } from "../xen/errors.js";
 import { VSCSIIF_MAX_COMMAND_SIZE, VSCSIIF_SG_TABLESIZE } from "./constants.js";
-import "./host-endian.js";
-import { vscsiifRequestLayout as L, scsiifRequestSegmentLayout as S, VSCSIIF_ENTRY_SIZE } from "./layout.js";
+import "../xen/host-endian.js";
+import {
+  vscsiifRequestLayout as L,
+  scsiifRequestSegmentLayout as S,
+  VSCSIIF_ENTRY_SIZE,
+} from "../xen/vscsiif-layout.js";
 
 const F = L.fields;
 // Typed-array indexes of each field (every field is naturally aligned).

@@ -1,10 +1,10 @@
-import { invalidArgument } from "../errors.js";
 import type { BackRing } from "../ring/back-ring.js";
 import { RingEntry } from "../ring/entry.js";
 import type { FrontRing } from "../ring/front-ring.js";
+import { invalidArgument } from "../xen/errors.js";
 import { VSCSIIF_SENSE_BUFFERSIZE } from "./constants.js";
-import "./host-endian.js";
-import { vscsiifResponseLayout as L, VSCSIIF_ENTRY_SIZE } from "./layout.js";
+import "../xen/host-endian.js";
+import { vscsiifResponseLayout as L, VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 
 const F = L.fields;
 const H_RQID = F.rqid.offset >> 1;

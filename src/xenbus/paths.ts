@@ -1,4 +1,4 @@
-import { invalidArgument } from "../errors.js";
+import { invalidArgument } from "../xen/errors.js";
 
 /**
  * Where PVSCSI's nodes live (seed 003 "Xenstore Format", vscsiif.h, reference §4.2):

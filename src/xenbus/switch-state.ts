@@ -1,4 +1,4 @@
-import { xenstoreError } from "../errors.js";
+import { xenstoreError } from "../xen/errors.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import { statePath } from "./paths.js";
 import { parseXenbusState, type XenbusState } from "./state.js";

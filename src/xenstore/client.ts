@@ -1,5 +1,5 @@
 import createDebug from "debug";
-import { XenstoreError, xenstoreError } from "../errors.js";
+import { XenstoreError, xenstoreError } from "../xen/errors.js";
 import {
   decodeStrings,
   encodeMessage,

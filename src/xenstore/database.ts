@@ -1,6 +1,6 @@
 import createDebug from "debug";
-import { invalidArgument, xenstoreError } from "../errors.js";
-import { XsDbConnection } from "./db-connection.js";
+import { invalidArgument, xenstoreError } from "../xen/errors.js";
+import { XsDbConnection, type XsDbCore } from "./db-connection.js";
 import { type DumpNode, nodeFromDump, nodeToDump } from "./dump.js";
 import { countNodes, forEachPostOrder, lookup, makeNode, type XsNode } from "./node.js";
 import { checkedNodePath, splitPath } from "./path.js";
@@ -65,7 +65,7 @@ export interface XenstoreDbOptions {
  * Everything happens through a {@link XsDbConnection} made by {@link connect}: it carries the
  * caller's domain, its watches and transactions, and the queue of watch events for it.
  */
-export class XenstoreDb {
+export class XenstoreDb implements XsDbCore {
   readonly quotas: XsQuotas;
   /** The live tree and node counts per owner. */
   readonly live: TreeState;

@@ -1,7 +1,7 @@
-import { xenstoreError } from "../errors.js";
-import type { XenstoreDb } from "./database.js";
+import { xenstoreError } from "../xen/errors.js";
 import { canonicalize, checkedNodePath, checkedWatchPath, domainPath, isSpecialPath } from "./path.js";
 import type { XsPerms } from "./perms.js";
+import type { XsQuotas } from "./quotas.js";
 import { Transaction } from "./transaction.js";
 import {
   makeDirectory,
@@ -12,12 +12,34 @@ import {
   removeNode,
   setNodePerms,
   type TreeChange,
+  type TreeState,
   writeValue,
   type XsCaller,
 } from "./tree-ops.js";
 import { eventPath, type XsWatch, type XsWatchEvent } from "./watch.js";
 
 const encoder = new TextEncoder();
+
+/**
+ * What a connection needs of the database that made it: the part of `XenstoreDb` it calls. An
+ * interface, so that the connection does not import the database that imports it (as tinybench's
+ * `BenchLike` decouples a task from its bench).
+ */
+export interface XsDbCore {
+  readonly quotas: XsQuotas;
+  readonly live: TreeState;
+  readonly connections: Set<XsDbConnection>;
+  readonly watchCount: Map<number, number>;
+  readonly txCount: Map<number, number>;
+  liveContext(caller: XsCaller, changes: TreeChange[]): OpContext;
+  txContext(caller: XsCaller, tx: Transaction): OpContext;
+  commit(caller: XsCaller, tx: Transaction): void;
+  fire(changes: readonly TreeChange[]): void;
+  setSpecialPerms(caller: XsCaller, name: string, perms: XsPerms): void;
+  introduce(domid: number, mfn: number, port: number): void;
+  release(domid: number): void;
+  isIntroduced(domid: number): boolean;
+}
 
 /**
  * One client of the store: a domain's ring, or an in-process client of dom0. It carries the
@@ -36,7 +58,7 @@ export class XsDbConnection implements XsCaller {
   /** Called when an event is queued, so the transport can send it. */
   onWatchEvent: (() => void) | undefined;
 
-  private readonly db: XenstoreDb;
+  private readonly db: XsDbCore;
   private readonly watches: XsWatch[] = [];
   private readonly transactions = new Map<number, Transaction>();
   private nextTxId = 1;
@@ -45,7 +67,7 @@ export class XsDbConnection implements XsCaller {
   private closed = false;
 
   /** @internal Use `XenstoreDb.connect`. */
-  constructor(db: XenstoreDb, id: number, domid: number, privileged: boolean) {
+  constructor(db: XsDbCore, id: number, domid: number, privileged: boolean) {
     this.db = db;
     this.id = id;
     this.domid = domid;

@@ -1,4 +1,4 @@
-import { configError } from "../errors.js";
+import { configError } from "../xen/errors.js";
 import { makeNode, type XsNode } from "./node.js";
 import { parsePerms, permsToStrings } from "./perms.js";
 

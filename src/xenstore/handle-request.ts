@@ -1,5 +1,5 @@
 import createDebug from "debug";
-import { XenstoreError, xenstoreError } from "../errors.js";
+import { XenstoreError, xenstoreError } from "../xen/errors.js";
 import type { XsDbConnection } from "./db-connection.js";
 import {
   countStrings,

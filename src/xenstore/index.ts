@@ -4,6 +4,26 @@
  * them all from the main thread.
  * @module
  */
+
+export {
+  XENSTORE_RING_SIZE,
+  XS_RING_CONNECTION,
+  XS_RING_ERROR,
+  XS_RING_REQ,
+  XS_RING_REQ_CONS,
+  XS_RING_REQ_PROD,
+  XS_RING_RSP,
+  XS_RING_RSP_CONS,
+  XS_RING_RSP_PROD,
+  XS_RING_SERVER_FEATURES,
+  XSD_HEADER_SIZE,
+  XSD_LEN,
+  XSD_REQ_ID,
+  XSD_TX_ID,
+  XSD_TYPE,
+  xenstoreDomainInterfaceLayout,
+  xsdSockmsgLayout,
+} from "../xen/xenstore-layout.js";
 export {
   XenstoreClient,
   type XenstoreClientOptions,
@@ -24,25 +44,6 @@ export {
 export { XsDbConnection } from "./db-connection.js";
 export { DUMP_FORMAT, type DumpFile, type DumpNode, dumpFile, rootOfDumpFile } from "./dump.js";
 export { errorReply, handleRequest, type XsReply } from "./handle-request.js";
-export {
-  XENSTORE_RING_SIZE,
-  XS_RING_CONNECTION,
-  XS_RING_ERROR,
-  XS_RING_REQ,
-  XS_RING_REQ_CONS,
-  XS_RING_REQ_PROD,
-  XS_RING_RSP,
-  XS_RING_RSP_CONS,
-  XS_RING_RSP_PROD,
-  XS_RING_SERVER_FEATURES,
-  XSD_HEADER_SIZE,
-  XSD_LEN,
-  XSD_REQ_ID,
-  XSD_TX_ID,
-  XSD_TYPE,
-  xenstoreDomainInterfaceLayout,
-  xsdSockmsgLayout,
-} from "./layout.js";
 export {
   clientLsSource,
   dbLsSource,

@@ -1,4 +1,4 @@
-import { XenstoreError } from "../errors.js";
+import { XenstoreError } from "../xen/errors.js";
 import type { XenstoreClient } from "./client.js";
 import type { XsDbConnection } from "./db-connection.js";
 import type { DumpNode } from "./dump.js";

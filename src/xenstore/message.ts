@@ -1,4 +1,4 @@
-import { XSD_HEADER_SIZE, XSD_LEN, XSD_REQ_ID, XSD_TX_ID, XSD_TYPE } from "./layout.js";
+import { XSD_HEADER_SIZE, XSD_LEN, XSD_REQ_ID, XSD_TX_ID, XSD_TYPE } from "../xen/xenstore-layout.js";
 import { XENSTORE_PAYLOAD_MAX } from "./wire.js";
 
 /**

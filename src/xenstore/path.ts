@@ -1,4 +1,4 @@
-import { xenstoreError } from "../errors.js";
+import { xenstoreError } from "../xen/errors.js";
 import { XENSTORE_ABS_PATH_MAX, XENSTORE_REL_PATH_MAX } from "./wire.js";
 
 /**

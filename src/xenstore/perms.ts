@@ -1,4 +1,4 @@
-import { xenstoreError } from "../errors.js";
+import { xenstoreError } from "../xen/errors.js";
 
 /**
  * Node permissions (docs/misc/xenstore.txt "GET_PERMS", xenstored's `perm_for_conn`). A node

@@ -1,4 +1,4 @@
-import { XENSTORE_RING_SIZE } from "./layout.js";
+import { XENSTORE_RING_SIZE } from "../xen/xenstore-layout.js";
 import { MessageAssembler, type XsMessage } from "./message.js";
 import { ringIndexesValid, XenstoreRingPage } from "./ring-page.js";
 import type { XsTransport } from "./transport.js";

@@ -1,5 +1,5 @@
-import { invalidArgument, outOfRange } from "../errors.js";
-import { XEN_PAGE_SIZE } from "../ring/layout.js";
+import { invalidArgument, outOfRange } from "../xen/errors.js";
+import { XEN_PAGE_SIZE } from "../xen/page.js";
 import {
   XENSTORE_RING_SIZE,
   XS_RING_CONNECTION,
@@ -12,7 +12,7 @@ import {
   XS_RING_RSP_PROD,
   XS_RING_SERVER_FEATURES,
   xenstoreDomainInterfaceLayout,
-} from "./layout.js";
+} from "../xen/xenstore-layout.js";
 
 /** Word index of a field after `req[]` and `rsp[]`. */
 const W = (offset: number): number => (offset - XS_RING_REQ_CONS) >> 2;

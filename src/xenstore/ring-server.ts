@@ -1,5 +1,5 @@
 import createDebug from "debug";
-import { XENSTORE_RING_SIZE } from "./layout.js";
+import { XENSTORE_RING_SIZE } from "../xen/xenstore-layout.js";
 import type { ProtocolConnection } from "./protocol-connection.js";
 import { ringIndexesValid, XenstoreRingPage } from "./ring-page.js";
 import {

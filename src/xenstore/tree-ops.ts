@@ -1,4 +1,4 @@
-import { xenstoreError } from "../errors.js";
+import { xenstoreError } from "../xen/errors.js";
 import { forEachPostOrder, lookup, makeNode, replaceAt, type XsNode } from "./node.js";
 import { parentPath, splitPath } from "./path.js";
 import { permFor, XS_PERM_OWNER, XS_PERM_READ, XS_PERM_WRITE, type XsPerms } from "./perms.js";

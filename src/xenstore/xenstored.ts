@@ -1,5 +1,5 @@
 import createDebug from "debug";
-import { invalidState } from "../errors.js";
+import { invalidState } from "../xen/errors.js";
 import { XenstoreClient, type XenstoreClientOptions } from "./client.js";
 import { XenstoreDb, type XenstoreDbOptions } from "./database.js";
 import { decodeMessage, type XsMessage } from "./message.js";

@@ -1,6 +1,6 @@
 import { expect } from "vitest";
-import type { DomainContext, DomainHandle } from "../../src/domain/index.js";
-import { Hypervisor } from "../../src/domain/index.js";
+import type { DomainContext, DomainHandle } from "../../src/hypervisor/index.js";
+import { Hypervisor } from "../../src/hypervisor/index.js";
 
 /** A hypervisor with dom0 (the backend) and one guest, and a context acting as each, in this thread. */
 export interface TwoDomains {

@@ -4,11 +4,11 @@
  * signalled until both are quiet. Deterministic; no workers, no timers.
  */
 import { SharedRing } from "../../src/ring/shared-ring.js";
+import type { ScsiDevice } from "../../src/scsi/device.js";
 import { Vhost } from "../../src/scsiback/vhost.js";
 import { FrontCommand, Frontend } from "../../src/scsifront/frontend.js";
-import type { ScsiDevice } from "../../src/targets/device.js";
 import { DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE } from "../../src/vscsiif/constants.js";
-import { VSCSIIF_ENTRY_SIZE } from "../../src/vscsiif/layout.js";
+import { VSCSIIF_ENTRY_SIZE } from "../../src/xen/vscsiif-layout.js";
 import { FakeGuest } from "./fake-xen.js";
 
 export interface PairOptions {

@@ -4,11 +4,11 @@
  */
 import { FrontRing } from "../../src/ring/front-ring.js";
 import { SharedRing } from "../../src/ring/shared-ring.js";
+import type { ScsiDevice } from "../../src/scsi/device.js";
 import { Vhost, type VhostOptions } from "../../src/scsiback/vhost.js";
-import type { ScsiDevice } from "../../src/targets/device.js";
-import { VSCSIIF_ENTRY_SIZE } from "../../src/vscsiif/layout.js";
 import { VscsiifRequest } from "../../src/vscsiif/request.js";
 import { VscsiifResponse } from "../../src/vscsiif/response.js";
+import { VSCSIIF_ENTRY_SIZE } from "../../src/xen/vscsiif-layout.js";
 import { FakeGuest } from "./fake-xen.js";
 
 export interface RawResponse {

@@ -11,7 +11,7 @@ import {
   type ScsiDevice,
   type ScsiTask,
   type TmfResponse,
-} from "../../src/targets/device.js";
+} from "../../src/scsi/device.js";
 
 export class TestDisk implements ScsiDevice {
   readonly info = {

@@ -1,7 +1,7 @@
 import type { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { type DomainHandle, Hypervisor } from "../../src/domain/index.js";
-import { spawnWorker } from "../../src/runtime/spawn-worker.js";
+import { type DomainHandle, Hypervisor } from "../../src/hypervisor/index.js";
+import { spawnWorker } from "../../src/system/spawn-worker.js";
 import { expectNoLeaks } from "../_support/domains.js";
 import {
   C_FIRST_COUNTER,

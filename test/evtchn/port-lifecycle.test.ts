@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { Hypervisor } from "../../src/domain/index.js";
 import {
   EVTCHNSTAT_closed,
   EVTCHNSTAT_interdomain,
@@ -11,6 +10,7 @@ import {
   XEN_ESRCH,
 } from "../../src/evtchn/index.js";
 import { DOMID_SELF } from "../../src/grant/index.js";
+import { Hypervisor } from "../../src/hypervisor/index.js";
 import { expectNoLeaks, twoDomains } from "../_support/domains.js";
 
 /** EVTCHNOP_alloc_unbound, bind_interdomain, send, close and status, as xen/common/event_channel.c does them. */

@@ -1,8 +1,8 @@
 import type { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { Hypervisor } from "../../src/domain/index.js";
 import { GTF_reading, GTF_writing } from "../../src/grant/index.js";
-import { spawnWorker } from "../../src/runtime/spawn-worker.js";
+import { Hypervisor } from "../../src/hypervisor/index.js";
+import { spawnWorker } from "../../src/system/spawn-worker.js";
 import { expectNoLeaks } from "../_support/domains.js";
 import {
   C_SLOTS,

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { Hypervisor } from "../../src/domain/index.js";
 import {
   GNTST_no_space,
   GNTTAB_NR_RESERVED_ENTRIES,
@@ -7,6 +6,7 @@ import {
   GTF_permit_access,
   GTF_readonly,
 } from "../../src/grant/index.js";
+import { Hypervisor } from "../../src/hypervisor/index.js";
 import { expectNoLeaks, twoDomains } from "../_support/domains.js";
 
 describe("granting side (Linux's gnttab_grant_foreign_access / gnttab_try_end_foreign_access)", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PvscsiError } from "../../src/errors.js";
 import { BackRing, FrontRing, RingEntry, rd32, ringSize, SharedRing } from "../../src/ring/index.js";
+import { PvscsiError } from "../../src/xen/errors.js";
 
 describe("ring size (__RING_SIZE)", () => {
   it("rounds the entry count down to a power of two", () => {

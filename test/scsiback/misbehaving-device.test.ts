@@ -1,6 +1,6 @@
 import createDebug from "debug";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ScsiTask } from "../../src/targets/device.js";
+import type { ScsiTask } from "../../src/scsi/device.js";
 import { RawFront } from "../_support/raw-front.js";
 import { TestDisk } from "../_support/test-disk.js";
 

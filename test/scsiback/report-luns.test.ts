@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DataBuffer } from "../../src/targets/data-buffer.js";
+import { DataBuffer } from "../../src/scsi/data-buffer.js";
 import { RawFront } from "../_support/raw-front.js";
 import { TestDisk } from "../_support/test-disk.js";
 

@@ -4,9 +4,9 @@ import {
   SAM_STAT_CHECK_CONDITION,
   SAM_STAT_GOOD,
   SAM_STAT_RESERVATION_CONFLICT,
-} from "../../src/targets/device.js";
+} from "../../src/scsi/device.js";
+import { decodeSense } from "../../src/scsi/sense.js";
 import { Cdrom } from "../../src/targets/mmc/cdrom.js";
-import { decodeSense } from "../../src/targets/spc/sense.js";
 import { TapeDrive } from "../../src/targets/ssc/tape-drive.js";
 import { ScsiTarget } from "../../src/targets/target.js";
 import { CD_INFO, cdrom, ramDisk } from "./_support/devices.js";

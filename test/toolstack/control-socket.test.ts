@@ -4,9 +4,9 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { PvscsiError } from "../../src/errors.js";
 import { controlRequest } from "../../src/toolstack/control-client.js";
 import { ControlServer } from "../../src/toolstack/control-server.js";
+import { PvscsiError } from "../../src/xen/errors.js";
 
 const servers: ControlServer[] = [];
 afterEach(async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { XenstoreError } from "../../src/errors.js";
+import { XenstoreError } from "../../src/xen/errors.js";
 import { vscsiBackendPath, vscsiFrontendPath } from "../../src/xenbus/paths.js";
 import { XenbusState } from "../../src/xenbus/state.js";
 import { switchState } from "../../src/xenbus/switch-state.js";

@@ -1,4 +1,4 @@
-import { XENSTORE_RING_SIZE } from "../../src/xenstore/layout.js";
+import { XENSTORE_RING_SIZE } from "../../src/xen/xenstore-layout.js";
 import {
   encodeMessage,
   encodeStrings,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { XenstoreError } from "../../src/errors.js";
+import { XenstoreError } from "../../src/xen/errors.js";
 import { permsToStrings } from "../../src/xenstore/perms.js";
 import { Xenstored } from "../../src/xenstore/xenstored.js";
 import { homes, nextTurns, ringPair } from "./_pair.js";

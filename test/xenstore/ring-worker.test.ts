@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { expect, it } from "vitest";
-import { spawnWorker } from "../../src/runtime/spawn-worker.js";
+import { spawnWorker } from "../../src/system/spawn-worker.js";
 import { XenstoreRingPage } from "../../src/xenstore/ring-page.js";
 import { Xenstored } from "../../src/xenstore/xenstored.js";
 import { Doorbell } from "./_doorbell.js";

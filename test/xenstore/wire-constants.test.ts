@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { XENSTORE_RING_SIZE } from "../../src/xenstore/layout.js";
+import { XENSTORE_RING_SIZE } from "../../src/xen/xenstore-layout.js";
 import * as wire from "../../src/xenstore/wire.js";
 import { compileC, GCC, XEN_HEADERS } from "../_support/cc.js";
 import { requireSystem } from "../_support/system.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { XSD_HEADER_SIZE, XSD_LEN } from "../../src/xenstore/layout.js";
+import { XSD_HEADER_SIZE, XSD_LEN } from "../../src/xen/xenstore-layout.js";
 import { encodeMessage, latin1 } from "../../src/xenstore/message.js";
 import { parsePerms } from "../../src/xenstore/perms.js";
 import { XenstoreRingPage } from "../../src/xenstore/ring-page.js";

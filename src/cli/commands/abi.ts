@@ -1,4 +1,4 @@
-import { abiDocument, ringEntries, sharedStructs } from "../../abi/registry.js";
+import { abiDocument, ringEntries, sharedStructs } from "../../xen/abi-registry.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK, EXIT_USAGE } from "../io.js";
 

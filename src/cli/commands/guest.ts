@@ -1,7 +1,7 @@
-import { configError } from "../../errors.js";
-import type { CommandResult } from "../../scsifront/shell.js";
+import type { CommandResult } from "../../guest/userland/command.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
+import { configError } from "../../xen/errors.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 
 const USAGE = `Usage: pvscsi guest [--socket <path>] <Domain> <command> [args...]

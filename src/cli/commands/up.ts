@@ -1,10 +1,10 @@
-import { configError } from "../../errors.js";
 import { type HostConfigSource, readHostConfigSource } from "../../targets/inventory/host-config.js";
 import { formatLsscsi } from "../../targets/inventory/inventory.js";
 import { hostControlHandler } from "../../toolstack/control-handler.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import { ControlServer } from "../../toolstack/control-server.js";
 import { Host } from "../../toolstack/host.js";
+import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 

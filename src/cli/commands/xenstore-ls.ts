@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { configError, XenstoreError } from "../../errors.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
+import { configError, XenstoreError } from "../../xen/errors.js";
 import { XenstoreDb } from "../../xenstore/database.js";
 import { rootOfDumpFile } from "../../xenstore/dump.js";
 import { dbLsSource, lsJson, renderLs, type XenstoreLsSource } from "../../xenstore/ls.js";

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { configError } from "../../errors.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import type { DomainRow, ScsiListRow } from "../../toolstack/host.js";
+import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK, EXIT_USAGE } from "../io.js";
 

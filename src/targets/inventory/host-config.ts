@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { configError, type PvscsiError } from "../../errors.js";
+import { formatHct, formatHctl, type Hctl, parseHct, parseHctl } from "../../scsi/hctl.js";
+import { configError, type PvscsiError } from "../../xen/errors.js";
 import { MAX_DATA_TRANSFER, MAX_IMPORT_EXPORT, MAX_STORAGE, MAX_TRANSPORTS } from "../smc/elements.js";
 import { isValidBarcode } from "../ssc/cartridge-library.js";
 import { MAX_LUN } from "../target.js";
-import { formatHct, formatHctl, type Hctl, parseHct, parseHctl } from "./hctl.js";
 
 /**
  * The host config file: dom0's emulated SCSI subsystem, one section per host, target or

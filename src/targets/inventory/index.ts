@@ -4,8 +4,16 @@
  * @module
  */
 
+export {
+  compareHctl,
+  formatHct,
+  formatHctl,
+  type Hctl,
+  MAX_HCT,
+  parseHct,
+  parseHctl,
+} from "../../scsi/hctl.js";
 export { DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE } from "./default-config.js";
-export { compareHctl, formatHct, formatHctl, type Hctl, MAX_HCT, parseHct, parseHctl } from "./hctl.js";
 export {
   type CartridgeDefaults,
   type CdromConfig,

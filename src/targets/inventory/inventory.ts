@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import createDebug from "debug";
-import { configError, invalidArgument, invalidState } from "../../errors.js";
 import {
   type DeviceInfo,
   type ScsiDevice,
@@ -9,8 +8,10 @@ import {
   TYPE_MEDIUM_CHANGER,
   TYPE_ROM,
   TYPE_TAPE,
-} from "../device.js";
-import { formatLsscsiLine, lsscsiTypeName } from "../lsscsi-format.js";
+} from "../../scsi/device.js";
+import { compareHctl, formatHct, formatHctl, type Hctl, parseHctl } from "../../scsi/hctl.js";
+import { formatLsscsiLine, lsscsiTypeName } from "../../scsi/lsscsi-format.js";
+import { configError, invalidArgument, invalidState } from "../../xen/errors.js";
 import { Cdrom } from "../mmc/cdrom.js";
 import { NullDevice } from "../null-device.js";
 import { Disk } from "../sbc/disk.js";
@@ -20,7 +21,6 @@ import { TapeDrive } from "../ssc/tape-drive.js";
 import { MAX_LUN, ScsiTarget } from "../target.js";
 import type { TargetMember } from "../target-port.js";
 import { DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE } from "./default-config.js";
-import { compareHctl, formatHct, formatHctl, type Hctl, parseHctl } from "./hctl.js";
 import {
   type CartridgeDefaults,
   type ChangerConfig,

@@ -1,4 +1,4 @@
-import { TYPE_DISK, TYPE_MEDIUM_CHANGER, TYPE_ROM, TYPE_TAPE } from "../device.js";
+import { TYPE_DISK, TYPE_MEDIUM_CHANGER, TYPE_ROM, TYPE_TAPE } from "../../scsi/device.js";
 
 /**
  * Linux device names, assigned the way the upper-level drivers do it in scan order: `sd` disks

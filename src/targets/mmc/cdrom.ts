@@ -1,10 +1,18 @@
-import { invalidArgument } from "../../errors.js";
-import type { DeviceInfo, ScsiTask } from "../device.js";
-import { TYPE_ROM } from "../device.js";
+import { be16, be32, put16, put32 } from "../../scsi/cdb.js";
+import type { DeviceInfo, ScsiTask } from "../../scsi/device.js";
+import { TYPE_ROM } from "../../scsi/device.js";
+import {
+  LBA_OUT_OF_RANGE,
+  MEDIUM_NOT_PRESENT,
+  MEDIUM_NOT_PRESENT_TRAY_OPEN,
+  MEDIUM_REMOVAL_PREVENTED,
+  NOT_READY_MEDIUM_REMOVAL_PREVENTED,
+  NOT_READY_TO_READY_CHANGE,
+} from "../../scsi/sense.js";
+import { invalidArgument } from "../../xen/errors.js";
 import type { BlockStore } from "../sbc/block-store.js";
 import { BufferStore } from "../sbc/buffer-store.js";
 import { FileStore } from "../sbc/file-store.js";
-import { be16, be32, put16, put32 } from "../spc/cdb.js";
 import {
   CMD_DATA_IN,
   CMD_NEEDS_READY,
@@ -16,14 +24,6 @@ import {
   usage,
 } from "../spc/command.js";
 import { ModePage } from "../spc/mode-pages.js";
-import {
-  LBA_OUT_OF_RANGE,
-  MEDIUM_NOT_PRESENT,
-  MEDIUM_NOT_PRESENT_TRAY_OPEN,
-  MEDIUM_REMOVAL_PREVENTED,
-  NOT_READY_MEDIUM_REMOVAL_PREVENTED,
-  NOT_READY_TO_READY_CHANGE,
-} from "../spc/sense.js";
 import { SpcDevice } from "../spc/spc-device.js";
 
 /** CD/DVD logical block size (MMC-6 §4.2.2). */

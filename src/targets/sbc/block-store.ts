@@ -1,4 +1,4 @@
-import type { ScsiTask } from "../device.js";
+import type { ScsiTask } from "../../scsi/device.js";
 
 /**
  * Completion of a {@link BlockStore} operation: `error` is 0 or a packed sense code (MEDIUM

@@ -1,5 +1,5 @@
-import type { ScsiTask } from "../device.js";
-import { MISCOMPARE_DURING_VERIFY, WRITE_ERROR } from "../spc/sense.js";
+import type { ScsiTask } from "../../scsi/device.js";
+import { MISCOMPARE_DURING_VERIFY, WRITE_ERROR } from "../../scsi/sense.js";
 import type { BlockStore, StoreCallback } from "./block-store.js";
 
 /**

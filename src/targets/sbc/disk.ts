@@ -1,7 +1,18 @@
-import { invalidArgument } from "../../errors.js";
-import type { DeviceInfo, Initiator, ScsiTask, TmfResponse } from "../device.js";
-import { SAM_STAT_TASK_ABORTED, TYPE_DISK } from "../device.js";
-import { be16, be24, be32, be64, put16, put32, put64 } from "../spc/cdb.js";
+import { be16, be24, be32, be64, put16, put32, put64 } from "../../scsi/cdb.js";
+import type { DeviceInfo, Initiator, ScsiTask, TmfResponse } from "../../scsi/device.js";
+import { SAM_STAT_TASK_ABORTED, TYPE_DISK } from "../../scsi/device.js";
+import {
+  fieldPointer,
+  INVALID_FIELD_IN_COMMAND_IU,
+  INVALID_FIELD_IN_PARAMETER_LIST,
+  LBA_OUT_OF_RANGE,
+  LUN_NOT_READY_INITIALIZING_COMMAND_REQUIRED,
+  LUN_NOT_READY_MANUAL_INTERVENTION_REQUIRED,
+  MISCOMPARE_DURING_VERIFY,
+  PARAMETER_LIST_LENGTH_ERROR,
+  WRITE_PROTECTED,
+} from "../../scsi/sense.js";
+import { invalidArgument } from "../../xen/errors.js";
 import {
   CMD_DATA_IN,
   CMD_DATA_OUT,
@@ -14,17 +25,6 @@ import {
 } from "../spc/command.js";
 import { VERSION_SBC3 } from "../spc/inquiry.js";
 import { ModePage } from "../spc/mode-pages.js";
-import {
-  fieldPointer,
-  INVALID_FIELD_IN_COMMAND_IU,
-  INVALID_FIELD_IN_PARAMETER_LIST,
-  LBA_OUT_OF_RANGE,
-  LUN_NOT_READY_INITIALIZING_COMMAND_REQUIRED,
-  LUN_NOT_READY_MANUAL_INTERVENTION_REQUIRED,
-  MISCOMPARE_DURING_VERIFY,
-  PARAMETER_LIST_LENGTH_ERROR,
-  WRITE_PROTECTED,
-} from "../spc/sense.js";
 import { SpcDevice } from "../spc/spc-device.js";
 import type { BlockStore } from "./block-store.js";
 import { FileStore } from "./file-store.js";

@@ -1,8 +1,8 @@
 import { constants } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import createDebug from "debug";
-import type { ScsiTask } from "../device.js";
-import { MISCOMPARE_DURING_VERIFY, UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../spc/sense.js";
+import type { ScsiTask } from "../../scsi/device.js";
+import { MISCOMPARE_DURING_VERIFY, UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../../scsi/sense.js";
 import type { BlockStore, StoreCallback } from "./block-store.js";
 
 const log = createDebug("pvscsi:targets");

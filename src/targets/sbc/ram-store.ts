@@ -1,6 +1,6 @@
-import { invalidArgument } from "../../errors.js";
-import type { ScsiTask } from "../device.js";
-import { MISCOMPARE_DURING_VERIFY } from "../spc/sense.js";
+import type { ScsiTask } from "../../scsi/device.js";
+import { MISCOMPARE_DURING_VERIFY } from "../../scsi/sense.js";
+import { invalidArgument } from "../../xen/errors.js";
 import type { BlockStore, StoreCallback } from "./block-store.js";
 
 /** Allocation unit of a RAM store: chunks are allocated on first write and freed by UNMAP. */

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../../errors.js";
+import { invalidArgument } from "../../xen/errors.js";
 
 /** Element type codes (SMC-3 READ ELEMENT STATUS, ELEMENT TYPE CODE). */
 export const ELEMENT_ALL = 0;

@@ -1,7 +1,18 @@
 import createDebug from "debug";
-import { invalidArgument, invalidState } from "../../errors.js";
-import { type DeviceInfo, type ScsiTask, TYPE_MEDIUM_CHANGER } from "../device.js";
-import { be16, be24, put16, put24, putAscii } from "../spc/cdb.js";
+import { be16, be24, put16, put24, putAscii } from "../../scsi/cdb.js";
+import { type DeviceInfo, type ScsiTask, TYPE_MEDIUM_CHANGER } from "../../scsi/device.js";
+import {
+  fieldPointer,
+  IMPORT_OR_EXPORT_ELEMENT_ACCESSED,
+  INVALID_ELEMENT_ADDRESS,
+  LUN_NOT_READY_BECOMING_READY,
+  LUN_NOT_READY_MANUAL_INTERVENTION_REQUIRED,
+  MEDIUM_DESTINATION_ELEMENT_FULL,
+  MEDIUM_NOT_PRESENT_TRAY_OPEN,
+  MEDIUM_REMOVAL_PREVENTED,
+  MEDIUM_SOURCE_ELEMENT_EMPTY,
+} from "../../scsi/sense.js";
+import { invalidArgument, invalidState } from "../../xen/errors.js";
 import {
   CMD_DATA_IN,
   CMD_NEEDS_READY,
@@ -13,17 +24,6 @@ import {
 } from "../spc/command.js";
 import { VERSION_SMC3 } from "../spc/inquiry.js";
 import { ModePage } from "../spc/mode-pages.js";
-import {
-  fieldPointer,
-  IMPORT_OR_EXPORT_ELEMENT_ACCESSED,
-  INVALID_ELEMENT_ADDRESS,
-  LUN_NOT_READY_BECOMING_READY,
-  LUN_NOT_READY_MANUAL_INTERVENTION_REQUIRED,
-  MEDIUM_DESTINATION_ELEMENT_FULL,
-  MEDIUM_NOT_PRESENT_TRAY_OPEN,
-  MEDIUM_REMOVAL_PREVENTED,
-  MEDIUM_SOURCE_ELEMENT_EMPTY,
-} from "../spc/sense.js";
 import { SerialSpcDevice } from "../spc/serial-device.js";
 import type { Cartridge } from "../ssc/cartridge.js";
 import { type CartridgeLibrary, isValidBarcode } from "../ssc/cartridge-library.js";

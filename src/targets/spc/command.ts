@@ -1,5 +1,5 @@
-import type { ScsiTask } from "../device.js";
-import { put16, put32 } from "./cdb.js";
+import { put16, put32 } from "../../scsi/cdb.js";
+import type { ScsiTask } from "../../scsi/device.js";
 
 /**
  * A command a device implements: how to find it (opcode, service action), its CDB usage data

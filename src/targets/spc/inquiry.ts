@@ -1,5 +1,5 @@
-import type { DeviceInfo } from "../device.js";
-import { put16, putAscii } from "./cdb.js";
+import { put16, putAscii } from "../../scsi/cdb.js";
+import type { DeviceInfo } from "../../scsi/device.js";
 
 /** Version descriptors (SPC-4 Table 147) for standard INQUIRY bytes 58+. */
 export const VERSION_SAM5 = 0x00a0;

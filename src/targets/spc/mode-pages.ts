@@ -1,5 +1,9 @@
-import { be16 } from "./cdb.js";
-import { fieldPointer, INVALID_FIELD_IN_PARAMETER_LIST, PARAMETER_LIST_LENGTH_ERROR } from "./sense.js";
+import { be16 } from "../../scsi/cdb.js";
+import {
+  fieldPointer,
+  INVALID_FIELD_IN_PARAMETER_LIST,
+  PARAMETER_LIST_LENGTH_ERROR,
+} from "../../scsi/sense.js";
 
 /**
  * One mode page (SPC-4 §7.5): its current, changeable and default values, each the complete page

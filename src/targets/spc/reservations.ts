@@ -1,6 +1,5 @@
-import type { Initiator } from "../device.js";
-import { put16, put32 } from "./cdb.js";
-import { CMD_PR_COMMAND, CMD_PR_READ, CMD_PR_WRITE, CMD_RESERVE6_OK } from "./command.js";
+import { put16, put32 } from "../../scsi/cdb.js";
+import type { Initiator } from "../../scsi/device.js";
 import {
   fieldPointer,
   INSUFFICIENT_REGISTRATION_RESOURCES,
@@ -11,7 +10,8 @@ import {
   REGISTRATIONS_PREEMPTED,
   RESERVATIONS_PREEMPTED,
   RESERVATIONS_RELEASED,
-} from "./sense.js";
+} from "../../scsi/sense.js";
+import { CMD_PR_COMMAND, CMD_PR_READ, CMD_PR_WRITE, CMD_RESERVE6_OK } from "./command.js";
 
 /** Persistent reservation types (SPC-4 Table 170). */
 export const PR_TYPE_WRITE_EXCLUSIVE = 1;

@@ -1,4 +1,4 @@
-import { type Initiator, SAM_STAT_TASK_ABORTED, type ScsiTask, type TmfResponse } from "../device.js";
+import { type Initiator, SAM_STAT_TASK_ABORTED, type ScsiTask, type TmfResponse } from "../../scsi/device.js";
 import type { Handled } from "./command.js";
 import { SpcDevice } from "./spc-device.js";
 

@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { be16, be32 } from "../../scsi/cdb.js";
 import {
   type DeviceInfo,
   type Initiator,
@@ -8,9 +9,25 @@ import {
   type ScsiDevice,
   type ScsiTask,
   type TmfResponse,
-} from "../device.js";
+} from "../../scsi/device.js";
+import {
+  fieldPointer,
+  INTERNAL_TARGET_FAILURE,
+  INVALID_COMMAND_OPERATION_CODE,
+  INVALID_FIELD_IN_CDB,
+  INVALID_FIELD_IN_COMMAND_IU,
+  INVALID_FIELD_IN_PARAMETER_LIST,
+  LUN_NOT_READY_CAUSE_NOT_REPORTABLE,
+  MODE_PARAMETERS_CHANGED,
+  NO_ADDITIONAL_SENSE,
+  NO_INFORMATION,
+  PARAMETER_LIST_LENGTH_ERROR,
+  POWER_ON_RESET_OCCURRED,
+  REPORTED_LUNS_DATA_HAS_CHANGED,
+  SAVING_PARAMETERS_NOT_SUPPORTED,
+  writeSense,
+} from "../../scsi/sense.js";
 import type { TargetPort } from "../target-port.js";
-import { be16, be32 } from "./cdb.js";
 import {
   CMD_DATA_IN,
   CMD_DATA_OUT,
@@ -55,23 +72,6 @@ import {
   PR_OUT_RESERVE,
   Reservations,
 } from "./reservations.js";
-import {
-  fieldPointer,
-  INTERNAL_TARGET_FAILURE,
-  INVALID_COMMAND_OPERATION_CODE,
-  INVALID_FIELD_IN_CDB,
-  INVALID_FIELD_IN_COMMAND_IU,
-  INVALID_FIELD_IN_PARAMETER_LIST,
-  LUN_NOT_READY_CAUSE_NOT_REPORTABLE,
-  MODE_PARAMETERS_CHANGED,
-  NO_ADDITIONAL_SENSE,
-  NO_INFORMATION,
-  PARAMETER_LIST_LENGTH_ERROR,
-  POWER_ON_RESET_OCCURRED,
-  REPORTED_LUNS_DATA_HAS_CHANGED,
-  SAVING_PARAMETERS_NOT_SUPPORTED,
-  writeSense,
-} from "./sense.js";
 import { UnitAttentionQueue } from "./unit-attention.js";
 
 const log = createDebug("pvscsi:targets");

@@ -1,5 +1,5 @@
 import { crc32 } from "node:zlib";
-import { be32, be64, put32, put64, putAscii } from "../spc/cdb.js";
+import { be32, be64, put32, put64, putAscii } from "../../scsi/cdb.js";
 
 /**
  * The cartridge file format ("pvtape", version 1): one file per cartridge, named

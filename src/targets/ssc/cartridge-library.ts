@@ -1,6 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { invalidArgument } from "../../errors.js";
+import { invalidArgument } from "../../xen/errors.js";
 import { Cartridge } from "./cartridge.js";
 import { MAX_BARCODE_LENGTH, RECORD_HEADER_SIZE } from "./cartridge-format.js";
 import { type CartridgeGeometry, openCartridgeFile } from "./file-cartridge.js";

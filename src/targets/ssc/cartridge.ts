@@ -1,4 +1,4 @@
-import type { ScsiTask } from "../device.js";
+import type { ScsiTask } from "../../scsi/device.js";
 import type { CartridgeHeader } from "./cartridge-format.js";
 import { TapeIndex } from "./tape-index.js";
 

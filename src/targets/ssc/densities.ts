@@ -1,5 +1,5 @@
-import { invalidArgument } from "../../errors.js";
-import { put16, put24, put32, putAscii } from "../spc/cdb.js";
+import { put16, put24, put32, putAscii } from "../../scsi/cdb.js";
+import { invalidArgument } from "../../xen/errors.js";
 
 /**
  * A recording density (SSC-3 REPORT DENSITY SUPPORT, density support data block descriptor). The LTO

@@ -2,9 +2,9 @@ import { constants } from "node:fs";
 import { type FileHandle, open, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import createDebug from "debug";
-import type { ScsiTask } from "../device.js";
-import { be32, be64, put32, put64 } from "../spc/cdb.js";
-import { UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../spc/sense.js";
+import { be32, be64, put32, put64 } from "../../scsi/cdb.js";
+import type { ScsiTask } from "../../scsi/device.js";
+import { UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../../scsi/sense.js";
 import { Cartridge, type CartridgeIo, type IoCallback } from "./cartridge.js";
 import {
   blankHeader,

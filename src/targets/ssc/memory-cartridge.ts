@@ -1,4 +1,4 @@
-import type { ScsiTask } from "../device.js";
+import type { ScsiTask } from "../../scsi/device.js";
 import { Cartridge, type CartridgeIo, type IoCallback } from "./cartridge.js";
 import {
   blankHeader,

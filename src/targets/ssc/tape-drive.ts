@@ -1,19 +1,6 @@
 import createDebug from "debug";
-import { invalidArgument } from "../../errors.js";
-import { type DeviceInfo, type ScsiTask, TYPE_TAPE } from "../device.js";
-import { be16, be24, be32, be64, put24, put32, put64 } from "../spc/cdb.js";
-import {
-  CMD_DATA_IN,
-  CMD_DATA_OUT,
-  CMD_NEEDS_READY,
-  CMD_PR_READ,
-  CMD_PR_WRITE,
-  HANDLED,
-  type Handled,
-  usage,
-} from "../spc/command.js";
-import { VERSION_SSC3 } from "../spc/inquiry.js";
-import { ModePage } from "../spc/mode-pages.js";
+import { be16, be24, be32, be64, put24, put32, put64 } from "../../scsi/cdb.js";
+import { type DeviceInfo, type ScsiTask, TYPE_TAPE } from "../../scsi/device.js";
 import {
   BEGINNING_OF_PARTITION_MEDIUM_DETECTED,
   END_OF_DATA_DETECTED,
@@ -38,7 +25,20 @@ import {
   VOLUME_OVERFLOW_END_OF_PARTITION,
   WRITE_ERROR,
   WRITE_PROTECTED,
-} from "../spc/sense.js";
+} from "../../scsi/sense.js";
+import { invalidArgument } from "../../xen/errors.js";
+import {
+  CMD_DATA_IN,
+  CMD_DATA_OUT,
+  CMD_NEEDS_READY,
+  CMD_PR_READ,
+  CMD_PR_WRITE,
+  HANDLED,
+  type Handled,
+  usage,
+} from "../spc/command.js";
+import { VERSION_SSC3 } from "../spc/inquiry.js";
+import { ModePage } from "../spc/mode-pages.js";
 import { SerialSpcDevice } from "../spc/serial-device.js";
 import type { Cartridge } from "./cartridge.js";
 import {

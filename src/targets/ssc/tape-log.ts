@@ -1,4 +1,4 @@
-import { put16, put64 } from "../spc/cdb.js";
+import { put16, put64 } from "../../scsi/cdb.js";
 
 /** Log pages a tape drive reports (SPC-4 and SSC-3 log pages), in ascending order. */
 export const TAPE_LOG_PAGES = [0x00, 0x02, 0x03, 0x0c, 0x2e] as const;

@@ -1,4 +1,4 @@
-import { type DeviceInfo, TYPE_DISK, TYPE_ROM } from "../../../src/targets/device.js";
+import { type DeviceInfo, TYPE_DISK, TYPE_ROM } from "../../../src/scsi/device.js";
 import { CD_BLOCK_SIZE, Cdrom } from "../../../src/targets/mmc/cdrom.js";
 import { Disk, type DiskOptions } from "../../../src/targets/sbc/disk.js";
 

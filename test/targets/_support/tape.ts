@@ -1,4 +1,4 @@
-import { type DeviceInfo, TYPE_MEDIUM_CHANGER, TYPE_TAPE } from "../../../src/targets/device.js";
+import { type DeviceInfo, TYPE_MEDIUM_CHANGER, TYPE_TAPE } from "../../../src/scsi/device.js";
 import { MediumChanger, type MediumChangerOptions } from "../../../src/targets/smc/medium-changer.js";
 import { MemoryCartridgeLibrary } from "../../../src/targets/ssc/cartridge-library.js";
 import { TapeDrive } from "../../../src/targets/ssc/tape-drive.js";

@@ -1,11 +1,11 @@
-import { DataBuffer } from "../../../src/targets/data-buffer.js";
+import { DataBuffer } from "../../../src/scsi/data-buffer.js";
 import {
   type DataDirection,
   type Initiator,
   SCSI_SENSE_BUFFERSIZE,
   type ScsiTask,
-} from "../../../src/targets/device.js";
-import { type DecodedSense, decodeSense } from "../../../src/targets/spc/sense.js";
+} from "../../../src/scsi/device.js";
+import { type DecodedSense, decodeSense } from "../../../src/scsi/sense.js";
 
 /** Bytes of guard around every test data buffer. */
 export const GUARD = 32;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PvscsiError } from "../../../src/errors.js";
 import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
+import { PvscsiError } from "../../../src/xen/errors.js";
 
 function error(text: string): string {
   try {

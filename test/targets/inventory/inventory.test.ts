@@ -3,13 +3,13 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PvscsiError } from "../../../src/errors.js";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
 import { formatLsscsi, Inventory } from "../../../src/targets/inventory/inventory.js";
 import { LinuxNamer, sdIndex, sdName } from "../../../src/targets/inventory/names.js";
 import { Disk } from "../../../src/targets/sbc/disk.js";
 import { MediumChanger } from "../../../src/targets/smc/medium-changer.js";
+import { PvscsiError } from "../../../src/xen/errors.js";
 import { hex } from "../_support/devices.js";
 import { clearUas, exec, execSync } from "../_support/task.js";
 

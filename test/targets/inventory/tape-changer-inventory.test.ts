@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { parseHostConfig } from "../../../src/targets/inventory/host-config.js";
 import { Inventory } from "../../../src/targets/inventory/inventory.js";
 import { defaultStateDir } from "../../../src/targets/inventory/state-dir.js";

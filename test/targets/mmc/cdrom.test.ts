@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { bufferMedium, Cdrom } from "../../../src/targets/mmc/cdrom.js";
 import { CD_INFO, cdImage, cdrom, hex } from "../_support/devices.js";
 import { cdb10, clearUas, exec, execSync, I2 } from "../_support/task.js";

@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { Disk } from "../../../src/targets/sbc/disk.js";
 import { DISK_INFO } from "../_support/devices.js";
 import { cdb10, exec } from "../_support/task.js";

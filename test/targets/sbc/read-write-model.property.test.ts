@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { RAM_CHUNK_SIZE } from "../../../src/targets/sbc/ram-store.js";
 import { ramDisk } from "../_support/devices.js";
 import { cdb10, cdb16, clearUas, execSync } from "../_support/task.js";

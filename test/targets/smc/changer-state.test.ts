@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { decodeChangerState } from "../../../src/targets/smc/changer-state.js";
 import { ElementMap } from "../../../src/targets/smc/elements.js";
 import { MediumChanger } from "../../../src/targets/smc/medium-changer.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
-import { fieldPointer } from "../../../src/targets/spc/sense.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
+import { fieldPointer } from "../../../src/scsi/sense.js";
 import { hex } from "../_support/devices.js";
 import { autoloader, fixedSense, senseHex } from "../_support/tape.js";
 import { execSync } from "../_support/task.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { cdrom, hex, ramDisk } from "../_support/devices.js";
 import { cdb10, clearUas, execSync } from "../_support/task.js";
 

@@ -3,7 +3,7 @@ import {
   SAM_STAT_CHECK_CONDITION,
   SAM_STAT_GOOD,
   SAM_STAT_RESERVATION_CONFLICT,
-} from "../../../src/targets/device.js";
+} from "../../../src/scsi/device.js";
 import { sasAddressOf } from "../../../src/targets/spc/reservations.js";
 import { hex, ramDisk } from "../_support/devices.js";
 import { cdb10, clearUas, execSync, I1, I2, initiator } from "../_support/task.js";

@@ -11,7 +11,7 @@ import {
   SENSE_ILI,
   senseCode,
   writeSense,
-} from "../../../src/targets/spc/sense.js";
+} from "../../../src/scsi/sense.js";
 import { hex } from "../_support/devices.js";
 
 describe("sense builder", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
+import { decodeSense } from "../../../src/scsi/sense.js";
 import { bufferMedium } from "../../../src/targets/mmc/cdrom.js";
-import { decodeSense } from "../../../src/targets/spc/sense.js";
 import { ScsiTarget } from "../../../src/targets/target.js";
 import { cdImage, cdrom, hex, ramDisk } from "../_support/devices.js";
 import { clearUas, execSync, I1, I2 } from "../_support/task.js";

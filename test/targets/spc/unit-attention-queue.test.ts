@@ -4,7 +4,7 @@ import {
   NOT_READY_TO_READY_CHANGE,
   POWER_ON_RESET_OCCURRED,
   REPORTED_LUNS_DATA_HAS_CHANGED,
-} from "../../../src/targets/spc/sense.js";
+} from "../../../src/scsi/sense.js";
 import { UnitAttentionQueue } from "../../../src/targets/spc/unit-attention.js";
 
 describe("UnitAttentionQueue", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../../../src/targets/device.js";
+import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../../../src/scsi/device.js";
 import { RECORD_HEADER_SIZE } from "../../../src/targets/ssc/cartridge-format.js";
 import { cdb, fixedSense, loadedDrive, pattern, senseHex, writeBlock } from "../_support/tape.js";
 import { execSync } from "../_support/task.js";

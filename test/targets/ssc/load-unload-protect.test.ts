@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { SAM_STAT_GOOD } from "../../../src/targets/device.js";
-import { fieldPointer } from "../../../src/targets/spc/sense.js";
+import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
+import { fieldPointer } from "../../../src/scsi/sense.js";
 import { MemoryCartridgeLibrary } from "../../../src/targets/ssc/cartridge-library.js";
 import { TapeDrive } from "../../../src/targets/ssc/tape-drive.js";
 import { cdb, fixedSense, loadedDrive, pattern, senseHex, TAPE_INFO, writeBlock } from "../_support/tape.js";

@@ -1,0 +1,180 @@
+import { FrontCommand } from "../../scsifront/frontend.js";
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, VSCSIIF_PAGE_SIZE } from "../../vscsiif/constants.js";
+import type { GuestScsi } from "../midlayer.js";
+import type { CommandResult } from "./command.js";
+
+/** What an I/O benchmark run measured. */
+export interface IoBenchResult {
+  readonly ops: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly errors: number;
+}
+
+/** Options of {@link runIoBench}. */
+export interface IoBenchOptions {
+  readonly write: boolean;
+  readonly random: boolean;
+  readonly blockSize: number;
+  readonly depth: number;
+  /** Stop after this long (ms)… */
+  readonly runtimeMs: number;
+  /** …or after this many commands, whichever comes first. */
+  readonly maxOps: number;
+}
+
+/**
+ * A fio-like load generator inside the guest, driving its scsifront directly: `depth` commands
+ * kept in flight, each preallocated once with its own guest pages, resubmitted from its
+ * completion callback — no Promise, closure or buffer per command — so what it measures is the
+ * PV path, not the guest shell. READ(10)/WRITE(10); the LBA advances sequentially or at random
+ * over the device's capacity.
+ */
+export async function runIoBench(
+  scsi: GuestScsi,
+  devName: string,
+  o: IoBenchOptions,
+): Promise<IoBenchResult> {
+  const dev = scsi.resolve(devName);
+  const host = dev.host;
+  const frontend = host.frontend;
+  const mem = host.guestMemory;
+  const blockSize = 512;
+  const blocks = o.blockSize / blockSize;
+  // Stay inside the device: READ CAPACITY (the null device reports none: use its first 1 GiB).
+  const cap = await host.execute({
+    channel: dev.channel,
+    id: dev.id,
+    lun: dev.lun,
+    cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    dataInLength: 8,
+  });
+  let capacityBytes = 1 << 30;
+  if (cap.host === 0 && cap.status === 0 && cap.data.length === 8) {
+    const dv = new DataView(cap.data.buffer, cap.data.byteOffset, 8);
+    const size = (dv.getUint32(0) + 1) * dv.getUint32(4);
+    if (size > 0) capacityBytes = Math.min(size, 2 ** 31);
+  }
+  const span = Math.max(1, Math.floor(capacityBytes / o.blockSize));
+  const pages = Math.ceil(o.blockSize / VSCSIIF_PAGE_SIZE);
+  const cmds: FrontCommand[] = [];
+  let issued = 0;
+  let done = 0;
+  let errors = 0;
+  let bytes = 0;
+  let nextSeq = 0;
+  let stopping = false;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const t0 = performance.now();
+  const deadline = t0 + o.runtimeMs;
+  let rnd = 0x2545f491;
+
+  const arm = (c: FrontCommand): void => {
+    let slot: number;
+    if (o.random) {
+      rnd ^= rnd << 13;
+      rnd ^= rnd >>> 17;
+      rnd ^= rnd << 5;
+      slot = (rnd >>> 0) % span;
+    } else {
+      slot = nextSeq++ % span;
+    }
+    const lba = slot * blocks;
+    const cdb = c.cdb;
+    cdb[2] = (lba >>> 24) & 0xff;
+    cdb[3] = (lba >>> 16) & 0xff;
+    cdb[4] = (lba >>> 8) & 0xff;
+    cdb[5] = lba & 0xff;
+    issued++;
+    if (frontend.submit(c) !== "queued") {
+      errors++;
+      issued--;
+      stopping = true;
+    }
+  };
+  const onComplete = (c: FrontCommand): void => {
+    done++;
+    if (c.host !== 0 || c.status !== 0) errors++;
+    else bytes += o.blockSize - c.residual;
+    // The clock is read every 64 completions, not per command.
+    if (!stopping && (issued >= o.maxOps || ((done & 63) === 0 && performance.now() >= deadline)))
+      stopping = true;
+    if (!stopping) arm(c);
+    else if (done === issued) finish();
+  };
+
+  for (let i = 0; i < o.depth; i++) {
+    const c = new FrontCommand(pages);
+    c.channel = dev.channel;
+    c.id = dev.id;
+    c.lun = dev.lun;
+    c.setCdb([o.write ? 0x2a : 0x28, 0, 0, 0, 0, 0, 0, (blocks >>> 8) & 0xff, blocks & 0xff, 0]);
+    c.direction = o.write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+    c.length = o.blockSize;
+    c.frameCount = pages;
+    for (let p = 0; p < pages; p++) {
+      const f = mem.allocFrame();
+      if (f < 0) throw new Error("iobench: guest out of memory for its buffers");
+      c.frames[p] = f;
+    }
+    c.onComplete = onComplete;
+    cmds.push(c);
+  }
+  for (const c of cmds) if (!stopping) arm(c);
+  frontend.flush();
+  if (issued === 0) finish();
+  await finished;
+  const seconds = (performance.now() - t0) / 1000;
+  for (const c of cmds) for (let p = 0; p < c.frameCount; p++) mem.freeFrame(c.frames[p]!);
+  return { ops: done, bytes, seconds, errors };
+}
+
+/**
+ * `iobench [--rw=read|write|randread|randwrite] [--bs=4k] [--iodepth=16] [--runtime=2] [--count=N] [--json] <dev>`:
+ * fio's job line, over the PV path.
+ */
+export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
+  let rw = "read";
+  let bs = 4096;
+  let depth = 16;
+  let runtime = 2;
+  let count = Number.MAX_SAFE_INTEGER;
+  let json = false;
+  let dev: string | undefined;
+  for (const a of argv) {
+    const [k, v] = a.split("=", 2) as [string, string | undefined];
+    if (k === "--rw" && v && ["read", "write", "randread", "randwrite"].includes(v)) rw = v;
+    else if (k === "--bs" && v && /^\d+[kK]?$/.test(v))
+      bs = Number.parseInt(v, 10) * (/[kK]$/.test(v) ? 1024 : 1);
+    else if (k === "--iodepth" && v && /^\d+$/.test(v)) depth = Number(v);
+    else if (k === "--runtime" && v && /^\d+(\.\d+)?$/.test(v)) runtime = Number(v);
+    else if (k === "--count" && v && /^\d+$/.test(v)) count = Number(v);
+    else if (k === "--json" && v === undefined) json = true;
+    else if (!a.startsWith("-") && dev === undefined) dev = a;
+    else return { exitCode: 1, stdout: "", stderr: `iobench: bad argument '${a}'\n` };
+  }
+  if (dev === undefined) return { exitCode: 1, stdout: "", stderr: "iobench: missing device\n" };
+  if (bs % 512 !== 0 || bs === 0 || bs > 65535 * 512)
+    return { exitCode: 1, stdout: "", stderr: "iobench: --bs must be a multiple of 512\n" };
+  if (depth < 1 || depth > 16)
+    return { exitCode: 1, stdout: "", stderr: "iobench: --iodepth must be 1..16 (the ring has 16 slots)\n" };
+  const r = await runIoBench(scsi, dev, {
+    write: rw.endsWith("write"),
+    random: rw.startsWith("rand"),
+    blockSize: bs,
+    depth,
+    runtimeMs: runtime * 1000,
+    maxOps: count,
+  });
+  if (json) return { exitCode: r.errors === 0 ? 0 : 1, stdout: `${JSON.stringify(r)}\n`, stderr: "" };
+  const iops = r.ops / r.seconds;
+  const mibs = r.bytes / r.seconds / 1048576;
+  return {
+    exitCode: r.errors === 0 ? 0 : 1,
+    stdout: `${rw}: IOPS=${Math.round(iops)}, BW=${mibs.toFixed(1)}MiB/s (${(r.bytes / r.seconds / 1e6).toFixed(1)}MB/s)(${(r.bytes / 1048576).toFixed(1)}MiB/${(r.seconds * 1000).toFixed(0)}msec) bs=${bs} iodepth=${depth} errors=${r.errors}\n`,
+    stderr: "",
+  };
+}
