@@ -1,5 +1,6 @@
-import { existsSync, unlinkSync } from "node:fs";
+import { lstatSync, renameSync, type Stats, unlinkSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import createDebug from "debug";
 import { PvscsiError } from "../xen/errors.js";
 import {
@@ -19,15 +20,30 @@ const debug = createDebug("pvscsi:control");
 export class ControlServer {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  /** The socket file as created by {@link listen}: close removes only this very file. */
+  private created: Stats | null = null;
 
   constructor(
     private readonly path: string,
     private readonly handler: ControlHandler,
   ) {}
 
-  /** Listen; refuses to take over a socket another live `pvscsi up` is serving. */
+  /**
+   * Listen. Refuses, with a message naming the path: a path too long for a Unix socket, a folder
+   * that does not exist, anything at the path that is not a socket (a user's file is never
+   * replaced), and a socket another live `pvscsi up` is serving. Only a stale socket (nothing
+   * accepts on it) is removed first.
+   */
   async listen(): Promise<void> {
-    if (existsSync(this.path)) {
+    checkSocketPath(this.path);
+    const existing = statOrNull(this.path);
+    if (existing !== null) {
+      if (!existing.isSocket()) {
+        throw new PvscsiError(
+          "ESTATE",
+          `${this.path}: exists and is not a socket (${fileKind(existing)}); refusing to replace it — choose another --socket path`,
+        );
+      }
       if (await isAlive(this.path)) {
         throw new PvscsiError(
           "ESTATE",
@@ -39,20 +55,42 @@ export class ControlServer {
     const server = createServer((s) => this.serve(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
+      server.once("error", (e: NodeJS.ErrnoException) => {
+        this.server = null;
+        reject(new PvscsiError("ESTATE", `${this.path}: cannot listen: ${e.code ?? ""} ${e.message}`.trim()));
+      });
       server.listen(this.path, () => {
-        server.off("error", reject);
+        server.removeAllListeners("error");
         resolve();
       });
     });
+    this.created = statOrNull(this.path);
   }
 
+  /**
+   * Stop serving; removes the socket only if it is still the one this server created. libuv
+   * unlinks a pipe's path when the server closes, whatever is there by then; if someone replaced
+   * our socket with a file of theirs, it is moved aside for that moment and put back.
+   */
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     const server = this.server;
     this.server = null;
+    const mine = this.created;
+    this.created = null;
+    const now = statOrNull(this.path);
+    const ours = now?.isSocket() === true && mine !== null && now.ino === mine.ino && now.dev === mine.dev;
+    const aside = `${this.path}.pvscsi-aside-${process.pid}`;
+    const moved = now !== null && !ours && server !== null && tryRename(this.path, aside);
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-    if (existsSync(this.path)) unlinkSync(this.path);
+    if (moved) tryRename(aside, this.path);
+    else if (ours && statOrNull(this.path) !== null) {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        // Already gone: nothing of ours is left.
+      }
+    }
   }
 
   private serve(socket: Socket): void {
@@ -111,4 +149,49 @@ function isAlive(path: string): Promise<boolean> {
     });
     s.once("error", () => resolve(false));
   });
+}
+
+/**
+ * Longest Unix socket path Linux accepts: `sizeof(sun_path)` is 108 bytes including the
+ * terminating NUL (`unix(7)`). Node would otherwise truncate a longer one silently.
+ */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/** Check a socket path before anything touches the file system; errors say what is wrong. */
+export function checkSocketPath(path: string): void {
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new PvscsiError(
+      "EINVALARG",
+      `${path}: a socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes on Linux (this one has ${bytes}); choose a shorter --socket path`,
+    );
+  }
+  const dir = dirname(path);
+  const d = statOrNull(dir);
+  if (d === null) throw new PvscsiError("ESTATE", `${path}: the folder ${dir} does not exist`);
+  if (!d.isDirectory()) throw new PvscsiError("ESTATE", `${path}: ${dir} is not a folder`);
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function tryRename(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fileKind(s: Stats): string {
+  if (s.isFile()) return "a regular file";
+  if (s.isDirectory()) return "a folder";
+  if (s.isSymbolicLink()) return "a symbolic link";
+  return "not a socket";
 }

@@ -2,7 +2,7 @@ import { type HostConfigSource, readHostConfigSource } from "../../targets/inven
 import { formatLsscsi } from "../../targets/inventory/inventory.js";
 import { hostControlHandler } from "../../toolstack/control-handler.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
-import { ControlServer } from "../../toolstack/control-server.js";
+import { ControlServer, checkSocketPath } from "../../toolstack/control-server.js";
 import { Host } from "../../toolstack/host.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
@@ -45,6 +45,7 @@ export const upCommand: Command = {
     }
     if (positionals.length > 0) throw configError("pvscsi up", `unexpected argument '${positionals[0]}'`);
     const socket = typeof values.socket === "string" ? values.socket : defaultSocketPath();
+    checkSocketPath(socket); // before booting anything: a bad path is the user's to fix first
     const hostConfig = loadHostConfig(typeof values.config === "string" ? values.config : undefined);
     const host = await Host.start({ hostConfig, pollMode: values.poll === true });
     const server = new ControlServer(socket, hostControlHandler(host));
