@@ -150,3 +150,35 @@ export function inspectDomain(v: DomainView): DomainReport {
       boundPorts.length === 0,
   };
 }
+
+/**
+ * A report's leaks as lines a person reads (`xl destroy` prints them): one line per grant still
+ * mapped or permitting access, mapping still held and port still bound; empty when clean.
+ */
+export function describeLeaks(r: DomainReport): string[] {
+  const who = `dom${r.domid} (${r.name})`;
+  const lines: string[] = [];
+  for (const g of r.mappedGrants) {
+    lines.push(
+      `${who}: grant ref ${g.ref} is still mapped by dom${g.mapper} (${g.pins} pin(s), ${g.writablePins} writable)`,
+    );
+  }
+  for (const m of r.heldMappings) {
+    lines.push(
+      `${who}: still maps grant ref ${m.ref} of dom${m.granter} (handle ${m.handle}, ${m.readonly ? "read-only" : "writable"})`,
+    );
+  }
+  for (const g of r.liveGrants) {
+    lines.push(
+      `${who}: grant ref ${g.ref} still permits dom${g.grantee} ${g.readonly ? "read-only" : "writable"} access to frame ${g.frame}`,
+    );
+  }
+  for (const p of r.boundPorts) {
+    lines.push(
+      p.status === "interdomain"
+        ? `${who}: event channel port ${p.port} is still bound to dom${p.remoteDomid} port ${p.remotePort}`
+        : `${who}: event channel port ${p.port} is still open (unbound, for dom${p.remoteDomid})`,
+    );
+  }
+  return lines;
+}

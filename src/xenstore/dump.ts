@@ -95,10 +95,30 @@ export function dumpFile(root: DumpNode): DumpFile {
 /** Check a parsed dump file (`source` names it in errors) and return its root. */
 export function rootOfDumpFile(doc: unknown, source: string): DumpNode {
   const o = doc as Partial<DumpFile> | null;
+  if (typeof o === "object" && o !== null && o.format === undefined && isDumpNodeShape(o)) {
+    // What `pvscsi xenstore-ls --json` prints: a bare tree. Only the whole store can be a root.
+    const n = o as DumpNode;
+    if (n.name !== "") {
+      throw configError(
+        source,
+        `holds the subtree '${n.name}', not a whole store; write one with 'pvscsi xenstore-ls --json / > FILE'`,
+      );
+    }
+    return n;
+  }
   if (typeof o !== "object" || o === null || o.format !== DUMP_FORMAT) {
-    throw configError(source, `not a xenstore dump (expected "format": "${DUMP_FORMAT}")`);
+    throw configError(
+      source,
+      `not a xenstore dump (expected "format": "${DUMP_FORMAT}", or the output of 'pvscsi xenstore-ls --json /')`,
+    );
   }
   if (o.version !== 1) throw configError(source, `unsupported dump version ${String(o.version)}, expected 1`);
   if (o.root === undefined) throw configError(source, 'missing "root"');
   return o.root;
+}
+
+/** Whether `o` looks like a {@link DumpNode} (a name and perms); its contents are checked on load. */
+function isDumpNodeShape(o: object): boolean {
+  const n = o as { name?: unknown; perms?: unknown };
+  return typeof n.name === "string" && Array.isArray(n.perms);
 }

@@ -1,4 +1,8 @@
-import { type HostConfigSource, readHostConfigSource } from "../../targets/inventory/host-config.js";
+import {
+  type HostConfigSource,
+  parseHostConfig,
+  readHostConfigSource,
+} from "../../targets/inventory/host-config.js";
 import { formatLsscsi } from "../../targets/inventory/inventory.js";
 import { hostControlHandler } from "../../toolstack/control-handler.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
@@ -20,12 +24,18 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
   --poll          poll rings instead of sleeping on event channels (for benchmarks)
 `;
 
-/** Read a host config file for {@link Host.start}, with errors naming it. */
+/**
+ * Read and check a host config file for {@link Host.start}, with errors naming it. It is parsed
+ * here, before anything boots, so that a mistake is reported as `file:line: message` (exit 2)
+ * rather than as a failure of dom0's kernel.
+ */
 export function loadHostConfig(path: string | undefined): HostConfigSource | null {
   if (path === undefined) return null;
-  return readHostConfigSource(path, process.cwd(), (reason) =>
+  const source = readHostConfigSource(path, process.cwd(), (reason) =>
     configError(`--config ${path}`, `cannot read: ${reason}`),
   );
+  parseHostConfig(source.text, source.source, source.baseDir);
+  return source;
 }
 
 export const upCommand: Command = {

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { type DomainReport, describeLeaks } from "../../hypervisor/report.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import type { DomainRow, ScsiListRow } from "../../toolstack/host.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
-import { type CliIo, type Command, EXIT_OK, EXIT_USAGE } from "../io.js";
+import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../io.js";
 
 const USAGE = `Usage: pvscsi xl [--socket <path>] <subcommand> [args]
 
@@ -88,11 +89,12 @@ export const xlCommand: Command = {
         }
         // Paths in the config (a driver domain's scsi_host_config) start at the config's directory.
         const baseDir = dirname(resolve(file));
+        io.err(`Parsing config from ${file}\n`); // as xl does, on stderr
         const r = (await controlRequest(socket, "xl.create", { config: text, file, baseDir, force })) as {
           domid: number;
           name: string;
         };
-        io.out(`Parsing config from ${file}\ncreated domain ${r.name} (domid ${r.domid})\n`);
+        io.out(`created domain ${r.name} (domid ${r.domid})\n`);
         return EXIT_OK;
       }
       case "list":
@@ -101,11 +103,12 @@ export const xlCommand: Command = {
         return EXIT_OK;
       case "destroy": {
         need(1, 1, "<Domain>");
-        const report = (await controlRequest(socket, "xl.destroy", { domain: rest[0] })) as {
-          clean: boolean;
-        };
-        if (!report.clean) io.err(`warning: the domain left resources behind: ${JSON.stringify(report)}\n`);
-        return EXIT_OK;
+        const report = (await controlRequest(socket, "xl.destroy", { domain: rest[0] })) as DomainReport;
+        if (report.clean) return EXIT_OK;
+        // The domain is gone, but something of it is not: that is a failure an admin must see.
+        io.err(`xl destroy ${rest[0]}: the domain is destroyed but left resources behind:\n`);
+        for (const line of describeLeaks(report)) io.err(`  ${line}\n`);
+        return EXIT_FAILURE;
       }
       case "scsi-attach":
         need(3, 5, "<Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>]");
