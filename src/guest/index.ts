@@ -15,7 +15,7 @@ export {
   senseText,
   signedInformation,
   type ToolResult,
-} from "./scsi-exec.js";
+} from "./sg.js";
 export { newStState, type StEof, StError, type StReady, type StState, StTape } from "./st.js";
 export { formatStatus, type MtData, type MtOptions, type MtStatus, runMt } from "./userland/mt.js";
 export {

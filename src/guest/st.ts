@@ -1,5 +1,5 @@
 import type { ScsiResult } from "../scsifront/scsi-host.js";
-import { request, type ScsiExec, senseOf, signedInformation } from "./scsi-exec.js";
+import { request, type ScsiExec, senseOf, signedInformation } from "./sg.js";
 
 /** Where the tape stands after the last operation, as Linux st tracks it (`st_partstat.eof`). */
 export type StEof = "none" | "filemark" | "eod" | "early-warning";
