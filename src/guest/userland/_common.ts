@@ -1,3 +1,4 @@
+import { SAM_STAT_CHECK_CONDITION } from "../../scsi/device.js";
 import { SENSE_KEY_NAMES } from "../../scsi/sense.js";
 import type { GuestScsi, GuestScsiDevice, ScsiResult } from "../midlayer.js";
 import { senseOf, senseText } from "../sg.js";
@@ -16,7 +17,7 @@ export const fail = (stderr: string, exitCode = 1): CommandResult => ({
 export function describeFailure(r: ScsiResult): string {
   if (r.host !== 0)
     return `host byte 0x${r.host.toString(16).padStart(2, "0")} (${HOST_NAMES[r.host] ?? "unknown"})`;
-  const sense = r.status === 0x02 ? senseOf(r) : null;
+  const sense = r.status === SAM_STAT_CHECK_CONDITION ? senseOf(r) : null;
   if (sense) return `CHECK CONDITION, sense ${senseText(r)} (${SENSE_KEY_NAMES[sense.key] ?? "?"})`;
   return `status 0x${hex2(r.status)}`;
 }

@@ -1,6 +1,8 @@
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type FrontCommand, type GuestScsi } from "../midlayer.js";
 import type { CommandResult } from "./command.js";
 
+/** READ CAPACITY(10) (SBC-3 §5.15). */
+const READ_CAPACITY_10 = 0x25;
 /** READ(10) and WRITE(10) (SBC-3 §5.11, §5.37). */
 const READ_10 = 0x28;
 const WRITE_10 = 0x2a;
@@ -46,7 +48,7 @@ export async function runIoBench(
     channel: dev.channel,
     id: dev.id,
     lun: dev.lun,
-    cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    cdb: [READ_CAPACITY_10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     dataInLength: 8,
   });
   let capacityBytes = 1 << 30;
