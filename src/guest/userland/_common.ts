@@ -31,6 +31,7 @@ export const HOST_NAMES: Record<number, string> = {
   7: "DID_ERROR",
   8: "DID_RESET",
 };
+
 /** Two hex digits. */
 export function hex2(n: number): string {
   return n.toString(16).padStart(2, "0");
