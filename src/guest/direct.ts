@@ -8,7 +8,7 @@ import {
 } from "../scsi/device.js";
 import { DID_OK } from "../scsifront/host-byte.js";
 import type { ScsiResult } from "../scsifront/scsi-host.js";
-import type { ScsiExec } from "./scsi-exec.js";
+import type { ScsiExec } from "./sg.js";
 
 /** Initiator the direct runner uses unless told otherwise. */
 export const DIRECT_INITIATOR: Initiator = { id: 0x7fff, name: "pvscsi:direct" };

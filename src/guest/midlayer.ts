@@ -1,42 +1,30 @@
+import { linuxDeviceType } from "../scsi/device-type.js";
 import { formatLsscsiLine } from "../scsi/lsscsi-format.js";
 import { DID_OK } from "../scsifront/host-byte.js";
 import type { GuestScsiHost, ScsiMidlayer, ScsiRequest, ScsiResult } from "../scsifront/scsi-host.js";
+
+/** Linux's `enum dma_data_direction`, as a command's `sc_data_direction` carries it. */
+export { DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE } from "../vscsiif/constants.js";
+
 import { invalidArgument } from "../xen/errors.js";
+
+/*
+ * The low-level driver's types userland sees, re-exported so that guest/userland reaches the
+ * ring only through the midlayer and the host it hands out (as Linux userland reaches
+ * xen-scsifront only through /dev/sg and the block and tape devices).
+ */
+export type {
+  FrontCommand,
+  GuestScsiHost,
+  RawRequestFields,
+  RawResult,
+  RawSegment,
+  ScsiRequest,
+  ScsiResult,
+} from "../scsifront/scsi-host.js";
 
 /** Linux's `SD_MAX_RETRIES`: how often the block layer retries a command the midlayer says to. */
 export const MAX_RETRIES = 5;
-
-/** Linux's `scsi_device_types[]` (drivers/scsi/scsi.c), 17 characters each, as /proc/scsi/scsi prints them. */
-const LINUX_DEVICE_TYPES = [
-  "Direct-Access    ",
-  "Sequential-Access",
-  "Printer          ",
-  "Processor        ",
-  "WORM             ",
-  "CD-ROM           ",
-  "Scanner          ",
-  "Optical Device   ",
-  "Medium Changer   ",
-  "Communications   ",
-  "ASC IT8          ",
-  "ASC IT8          ",
-  "RAID             ",
-  "Enclosure        ",
-  "Direct-Access-RBC",
-  "Optical card     ",
-  "Bridge controller",
-  "Object storage   ",
-  "Automation/Drive ",
-  "Security Manager ",
-  "Direct-Access-ZBC",
-];
-
-/** Linux's `scsi_device_type()`. */
-export function linuxDeviceType(type: number): string {
-  if (type === 0x1e) return "Well-known LUN   ";
-  if (type === 0x1f) return "No Device        ";
-  return LINUX_DEVICE_TYPES[type] ?? "Unknown          ";
-}
 
 /** A device the guest has added (Linux's `scsi_device`), with the names its upper drivers gave it. */
 export interface GuestScsiDevice {

@@ -1,5 +1,6 @@
+import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../scsi/device.js";
 import type { ScsiResult } from "../scsifront/scsi-host.js";
-import { request, type ScsiExec, senseOf, signedInformation } from "./scsi-exec.js";
+import { request, type ScsiExec, senseOf, signedInformation } from "./sg.js";
 
 /** Where the tape stands after the last operation, as Linux st tracks it (`st_partstat.eof`). */
 export type StEof = "none" | "filemark" | "eod" | "early-warning";
@@ -44,8 +45,8 @@ const STRERROR: Record<StError["errno"], string> = {
 /** Drive readiness as st sees it (`ST_READY`, `ST_NO_TAPE`, `ST_NOT_READY`). */
 export type StReady = "ready" | "no-tape" | "not-ready";
 
-const GOOD = 0x00;
-const CHECK = 0x02;
+const GOOD = SAM_STAT_GOOD;
+const CHECK = SAM_STAT_CHECK_CONDITION;
 
 /**
  * The part of Linux's st driver (`drivers/scsi/st.c`) the guest tools need, over a

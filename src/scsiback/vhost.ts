@@ -22,6 +22,7 @@ import {
 } from "../vscsiif/constants.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
 import { VscsiifResponse, validSenseLength } from "../vscsiif/response.js";
+import { readIndirectSegments, readRequestSegments, SEGMENT_SIZE, SegmentList } from "../vscsiif/segments.js";
 import { invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { PendingRequest } from "./pending.js";
@@ -153,9 +154,8 @@ export class Vhost {
   private readonly req = new VscsiifRequest();
   private readonly rsp = new VscsiifResponse();
   private readonly mapped = new MappedFrame();
-  private readonly descGref: Uint32Array;
-  private readonly descOffset: Uint16Array;
-  private readonly descLength: Uint16Array;
+  /** The request's data segments, copied out of `seg[]` or its indirect pages once. */
+  private readonly segs: SegmentList;
   private readonly lunList: number[] = [];
   private readonly emulated: EmulatedResult = { status: 0, transferred: 0, senseLength: 0 };
   private emulationScratch = new Uint8Array(8 + 8 * 256);
@@ -174,9 +174,7 @@ export class Vhost {
     this.wake = options.wake ?? (() => {});
     this.polling = options.polling ?? false;
     const maxData = Math.max(VSCSIIF_SG_TABLESIZE, this.sgGrant);
-    this.descGref = new Uint32Array(maxData);
-    this.descOffset = new Uint16Array(maxData);
-    this.descLength = new Uint16Array(maxData);
+    this.segs = new SegmentList(maxData);
     for (let i = 0; i < VSCSIIF_MAX_REQS; i++) {
       const p = new PendingRequest(i, this, this.initiator, maxData, maxData + VSCSIIF_SG_TABLESIZE);
       this.pool.push(p);
@@ -461,31 +459,26 @@ export class Vhost {
     if (n === 0) return true;
     if (n > VSCSIIF_SG_TABLESIZE) return this.mapFailed(p, "nr-seg", raw);
 
-    let count: number;
+    const segs = this.segs;
+    segs.clear();
     if ((raw & VSCSIIF_SG_GRANT) !== 0) {
-      count = this.readIndirect(p, n);
-      if (count < 0) return false;
+      if (!this.readIndirect(p, n)) return false;
     } else {
-      for (let i = 0; i < n; i++) {
-        this.descGref[i] = req.segGref(i);
-        this.descOffset[i] = req.segOffset(i);
-        this.descLength[i] = req.segLength(i);
-      }
-      count = n;
+      readRequestSegments(req, n, segs);
     }
 
     const readonly = p.direction === DMA_TO_DEVICE;
     p.data.reset(!readonly);
     const out = this.mapped;
-    for (let i = 0; i < count; i++) {
-      const off = this.descOffset[i]!;
-      const len = this.descLength[i]!;
+    for (let i = 0; i < segs.count; i++) {
+      const off = segs.offset[i]!;
+      const len = segs.length[i]!;
       if (off >= VSCSIIF_PAGE_SIZE || len > VSCSIIF_PAGE_SIZE || off + len > VSCSIIF_PAGE_SIZE) {
         return this.mapFailed(p, "seg-bounds", i, off, len);
       }
-      const status = this.grants.map(this.descGref[i]!, readonly, out);
+      const status = this.grants.map(segs.gref[i]!, readonly, out);
       if (status !== 0) {
-        return this.mapFailed(p, "map-data", this.descGref[i]!, status);
+        return this.mapFailed(p, "map-data", segs.gref[i]!, status);
       }
       p.handles[p.nHandles++] = out.handle;
       p.data.add(out.mem, out.base + off, len);
@@ -495,45 +488,36 @@ export class Vhost {
 
   /**
    * `VSCSIIF_SG_GRANT`: `seg[0..n)` name pages of segment descriptors. Map each read-only, check
-   * `offset + length ≤ 4096` and `length % 8 == 0`, copy the descriptors out once, unmap. Returns
-   * the descriptor count, or -1 after answering the guest.
+   * `offset + length ≤ 4096` and that `length` is whole descriptors, copy the descriptors out
+   * once into `segs`, unmap. Returns false after answering the guest.
    */
-  private readIndirect(p: PendingRequest, n: number): number {
+  private readIndirect(p: PendingRequest, n: number): boolean {
     const req = this.req;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const off = req.segOffset(i);
       const len = req.segLength(i);
-      if (off + len > VSCSIIF_PAGE_SIZE || len % 8 !== 0) {
+      if (off + len > VSCSIIF_PAGE_SIZE || len % SEGMENT_SIZE !== 0) {
         this.mapFailed(p, "sgl-page", i, off, len);
-        return -1;
+        return false;
       }
-      total += len / 8;
+      total += len / SEGMENT_SIZE;
     }
     if (total > this.sgGrant) {
       this.mapFailed(p, "sgl-total", total, this.sgGrant);
-      return -1;
+      return false;
     }
     const out = this.mapped;
-    let k = 0;
     for (let i = 0; i < n; i++) {
       const status = this.grants.map(req.segGref(i), true, out);
       if (status !== 0) {
         this.mapFailed(p, "map-sgl", req.segGref(i), status);
-        return -1;
+        return false;
       }
-      const mem = out.mem;
-      let at = out.base + req.segOffset(i);
-      const end = at + req.segLength(i);
-      for (; at < end; at += 8, k++) {
-        this.descGref[k] =
-          (mem[at]! | (mem[at + 1]! << 8) | (mem[at + 2]! << 16) | (mem[at + 3]! << 24)) >>> 0;
-        this.descOffset[k] = mem[at + 4]! | (mem[at + 5]! << 8);
-        this.descLength[k] = mem[at + 6]! | (mem[at + 7]! << 8);
-      }
+      readIndirectSegments(out.mem, out.base + req.segOffset(i), req.segLength(i) / SEGMENT_SIZE, this.segs);
       this.grants.unmap(out.handle);
     }
-    return k;
+    return true;
   }
 
   private mapFailed(p: PendingRequest, why: RejectWhy, a = 0, b = 0, c = 0): false {

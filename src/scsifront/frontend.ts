@@ -18,6 +18,13 @@ import {
 } from "../vscsiif/constants.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
 import { VscsiifResponse } from "../vscsiif/response.js";
+import {
+  indirectPages,
+  SEGMENT_SIZE,
+  SegmentList,
+  writeIndirectSegments,
+  writeRequestSegments,
+} from "../vscsiif/segments.js";
 import { invalidArgument, invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { DID_ERROR, scsifrontHostByte } from "./host-byte.js";
@@ -97,10 +104,13 @@ class Shadow {
   inflight = false;
   readonly refs: Int32Array;
   nRefs = 0;
+  /** The data segments of the command, as the backend will read them. */
+  readonly sg: SegmentList;
   /** Frames holding indirect descriptors (allocated when first needed, kept for reuse). */
   readonly descFrames: number[] = [];
-  constructor(maxRefs: number) {
+  constructor(maxData: number, maxRefs: number) {
     this.refs = new Int32Array(maxRefs);
+    this.sg = new SegmentList(maxData);
   }
 }
 
@@ -148,7 +158,8 @@ export class Frontend {
     this.notifier = options.notifier;
     this.polling = options.polling ?? false;
     // At most SG_ALL data pages plus one page of their descriptors.
-    for (let i = 0; i < VSCSIIF_MAX_REQS; i++) this.shadows.push(new Shadow(SCSIFRONT_SG_ALL + 1));
+    for (let i = 0; i < VSCSIIF_MAX_REQS; i++)
+      this.shadows.push(new Shadow(SCSIFRONT_SG_ALL, SCSIFRONT_SG_ALL + 1));
   }
 
   get state(): FrontendState {
@@ -203,6 +214,7 @@ export class Frontend {
     const req = this.req;
     req.clear();
     shadow.nRefs = 0;
+    shadow.sg.clear();
 
     if (cmd.act === VSCSIIF_ACT_SCSI_CDB && cmd.direction !== DMA_NONE && cmd.length > 0) {
       const pages = Math.ceil((cmd.offset + cmd.length) / VSCSIIF_PAGE_SIZE);
@@ -227,7 +239,7 @@ export class Frontend {
     req.lun = cmd.lun;
     req.refRqid = cmd.refRqid;
     req.scDataDirection = cmd.direction;
-    this.fillSegments(cmd, shadow);
+    this.fillSegments(shadow);
     // A protocol test may rewrite any field (act, cmd_len, segments, even rqid) before the slot is written.
     patch?.(req);
     req.writeTo(front);
@@ -307,33 +319,36 @@ export class Frontend {
     this.setError(reason);
   }
 
-  /** Grant the data pages, and the descriptor pages when more than 26 are needed. */
+  /**
+   * Grant the data pages into `shadow.sg`, and when more than 26 are needed write their
+   * descriptors into the guest's own indirect pages and grant those read-only (Linux
+   * `map_data_for_request`).
+   */
   private mapData(cmd: FrontCommand, shadow: Shadow, pages: number): boolean {
     const readonly = cmd.direction === DMA_TO_DEVICE;
+    const sg = shadow.sg;
+    let remaining = cmd.length;
     for (let i = 0; i < pages; i++) {
       const ref = this.grants.grantAccess(cmd.frames[i]!, readonly);
       if (ref < 0) return this.unwindGrants(shadow);
       shadow.refs[shadow.nRefs++] = ref;
+      const off = i === 0 ? cmd.offset : 0;
+      const bytes = Math.min(remaining, VSCSIIF_PAGE_SIZE - off);
+      remaining -= bytes;
+      sg.push(ref, off, bytes);
     }
     if (pages > VSCSIIF_SG_TABLESIZE) {
-      const descPages = Math.ceil((pages * 8) / VSCSIIF_PAGE_SIZE);
+      const descPages = indirectPages(pages);
       while (shadow.descFrames.length < descPages) {
         const f = this.memory.allocFrame();
         if (f < 0) return this.unwindGrants(shadow);
         shadow.descFrames.push(f);
       }
-      // Descriptors into the guest's own descriptor pages, then grant those read-only.
       const mem = this.memory.bytes;
-      let remaining = cmd.length;
-      for (let i = 0; i < pages; i++) {
-        const off = i === 0 ? cmd.offset : 0;
-        const bytes = Math.min(remaining, VSCSIIF_PAGE_SIZE - off);
-        remaining -= bytes;
-        const at =
-          shadow.descFrames[(i * 8) >>> 12]! * VSCSIIF_PAGE_SIZE + ((i * 8) & (VSCSIIF_PAGE_SIZE - 1));
-        writeU32(mem, at, shadow.refs[i]!);
-        writeU16(mem, at + 4, off);
-        writeU16(mem, at + 6, bytes);
+      for (let d = 0; d < descPages; d++) {
+        const from = d * VSCSIIF_SG_PER_PAGE;
+        const n = Math.min(pages - from, VSCSIIF_SG_PER_PAGE);
+        writeIndirectSegments(mem, shadow.descFrames[d]! * VSCSIIF_PAGE_SIZE, sg, from, n);
       }
       for (let d = 0; d < descPages; d++) {
         const ref = this.grants.grantAccess(shadow.descFrames[d]!, true);
@@ -344,30 +359,24 @@ export class Frontend {
     return true;
   }
 
-  /** Write `seg[]` and `nr_segments` for the grants in `shadow`. */
-  private fillSegments(cmd: FrontCommand, shadow: Shadow): void {
+  /**
+   * Write `seg[]` and `nr_segments`: the data segments themselves, or with `VSCSIIF_SG_GRANT` one
+   * segment per indirect page covering its descriptors.
+   */
+  private fillSegments(shadow: Shadow): void {
     const req = this.req;
-    const n = shadow.nRefs;
-    if (n === 0) return;
-    const pages = Math.ceil((cmd.offset + cmd.length) / VSCSIIF_PAGE_SIZE);
+    const pages = shadow.sg.count;
+    if (pages === 0) return;
     if (pages > VSCSIIF_SG_TABLESIZE) {
-      const descPages = n - pages;
-      let left = pages * 8;
+      const descPages = shadow.nRefs - pages;
       for (let d = 0; d < descPages; d++) {
-        const len = Math.min(left, VSCSIIF_PAGE_SIZE);
-        left -= len;
-        req.setSeg(d, shadow.refs[pages + d]!, 0, len);
+        const n = Math.min(pages - d * VSCSIIF_SG_PER_PAGE, VSCSIIF_SG_PER_PAGE);
+        req.setSeg(d, shadow.refs[pages + d]!, 0, n * SEGMENT_SIZE);
       }
       req.nrSegments = VSCSIIF_SG_GRANT | descPages;
       return;
     }
-    let remaining = cmd.length;
-    for (let i = 0; i < pages; i++) {
-      const off = i === 0 ? cmd.offset : 0;
-      const bytes = Math.min(remaining, VSCSIIF_PAGE_SIZE - off);
-      remaining -= bytes;
-      req.setSeg(i, shadow.refs[i]!, off, bytes);
-    }
+    writeRequestSegments(req, shadow.sg, 0, pages);
     req.nrSegments = pages;
   }
 
@@ -445,16 +454,4 @@ export class Frontend {
       this.failAtOnce(cmd, DID_ERROR);
     }
   }
-}
-
-function writeU32(mem: Uint8Array, at: number, v: number): void {
-  mem[at] = v & 0xff;
-  mem[at + 1] = (v >>> 8) & 0xff;
-  mem[at + 2] = (v >>> 16) & 0xff;
-  mem[at + 3] = (v >>> 24) & 0xff;
-}
-
-function writeU16(mem: Uint8Array, at: number, v: number): void {
-  mem[at] = v & 0xff;
-  mem[at + 1] = (v >>> 8) & 0xff;
 }

@@ -7,10 +7,14 @@ import {
   VSCSIIF_ACT_SCSI_CDB,
   VSCSIIF_ACT_SCSI_RESET,
   VSCSIIF_PAGE_SIZE,
+  VSCSIIF_SG_TABLESIZE,
 } from "../vscsiif/constants.js";
 import type { VscsiifRequest } from "../vscsiif/request.js";
 import { invalidArgument } from "../xen/errors.js";
 import { FrontCommand, type Frontend } from "./frontend.js";
+
+export type { FrontCommand };
+
 import { DID_ERROR } from "./host-byte.js";
 import type { GuestMemory } from "./ports.js";
 
@@ -37,6 +41,39 @@ export interface ScsiResult {
   readonly residual: number;
   /** Data-in actually received (length = requested − residual). */
   readonly data: Uint8Array;
+}
+
+/** One `seg[]` entry a {@link GuestScsiHost.sendRaw} caller sets by hand. */
+export interface RawSegment {
+  readonly index: number;
+  readonly gref: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Fields of `struct vscsiif_request` (Xen `io/vscsiif.h`) a protocol probe may override; unset
+ * ones keep what the driver built.
+ */
+export interface RawRequestFields {
+  readonly act?: number;
+  readonly cmdLen?: number;
+  readonly scDataDirection?: number;
+  readonly nrSegments?: number;
+  readonly refRqid?: number;
+  readonly timeoutPerCommand?: number;
+  readonly rqid?: number;
+  /** Segments at indexes of 26 and above are ignored (`seg[]` has 26). */
+  readonly segs?: readonly RawSegment[];
+}
+
+/** The raw `struct vscsiif_response` of a {@link GuestScsiHost.sendRaw}, and the driver's state after it. */
+export interface RawResult {
+  /** `rslt` as received (or DID_ERROR in the host byte when the ring refused the request). */
+  readonly rslt: number;
+  /** `sense_buffer[0..sense_len)`. */
+  readonly sense: Uint8Array;
+  readonly residual: number;
 }
 
 /**
@@ -150,27 +187,120 @@ export class GuestScsiHost {
   }
 
   /**
-   * Send a request with hand-set fields (protocol testing): `patch` rewrites any field of the
-   * built request — act, cmd_len, direction, segments, even rqid — and the raw response comes
-   * back. What the backend makes of it is the point.
+   * The protocol developer's debug entry: send one request whose `struct vscsiif_request` fields
+   * are set by hand after the driver built it — act, cmd_len, direction, nr_segments, segments,
+   * even rqid — and return the raw response. What the backend makes of a malformed request is
+   * the point; Linux has no such path (xen-scsifront only sends what `scsifront_queuecommand`
+   * builds), so it is kept here, in the low-level driver, where the ring is.
    */
-  executeRaw(req: ScsiRequest, patch: (r: VscsiifRequest) => void): Promise<FrontCommand> {
+  sendRaw(req: ScsiRequest, fields: RawRequestFields): Promise<RawResult> {
     const cmd = new FrontCommand(1);
     cmd.channel = req.channel;
     cmd.id = req.id;
     cmd.lun = req.lun;
     cmd.setCdb(req.cdb);
     cmd.timeoutSeconds = req.timeoutSeconds ?? 30;
-    return new Promise<FrontCommand>((resolve) => {
-      cmd.onComplete = (c) => resolve(c);
+    const patch = (r: VscsiifRequest): void => {
+      if (fields.act !== undefined) r.act = fields.act;
+      if (fields.cmdLen !== undefined) r.cmdLen = fields.cmdLen;
+      if (fields.scDataDirection !== undefined) r.scDataDirection = fields.scDataDirection;
+      if (fields.nrSegments !== undefined) r.nrSegments = fields.nrSegments;
+      if (fields.refRqid !== undefined) r.refRqid = fields.refRqid;
+      if (fields.timeoutPerCommand !== undefined) r.timeoutPerCommand = fields.timeoutPerCommand;
+      if (fields.rqid !== undefined) r.rqid = fields.rqid;
+      for (const s of fields.segs ?? [])
+        if (s.index < VSCSIIF_SG_TABLESIZE) r.setSeg(s.index, s.gref, s.offset, s.length);
+    };
+    return new Promise<RawResult>((resolve) => {
+      const done = (c: FrontCommand): void =>
+        resolve({
+          rslt: c.rslt,
+          sense: c.sense.slice(0, c.senseLength),
+          residual: c.residual,
+        });
+      cmd.onComplete = done;
       const r = this.frontend.submit(cmd, patch);
       if (r === "queued") this.frontend.flush();
       else {
         cmd.rslt = DID_ERROR << 16;
         cmd.host = DID_ERROR;
-        resolve(cmd);
+        done(cmd);
       }
     });
+  }
+
+  /**
+   * The other half of the debug entry: act as a hostile frontend and push the shared ring's
+   * `req_prod` `n` slots past what was produced, then notify the backend (Linux scsiback must
+   * answer with "bogus ring requests" and halt the ring). Returns the new `req_prod`, or null
+   * when the controller is not connected.
+   */
+  overflowRequests(n: number): number | null {
+    const ring = this.frontend.sharedRing;
+    if (!ring) return null;
+    ring.reqProd = (ring.reqProd + n) >>> 0;
+    this.frontend.kick();
+    return ring.reqProd;
+  }
+
+  /**
+   * Why the driver put this host in its permanent error state (Linux `scsifront_set_error`), or
+   * null while it serves.
+   */
+  get hostError(): string | null {
+    return this.frontend.state === "error" ? this.frontend.errorReason : null;
+  }
+
+  /** Largest transfer one command may carry, in bytes (Linux's `max_sectors` × 512). */
+  get maxTransfer(): number {
+    return this.frontend.maxTransfer;
+  }
+
+  /**
+   * A command with its own guest pages for `length` bytes, built once and resubmitted with
+   * {@link submitPrepared} from its completion callback: a load generator's path, with no Promise,
+   * closure or buffer per command. Release its pages with {@link releasePrepared}.
+   */
+  prepareCommand(
+    channel: number,
+    id: number,
+    lun: number,
+    direction: DataDirection,
+    length: number,
+  ): FrontCommand {
+    const pages = Math.ceil(length / VSCSIIF_PAGE_SIZE);
+    const c = new FrontCommand(Math.max(1, pages));
+    c.channel = channel;
+    c.id = id;
+    c.lun = lun;
+    c.direction = direction;
+    c.length = length;
+    c.frameCount = pages;
+    for (let p = 0; p < pages; p++) {
+      const f = this.memory.allocFrame();
+      if (f < 0) {
+        for (let q = 0; q < p; q++) this.memory.freeFrame(c.frames[q]!);
+        throw new Error("guest out of memory for a prepared command's buffers");
+      }
+      c.frames[p] = f;
+    }
+    return c;
+  }
+
+  /** Put a prepared command on the ring (published by {@link flushPrepared}); false if the ring refused it. */
+  submitPrepared(cmd: FrontCommand): boolean {
+    return this.frontend.submit(cmd) === "queued";
+  }
+
+  /** Publish prepared commands and notify the backend if it asked (`RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`). */
+  flushPrepared(): void {
+    this.frontend.flush();
+  }
+
+  /** Give a prepared command's pages back to the guest. */
+  releasePrepared(cmd: FrontCommand): void {
+    for (let p = 0; p < cmd.frameCount; p++) this.memory.freeFrame(cmd.frames[p]!);
+    cmd.frameCount = 0;
   }
 
   /** ABORT the command in flight with `rqid` at (channel, id, lun); resolves to SUCCESS or not. */

@@ -7,6 +7,7 @@ import type { DomainContext } from "../hypervisor/context.js";
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing, XenstoreGrantBinder } from "../hypervisor/xenstore-link.js";
+import { formatHctl, type Hctl, parseHctlOrThrow } from "../scsi/hctl.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
 import type { BackendBoot } from "../system/backend-worker.js";
 import { writeDomainHome } from "../system/domain-home.js";
@@ -38,7 +39,7 @@ import {
   waitConnected,
   writeController,
 } from "./vscsi-nodes.js";
-import { formatHctl, type Hctl, parseHctl, parseVscsiSpec, type VscsiSpec } from "./vscsi-spec.js";
+import { parseVscsiSpec, type VscsiSpec } from "./vscsi-spec.js";
 import { parseXlConfig, type XlSetting, xlString, xlStringList } from "./xl-config.js";
 
 const debug = createDebug("pvscsi:toolstack");
@@ -629,7 +630,7 @@ export class Host {
     return this.exclusive(async () => {
       const g = this.resolveDomain(domain);
       const domid = g.handle.domid;
-      const v = parseHctl(vdev, "xl scsi-detach", "vdev");
+      const v = parseHctlOrThrow(vdev, "xl scsi-detach", "vdev");
       for (const c of await this.controllersOf(domid)) {
         if (c.idx !== v.host) continue;
         const dev = c.devs.find((d) => sameVdev(d.vdev, v));
@@ -811,7 +812,7 @@ export class Host {
         const v = (await xs.tryRead(`${dir}/${XenbusNode.vDev}`)) ?? "";
         let vdev: Hctl;
         try {
-          vdev = parseHctl(v, dir, "v-dev");
+          vdev = parseHctlOrThrow(v, dir, "v-dev");
         } catch {
           continue;
         }

@@ -1,9 +1,9 @@
+import { formatHctl, type Hctl } from "../scsi/hctl.js";
 import { PvscsiError } from "../xen/errors.js";
 import { xenbusErrorPath } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, vscsiBackendPath, vscsiFrontendPath, XenbusNode } from "../xenbus/paths.js";
 import { parseXenbusState, XenbusState, xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsOps } from "../xenstore/client.js";
-import { formatHctl, type Hctl } from "./vscsi-spec.js";
 
 /** One LUN of a controller, as the toolstack writes it under `vscsi-devs/dev-<id>`. */
 export interface VscsiDevNodes {

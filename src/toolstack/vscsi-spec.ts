@@ -1,12 +1,5 @@
+import { type Hctl, parseHctlOrThrow } from "../scsi/hctl.js";
 import { configError } from "../xen/errors.js";
-
-/** A SCSI address: host (or, in a `vdev`, the guest's controller index), channel, target, LUN. */
-export interface Hctl {
-  readonly host: number;
-  readonly channel: number;
-  readonly target: number;
-  readonly lun: number;
-}
 
 /** The physical side of a `vscsi` entry, as libxlu classifies it. */
 export type Pdev =
@@ -27,32 +20,6 @@ export interface VscsiSpec {
 
 const U16 = 0xffff;
 
-/** `h:c:t:l` with four unsigned decimal fields (`%u:%u:%u:%llu`). */
-export function parseHctl(
-  text: string,
-  where: string,
-  what: string,
-  max: Partial<Record<keyof Hctl, number>> = {},
-): Hctl {
-  const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(text.trim());
-  if (!m)
-    throw configError(where, `${what} '${text}' is not h:c:t:l (four unsigned integers separated by ':')`);
-  const [host, channel, target, lun] = m.slice(1).map(Number) as [number, number, number, number];
-  const hctl = { host, channel, target, lun };
-  for (const key of ["host", "channel", "target", "lun"] as const) {
-    const limit = max[key] ?? 0xffffffff;
-    if (!Number.isSafeInteger(hctl[key]) || hctl[key] > limit) {
-      throw configError(where, `${what} '${text}': ${key} ${hctl[key]} is out of range (0..${limit})`);
-    }
-  }
-  return hctl;
-}
-
-/** `h:c:t:l` as text. */
-export function formatHctl(h: Hctl): string {
-  return `${h.host}:${h.channel}:${h.target}:${h.lun}`;
-}
-
 /**
  * A physical device spec: `/dev/<name>`, `h:c:t:l`, or `naa.<16 hex digits>:<lun>` (the WWN form
  * of Linux scsiback's `p-dev`).
@@ -72,7 +39,7 @@ export function parsePdev(text: string, where: string): Pdev {
     if (!Number.isSafeInteger(lun)) throw configError(where, `pdev '${t}': LUN out of range`);
     return { kind: "wwn", wwn: m[1]!.toLowerCase(), lun };
   }
-  if (/^\d/.test(t)) return { kind: "hctl", hctl: parseHctl(t, where, "pdev") };
+  if (/^\d/.test(t)) return { kind: "hctl", hctl: parseHctlOrThrow(t, where, "pdev") };
   throw configError(where, `pdev '${t}' must be /dev/<name>, h:c:t:l or naa.<16 hex digits>:<lun>`);
 }
 
@@ -103,7 +70,7 @@ export function parseVscsiSpec(text: string, where: string): VscsiSpec {
   return {
     pdev: parsePdev(pdevText, where),
     pdevText,
-    vdev: parseHctl(vdevText, where, "vdev", { channel: U16, target: U16, lun: U16 }),
+    vdev: parseHctlOrThrow(vdevText, where, "vdev", { channel: U16, target: U16, lun: U16 }),
     featureHost,
     ...(backend !== undefined ? { backend } : {}),
   };

@@ -1,6 +1,9 @@
 /**
- * Constants of Xen's `io/vscsiif.h`, with its names. Values are part of the guest ABI.
+ * Constants of Xen's `io/vscsiif.h`, with its names. Values are part of the guest ABI; those that
+ * are sizes of structures are derived from the registered layouts.
  */
+
+import { scsiifRequestSegmentLayout, vscsiifRequestLayout } from "../xen/vscsiif-layout.js";
 
 /** `act`: run the CDB in `cmnd`. */
 export const VSCSIIF_ACT_SCSI_CDB = 1;
@@ -11,19 +14,22 @@ export const VSCSIIF_ACT_SCSI_RESET = 3;
 /** `act`: deprecated scatter/gather preset; the value stays reserved and is refused. */
 export const VSCSIIF_ACT_SCSI_SG_PRESET = 4;
 
-/** Segments that fit directly in a request. */
-export const VSCSIIF_SG_TABLESIZE = 26;
+/** Segments that fit directly in a request (`seg[]` of `struct vscsiif_request`). */
+export const VSCSIIF_SG_TABLESIZE = vscsiifRequestLayout.fields.seg.size / scsiifRequestSegmentLayout.size;
 /** Largest CDB. */
 export const VSCSIIF_MAX_COMMAND_SIZE = 16;
 /** Bytes of sense a response can carry. */
 export const VSCSIIF_SENSE_BUFFERSIZE = 96;
+/** `VSCSIIF_PAGE_SIZE`: the page size the protocol's segments and indirect pages assume. */
 export const VSCSIIF_PAGE_SIZE = 4096;
 /** Flag in `nr_segments`: `seg[]` names pages of segment descriptors; low 7 bits count them. */
 export const VSCSIIF_SG_GRANT = 0x80;
 /** Segment descriptors per indirect page (`4096 / sizeof(struct scsiif_request_segment)`). */
-export const VSCSIIF_SG_PER_PAGE = 512;
-/** Segments in the deprecated `vscsiif_sg_list` (`(252 - 4) / 8`). */
-export const VSCSIIF_SG_LIST_SIZE = 31;
+export const VSCSIIF_SG_PER_PAGE = VSCSIIF_PAGE_SIZE / scsiifRequestSegmentLayout.size;
+/** Segments in the deprecated `vscsiif_sg_list` (`(sizeof(struct vscsiif_request) - 4) / 8`). */
+export const VSCSIIF_SG_LIST_SIZE = Math.floor(
+  (vscsiifRequestLayout.size - 4) / scsiifRequestSegmentLayout.size,
+);
 
 /** `sc_data_direction`: Linux's `enum dma_data_direction`. */
 export const DMA_BIDIRECTIONAL = 0;

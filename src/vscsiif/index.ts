@@ -58,3 +58,15 @@ export {
 } from "./constants.js";
 export { VscsiifRequest } from "./request.js";
 export { VscsiifResponse, validSenseLength } from "./response.js";
+export {
+  indirectPages,
+  readIndirectSegments,
+  readRequestSegments,
+  SEGMENT_GREF_OFFSET,
+  SEGMENT_LENGTH_OFFSET,
+  SEGMENT_OFFSET_OFFSET,
+  SEGMENT_SIZE,
+  SegmentList,
+  writeIndirectSegments,
+  writeRequestSegments,
+} from "./segments.js";

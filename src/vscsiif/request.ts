@@ -2,7 +2,7 @@ import type { BackRing } from "../ring/back-ring.js";
 import { RingEntry } from "../ring/entry.js";
 import type { FrontRing } from "../ring/front-ring.js";
 import { invalidArgument } from "../xen/errors.js";
-import { VSCSIIF_MAX_COMMAND_SIZE, VSCSIIF_SG_TABLESIZE } from "./constants.js";
+import { VSCSIIF_MAX_COMMAND_SIZE, VSCSIIF_SG_GRANT, VSCSIIF_SG_TABLESIZE } from "./constants.js";
 import "../xen/host-endian.js";
 import {
   vscsiifRequestLayout as L,
@@ -168,7 +168,7 @@ export class VscsiifRequest {
 
   /** A plain object of every field, in Xen's names (for logs, tests and tools; allocates). */
   toJSON(): Record<string, unknown> {
-    const n = Math.min(this.nrSegments & ~0x80, VSCSIIF_SG_TABLESIZE);
+    const n = Math.min(this.nrSegments & ~VSCSIIF_SG_GRANT, VSCSIIF_SG_TABLESIZE);
     const seg = [];
     for (let i = 0; i < n; i++)
       seg.push({ gref: this.segGref(i), offset: this.segOffset(i), length: this.segLength(i) });

@@ -1,7 +1,11 @@
-import { FrontCommand } from "../../scsifront/frontend.js";
-import { DMA_FROM_DEVICE, DMA_TO_DEVICE, VSCSIIF_PAGE_SIZE } from "../../vscsiif/constants.js";
-import type { GuestScsi } from "../midlayer.js";
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type FrontCommand, type GuestScsi } from "../midlayer.js";
 import type { CommandResult } from "./command.js";
+
+/** READ CAPACITY(10) (SBC-3 §5.15). */
+const READ_CAPACITY_10 = 0x25;
+/** READ(10) and WRITE(10) (SBC-3 §5.11, §5.37). */
+const READ_10 = 0x28;
+const WRITE_10 = 0x2a;
 
 /** What an I/O benchmark run measured. */
 export interface IoBenchResult {
@@ -37,8 +41,6 @@ export async function runIoBench(
 ): Promise<IoBenchResult> {
   const dev = scsi.resolve(devName);
   const host = dev.host;
-  const frontend = host.frontend;
-  const mem = host.guestMemory;
   const blockSize = 512;
   const blocks = o.blockSize / blockSize;
   // Stay inside the device: READ CAPACITY (the null device reports none: use its first 1 GiB).
@@ -46,7 +48,7 @@ export async function runIoBench(
     channel: dev.channel,
     id: dev.id,
     lun: dev.lun,
-    cdb: [0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    cdb: [READ_CAPACITY_10, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     dataInLength: 8,
   });
   let capacityBytes = 1 << 30;
@@ -56,7 +58,6 @@ export async function runIoBench(
     if (size > 0) capacityBytes = Math.min(size, 2 ** 31);
   }
   const span = Math.max(1, Math.floor(capacityBytes / o.blockSize));
-  const pages = Math.ceil(o.blockSize / VSCSIIF_PAGE_SIZE);
   const cmds: FrontCommand[] = [];
   let issued = 0;
   let done = 0;
@@ -89,7 +90,7 @@ export async function runIoBench(
     cdb[4] = (lba >>> 8) & 0xff;
     cdb[5] = lba & 0xff;
     issued++;
-    if (frontend.submit(c) !== "queued") {
+    if (!host.submitPrepared(c)) {
       errors++;
       issued--;
       stopping = true;
@@ -107,28 +108,28 @@ export async function runIoBench(
   };
 
   for (let i = 0; i < o.depth; i++) {
-    const c = new FrontCommand(pages);
-    c.channel = dev.channel;
-    c.id = dev.id;
-    c.lun = dev.lun;
-    c.setCdb([o.write ? 0x2a : 0x28, 0, 0, 0, 0, 0, 0, (blocks >>> 8) & 0xff, blocks & 0xff, 0]);
-    c.direction = o.write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
-    c.length = o.blockSize;
-    c.frameCount = pages;
-    for (let p = 0; p < pages; p++) {
-      const f = mem.allocFrame();
-      if (f < 0) throw new Error("iobench: guest out of memory for its buffers");
-      c.frames[p] = f;
+    let c: FrontCommand;
+    try {
+      c = host.prepareCommand(
+        dev.channel,
+        dev.id,
+        dev.lun,
+        o.write ? DMA_TO_DEVICE : DMA_FROM_DEVICE,
+        o.blockSize,
+      );
+    } catch {
+      throw new Error("iobench: guest out of memory for its buffers");
     }
+    c.setCdb([o.write ? WRITE_10 : READ_10, 0, 0, 0, 0, 0, 0, (blocks >>> 8) & 0xff, blocks & 0xff, 0]);
     c.onComplete = onComplete;
     cmds.push(c);
   }
   for (const c of cmds) if (!stopping) arm(c);
-  frontend.flush();
+  host.flushPrepared();
   if (issued === 0) finish();
   await finished;
   const seconds = (performance.now() - t0) / 1000;
-  for (const c of cmds) for (let p = 0; p < c.frameCount; p++) mem.freeFrame(c.frames[p]!);
+  for (const c of cmds) host.releasePrepared(c);
   return { ops: done, bytes, seconds, errors };
 }
 

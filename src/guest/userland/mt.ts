@@ -1,4 +1,4 @@
-import type { ScsiExec, ToolResult } from "../scsi-exec.js";
+import type { ScsiExec, ToolResult } from "../sg.js";
 import {
   GMT_BOT,
   GMT_CLN,

@@ -1,5 +1,5 @@
-import type { ScsiResult } from "../../scsifront/scsi-host.js";
-import { request, type ScsiExec, type ToolResult } from "../scsi-exec.js";
+import type { ScsiResult } from "../midlayer.js";
+import { request, type ScsiExec, type ToolResult } from "../sg.js";
 
 /** A data transfer element as `mtx status` shows it. */
 export interface MtxDrive {

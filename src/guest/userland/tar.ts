@@ -1,7 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { lstat, mkdir, open, readdir, readlink, symlink, utimes } from "node:fs/promises";
 import { dirname, relative, resolve, sep } from "node:path";
-import type { ScsiExec, ToolResult } from "../scsi-exec.js";
+import type { ScsiExec, ToolResult } from "../sg.js";
 import { StError, type StState, StTape } from "../st.js";
 import {
   decodeTarHeader,

@@ -1,5 +1,5 @@
 import { directExec } from "../../../src/guest/direct.js";
-import type { ScsiExec } from "../../../src/guest/scsi-exec.js";
+import type { ScsiExec } from "../../../src/guest/sg.js";
 import type { ScsiDevice } from "../../../src/scsi/device.js";
 
 /** A direct runner whose first commands have consumed the power-on unit attention. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GuestScsi } from "../../../src/guest/midlayer.js";
-import { bindScsiHost, type ScsiExec } from "../../../src/guest/scsi-exec.js";
+import { bindScsiHost, type ScsiExec } from "../../../src/guest/sg.js";
 import { newStState } from "../../../src/guest/st.js";
 import { runMt } from "../../../src/guest/userland/mt.js";
 import { runMtx } from "../../../src/guest/userland/mtx.js";

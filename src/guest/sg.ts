@@ -1,3 +1,9 @@
+/**
+ * The guest's sg driver: SCSI pass-through to one device, as Linux's `drivers/scsi/sg.c` gives
+ * userland an `SG_IO` file descriptor. The tape and changer tools (`mt`, `mtx`, `tar`) and the
+ * sg3_utils-like commands issue their CDBs through it.
+ */
+
 import { type DecodedSense, decodeSense } from "../scsi/sense.js";
 import type { GuestScsiHost, ScsiRequest, ScsiResult } from "../scsifront/scsi-host.js";
 
