@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { be16, be32 } from "../../scsi/cdb.js";
+import { directionContradicts } from "../../scsi/data-direction.js";
 import {
   type DeviceInfo,
   type Initiator,
@@ -75,22 +76,6 @@ import {
 import { UnitAttentionQueue } from "./unit-attention.js";
 
 const log = createDebug("pvscsi:targets");
-
-/** `sc_data_direction` DMA_FROM_DEVICE: the initiator expects data-in. */
-const DMA_FROM_DEVICE = 2;
-
-/**
- * Whether a command's data direction (from its CDB, `flags`) contradicts the buffer the initiator
- * supplied: data-in into memory granted read-only (DMA_TO_DEVICE), or data-out taken from memory
- * the initiator offered for data-in (DMA_FROM_DEVICE). An empty buffer moves nothing and never
- * contradicts. The one rule every SPC device's dispatch applies (SAM-5 §5.1: the application
- * client's expected data direction is part of the command).
- */
-export function directionContradicts(flags: number, task: ScsiTask): boolean {
-  if (task.data.length === 0) return false;
-  if ((flags & CMD_DATA_IN) !== 0 && !task.data.writable) return true;
-  return (flags & CMD_DATA_OUT) !== 0 && task.direction === DMA_FROM_DEVICE;
-}
 
 /** Per I_T nexus state on one logical unit. */
 export class Nexus {
@@ -349,7 +334,7 @@ export abstract class SpcDevice implements ScsiDevice {
       if (bad !== 0) return this.invalidField(task, i, 31 - Math.clz32(bad));
     }
     let flags = cmd.flags;
-    if (directionContradicts(flags, task)) {
+    if (directionContradicts((flags & CMD_DATA_IN) !== 0, (flags & CMD_DATA_OUT) !== 0, task)) {
       // The command IU's data direction contradicts the CDB: read-only memory for data-in, or
       // data-in memory for data-out. Linux TCM answers such mismatches with 05/0E/03
       // (`target_cmd_size_check`); refusing here, before any handler runs, means the medium
