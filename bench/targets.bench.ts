@@ -91,6 +91,7 @@ function ready(dev: ScsiDevice): void {
 const disk = Disk.ram(INFO, DISK_BYTES / BLOCK, BLOCK);
 ready(disk);
 const nul = new NullDevice();
+ready(nul);
 const cases = [
   { name: "RAM disk READ(10) 4 KiB", dev: disk as ScsiDevice, task: new BenchTask(0x28, 4096) },
   { name: "RAM disk WRITE(10) 4 KiB", dev: disk, task: new BenchTask(0x2a, 4096) },

@@ -104,6 +104,13 @@ export interface ScsiDevice {
   addNexus(initiator: Initiator): void;
   /** The nexus went away: drop its unit attentions, PREVENT state and RESERVE(6). */
   removeNexus(initiator: Initiator): void;
+  /**
+   * Drop one pending unit attention (`code`, packed key/ASC/ASCQ) of one I_T nexus. An initiator
+   * that answers REPORT LUNS for the target itself (scsiback's emulation) calls it with 06/3F/0E,
+   * which SPC-4 §6.33 makes REPORT LUNS clear. Optional: a device without unit attentions has
+   * nothing to drop.
+   */
+  clearUa?(initiatorId: number, code: number): void;
   /** Flush and release resources (files). Further submits complete with NOT READY. */
   close(): Promise<void>;
 }

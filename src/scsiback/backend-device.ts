@@ -128,9 +128,22 @@ export class BackendDevice {
     });
   }
 
-  /** The device's directory is gone (or the driver stops): drain, unmap, forget. */
+  /** The driver stops: drain, unmap, forget. */
   remove(): Promise<void> {
     return this.queue.run(() => this.doRemove());
+  }
+
+  /**
+   * The toolstack deleted the device's directory: it has stopped waiting for this device (libxl
+   * removes the nodes after its own timeout when the backend never reached Closed). Waiting for
+   * requests in flight could now last forever — a device that never completes, a drain stuck
+   * behind it — so they are abandoned at once (grants unmapped, slots freed, the guest answered
+   * HOST_ERROR while the ring is mapped), which ends any drain this device's queue is waiting on;
+   * then the ring is unmapped and the port closed. Bounded: nothing here waits on a device.
+   */
+  forceRemove(): Promise<void> {
+    if (!this.removed) this.vhost.abandonAll();
+    return this.remove();
   }
 
   /** Resolves when every state change queued so far has been handled. */

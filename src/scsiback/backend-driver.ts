@@ -51,6 +51,8 @@ export class ScsibackDriver {
   private readonly devices = new Map<string, BackendDevice>();
   private readonly pending = new Set<Vhost>();
   private readonly queue: SerialQueue;
+  /** Devices whose directory went away, still tearing down (each on its own queue). */
+  private readonly removing = new Set<Promise<void>>();
   private watch: XsWatchHandle | null = null;
   private nextInitiator: number;
   private readonly pollMode: boolean;
@@ -91,6 +93,7 @@ export class ScsibackDriver {
     if (w) await w.unwatch().catch(() => undefined);
     await this.queue.idle();
     await Promise.all([...this.devices.values()].map((d) => d.remove()));
+    await Promise.all([...this.removing]);
   }
 
   /** Whether some vhost has work to run without waiting for an event. */
@@ -140,6 +143,7 @@ export class ScsibackDriver {
   async settled(): Promise<void> {
     await this.queue.idle();
     await Promise.all([...this.devices.values()].map((d) => d.settled()));
+    await Promise.all([...this.removing]);
   }
 
   /** One report per vhost, for tools. */
@@ -156,6 +160,12 @@ export class ScsibackDriver {
       })),
       stats: d.vhost.stats,
     }));
+  }
+
+  private track(teardown: Promise<void>): void {
+    const t = teardown.catch((e) => debug("teardown: %s", e instanceof Error ? e.message : e));
+    this.removing.add(t);
+    void t.finally(() => this.removing.delete(t));
   }
 
   /** A watch event under the base: find devices that appeared or went away. */
@@ -192,8 +202,11 @@ export class ScsibackDriver {
       // A removed device stays known until the toolstack deletes its directory, so the watch
       // events of its own last writes do not probe it again.
       if (frontendId === undefined) {
-        if (!existing.removed) await existing.remove();
         this.devices.delete(key);
+        // Torn down on the device's own queue, never awaited here: this queue serves every
+        // guest's controllers, and one device's teardown must not hold up another's probe or
+        // removal. forceRemove abandons what is in flight, so the teardown itself is bounded.
+        if (!existing.removed) this.track(existing.forceRemove());
       }
       return;
     }

@@ -1,5 +1,6 @@
-import type { DataBuffer } from "../scsi/data-buffer.js";
-import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD } from "../scsi/device.js";
+import { directionContradicts } from "../scsi/data-direction.js";
+import { SAM_STAT_CHECK_CONDITION, SAM_STAT_GOOD, type ScsiTask } from "../scsi/device.js";
+import { INVALID_FIELD_IN_COMMAND_IU, writeSense } from "../scsi/sense.js";
 
 /** REPORT LUNS operation code. */
 export const REPORT_LUNS = 0xa0;
@@ -9,6 +10,11 @@ export interface EmulatedResult {
   status: number;
   transferred: number;
   senseLength: number;
+}
+
+/** Bytes of REPORT LUNS parameter data for `count` LUNs: an 8-byte header and 8 bytes each. */
+export function reportLunsLength(count: number): number {
+  return 8 + 8 * count;
 }
 
 /**
@@ -23,15 +29,26 @@ export interface EmulatedResult {
  * guide for a guest that follows the standard. NACA or LINK in the CONTROL byte is refused as by
  * every pvscsi device. LUN entries use SAM-4 single-level addressing: peripheral device addressing
  * below 256, flat space addressing up to 16383.
+ *
+ * REPORT LUNS is data-in: sent with a data-out direction (memory granted read-only) it is 05/0E/03
+ * INVALID FIELD IN COMMAND IU, the rule every pvscsi device applies ({@link directionContradicts}),
+ * and nothing is written. The whole list is built in `scratch` (at least
+ * {@link reportLunsLength}(`luns.length`) bytes) and its prefix copied: truncation by the
+ * allocation length or the buffer cuts the list, never an entry's bytes out of order (SPC-4 §4.2.5.6).
  */
 export function emulateReportLuns(
-  cdb: Uint8Array,
+  task: ScsiTask,
   luns: readonly number[],
-  data: DataBuffer,
-  sense: Uint8Array,
   scratch: Uint8Array,
   out: EmulatedResult,
 ): EmulatedResult {
+  const { cdb, data, sense } = task;
+  if (directionContradicts(true, false, task)) {
+    out.status = SAM_STAT_CHECK_CONDITION;
+    out.transferred = 0;
+    out.senseLength = writeSense(sense, false, INVALID_FIELD_IN_COMMAND_IU);
+    return out;
+  }
   if (cdb.length < 12) return invalidField(sense, out, 0, 7);
   const control = cdb[11]!;
   if ((control & 0x05) !== 0) return invalidField(sense, out, 11, control & 0x04 ? 2 : 0);
@@ -41,23 +58,20 @@ export function emulateReportLuns(
   if (alloc < 16) return invalidField(sense, out, 6, 7);
 
   const listed = select === 1 ? 0 : luns.length;
-  const total = 8 + 8 * listed;
-  const n = Math.min(total, alloc, data.length, scratch.length);
-  scratch.fill(0, 0, n);
+  const total = reportLunsLength(listed);
+  scratch.fill(0, 0, total);
   const listBytes = 8 * listed;
-  if (n >= 4) {
-    scratch[0] = (listBytes >>> 24) & 0xff;
-    scratch[1] = (listBytes >>> 16) & 0xff;
-    scratch[2] = (listBytes >>> 8) & 0xff;
-    scratch[3] = listBytes & 0xff;
-  }
+  scratch[0] = (listBytes >>> 24) & 0xff;
+  scratch[1] = (listBytes >>> 16) & 0xff;
+  scratch[2] = (listBytes >>> 8) & 0xff;
+  scratch[3] = listBytes & 0xff;
   for (let i = 0; i < listed; i++) {
     const at = 8 + 8 * i;
-    if (at + 1 >= n) break;
     const lun = luns[i]!;
     scratch[at] = lun < 256 ? 0 : 0x40 | ((lun >>> 8) & 0x3f);
     scratch[at + 1] = lun & 0xff;
   }
+  const n = Math.min(total, alloc, data.length);
   out.status = SAM_STAT_GOOD;
   out.transferred = data.write(0, scratch, 0, n);
   out.senseLength = 0;

@@ -59,6 +59,13 @@ export class TranslationTable {
     return out;
   }
 
+  /** Entries attached at (chn, tgt), in no particular order (REPORT LUNS clears their 06/3F/0E). */
+  entriesAt(chn: number, tgt: number, out: TranslationEntry[]): TranslationEntry[] {
+    out.length = 0;
+    for (const e of this.entries.values()) if (e.v.chn === chn && e.v.tgt === tgt) out.push(e);
+    return out;
+  }
+
   get size(): number {
     return this.entries.size;
   }

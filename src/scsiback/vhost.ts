@@ -1,7 +1,14 @@
 import createDebug from "debug";
 import { BackRing } from "../ring/back-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
-import { type Initiator, SAM_STAT_TASK_ABORTED, type ScsiDevice, type TmfResponse } from "../scsi/device.js";
+import {
+  type Initiator,
+  SAM_STAT_GOOD,
+  SAM_STAT_TASK_ABORTED,
+  type ScsiDevice,
+  type TmfResponse,
+} from "../scsi/device.js";
+import { REPORTED_LUNS_DATA_HAS_CHANGED } from "../scsi/sense.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -27,8 +34,8 @@ import { invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { PendingRequest } from "./pending.js";
 import { type GrantMapper, MappedFrame, type Notifier } from "./ports.js";
-import { type EmulatedResult, emulateReportLuns, REPORT_LUNS } from "./report-luns.js";
-import { TranslationTable } from "./translation.js";
+import { type EmulatedResult, emulateReportLuns, REPORT_LUNS, reportLunsLength } from "./report-luns.js";
+import { type TranslationEntry, TranslationTable } from "./translation.js";
 
 const debug = createDebug("pvscsi:scsiback");
 
@@ -157,6 +164,7 @@ export class Vhost {
   /** The request's data segments, copied out of `seg[]` or its indirect pages once. */
   private readonly segs: SegmentList;
   private readonly lunList: number[] = [];
+  private readonly entryList: TranslationEntry[] = [];
   private readonly emulated: EmulatedResult = { status: 0, transferred: 0, senseLength: 0 };
   private emulationScratch = new Uint8Array(8 + 8 * 256);
   private readonly wake: () => void;
@@ -264,17 +272,23 @@ export class Vhost {
         if (this.polling) return false;
         if (back.finalCheckForRequests() === 0) return false;
       }
+    } catch (e) {
+      // A bug reached by this ring's requests: stop this ring, answer what it holds, carry on.
+      this.inService = false;
+      this.quarantine(errorText(e));
+      return false;
     } finally {
       this.inService = false;
-      this.flush();
+      this.flushSafely();
     }
   }
 
   /** Complete a request (the device's `done`, or an emulation). Writes its response. */
   complete(p: PendingRequest, status: number, transferred: number, senseLength: number): void {
     if (!p.inUse) {
-      // A device bug, not the guest's: answering twice would corrupt the ring, so the second goes.
-      this.logOnce("completed-twice", `a device completed request slot ${p.index} twice; ignored`);
+      // Completed twice (a device bug, not the guest's), or after the request was abandoned:
+      // answering again would corrupt the ring, so this completion goes.
+      this.logOnce("completed-twice", `a device completed request slot ${p.index}, not in flight; ignored`);
       return;
     }
     const expected = p.data.length;
@@ -294,12 +308,51 @@ export class Vhost {
   }
 
   /**
-   * Stop serving this ring for good (the driver caught an exception it cannot attribute): as a
-   * producer overflow does, so one broken vhost never stops the others.
+   * Stop serving this ring for good (an exception escaped a request's handling, a bug it cannot
+   * attribute): as a producer overflow does, so one broken vhost never stops the others. Unlike a
+   * halt, nothing in flight can be trusted to complete, so every request is abandoned at once
+   * ({@link abandonAll}): its grants unmapped, the guest answered HOST_ERROR, the drain let finish.
+   * In Linux terms the vhost stops; it does not hang `scsiback_disconnect` on `nr_unreplied_reqs`.
    */
   quarantine(reason: string): void {
     this._state = "halted";
     this.logOnce("quarantined", `stopped serving this ring: ${reason}`);
+    this.abandonAll();
+  }
+
+  /**
+   * Give up on every request in flight: unmap its grants, answer it HOST_ERROR while the ring is
+   * still mapped (so the frontend's rqid and grants are freed), and release its slot; a device
+   * completing one later finds it no longer in use and is ignored ({@link complete}). Used when
+   * the ring is quarantined and when the device is removed without waiting (the toolstack gave
+   * up). Never throws: a ring it cannot write to is only not answered.
+   */
+  abandonAll(): void {
+    // Nothing more is consumed: a slot freed here must not be reused while a device may still
+    // hold its task and complete it late.
+    this._state = "halted";
+    this.tmrPending = false;
+    for (const p of this.pool) {
+      if (!p.inUse) continue;
+      try {
+        this.unmapAll(p);
+      } catch (e) {
+        this.logOnce("abandon-unmap", `unmapping an abandoned request failed: ${errorText(e)}`);
+        p.nHandles = 0;
+        p.data.reset(true);
+      }
+      try {
+        this.respond(p.rqid, makeRslt(XEN_VSCSIIF_RSLT_HOST_ERROR, 0), p.sense, 0, 0);
+      } catch (e) {
+        this.logOnce("abandon-respond", `answering an abandoned request failed: ${errorText(e)}`);
+      }
+      this.release(p);
+    }
+    try {
+      this.flush();
+    } catch {
+      // The ring cannot take responses: the frontend's requests stay unanswered, nothing is mapped.
+    }
   }
 
   /** Log a guest's misbehaviour once per cause, so a flood cannot flood the log. */
@@ -410,9 +463,16 @@ export class Vhost {
 
   private runReportLuns(p: PendingRequest): void {
     const luns = this.translations.lunsAt(p.chn, p.tgt, this.lunList);
-    const needed = 8 + 8 * luns.length;
+    const needed = reportLunsLength(luns.length);
     if (needed > this.emulationScratch.length) this.emulationScratch = new Uint8Array(needed);
-    const r = emulateReportLuns(p.cdb, luns, p.data, p.sense, this.emulationScratch, this.emulated);
+    const r = emulateReportLuns(p, luns, this.emulationScratch, this.emulated);
+    if (r.status === SAM_STAT_GOOD) {
+      // SPC-4 §6.33: REPORT LUNS clears 06/3F/0E REPORTED LUNS DATA HAS CHANGED for the I_T
+      // nexus; answered here rather than by a device, scsiback clears it on the units it listed.
+      for (const e of this.translations.entriesAt(p.chn, p.tgt, this.entryList))
+        e.device.clearUa?.(this.initiator.id, REPORTED_LUNS_DATA_HAS_CHANGED);
+      this.entryList.length = 0;
+    }
     this.complete(p, r.status, r.transferred, r.senseLength);
   }
 
@@ -430,6 +490,7 @@ export class Vhost {
   }
 
   private finishTmr(p: PendingRequest, r: TmfResponse): void {
+    if (!p.inUse) return; // abandoned meanwhile (quarantine or forced removal): already answered
     this.tmrPending = false;
     this.answerTmr(p, r);
     this.flush();
@@ -555,7 +616,8 @@ export class Vhost {
     p.entry = null;
     this.free.push(p);
     this.inFlightCount--;
-    if (this._state === "draining" && this.inFlightCount === 0 && this.onDrained) {
+    // A drain waits for the last answer whether the ring is draining or halted meanwhile.
+    if (this.inFlightCount === 0 && this.onDrained) {
       const cb = this.onDrained;
       this.onDrained = null;
       cb();
@@ -588,6 +650,15 @@ export class Vhost {
     if (!this.inService) this.flush();
   }
 
+  /** {@link flush} that never throws (after a quarantine the ring may be what failed). */
+  private flushSafely(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      this.quarantine(errorText(e));
+    }
+  }
+
   /** `RING_PUSH_RESPONSES_AND_CHECK_NOTIFY`, and the event channel send it asks for. */
   private flush(): void {
     if (!this.unpushed || this.back === null) return;
@@ -597,6 +668,10 @@ export class Vhost {
       this.notifier.notify();
     }
   }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function hex(v: number): string {

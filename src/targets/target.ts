@@ -1,5 +1,6 @@
 import { be16, be32 } from "../scsi/cdb.js";
 import type { DataBuffer } from "../scsi/data-buffer.js";
+import { directionContradicts } from "../scsi/data-direction.js";
 import {
   type Initiator,
   SAM_STAT_CHECK_CONDITION,
@@ -152,8 +153,7 @@ export class ScsiTarget implements TargetPort {
     const op = cdb[0] ?? -1;
     const b = this.scratch;
     const dataIn = op === 0x12 || op === 0xa0 || op === 0x03;
-    if (dataIn && !task.data.writable && task.data.length > 0)
-      return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
+    if (directionContradicts(dataIn, false, task)) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
     if (op === 0x12 && cdb.length >= 6) {
       const alloc = be16(cdb, 3);
       if ((cdb[1]! & 0x01) === 0) {

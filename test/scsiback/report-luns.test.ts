@@ -1,7 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { DataBuffer } from "../../src/scsi/data-buffer.js";
+import { type DeviceInfo, TYPE_DISK } from "../../src/scsi/device.js";
+import { REPORTED_LUNS_DATA_HAS_CHANGED } from "../../src/scsi/sense.js";
+import { Disk } from "../../src/targets/sbc/disk.js";
 import { RawFront } from "../_support/raw-front.js";
 import { TestDisk } from "../_support/test-disk.js";
+
+const INFO: DeviceInfo = {
+  type: TYPE_DISK,
+  vendor: "PVSCSI",
+  product: "RAMDISK",
+  revision: "0001",
+  scsiLevel: 5,
+  removable: false,
+  serial: "SN1",
+  wwn: "3000000000000001",
+};
 
 function reportLuns(f: RawFront, chn: number, tgt: number, lun: number, alloc = 4096, select = 0) {
   const frame = f.guest.allocFrame();
@@ -115,5 +129,40 @@ describe("REPORT LUNS", () => {
     expect(submitted).toEqual([[0xa0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0]]);
     expect(r.rslt).toBe(2); // the test disk does not implement it
     void DataBuffer;
+  });
+});
+
+describe("REPORT LUNS emulation conformance (SPC-4 §6.33)", () => {
+  it("allocation length 8k+1 with a LUN ≥ 256: the prefix of the full list, the last byte the next entry's first", () => {
+    const f = new RawFront();
+    const disk = new TestDisk();
+    f.attach(0, 0, 0, disk);
+    f.attach(0, 0, 300, disk, 1); // flat space addressing: first byte 0x41
+    for (const k of [2, 3]) {
+      const alloc = 8 * k + 1;
+      const { r, data } = reportLuns(f, 0, 0, 0, Math.max(16, alloc));
+      const full = [0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x41, 0x2c, 0, 0, 0, 0, 0, 0];
+      const n = Math.min(alloc, full.length);
+      expect(r.rslt).toBe(0);
+      expect(r.residual).toBe(4096 - n);
+      expect(Array.from(data.subarray(0, n)), `alloc ${alloc}`).toEqual(full.slice(0, n));
+    }
+  });
+
+  it("clears 06/3F/0E REPORTED LUNS DATA HAS CHANGED for the vhost's nexus, without feature-host too", () => {
+    const tur = (f: RawFront) => f.send((q) => q.setCdb(Uint8Array.of(0, 0, 0, 0, 0, 0)))[0]!;
+    for (const featureHost of [false, true]) {
+      const f = new RawFront({ featureHost });
+      const d = Disk.ram(INFO, 64);
+      d.addNexus(f.back.initiator);
+      f.attach(0, 0, 0, d);
+      expect(tur(f).sense.slice(12, 14)).toEqual([0x29, 0x00]); // the nexus's power-on UA
+      d.queueUaAll(REPORTED_LUNS_DATA_HAS_CHANGED);
+      expect(reportLuns(f, 0, 0, 0).r.rslt).toBe(0);
+      expect(tur(f).rslt, `feature-host ${featureHost}`).toBe(0);
+      // Control: without REPORT LUNS in between, the condition is reported.
+      d.queueUaAll(REPORTED_LUNS_DATA_HAS_CHANGED);
+      expect(tur(f).sense.slice(12, 14)).toEqual([0x3f, 0x0e]);
+    }
   });
 });

@@ -35,7 +35,7 @@ import { MAX_LUN } from "../target.js";
  * [cdrom 0:0:1:0]
  * file = /srv/iso/install.iso   # optional: no medium without it
  *
- * [null 0:0:2:0]           # benchmark sink (not SCSI-correct)
+ * [null 0:0:2:0]           # a disk that reads zeros and discards writes (benchmark sink)
  *
  * [tape 0:0:3:0]           # a stand-alone LTO tape drive (SSC-3)
  * generation = 6           # LTO generation 3..7: the densities it reads and writes (default 6)

@@ -352,6 +352,15 @@ export class Disk extends SpcDevice {
     else this.good(task, value);
   };
 
+  /**
+   * UNMAP's completion: the store moves no data, but the device consumed the whole parameter list
+   * (SBC-3 §5.28: PARAMETER LIST LENGTH bytes of data-out), so that is what was transferred and
+   * the residual is 0. Recomputed from the CDB: no per-command state, no closure.
+   */
+  private readonly unmapDone = (task: ScsiTask, error: number, _value: number): void => {
+    this.ioDone(task, error, Math.min(be16(task.cdb, 7), task.data.length));
+  };
+
   /** Mark `task` as completing later (file store) so ABORT TASK can find it. */
   private async_(task: ScsiTask): void {
     if (!this.store.sync) {
@@ -572,7 +581,7 @@ export class Disk extends SpcDevice {
     if (total > MAX_UNMAP_BLOCKS)
       return this.check(task, INVALID_FIELD_IN_PARAMETER_LIST, fieldPointer(false, 8, 7));
     this.async_(task);
-    this.store.unmap(task, this.ranges, count, !this.writeCacheEnabled, this.ioDone);
+    this.store.unmap(task, this.ranges, count, !this.writeCacheEnabled, this.unmapDone);
     return HANDLED;
   }
 

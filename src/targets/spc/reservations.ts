@@ -102,9 +102,14 @@ export class Reservations {
     return t === PR_TYPE_EXCLUSIVE_ACCESS || t === 6 || t === 8;
   }
 
-  /** Whether PR commands from `id` conflict with a RESERVE(6) held elsewhere (SPC-4 §5.13.3). */
-  prCommandConflicts(id: number, flags: number): boolean {
-    return (flags & CMD_PR_COMMAND) !== 0 && this.reserve6Holder >= 0 && this.reserve6Holder !== id;
+  /**
+   * Whether a PERSISTENT RESERVE IN/OUT meets a RESERVATION CONFLICT because a RESERVE(6) is held:
+   * SPC-2 §5.5.1 (and SPC-4 §5.13.3) make that so for every I_T nexus, the holder's included —
+   * the two reservation methods never mix on one logical unit. `_id` is kept for symmetry with
+   * {@link conflicts}.
+   */
+  prCommandConflicts(_id: number, flags: number): boolean {
+    return (flags & CMD_PR_COMMAND) !== 0 && this.reserve6Holder >= 0;
   }
 
   /** Whether `id` holds the persistent reservation. */

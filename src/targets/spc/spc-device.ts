@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { be16, be32 } from "../../scsi/cdb.js";
+import { directionContradicts } from "../../scsi/data-direction.js";
 import {
   type DeviceInfo,
   type Initiator,
@@ -333,9 +334,11 @@ export abstract class SpcDevice implements ScsiDevice {
       if (bad !== 0) return this.invalidField(task, i, 31 - Math.clz32(bad));
     }
     let flags = cmd.flags;
-    if ((flags & CMD_DATA_IN) !== 0 && !task.data.writable && task.data.length > 0) {
-      // The initiator granted read-only memory for data-in: the command IU contradicts the CDB
-      // (Linux TCM target_cmd_size_check answers such mismatches with 05/0E/03).
+    if (directionContradicts((flags & CMD_DATA_IN) !== 0, (flags & CMD_DATA_OUT) !== 0, task)) {
+      // The command IU's data direction contradicts the CDB: read-only memory for data-in, or
+      // data-in memory for data-out. Linux TCM answers such mismatches with 05/0E/03
+      // (`target_cmd_size_check`); refusing here, before any handler runs, means the medium
+      // never receives a guest's data-in pages and no handler writes into read-only grants.
       return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
     }
     const nexus = this.nexusFor(task.initiator);

@@ -129,3 +129,17 @@ describe("thin provisioning", () => {
     expect(new RamStore(2 ** 40).allocatedBytes).toBe(0);
   });
 });
+
+describe("UNMAP residual", () => {
+  it("GOOD with residual 0: the whole parameter list was consumed (SBC-3 §5.28)", () => {
+    const d = thin();
+    const l = unmapList([[0, 8]]);
+    expect(l.length).toBe(24);
+    const t = execSync(d, unmap(l), { dataOut: l });
+    expect([t.status, t.transferred]).toEqual([SAM_STAT_GOOD, 24]);
+    // A data-out buffer longer than the list: only the list is consumed.
+    const longer = new Uint8Array(64);
+    longer.set(l);
+    expect(execSync(d, unmap(l), { dataOut: longer }).transferred).toBe(24);
+  });
+});

@@ -251,3 +251,17 @@ describe("persistent reservations", () => {
     );
   });
 });
+
+describe("RESERVE(6) and persistent reservations never mix (SPC-2 §5.5.1, SPC-4 §5.13.3)", () => {
+  it("PERSISTENT RESERVE IN and OUT from the RESERVE(6) holder itself are RESERVATION CONFLICT", () => {
+    const d = shared();
+    expect(execSync(d, [0x16, 0, 0, 0, 0, 0], { initiator: I1 }).status).toBe(SAM_STAT_GOOD);
+    for (const sa of [0, 1, 2, 3])
+      expect(prIn(d, I1, sa).status, `PR IN ${sa}`).toBe(SAM_STAT_RESERVATION_CONFLICT);
+    expect(out(d, I1, 0, 0, 0, 0xaa).status).toBe(SAM_STAT_RESERVATION_CONFLICT);
+    // Nothing was registered; after RELEASE(6) the PR commands work again.
+    expect(execSync(d, [0x17, 0, 0, 0, 0, 0], { initiator: I1 }).status).toBe(SAM_STAT_GOOD);
+    expect(hex(prIn(d, I1, 0).bytes)).toBe("0000000000000000");
+    expect(out(d, I1, 0, 0, 0, 0xaa).status).toBe(SAM_STAT_GOOD);
+  });
+});
