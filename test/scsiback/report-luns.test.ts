@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DataBuffer } from "../../src/scsi/data-buffer.js";
-import { RawFront } from "../_support/raw-front.js";
+import { RawFront } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 function reportLuns(f: RawFront, chn: number, tgt: number, lun: number, alloc = 4096, select = 0) {
