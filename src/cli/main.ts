@@ -68,13 +68,18 @@ function isEntryPoint(): boolean {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Run the `pvscsi` command as a process: `argv` without node and the script, the exit code set
+ * on `process`. Called when this module is the entry point, and by the bin shim
+ * (`bin/pvscsi.cjs`), which checks the Node.js version first.
+ */
+export function runCli(argv: readonly string[]): Promise<void> {
   // `pvscsi xenstore-ls | head`: a reader closing the pipe ends the output, not with a stack trace.
   process.stdout.on("error", (e: NodeJS.ErrnoException) => {
     if (e.code !== "EPIPE") throw e;
     process.exit(process.exitCode ?? 0);
   });
-  main(process.argv.slice(2)).then(
+  return main(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -86,3 +91,5 @@ if (isEntryPoint()) {
     },
   );
 }
+
+if (isEntryPoint()) void runCli(process.argv.slice(2));

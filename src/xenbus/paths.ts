@@ -1,7 +1,8 @@
 import { invalidArgument } from "../xen/errors.js";
 
 /**
- * Where PVSCSI's nodes live (seed 003 "Xenstore Format", vscsiif.h, reference §4.2):
+ * Where PVSCSI's nodes live (the comment block "Xenstore format for the device" in Xen's
+ * `xen/include/public/io/vscsiif.h`; the toolstack writing them is SUSE's out-of-tree libxl PVSCSI patch):
  *
  * - backend:  `/local/domain/<backend>/backend/vscsi/<frontend-domid>/<devid>`
  * - frontend: `/local/domain/<frontend>/device/vscsi/<devid>`

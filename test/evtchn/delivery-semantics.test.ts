@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { EventDispatcher, pollEvents, waitForEvents, waitForEventsAsync } from "../../src/evtchn/index.js";
-import { twoDomains } from "../_support/domains.js";
+import { twoDomains } from "../../src/testing/index.js";
 
 /** Xen's 2-level pending/mask/selector semantics, driven from one thread. */
 describe("event delivery", () => {

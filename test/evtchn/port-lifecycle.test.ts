@@ -11,7 +11,8 @@ import {
 } from "../../src/evtchn/index.js";
 import { DOMID_SELF } from "../../src/grant/index.js";
 import { Hypervisor } from "../../src/hypervisor/index.js";
-import { expectNoLeaks, twoDomains } from "../_support/domains.js";
+import { twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 /** EVTCHNOP_alloc_unbound, bind_interdomain, send, close and status, as xen/common/event_channel.c does them. */
 describe("event-channel ports", () => {

@@ -8,7 +8,8 @@ import {
   GTF_permit_access,
   grantStatusName,
 } from "../../src/grant/index.js";
-import { expectNoLeaks, twoDomains } from "../_support/domains.js";
+import { twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 /** GNTTABOP_copy, segment by segment, with Xen's statuses (gnttab_copy_one and friends). */
 describe("grant copy", () => {

@@ -7,7 +7,8 @@ import {
   GTF_readonly,
 } from "../../src/grant/index.js";
 import { Hypervisor } from "../../src/hypervisor/index.js";
-import { expectNoLeaks, twoDomains } from "../_support/domains.js";
+import { twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 describe("granting side (Linux's gnttab_grant_foreign_access / gnttab_try_end_foreign_access)", () => {
   it("writes grant_entry_v1 in Xen's layout in the domain's own grant table", () => {

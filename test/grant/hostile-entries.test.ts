@@ -13,7 +13,8 @@ import {
   GTF_type_mask,
   GTF_writing,
 } from "../../src/grant/index.js";
-import { expectNoLeaks, twoDomains } from "../_support/domains.js";
+import { twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 /**
  * A guest owns its grant table and may write anything into it. Whatever it writes, a map gives

@@ -15,7 +15,8 @@ import {
   GTF_writing,
   grantStatusName,
 } from "../../src/grant/index.js";
-import { expectNoLeaks, type TwoDomains, twoDomains } from "../_support/domains.js";
+import { type TwoDomains, twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 /**
  * Xen's checks on GNTTABOP_map_grant_ref and unmap (xen/common/grant_table.c: map_grant_ref,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { XEN_EAGAIN } from "../../src/evtchn/index.js";
 import { GNTST_eagain, GNTST_okay, GrantCopyBatch } from "../../src/grant/index.js";
-import { expectNoLeaks, twoDomains } from "../_support/domains.js";
+import { twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 /**
  * A worker terminated in the middle of an operation can leave a lock held. Nothing may hang on

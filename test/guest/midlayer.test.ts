@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { GuestScsi, sdName } from "../../src/guest/midlayer.js";
 import type { ScsiDevice, ScsiTask } from "../../src/scsi/device.js";
 import { GuestScsiHost } from "../../src/scsifront/scsi-host.js";
-import { Pair } from "../_support/pair.js";
+import { Pair } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 /** A device answering INQUIRY with a given identity (seed 002's HP Ultrium and friends). */

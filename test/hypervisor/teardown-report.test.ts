@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { EVTCHNSTAT_unbound } from "../../src/evtchn/index.js";
 import { GNTST_okay, GTF_permit_access } from "../../src/grant/index.js";
-import { expectNoLeaks, twoDomains } from "../_support/domains.js";
+import { assertCleanedUp, twoDomains } from "../../src/testing/index.js";
+import { expectNoLeaks } from "../_support/domains.js";
 
 describe("teardown reports what a domain left behind", () => {
   it("lists grants mapped by others (with the mapper), mappings held, live grants and bound ports", () => {
@@ -45,6 +46,7 @@ describe("teardown reports what a domain left behind", () => {
     expect(back.evtchn.close(bport)).toBe(0);
     expect(back.evtchn.close(lonely)).toBe(0);
     expectNoLeaks(hv);
+    assertCleanedUp(hv);
   });
 
   it("destroying a backend that still maps a guest's grant releases its pins, so the guest can end access", () => {

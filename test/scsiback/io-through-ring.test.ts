@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DMA_FROM_DEVICE, DMA_TO_DEVICE, Pair, rw10, sameBytes } from "../_support/pair.js";
+import { assertCleanedUp, Pair, rw10, sameBytes } from "../../src/testing/index.js";
+import { DMA_FROM_DEVICE, DMA_TO_DEVICE } from "../../src/vscsiif/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 function pattern(n: number, seed: number): Uint8Array {
@@ -42,6 +43,7 @@ describe("I/O through the ring: front grants, back maps, device moves the data",
       expect(p.guest.grants.size).toBe(0);
       expect(p.back.inFlight).toBe(0);
       expect(p.front.inFlight).toBe(0);
+      assertCleanedUp(p.guest);
     });
   }
 

@@ -1,7 +1,7 @@
 import createDebug from "debug";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ScsiTask } from "../../src/scsi/device.js";
-import { RawFront } from "../_support/raw-front.js";
+import { RawFront } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 const TUR = Uint8Array.of(0, 0, 0, 0, 0, 0);

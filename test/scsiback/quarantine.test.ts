@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RawFront } from "../_support/raw-front.js";
+import { RawFront } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 const READ10_1 = Uint8Array.of(0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0);

@@ -3,7 +3,7 @@ import { DataBuffer } from "../../src/scsi/data-buffer.js";
 import { type DeviceInfo, TYPE_DISK } from "../../src/scsi/device.js";
 import { REPORTED_LUNS_DATA_HAS_CHANGED } from "../../src/scsi/sense.js";
 import { Disk } from "../../src/targets/sbc/disk.js";
-import { RawFront } from "../_support/raw-front.js";
+import { RawFront } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 const INFO: DeviceInfo = {

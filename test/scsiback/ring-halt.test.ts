@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RawFront } from "../_support/raw-front.js";
+import { RawFront } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 describe("a frontend whose req_prod overflows the ring halts that ring for good", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { RawFront } from "../../src/testing/index.js";
 import { VSCSIIF_ACT_SCSI_ABORT, VSCSIIF_ACT_SCSI_RESET } from "../../src/vscsiif/constants.js";
-import { RawFront } from "../_support/raw-front.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 const TUR = Uint8Array.of(0, 0, 0, 0, 0, 0);

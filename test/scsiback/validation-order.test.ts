@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { RawFront } from "../../src/testing/index.js";
 import {
   VSCSIIF_ACT_SCSI_ABORT,
   VSCSIIF_ACT_SCSI_RESET,
   VSCSIIF_ACT_SCSI_SG_PRESET,
   VSCSIIF_SG_GRANT,
 } from "../../src/vscsiif/constants.js";
-import { RawFront } from "../_support/raw-front.js";
 import { TestDisk } from "../_support/test-disk.js";
 
 const DID_ERROR = 0x00070000;

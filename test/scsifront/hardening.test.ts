@@ -3,10 +3,10 @@ import { BackRing } from "../../src/ring/back-ring.js";
 import { SharedRing } from "../../src/ring/shared-ring.js";
 import { FrontCommand, Frontend } from "../../src/scsifront/frontend.js";
 import { DID_ERROR } from "../../src/scsifront/host-byte.js";
+import { FakeGuest } from "../../src/testing/index.js";
 import { VscsiifRequest } from "../../src/vscsiif/request.js";
 import { VscsiifResponse } from "../../src/vscsiif/response.js";
 import { VSCSIIF_ENTRY_SIZE } from "../../src/xen/vscsiif-layout.js";
-import { FakeGuest } from "../_support/fake-xen.js";
 
 /** A frontend facing a hand-driven (possibly hostile) backend. */
 function setup() {

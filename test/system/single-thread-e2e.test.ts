@@ -4,6 +4,7 @@ import type { ScsifrontDriver } from "../../src/scsifront/frontend-driver.js";
 import { LocalSystem } from "../../src/system/single-thread.js";
 import { parseHostConfig } from "../../src/targets/inventory/host-config.js";
 import { Inventory } from "../../src/targets/inventory/inventory.js";
+import { assertCleanedUp } from "../../src/testing/index.js";
 import {
   addDevs,
   controllerPaths,
@@ -141,6 +142,8 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
       boundPorts: [],
     });
     expect(sys.hv.report(0).heldMappings).toEqual([]);
+    assertCleanedUp(report);
+    assertCleanedUp(sys);
     await inv.close();
   });
 

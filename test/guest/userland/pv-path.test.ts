@@ -9,7 +9,7 @@ import { runMt } from "../../../src/guest/userland/mt.js";
 import { runMtx } from "../../../src/guest/userland/mtx.js";
 import { runTar } from "../../../src/guest/userland/tar.js";
 import { GuestScsiHost } from "../../../src/scsifront/scsi-host.js";
-import { Pair } from "../../_support/pair.js";
+import { Pair } from "../../../src/testing/index.js";
 import { autoloader } from "../../targets/_support/tape.js";
 
 let dir: string;

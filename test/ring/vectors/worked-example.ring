@@ -1,4 +1,4 @@
-# xen-pvscsi.md §1.4 worked example, then out-of-order responses.
+# The push/notify example of Xen's `xen/include/public/io/ring.h` (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, req_event), then out-of-order responses.
 init
 sindices
 freq 1

@@ -1,24 +1,33 @@
 /**
  * A hostile (or merely hand-driven) frontend for backend tests: it writes raw vscsiif requests
  * with any field values and reads raw responses, over a real ring page in a FakeGuest's memory.
+ * @module
  */
-import { FrontRing } from "../../src/ring/front-ring.js";
-import { SharedRing } from "../../src/ring/shared-ring.js";
-import type { ScsiDevice } from "../../src/scsi/device.js";
-import { Vhost, type VhostOptions } from "../../src/scsiback/vhost.js";
-import { VscsiifRequest } from "../../src/vscsiif/request.js";
-import { VscsiifResponse } from "../../src/vscsiif/response.js";
-import { VSCSIIF_ENTRY_SIZE } from "../../src/xen/vscsiif-layout.js";
-import { FakeGuest } from "./fake-xen.js";
+import { FrontRing } from "../ring/front-ring.js";
+import { SharedRing } from "../ring/shared-ring.js";
+import type { ScsiDevice } from "../scsi/device.js";
+import { Vhost, type VhostOptions } from "../scsiback/vhost.js";
+import { VscsiifRequest } from "../vscsiif/request.js";
+import { VscsiifResponse } from "../vscsiif/response.js";
+import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
+import { FakeGuest } from "./fake-guest.js";
 
+/** One vscsiif response as read off the ring (`struct vscsiif_response`). */
 export interface RawResponse {
+  /** The request id it answers. */
   rqid: number;
+  /** `rslt`: host byte in bits 16-23, SCSI status in bits 0-7 (see `rsltHost`, `rsltStatus`). */
   rslt: number;
   senseLen: number;
   sense: number[];
+  /** `residual_len`: bytes not transferred. */
   residual: number;
 }
 
+/**
+ * A hand-driven frontend over a scsiback {@link Vhost}: it writes raw `vscsiif_request`s with any
+ * field values (valid or hostile) to a real ring page and reads the raw responses back.
+ */
 export class RawFront {
   readonly guest = new FakeGuest(512);
   readonly mapper = this.guest.mapper();
@@ -45,6 +54,7 @@ export class RawFront {
     this.back.connect(this.sring);
   }
 
+  /** Attach `device` (its LUN `physLun`) at virtual `chn:tgt:lun`. */
   attach(chn: number, tgt: number, lun: number, device: ScsiDevice, physLun = 0): void {
     this.back.translations.add({ v: { chn, tgt, lun }, device, physLun, pdev: "raw" });
   }

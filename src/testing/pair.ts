@@ -2,21 +2,29 @@
  * A scsifront and a scsiback vhost joined over one ring page in a single thread, with the fake
  * hypervisor of fake-xen.ts: notifications set flags, and `pump()` runs whichever side was
  * signalled until both are quiet. Deterministic; no workers, no timers.
+ * @module
  */
-import { SharedRing } from "../../src/ring/shared-ring.js";
-import type { ScsiDevice } from "../../src/scsi/device.js";
-import { Vhost } from "../../src/scsiback/vhost.js";
-import { FrontCommand, Frontend } from "../../src/scsifront/frontend.js";
-import { DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE } from "../../src/vscsiif/constants.js";
-import { VSCSIIF_ENTRY_SIZE } from "../../src/xen/vscsiif-layout.js";
-import { FakeGuest } from "./fake-xen.js";
+import { SharedRing } from "../ring/shared-ring.js";
+import type { ScsiDevice } from "../scsi/device.js";
+import { Vhost } from "../scsiback/vhost.js";
+import { FrontCommand, Frontend } from "../scsifront/frontend.js";
+import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
+import { FakeGuest } from "./fake-guest.js";
 
+/** Options of {@link Pair}. */
 export interface PairOptions {
+  /** The backend's `feature-host` (the guest may reset the whole host). */
   featureHost?: boolean;
+  /** `feature-sg-grant`, as the backend advertises and the frontend reads it (default 128). */
   sgGrant?: number;
+  /** Requests the backend consumes per `service()` call. */
   budget?: number;
 }
 
+/**
+ * A scsifront {@link Frontend} and a scsiback {@link Vhost} over one ring page of a
+ * {@link FakeGuest}, in this thread: attach devices, build commands, {@link Pair.run} them.
+ */
 export class Pair {
   readonly guest = new FakeGuest(2048);
   readonly mapper = this.guest.mapper();
@@ -64,6 +72,7 @@ export class Pair {
     this.front.setFeatureSgGrant(opts.sgGrant ?? 128);
   }
 
+  /** Attach `device` (its LUN `physLun`) at virtual `chn:tgt:lun`; throws on a duplicate. */
   attach(chn: number, tgt: number, lun: number, device: ScsiDevice, physLun = 0): void {
     if (
       !this.back.translations.add({
@@ -170,6 +179,7 @@ export class Pair {
     }
   }
 
+  /** Copy `length` bytes out of the frames of a buffer (data at `offset` in the first). */
   read(frames: number[], length: number, offset = 0): Uint8Array {
     const out = new Uint8Array(length);
     let at = 0;
@@ -185,8 +195,6 @@ export class Pair {
     return out;
   }
 }
-
-export { DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE };
 
 /** READ(10)/WRITE(10) CDB. */
 export function rw10(op: 0x28 | 0x2a, lba: number, blocks: number): number[] {
