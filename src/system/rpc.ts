@@ -1,4 +1,4 @@
-import type { MessagePort, TransferListItem as Transferable, Worker } from "node:worker_threads";
+import { MessagePort, type TransferListItem as Transferable, type Worker } from "node:worker_threads";
 
 /**
  * Request/response over a worker's message channel, for control and observability only (boot,
@@ -11,7 +11,7 @@ export interface RpcCall {
   readonly kind: "call";
   readonly id: number;
   readonly method: string;
-  readonly args: unknown;
+  readonly args: readonly unknown[];
 }
 
 /** A worker's answer to an {@link RpcCall}. */
@@ -28,8 +28,8 @@ export type RpcNotice =
 export type MainToWorkerMessage = RpcCall;
 export type WorkerToMainMessage = RpcReply | RpcNotice;
 
-/** The main thread's end: calls into a worker and waits for its notices. */
-export class RpcClient {
+/** The main thread's end: typed calls into a worker serving `Api`, and the worker's notices. */
+export class RpcClient<Api extends object> {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readyResolve!: (v: unknown) => void;
@@ -52,18 +52,24 @@ export class RpcClient {
     worker.on("exit", (code) => this.fail(new Error(`${name} exited (code ${code})`)));
   }
 
-  call<T = unknown>(
-    method: string,
-    args: unknown = null,
-    transfer: readonly Transferable[] = [],
-  ): Promise<T> {
+  /**
+   * Call `method` of the worker's `Api`: its name and arguments are checked against the
+   * interface, so renaming a method fails to compile here as in the worker. A `MessagePort`
+   * among the arguments' fields is transferred.
+   */
+  call<K extends keyof Api & string>(
+    method: K,
+    // biome-ignore lint/suspicious/noExplicitAny: Parameters<> needs a function type.
+    ...args: Api[K] extends (...a: any[]) => unknown ? Parameters<Api[K]> : never
+  ): Promise<Api[K] extends (...a: never[]) => infer R ? Awaited<R> : never> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ kind: "call", id, method, args } satisfies MainToWorkerMessage, [
-        ...transfer,
-      ]);
+      this.worker.postMessage(
+        { kind: "call", id, method, args } satisfies MainToWorkerMessage,
+        transferables(args),
+      );
     });
   }
 
@@ -88,15 +94,49 @@ export class RpcClient {
   }
 }
 
-/** The worker's end: serve calls with `handlers` and announce readiness. */
-export function serveRpc(port: MessagePort, handlers: Record<string, (args: never) => unknown>): void {
+/**
+ * `Api` as an object whose methods call the worker: what the toolstack holds for a kernel in a
+ * worker, interchangeable with the in-thread kernel implementing the same interface.
+ */
+export function rpcProxy<Api extends object>(
+  client: RpcClient<Api>,
+  methods: Readonly<Record<keyof Api, true>>,
+): Api {
+  const out: Record<string, unknown> = {};
+  for (const m of Object.keys(methods)) {
+    out[m] = (...args: unknown[]) =>
+      (client.call as (m: string, ...a: unknown[]) => Promise<unknown>)(m, ...args);
+  }
+  return out as Api;
+}
+
+/** MessagePorts among the arguments (top level or one object deep) go as transfers, not copies. */
+function transferables(args: readonly unknown[]): Transferable[] {
+  const out: Transferable[] = [];
+  for (const a of args) {
+    if (a instanceof MessagePort) out.push(a);
+    else if (a !== null && typeof a === "object")
+      for (const v of Object.values(a)) if (v instanceof MessagePort) out.push(v);
+  }
+  return out;
+}
+
+/**
+ * The worker's end: serve the methods of `Api` named in `methods` on `impl`. Arguments arrive
+ * as the client spread them; an unknown method is refused.
+ */
+export function serveRpc<Api extends object>(
+  port: MessagePort,
+  impl: Api,
+  methods: Readonly<Record<keyof Api, true>>,
+): void {
   port.on("message", (m: MainToWorkerMessage) => {
     if (m?.kind !== "call") return;
-    const h = handlers[m.method];
     Promise.resolve()
       .then(() => {
-        if (!h) throw new Error(`unknown method ${m.method}`);
-        return h(m.args as never);
+        if (!Object.hasOwn(methods, m.method)) throw new Error(`unknown method ${m.method}`);
+        const f = (impl as Record<string, (...a: unknown[]) => unknown>)[m.method]!;
+        return f.apply(impl, m.args as unknown[]);
       })
       .then(
         (value) =>

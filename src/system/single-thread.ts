@@ -1,17 +1,20 @@
-import { EventDispatcher } from "../evtchn/dispatcher.js";
-import { GuestScsi } from "../guest/midlayer.js";
+import type { GuestScsi } from "../guest/midlayer.js";
 import type { DomainContext } from "../hypervisor/context.js";
-import { DomainKernel } from "../hypervisor/domain-kernel.js";
-import { Hypervisor } from "../hypervisor/hypervisor.js";
-import { prepareXenstoreRing, XenstoreGrantBinder } from "../hypervisor/xenstore-link.js";
-import type { ResolvedPdev } from "../scsiback/backend-device.js";
-import { ScsibackDriver } from "../scsiback/backend-driver.js";
-import { ScsifrontDriver } from "../scsifront/frontend-driver.js";
+import type { DomainKernel } from "../hypervisor/domain-kernel.js";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { DomainReport } from "../hypervisor/report.js";
+import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
+import type { ScsibackDriver } from "../scsiback/backend-driver.js";
+import type { ScsifrontDriver } from "../scsifront/frontend-driver.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import type { XenstoreClient } from "../xenstore/client.js";
-import { XenstoreRingPage } from "../xenstore/ring-page.js";
-import { Xenstored } from "../xenstore/xenstored.js";
+import type { Xenstored } from "../xenstore/xenstored.js";
+import { type BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
+import { type BootOptions, boot, type Machine } from "./boot.js";
 import { writeDomainHome } from "./domain-home.js";
+import { bootGuestKernel, type GuestKernel } from "./guest-kernel.js";
+import type { BackendBoot, GuestBoot } from "./kernel-api.js";
+import type { RunningBackend, RunningKernel, System } from "./system.js";
 
 /** A guest running in this thread: its kernel and its scsifront. */
 export interface LocalGuest {
@@ -20,109 +23,170 @@ export interface LocalGuest {
   readonly frontend: ScsifrontDriver<GuestScsi>;
 }
 
-/** Options of {@link LocalSystem}. */
-export interface LocalSystemOptions {
-  /** Resolve `p-dev` for the backend. */
-  readonly resolve: (pdev: string) => ResolvedPdev | string;
-  /** Frames of dom0's memory. */
-  readonly dom0Frames?: number;
+/** Options of {@link LocalSystem.start}. */
+export interface LocalSystemOptions extends BootOptions {
+  /**
+   * How long {@link LocalSystem.run} keeps settling for one operation before it gives up
+   * (default 60 s): longer than the toolstack's own real-timer timeouts, which fire first.
+   */
+  readonly runLimitMs?: number;
+  /**
+   * Devices of one's own for dom0's scsiback, consulted before its inventory: return a
+   * `{ device, physLun }` for a `p-dev` you serve, `undefined` for the rest.
+   */
+  readonly devices?: ExtraDevices;
 }
 
 /**
  * The whole PV split-driver model in one thread, with no workers: the hypervisor, xenstored,
- * dom0's scsiback, and any number of guests with scsifront, each a sans-IO core driven by
- * {@link settle}, which runs whatever is ready — xenstored's passes, every vcpu's events (by
- * polling), the drivers' pending rings — until nothing is. Deterministic, and a step at a time
- * if you like: the basis for tests, replays and teaching.
+ * dom0's scsiback, and any number of guests (scsifront) and driver domains (scsiback), each a
+ * sans-IO core driven by {@link settle}, which runs whatever is ready — xenstored's passes,
+ * every vcpu's events (by polling), the drivers' pending rings — until nothing is.
+ * Deterministic, and a step at a time if you like: the basis for tests, replays and teaching.
  *
- * dom0 has two vcpus here, as in the threaded host: vcpu 1 is xenstored's (the toolstack's
- * thread), vcpu 0 the backend kernel's.
+ * The toolstack runs over it as over the threaded system; an operation is driven by
+ * {@link run}, which settles the machine until the operation's promise resolves.
  */
-export class LocalSystem {
-  readonly hv = new Hypervisor();
+export class LocalSystem implements System {
+  readonly hv: Hypervisor;
   readonly dom0: DomainHandle;
   readonly xenstored: Xenstored;
-  /** The toolstack's (privileged, in-process) xenstore client. */
-  readonly toolstack: XenstoreClient;
-  readonly backendCtx: DomainContext;
-  readonly backendKernel: DomainKernel;
-  readonly backend: ScsibackDriver;
+  readonly xs: XenstoreClient;
+  readonly pollMode: boolean;
+  dom0Kernel: RunningBackend | null = null;
+  /** Guests created by {@link createGuest}, by domid. */
   readonly guests = new Map<number, LocalGuest>();
-  private readonly xsCtx: DomainContext;
-  private readonly xsDispatch: EventDispatcher;
-  private readonly runs: Array<() => void> = [];
+  private dom0Backend: BackendKernel | null = null;
+  /** Every kernel this thread pumps: dom0's, driver domains', guests'. */
+  private readonly kernels = new Set<GuestKernel | BackendKernel>();
 
-  constructor(options: LocalSystemOptions) {
-    this.dom0 = this.hv.createDomain({
-      domid: 0,
-      name: "Domain-0",
-      frames: options.dom0Frames ?? 1024,
-      vcpus: 2,
-    });
-    this.xsCtx = this.hv.context(0, { vcpu: 1 });
-    this.xsDispatch = new EventDispatcher(this.xsCtx.evtchn);
-    this.xenstored = new Xenstored({
-      schedule: (run) => {
-        this.runs.push(run);
-      },
-      binder: new XenstoreGrantBinder(this.xsCtx, this.xsDispatch),
-    });
-    this.toolstack = this.xenstored.client(0);
-
-    // dom0's kernel reaches xenstored through a page of its own memory and a port to itself.
-    this.backendCtx = this.hv.context(0, { vcpu: 0 });
-    const frame = this.backendCtx.frames.alloc();
-    const port = this.backendCtx.evtchn.allocUnbound(0);
-    const xsPort = this.xsCtx.evtchn.bindInterdomain(0, port);
-    const ring = this.xenstored.attachRing(
-      0,
-      new XenstoreRingPage(this.backendCtx.memory.buffer, frame * 4096),
-      () => {
-        this.xsCtx.evtchn.send(xsPort);
-      },
-    );
-    this.xsDispatch.on(xsPort, () => ring.onEvent());
-    this.backendKernel = new DomainKernel(this.backendCtx, { frame, port });
-    this.backend = new ScsibackDriver({
-      ctx: this.backendCtx,
-      dispatcher: this.backendKernel.dispatcher,
-      xs: this.backendKernel.xs,
-      resolve: options.resolve,
-    });
+  private constructor(
+    private readonly machine: Machine,
+    private readonly runs: Array<() => void>,
+    private readonly runLimitMs: number,
+    private readonly extraDevices?: ExtraDevices,
+  ) {
+    this.hv = machine.hv;
+    this.dom0 = machine.dom0;
+    this.xenstored = machine.xenstored;
+    this.xs = machine.xs;
+    this.pollMode = machine.pollMode;
   }
 
-  /** Start the backend (its watch on `backend/vscsi`). */
-  async start(): Promise<void> {
-    await this.run(this.backend.start());
+  /** Boot ({@link boot}) with every kernel in this thread; dom0 has 1024 frames unless told. */
+  static async start(options: LocalSystemOptions = {}): Promise<LocalSystem> {
+    // xenstored's passes queue here; settle() runs them.
+    const runs: Array<() => void> = [];
+    let sys: LocalSystem | undefined;
+    const { dom0Kernel } = await boot(
+      { ...options, dom0Frames: options.dom0Frames ?? 1024 },
+      {
+        schedule: (run) => {
+          runs.push(run);
+        },
+        attach: (m) => {
+          sys = new LocalSystem(m, runs, options.runLimitMs ?? 60_000, options.devices);
+        },
+        drive: (p) => sys!.run(p),
+        startBackendKernel: (b) => sys!.startBackendKernel(b),
+      },
+    );
+    sys!.dom0Kernel = dom0Kernel;
+    return sys!;
+  }
+
+  /** The toolstack's client (the name the single-thread tests use). */
+  get toolstack(): XenstoreClient {
+    return this.xs;
+  }
+
+  /** dom0's scsiback, in this thread. */
+  get backend(): ScsibackDriver {
+    return this.dom0KernelHere().backend;
+  }
+
+  /** dom0's backend kernel's context (vcpu 0). */
+  get backendCtx(): DomainContext {
+    return this.dom0KernelHere().ctx;
+  }
+
+  private dom0KernelHere(): BackendKernel {
+    if (!this.dom0Backend) throw new Error("LocalSystem: dom0's kernel is not running");
+    return this.dom0Backend;
+  }
+
+  async startGuestKernel(b: GuestBoot): Promise<RunningKernel<GuestKernel>> {
+    const ctx = this.hv.context(b.self.domid, { vcpu: b.vcpu });
+    const k = await this.run(bootGuestKernel(ctx, b, "pumped", (k) => this.kernels.add(k)));
+    return this.running(b.self.domid, k);
+  }
+
+  async startBackendKernel(b: BackendBoot): Promise<RunningBackend> {
+    const ctx = this.hv.context(b.self.domid, { vcpu: b.vcpu });
+    const extra = b.self.domid === 0 ? this.extraDevices : undefined;
+    const k = await this.run(bootBackendKernel(ctx, b, "pumped", (k) => this.kernels.add(k), extra));
+    if (b.self.domid === 0) this.dom0Backend = k;
+    return { ...this.running(b.self.domid, k), inventory: await k.inventory() };
+  }
+
+  private running<K extends GuestKernel | BackendKernel>(domid: number, k: K): RunningKernel<K> {
+    const started = performance.now();
+    return {
+      domid,
+      api: k,
+      // One thread runs every kernel, so a kernel's own time is not measured: wall time stands in.
+      cpuSeconds: () => (performance.now() - started) / 1000,
+      terminate: async () => {
+        this.kernels.delete(k);
+        if (k === this.dom0Backend) this.dom0Backend = null;
+      },
+    };
+  }
+
+  introducePeer(handle: DomainHandle): void {
+    this.machine.xsCtx.introducePeer(handle);
+  }
+
+  forgetPeer(domid: number): void {
+    this.machine.xsCtx.forgetPeer(domid);
   }
 
   /**
-   * Build a guest as the toolstack does: the domain, its `/local/domain/<id>` home
+   * Build a guest by hand, without the toolstack: the domain, its `/local/domain/<id>` home
    * ({@link writeDomainHome}), its xenstore page and port, INTRODUCE, and the guest's kernel with
-   * scsifront started.
+   * scsifront started. For tests that then write the device nodes themselves.
    */
   async createGuest(name: string, frames = 4096): Promise<LocalGuest> {
     const handle = this.hv.createDomain({ name, frames });
     const domid = handle.domid;
-    this.backendCtx.introducePeer(handle);
-    this.xsCtx.introducePeer(handle);
-    const xs = this.toolstack;
-    await this.run(xs.transaction((tx) => writeDomainHome(tx, domid, name)));
+    const dom0 = this.dom0KernelHere();
+    await dom0.introducePeer(handle);
+    this.introducePeer(handle);
+    await this.run(this.xs.transaction((tx) => writeDomainHome(tx, domid, name)));
     const start = prepareXenstoreRing(this.hv, domid);
-    await this.run(xs.introduce(domid, start.frame, start.port));
-    const ctx = this.hv.context(domid);
-    ctx.introducePeer(this.dom0);
-    const kernel = new DomainKernel(ctx, start);
-    const frontend = new ScsifrontDriver({
-      midlayer: new GuestScsi(),
-      ctx,
-      dispatcher: kernel.dispatcher,
-      xs: kernel.xs,
+    await this.run(this.xs.introduce(domid, start.frame, start.port));
+    const { api } = await this.startGuestKernel({
+      self: handle,
+      vcpu: 0,
+      peers: [this.dom0],
+      xenstore: start,
+      pollMode: this.pollMode,
     });
-    const guest = { handle, kernel, frontend };
+    const guest = { handle, kernel: api.kernel, frontend: api.frontend };
     this.guests.set(domid, guest);
-    await this.run(frontend.start());
     return guest;
+  }
+
+  /** Destroy a guest made by {@link createGuest} (after its devices are gone); returns what it left. */
+  destroyGuest(domid: number): DomainReport {
+    const g = this.guests.get(domid);
+    if (!g) throw new Error(`no guest dom${domid}`);
+    this.guests.delete(domid);
+    for (const k of this.kernels) if (k.kernel === g.kernel) this.kernels.delete(k);
+    g.kernel.shutdown();
+    this.dom0Backend?.ctx.forgetPeer(domid);
+    this.forgetPeer(domid);
+    return this.hv.destroyDomain(domid);
   }
 
   /**
@@ -137,14 +201,8 @@ export class LocalSystem {
         this.runs.shift()!();
         work++;
       }
-      work += this.xsDispatch.poll();
-      work += this.backendKernel.dispatcher.poll();
-      work += this.backend.runPending();
-      for (const g of this.guests.values()) {
-        work += g.kernel.dispatcher.poll();
-        work += g.frontend.runPending();
-        g.frontend.retryDeferred();
-      }
+      work += this.machine.xsDispatch.poll();
+      for (const k of this.kernels) work += k.pump();
       // Let the promise chains the step released run (xenstore replies resolve client calls).
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (work === 0 && this.runs.length === 0) {
@@ -156,7 +214,11 @@ export class LocalSystem {
     throw new Error(`LocalSystem.settle: still busy after ${maxSteps} steps`);
   }
 
-  /** Await `p` while settling the system, so a promise that needs the others to move resolves. */
+  /**
+   * Await `p` while settling the system, so a promise that needs the others to move resolves.
+   * Between settles with nothing to do it sleeps a millisecond, so real timers (the toolstack's
+   * timeouts, a device's delays) fire as they would with threads.
+   */
   async run<T>(p: Promise<T>): Promise<T> {
     let done = false;
     let value: T | undefined;
@@ -173,20 +235,24 @@ export class LocalSystem {
         error = e;
       },
     );
-    for (let i = 0; i < 10_000 && !done; i++) await this.settle();
+    const deadline = performance.now() + this.runLimitMs;
+    while (!done && performance.now() < deadline) {
+      const steps = await this.settle();
+      if (!done && steps <= 2) await new Promise<void>((resolve) => setTimeout(resolve, 1));
+    }
     if (!done) throw new Error("LocalSystem.run: the operation never finished");
     if (failed) throw error;
     return value as T;
   }
 
-  /** Destroy a guest domain (after its devices are gone); returns what it left behind. */
-  destroyGuest(domid: number) {
-    const g = this.guests.get(domid);
-    if (!g) throw new Error(`no guest dom${domid}`);
-    this.guests.delete(domid);
-    g.kernel.shutdown();
-    this.backendCtx.forgetPeer(domid);
-    this.xsCtx.forgetPeer(domid);
-    return this.hv.destroyDomain(domid);
+  /** Stop dom0's kernel and xenstored (the toolstack stopped the other domains first). */
+  async shutdown(): Promise<void> {
+    const dom0 = this.dom0Kernel;
+    if (dom0) {
+      await this.run(dom0.api.stop()).catch(() => undefined);
+      await dom0.terminate();
+      this.dom0Kernel = null;
+    }
+    this.xenstored.close();
   }
 }

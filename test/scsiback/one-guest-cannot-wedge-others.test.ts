@@ -9,8 +9,6 @@ import {
 } from "../../src/scsi/device.js";
 import type { ScsifrontDriver } from "../../src/scsifront/frontend-driver.js";
 import { LocalSystem } from "../../src/system/single-thread.js";
-import { parseHostConfig } from "../../src/targets/inventory/host-config.js";
-import { Inventory } from "../../src/targets/inventory/inventory.js";
 import { Disk } from "../../src/targets/sbc/disk.js";
 import {
   controllerPaths,
@@ -70,19 +68,16 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const inv = await Inventory.open(
-    parseHostConfig("[disk 2:0:0:0]\nsize = 4M\n[disk 2:0:1:0]\nsize = 4M\n", "test.conf", "/tmp"),
-  );
-  cleanup.push(() => inv.close());
   const never = new NeverReads();
-  const sys = new LocalSystem({
-    resolve: (pdev) => {
-      if (pdev === "7:0:0:0") return { device: never, physLun: 0 };
-      const e = inv.find(pdev);
-      return e ? { device: e.device, physLun: e.hctl.lun } : `${pdev}: no such device`;
+  const sys = await LocalSystem.start({
+    hostConfig: {
+      text: "[disk 2:0:0:0]\nsize = 4M\n[disk 2:0:1:0]\nsize = 4M\n",
+      source: "test.conf",
+      baseDir: "/tmp",
     },
+    devices: (pdev) => (pdev === "7:0:0:0" ? { device: never, physLun: 0 } : undefined),
   });
-  await sys.start();
+  cleanup.push(() => sys.shutdown());
   return { sys, never };
 }
 

@@ -2,8 +2,6 @@ import { describe, expect, it } from "vitest";
 import type { GuestScsi } from "../../src/guest/midlayer.js";
 import type { ScsifrontDriver } from "../../src/scsifront/frontend-driver.js";
 import { LocalSystem } from "../../src/system/single-thread.js";
-import { parseHostConfig } from "../../src/targets/inventory/host-config.js";
-import { Inventory } from "../../src/targets/inventory/inventory.js";
 import { assertCleanedUp } from "../../src/testing/index.js";
 import {
   addDevs,
@@ -21,20 +19,15 @@ import {
  */
 
 async function setup() {
-  const inv = await Inventory.open(
-    parseHostConfig(
-      "[disk 2:0:0:0]\nsize = 8M\n[disk 2:0:1:0]\nsize = 8M\n[disk 2:0:1:1]\nsize = 8M\n",
-      "test.conf",
-      "/tmp",
-    ),
-  );
-  const sys = new LocalSystem({
-    resolve: (pdev) => {
-      const e = inv.find(pdev);
-      return e ? { device: e.device, physLun: e.hctl.lun } : `${pdev}: no such device`;
+  const sys = await LocalSystem.start({
+    hostConfig: {
+      text: "[disk 2:0:0:0]\nsize = 8M\n[disk 2:0:1:0]\nsize = 8M\n[disk 2:0:1:1]\nsize = 8M\n",
+      source: "test.conf",
+      baseDir: "/tmp",
     },
   });
-  await sys.start();
+  // dom0's inventory is the system's; closing it is shutting the system down.
+  const inv = { close: () => sys.shutdown() };
   return { sys, inv };
 }
 

@@ -1,0 +1,138 @@
+import type { DomainContext } from "../hypervisor/context.js";
+import { DomainKernel } from "../hypervisor/domain-kernel.js";
+import type { ScsiDevice } from "../scsi/device.js";
+import type { ResolvedPdev } from "../scsiback/backend-device.js";
+import { ScsibackDriver, type VhostReport } from "../scsiback/backend-driver.js";
+import { parseHostConfig } from "../targets/inventory/host-config.js";
+import { Inventory, type LsscsiRow } from "../targets/inventory/inventory.js";
+import { checkDomainHandle, type DomainHandle } from "../xen/domain-handle.js";
+import type { KernelDrive } from "./guest-kernel.js";
+import type { BackendBoot, BackendKernelApi } from "./kernel-api.js";
+import { runKernelLoop } from "./kernel-loop.js";
+import { serveBaseline } from "./postmessage-baseline.js";
+
+/**
+ * A backend domain's kernel (dom0 or a driver domain), the same in a worker and in one thread:
+ * its physical SCSI inventory opened from its host config, scsiback started over it, and
+ * {@link BackendKernelApi} implemented directly. `"loop"` runs its own event loop; `"pumped"`
+ * leaves {@link pump} to the single-thread system.
+ */
+export class BackendKernel implements BackendKernelApi {
+  private stopping = false;
+  private readonly loop: Promise<void> | null;
+
+  private constructor(
+    readonly ctx: DomainContext,
+    readonly kernel: DomainKernel,
+    readonly backend: ScsibackDriver,
+    readonly devices: Inventory,
+    drive: KernelDrive,
+    pollMode: boolean,
+  ) {
+    this.loop =
+      drive === "loop"
+        ? runKernelLoop(kernel.dispatcher, [backend], { pollMode, stopped: () => this.stopping })
+        : null;
+  }
+
+  /**
+   * Open the inventory and build the kernel over `ctx`, not yet started (a pumped kernel must be
+   * pumped while it starts: starting talks to xenstore through its ring).
+   */
+  static async create(
+    ctx: DomainContext,
+    boot: BackendBoot,
+    drive: KernelDrive,
+    extra?: ExtraDevices,
+  ): Promise<BackendKernel> {
+    for (const p of boot.peers) ctx.introducePeer(p);
+    const kernel = new DomainKernel(ctx, boot.xenstore);
+    const inventory = boot.hostConfig
+      ? await Inventory.open(
+          parseHostConfig(boot.hostConfig.text, boot.hostConfig.source, boot.hostConfig.baseDir),
+        )
+      : await Inventory.openDefault();
+    const backend = new ScsibackDriver({
+      ctx,
+      dispatcher: kernel.dispatcher,
+      xs: kernel.xs,
+      pollMode: boot.pollMode,
+      resolve: (pdev) => {
+        const own = extra?.(pdev);
+        if (own !== undefined) return own;
+        const e = inventory.find(pdev);
+        if (!e) return "doesn't exist";
+        if (e.fault) return `not ready: ${e.fault}`;
+        return { device: e.device, physLun: e.hctl.lun };
+      },
+    });
+    return new BackendKernel(ctx, kernel, backend, inventory, drive, boot.pollMode);
+  }
+
+  /** Start scsiback (its watch on `backend/vscsi`). */
+  start(): Promise<void> {
+    return this.backend.start();
+  }
+
+  /** One pass of a pumped kernel: dispatch events and run the rings. */
+  pump(): number {
+    return this.kernel.dispatcher.poll() + this.backend.runPending();
+  }
+
+  async introducePeer(handle: DomainHandle): Promise<void> {
+    this.ctx.introducePeer(checkDomainHandle(handle));
+  }
+
+  async forgetPeer(domid: number): Promise<void> {
+    this.ctx.forgetPeer(domid);
+  }
+
+  async report(): Promise<VhostReport[]> {
+    return this.backend.report();
+  }
+
+  async inventory(): Promise<LsscsiRow[]> {
+    return this.devices.list();
+  }
+
+  async baselineServe(args: {
+    readonly port: import("node:worker_threads").MessagePort;
+    readonly pdev: string;
+  }): Promise<void> {
+    const e = this.devices.resolve(args.pdev);
+    void serveBaseline(args.port, e.device, e.hctl.lun);
+  }
+
+  async stop(): Promise<void> {
+    await this.backend.stop();
+    this.stopping = true;
+    this.ctx.evtchn.kick();
+    if (this.loop) await this.loop;
+    this.kernel.shutdown();
+    await this.devices.close();
+  }
+}
+
+/**
+ * Devices of one's own beside a backend's inventory, in a kernel running in this thread (a
+ * function cannot cross to a worker): called first for every `p-dev`; `undefined` means "not
+ * mine, ask the inventory". The way to plug a {@link ScsiDevice} of your own into scsiback.
+ */
+export type ExtraDevices = (pdev: string) => ResolvedPdev | string | undefined;
+
+/**
+ * Boot a backend domain's kernel: the one place one is built, for workers and for one thread.
+ * `created` sees the kernel before it starts (a single-thread system pumps it from then on).
+ */
+export async function bootBackendKernel(
+  ctx: DomainContext,
+  boot: BackendBoot,
+  drive: KernelDrive,
+  created?: (k: BackendKernel) => void,
+  extra?: ExtraDevices,
+): Promise<BackendKernel> {
+  const k = await BackendKernel.create(ctx, boot, drive, extra);
+  created?.(k);
+  await k.start();
+  return k;
+}

@@ -1,0 +1,139 @@
+import { GuestScsi } from "../guest/midlayer.js";
+import type { CommandResult } from "../guest/userland/command.js";
+import { runGuestCommand } from "../guest/userland/shell.js";
+import type { DomainContext } from "../hypervisor/context.js";
+import { DomainKernel } from "../hypervisor/domain-kernel.js";
+import { ScsifrontDriver } from "../scsifront/frontend-driver.js";
+import { checkDomainHandle, type DomainHandle } from "../xen/domain-handle.js";
+import type {
+  BaselineResult,
+  BaselineRunArgs,
+  GuestBoot,
+  GuestControllerInfo,
+  GuestKernelApi,
+  GuestReleased,
+} from "./kernel-api.js";
+import { runKernelLoop } from "./kernel-loop.js";
+import { runBaseline } from "./postmessage-baseline.js";
+
+/** How a kernel is run: by its own event loop (a worker), or pumped by a single-thread system. */
+export type KernelDrive = "loop" | "pumped";
+
+/**
+ * A guest domain's kernel with scsifront, the same in a worker and in one thread: built by
+ * {@link bootGuestKernel}, it implements {@link GuestKernelApi} directly. With `"loop"` it runs
+ * its own event loop ({@link runKernelLoop}); with `"pumped"` the single-thread system calls
+ * {@link pump} from its settle loop instead.
+ */
+export class GuestKernel implements GuestKernelApi {
+  private stopping = false;
+  private readonly loop: Promise<void> | null;
+
+  private constructor(
+    readonly ctx: DomainContext,
+    readonly kernel: DomainKernel,
+    readonly frontend: ScsifrontDriver<GuestScsi>,
+    drive: KernelDrive,
+    pollMode: boolean,
+  ) {
+    this.loop =
+      drive === "loop"
+        ? runKernelLoop(kernel.dispatcher, [frontend], {
+            pollMode,
+            stopped: () => this.stopping,
+            tick: () => {
+              if (frontend.deferredGrants > 0) frontend.retryDeferred();
+            },
+          })
+        : null;
+  }
+
+  /**
+   * Build the kernel over `ctx` (peers introduced, xenstore reached), not yet started: a pumped
+   * kernel must be pumped while it starts, since starting talks to xenstore through its ring.
+   */
+  static create(ctx: DomainContext, boot: GuestBoot, drive: KernelDrive): GuestKernel {
+    for (const p of boot.peers) ctx.introducePeer(p);
+    const kernel = new DomainKernel(ctx, boot.xenstore);
+    const frontend = new ScsifrontDriver({
+      midlayer: new GuestScsi(),
+      ctx,
+      dispatcher: kernel.dispatcher,
+      xs: kernel.xs,
+      pollMode: boot.pollMode,
+    });
+    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode);
+  }
+
+  /** Start scsifront (its watch on the domain's `device/vscsi`). */
+  start(): Promise<void> {
+    return this.frontend.start();
+  }
+
+  /** One pass of a pumped kernel: dispatch events, run the rings, retry deferred grant ends. */
+  pump(): number {
+    const work = this.kernel.dispatcher.poll() + this.frontend.runPending();
+    this.frontend.retryDeferred();
+    return work;
+  }
+
+  async introducePeer(handle: DomainHandle): Promise<void> {
+    this.ctx.introducePeer(checkDomainHandle(handle));
+  }
+
+  async forgetPeer(domid: number): Promise<void> {
+    this.ctx.forgetPeer(domid);
+  }
+
+  command(argv: readonly string[]): Promise<CommandResult> {
+    return runGuestCommand([...argv], this.frontend.scsi);
+  }
+
+  async controllers(): Promise<GuestControllerInfo[]> {
+    return this.frontend
+      .controllers()
+      .map((c) => ({ devid: c.devid, state: c.state, backend: c.backend, hostNo: c.host?.hostNo ?? null }));
+  }
+
+  settled(): Promise<void> {
+    return this.frontend.settled();
+  }
+
+  baselineRun(args: BaselineRunArgs): Promise<BaselineResult> {
+    return runBaseline(args.port, args);
+  }
+
+  shutdown(): Promise<void> {
+    return this.frontend.shutdown();
+  }
+
+  async released(): Promise<GuestReleased> {
+    await this.frontend.settled();
+    this.frontend.retryDeferred();
+    return { devices: this.frontend.deviceCount, deferredGrants: this.frontend.deferredGrants };
+  }
+
+  async stop(): Promise<void> {
+    await this.frontend.stop();
+    this.stopping = true;
+    this.ctx.evtchn.kick();
+    if (this.loop) await this.loop;
+    this.kernel.shutdown();
+  }
+}
+
+/**
+ * Boot a guest's kernel: the one place a guest kernel is built, for workers and for one thread.
+ * `created` sees the kernel before it starts (a single-thread system pumps it from then on).
+ */
+export async function bootGuestKernel(
+  ctx: DomainContext,
+  boot: GuestBoot,
+  drive: KernelDrive,
+  created?: (k: GuestKernel) => void,
+): Promise<GuestKernel> {
+  const k = GuestKernel.create(ctx, boot, drive);
+  created?.(k);
+  await k.start();
+  return k;
+}

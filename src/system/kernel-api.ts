@@ -1,0 +1,135 @@
+import type { MessagePort } from "node:worker_threads";
+import type { CommandResult } from "../guest/userland/command.js";
+import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
+import type { VhostReport } from "../scsiback/backend-driver.js";
+import type { HostConfigSource } from "../targets/inventory/host-config.js";
+import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import type { DomainHandle } from "../xen/domain-handle.js";
+
+/**
+ * What a domain's kernel is booted with, as Xen's start info gives a PV kernel (`store_mfn`,
+ * `store_evtchn`) plus the domains it may reach at boot.
+ */
+export interface KernelBoot {
+  readonly self: DomainHandle;
+  /** The vcpu the kernel's events are delivered to (dom0's backend kernel: 0; xenstored has 1). */
+  readonly vcpu: number;
+  readonly peers: readonly DomainHandle[];
+  readonly xenstore: XenstoreStartInfo;
+  /** Rings polled instead of event-driven (benchmarks). */
+  readonly pollMode: boolean;
+}
+
+/** What the toolstack boots a guest kernel (scsifront) with. */
+export type GuestBoot = KernelBoot;
+
+/** What the toolstack boots a backend kernel (dom0's or a driver domain's scsiback) with. */
+export interface BackendBoot extends KernelBoot {
+  /** The host config (text and where it came from); null for the built-in default inventory. */
+  readonly hostConfig: HostConfigSource | null;
+}
+
+/** One of a guest's vscsi controllers as its scsifront sees it. */
+export interface GuestControllerInfo {
+  readonly devid: number;
+  /** Its xenbus state's name (`xenbusStateName`). */
+  readonly state: string;
+  readonly backend: string;
+  /** The SCSI host number the guest gave it (null until connected). */
+  readonly hostNo: number | null;
+}
+
+/** What a guest's scsifront still holds after its controllers went (all zero when it let go). */
+export interface GuestReleased {
+  readonly devices: number;
+  readonly deferredGrants: number;
+}
+
+/** Benchmarks only: the postMessage baseline's guest side (see postmessage-baseline.ts). */
+export interface BaselineRunArgs {
+  readonly port: MessagePort;
+  readonly write: boolean;
+  readonly blockSize: number;
+  readonly depth: number;
+  readonly runtimeMs: number;
+  readonly spanBytes: number;
+}
+
+/** What the baseline's guest side measured. */
+export interface BaselineResult {
+  readonly ops: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly errors: number;
+}
+
+/**
+ * A guest domain's kernel as the toolstack drives it: served by guest-worker.ts over typed RPC
+ * in the threaded system, implemented directly by {@link GuestKernel} in the single-thread one.
+ * Every method answers with a promise, so both look the same to the caller.
+ */
+export interface GuestKernelApi {
+  /** Make a new domain reachable (its grants and ports), as a control message to the kernel would. */
+  introducePeer(handle: DomainHandle): Promise<void>;
+  /** Forget a destroyed domain. */
+  forgetPeer(domid: number): Promise<void>;
+  /** Run a guest command (lsscsi, dd, sg_inq, ...) and return what it printed. */
+  command(argv: readonly string[]): Promise<CommandResult>;
+  /** scsifront's controllers. */
+  controllers(): Promise<GuestControllerInfo[]>;
+  /** Resolves once scsifront has nothing in flight. */
+  settled(): Promise<void>;
+  /** Benchmarks only: run the postMessage baseline's guest side on `args.port`. */
+  baselineRun(args: BaselineRunArgs): Promise<BaselineResult>;
+  /** The guest shuts down: scsifront closes its controllers (`scsifront_remove`). */
+  shutdown(): Promise<void>;
+  /** After the backend let go: what scsifront still holds. */
+  released(): Promise<GuestReleased>;
+  /** Stop scsifront and the kernel (its event loop ends, its xenstore connection closes). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A backend domain's kernel (dom0 or a driver domain: scsiback over its own SCSI inventory) as
+ * the toolstack drives it: served by backend-worker.ts, or implemented by {@link BackendKernel}.
+ */
+export interface BackendKernelApi {
+  /** Make a new domain reachable (a guest it may serve). */
+  introducePeer(handle: DomainHandle): Promise<void>;
+  /** Forget a destroyed domain. */
+  forgetPeer(domid: number): Promise<void>;
+  /** scsiback's view of every vhost it serves. */
+  report(): Promise<VhostReport[]>;
+  /** The SCSI devices of its inventory, as `lsscsi` lists them. */
+  inventory(): Promise<LsscsiRow[]>;
+  /** Benchmarks only: serve the postMessage baseline for `pdev` on `args.port`. */
+  baselineServe(args: { readonly port: MessagePort; readonly pdev: string }): Promise<void>;
+  /** Stop scsiback, the kernel, and close the inventory's devices. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The method names of {@link GuestKernelApi}, the list a worker serves: a `Record` over the
+ * interface's keys, so adding or renaming a method without updating it fails to compile.
+ */
+export const GUEST_KERNEL_METHODS: Readonly<Record<keyof GuestKernelApi, true>> = {
+  introducePeer: true,
+  forgetPeer: true,
+  command: true,
+  controllers: true,
+  settled: true,
+  baselineRun: true,
+  shutdown: true,
+  released: true,
+  stop: true,
+};
+
+/** The method names of {@link BackendKernelApi} (see {@link GUEST_KERNEL_METHODS}). */
+export const BACKEND_KERNEL_METHODS: Readonly<Record<keyof BackendKernelApi, true>> = {
+  introducePeer: true,
+  forgetPeer: true,
+  report: true,
+  inventory: true,
+  baselineServe: true,
+  stop: true,
+};

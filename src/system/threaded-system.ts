@@ -1,0 +1,143 @@
+import type { Worker } from "node:worker_threads";
+import type { Hypervisor } from "../hypervisor/hypervisor.js";
+import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import type { DomainHandle } from "../xen/domain-handle.js";
+import type { XenstoreClient } from "../xenstore/client.js";
+import type { Xenstored } from "../xenstore/xenstored.js";
+import { type BootOptions, boot, type Machine } from "./boot.js";
+import {
+  BACKEND_KERNEL_METHODS,
+  type BackendBoot,
+  type BackendKernelApi,
+  GUEST_KERNEL_METHODS,
+  type GuestBoot,
+  type GuestKernelApi,
+} from "./kernel-api.js";
+import { runKernelLoop } from "./kernel-loop.js";
+import { RpcClient, rpcProxy } from "./rpc.js";
+import { spawnWorker } from "./spawn-worker.js";
+import { type RunningBackend, type RunningKernel, type System, withTimeout } from "./system.js";
+
+/** Options of {@link ThreadedSystem.start}. */
+export interface ThreadedSystemOptions extends BootOptions {
+  /** How long to wait for dom0's kernel to boot (default 10 s). */
+  readonly bootTimeoutMs?: number;
+}
+
+/**
+ * The machine with threads: the hypervisor, xenstored and the toolstack in this (the main)
+ * thread, dom0's backend kernel in a worker, and each other domain's kernel in a worker of its
+ * own. Between them: only ring pages, grants, event channels and xenstore; `postMessage`
+ * carries boot information, typed control calls and reports.
+ */
+export class ThreadedSystem implements System {
+  readonly hv: Hypervisor;
+  readonly dom0: DomainHandle;
+  readonly xenstored: Xenstored;
+  readonly xs: XenstoreClient;
+  readonly pollMode: boolean;
+  dom0Kernel: RunningBackend | null = null;
+  private stopping = false;
+  private readonly machine: Machine;
+  private readonly xsLoop: Promise<void>;
+
+  private constructor(machine: Machine) {
+    this.machine = machine;
+    this.hv = machine.hv;
+    this.dom0 = machine.dom0;
+    this.xenstored = machine.xenstored;
+    this.xs = machine.xs;
+    this.pollMode = machine.pollMode;
+    // xenstored must serve the backend while it boots: its loop runs from here on.
+    this.xsLoop = runKernelLoop(machine.xsDispatch, [], { stopped: () => this.stopping });
+  }
+
+  /** Boot ({@link boot}) with dom0's backend kernel in a worker. */
+  static async start(options: ThreadedSystemOptions = {}): Promise<ThreadedSystem> {
+    let sys: ThreadedSystem | undefined;
+    const timeout = options.bootTimeoutMs ?? 10_000;
+    try {
+      const { dom0Kernel } = await boot(options, {
+        attach: (m) => {
+          sys = new ThreadedSystem(m);
+        },
+        drive: (p) => p,
+        startBackendKernel: (b) => sys!.startBackendKernel(b, "Domain-0", timeout),
+      });
+      sys!.dom0Kernel = dom0Kernel;
+      return sys!;
+    } catch (e) {
+      await sys?.shutdown(timeout).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async startGuestKernel(
+    b: GuestBoot,
+    name: string,
+    timeoutMs: number,
+  ): Promise<RunningKernel<GuestKernelApi>> {
+    const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: b });
+    const rpc = new RpcClient<GuestKernelApi>(worker, `dom${b.self.domid} (${name}) kernel`);
+    const k = running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS));
+    try {
+      await withTimeout(rpc.ready, timeoutMs, `${name}'s kernel to boot`);
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
+    return k;
+  }
+
+  async startBackendKernel(b: BackendBoot, name: string, timeoutMs: number): Promise<RunningBackend> {
+    const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: b });
+    const rpc = new RpcClient<BackendKernelApi>(worker, `dom${b.self.domid} (${name}) backend kernel`);
+    const k = running(b.self.domid, worker, rpcProxy(rpc, BACKEND_KERNEL_METHODS));
+    let inventory: LsscsiRow[];
+    try {
+      inventory = (await withTimeout(rpc.ready, timeoutMs, `${name}'s kernel to boot`)) as LsscsiRow[];
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
+    return { ...k, inventory };
+  }
+
+  introducePeer(handle: DomainHandle): void {
+    this.machine.xsCtx.introducePeer(handle);
+  }
+
+  forgetPeer(domid: number): void {
+    this.machine.xsCtx.forgetPeer(domid);
+  }
+
+  async shutdown(timeoutMs: number): Promise<void> {
+    const dom0 = this.dom0Kernel;
+    if (dom0) {
+      await withTimeout(dom0.api.stop(), timeoutMs).catch(() => undefined);
+      await dom0.terminate();
+      this.dom0Kernel = null;
+    }
+    if (this.stopping) return;
+    this.stopping = true;
+    this.machine.xsCtx.evtchn.kick();
+    await this.xsLoop;
+    this.xenstored.close();
+  }
+}
+
+/** A kernel in `worker`: its time is the worker's event-loop active time. */
+function running<Api>(domid: number, worker: Worker, api: Api): RunningKernel<Api> {
+  const since = Date.now();
+  return {
+    domid,
+    api,
+    cpuSeconds: () => {
+      const elu = worker.performance?.eventLoopUtilization?.();
+      return elu ? elu.active / 1000 : (Date.now() - since) / 1000;
+    },
+    terminate: async () => {
+      await worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import createDebug from "debug";
+import type { DomainReport } from "../hypervisor/report.js";
+import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
+import { formatHctl } from "../scsi/hctl.js";
+import { writeDomainHome } from "../system/domain-home.js";
+import { type System, withTimeout } from "../system/system.js";
+import type { HostConfigSource } from "../targets/inventory/host-config.js";
+import type { DomainHandle } from "../xen/domain-handle.js";
+import { configError, PvscsiError } from "../xen/errors.js";
+import { XenbusNode } from "../xenbus/paths.js";
+import type { DomainSpec } from "./domain-config.js";
+import { type BackendDomain, backendLabel, type DomainTable, deviceKey } from "./domain-table.js";
+import { resolvePdev } from "./pdev.js";
+import { sameVdev, type VscsiDevices } from "./vscsi-devices.js";
+import {
+  controllerPaths,
+  removeController,
+  type VscsiDevNodes,
+  waitConnected,
+  writeController,
+} from "./vscsi-nodes.js";
+
+const debug = createDebug("pvscsi:toolstack");
+
+/** One row of `xl list`. */
+export interface DomainRow {
+  readonly name: string;
+  readonly domid: number;
+  readonly memMiB: number;
+  readonly vcpus: number;
+  readonly state: string;
+  readonly seconds: number;
+}
+
+/** The controllers a new guest gets, by vHOST, checked before anything is built. */
+type ControllerPlan = Map<
+  number,
+  { backend: BackendDomain; featureHost: boolean; devs: VscsiDevNodes[]; where: string }
+>;
+
+/**
+ * A domain's life as libxl leads it — `libxl_domain_create_new` (build, xenstore home, kernel,
+ * devices), `libxl_domain_destroy` (devices closed, kernel stopped, xenstore released, domain
+ * freed) and `libxl_list_domain` — over a {@link System}, so it runs the same with workers or
+ * in one thread.
+ */
+export class DomainLifecycle {
+  constructor(
+    private readonly system: System,
+    private readonly table: DomainTable,
+    private readonly devices: VscsiDevices,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
+  async create(spec: DomainSpec, force: boolean): Promise<{ domid: number; name: string }> {
+    if (spec.name === "Domain-0" || this.table.findByName(spec.name) !== undefined)
+      throw new PvscsiError("ESTATE", `domain '${spec.name}' already exists`);
+    if (spec.driverDomain) return this.createDriverDomain(spec, spec.driverDomain.hostConfig);
+    // Check every device before anything is created: nothing half-built on a bad config.
+    const controllers = this.planControllers(spec, await this.devices.pdevUsers(), force);
+    const handle = this.system.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
+    const domid = handle.domid;
+    try {
+      const start = await this.buildDomain(handle);
+      for (const be of this.table.backends.values()) await be.kernel.api.introducePeer(handle);
+      this.system.introducePeer(handle);
+      await this.system.xs.introduce(domid, start.frame, start.port);
+      const kernel = await this.system.startGuestKernel(
+        {
+          self: handle,
+          vcpu: 0,
+          peers: [...this.table.backends.values()].map((be) => be.handle),
+          xenstore: start,
+          pollMode: this.system.pollMode,
+        },
+        spec.name,
+        this.timeoutMs,
+      );
+      this.table.guests.set(domid, { handle, name: spec.name, memoryMiB: spec.memoryMiB, kernel });
+      await this.connectControllers(domid, controllers);
+      debug("created dom%d %s with %d vscsi controller(s)", domid, spec.name, controllers.size);
+      return { domid, name: spec.name };
+    } catch (e) {
+      debug("create %s failed: %s; cleaning up", spec.name, e instanceof Error ? e.message : e);
+      await this.teardown(domid, true).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Group a config's vscsi entries into controllers by vHOST, checking each device. */
+  private planControllers(spec: DomainSpec, inUse: Map<string, Set<number>>, force: boolean): ControllerPlan {
+    const controllers: ControllerPlan = new Map();
+    const claimed = new Set<string>();
+    for (const { spec: v, where } of spec.vscsi) {
+      const be = this.table.resolveBackend(v.backend, where);
+      const resolved = resolvePdev(be.inventory, v.pdev, v.pdevText, where, backendLabel(be));
+      this.devices.checkSharing(be, resolved.row, inUse, force, where);
+      const key = deviceKey(be.handle.domid, resolved.row.hctl);
+      if (claimed.has(key) && !resolved.row.shareable && !force) {
+        throw configError(
+          where,
+          `pdev '${v.pdevText}' is already assigned to this domain, and ${resolved.row.hctl} is not shareable`,
+        );
+      }
+      claimed.add(key);
+      let ctrl = controllers.get(v.vdev.host);
+      if (!ctrl) {
+        ctrl = { backend: be, featureHost: v.featureHost, devs: [], where };
+        controllers.set(v.vdev.host, ctrl);
+      } else if (ctrl.featureHost !== v.featureHost) {
+        throw configError(
+          where,
+          `different feature-host setting than the other devices of vHOST ${v.vdev.host}`,
+        );
+      } else if (ctrl.backend !== be) {
+        throw configError(
+          where,
+          `vHOST ${v.vdev.host} is served by ${backendLabel(ctrl.backend)} (${ctrl.where}); a controller has one backend domain`,
+        );
+      }
+      if (ctrl.devs.some((d) => sameVdev(d.vdev, v.vdev)))
+        throw configError(where, `vdev '${formatHctl(v.vdev)}' is already used`);
+      ctrl.devs.push({ id: ctrl.devs.length, pdev: resolved.pdev, pdevname: v.pdevText, vdev: v.vdev });
+    }
+    return controllers;
+  }
+
+  /** Write each planned controller's nodes and wait for it to connect, in vHOST order. */
+  private async connectControllers(domid: number, controllers: ControllerPlan): Promise<void> {
+    const xs = this.system.xs;
+    let devid = 0;
+    for (const [idx, c] of [...controllers.entries()].sort((a, b) => a[0] - b[0])) {
+      const ctrl = {
+        backendDomid: c.backend.handle.domid,
+        frontendDomid: domid,
+        devid: devid++,
+        idx,
+        featureHost: c.featureHost,
+        devs: c.devs,
+      };
+      await writeController(xs, ctrl);
+      await xs.write(`/libxl/${domid}/vscsi/${ctrl.devid}/next_vscsidev_id`, String(c.devs.length));
+      await waitConnected(
+        xs,
+        controllerPaths(ctrl).backend,
+        c.devs.map((d) => d.id),
+        this.timeoutMs,
+      );
+    }
+  }
+
+  /**
+   * A driver domain: its home in xenstore, its xenstore ring, and its kernel running scsiback
+   * over its own SCSI inventory, introduced to every guest (and they to it) so that grants and
+   * event channels reach across.
+   */
+  private async createDriverDomain(
+    spec: DomainSpec,
+    hostConfig: HostConfigSource | null,
+  ): Promise<{ domid: number; name: string }> {
+    const handle = this.system.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
+    const domid = handle.domid;
+    try {
+      const start = await this.buildDomain(handle);
+      this.system.introducePeer(handle);
+      await this.system.xs.introduce(domid, start.frame, start.port);
+      const kernel = await this.system.startBackendKernel(
+        {
+          self: handle,
+          vcpu: 0,
+          // dom0 for xenstored's port (xenstored runs in dom0), and every guest it may serve.
+          peers: [this.system.dom0, ...[...this.table.guests.values()].map((g) => g.handle)],
+          xenstore: start,
+          hostConfig,
+          pollMode: this.system.pollMode,
+        },
+        spec.name,
+        this.timeoutMs,
+      );
+      this.table.backends.set(domid, {
+        handle,
+        name: spec.name,
+        memoryMiB: handle.frames / 256,
+        kernel,
+        inventory: kernel.inventory,
+      });
+      for (const g of this.table.guests.values()) await g.kernel.api.introducePeer(handle);
+      debug("created driver domain dom%d %s", domid, spec.name);
+      return { domid, name: spec.name };
+    } catch (e) {
+      debug("create %s failed: %s; cleaning up", spec.name, e instanceof Error ? e.message : e);
+      await this.teardown(domid, true).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * The domain's home ({@link writeDomainHome}), its `memory/target`, the toolstack's
+   * `/libxl/<id>`, and its xenstore page and port (what `libxl__build_pv` passes to the kernel).
+   */
+  private async buildDomain(handle: DomainHandle) {
+    const { domid, name } = handle;
+    await this.system.xs.transaction(async (tx) => {
+      const home = await writeDomainHome(tx, domid, name);
+      await tx.write(`${home}/memory/target`, String(handle.frames * 4));
+      await tx.mkdir(`/libxl/${domid}`);
+    });
+    return prepareXenstoreRing(this.system.hv, domid);
+  }
+
+  /**
+   * `xl destroy`: close its devices (the guest's frontends first), stop its kernel, free the
+   * domain. A driver domain still serving a guest's controller is refused.
+   */
+  destroy(domain: string): Promise<DomainReport> {
+    const be = this.table.findBackend(domain);
+    if (be && be.handle.domid !== 0) return this.teardownDriverDomain(be, false);
+    return this.teardown(this.table.resolveDomain(domain).handle.domid, false);
+  }
+
+  /** Stop a driver domain's kernel; unless `quick`, refused while it serves a guest's controller. */
+  async teardownDriverDomain(be: BackendDomain, quick: boolean): Promise<DomainReport> {
+    const domid = be.handle.domid;
+    if (!quick) {
+      const served: string[] = [];
+      for (const [gid, g] of this.table.guests) {
+        for (const c of await this.devices.controllersOf(gid))
+          if (c.backendDomid === domid) served.push(`${g.name} (vHOST ${c.idx})`);
+      }
+      if (served.length > 0) {
+        throw new PvscsiError(
+          "ESTATE",
+          `driver domain '${be.name}' still serves the vscsi controllers of ${served.join(", ")}: detach them or destroy those guests first`,
+        );
+      }
+    }
+    await withTimeout(be.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
+    await be.kernel.terminate();
+    this.table.backends.delete(domid);
+    for (const g of this.table.guests.values()) await g.kernel.api.forgetPeer(domid).catch(() => undefined);
+    return this.releaseDomain(domid);
+  }
+
+  /** What every destroy ends with: xenstore forgets the domain, its home goes, the hypervisor frees it. */
+  private async releaseDomain(domid: number): Promise<DomainReport> {
+    const xs = this.system.xs;
+    await xs.release(domid).catch(() => undefined);
+    await xs.rm(`/local/domain/${domid}`).catch(() => undefined);
+    await xs.rm(`/libxl/${domid}`).catch(() => undefined);
+    this.system.forgetPeer(domid);
+    const report = this.system.hv.destroyDomain(domid);
+    if (!report.clean) debug("dom%d left resources behind: %O", domid, report);
+    return report;
+  }
+
+  /** Tear a domain down: its controllers closed (the guest's frontends first), its kernel stopped. */
+  async teardown(domid: number, quick: boolean): Promise<DomainReport> {
+    const be = this.table.backends.get(domid);
+    if (be) return this.teardownDriverDomain(be, quick);
+    const guest = this.table.guests.get(domid);
+    const ctrls = await this.devices.controllersOf(domid);
+    const xs = this.system.xs;
+    for (const c of ctrls) await xs.write(`${c.backend}/${XenbusNode.online}`, "0").catch(() => undefined);
+    if (guest && !quick)
+      await withTimeout(guest.kernel.api.shutdown(), this.timeoutMs).catch(() => undefined);
+    for (const c of ctrls)
+      await removeController(
+        xs,
+        { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
+        quick ? 2000 : this.timeoutMs,
+      );
+    if (guest) {
+      await withTimeout(guest.kernel.api.released(), this.timeoutMs).catch(() => undefined);
+      await withTimeout(guest.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
+      await guest.kernel.terminate();
+      this.table.guests.delete(domid);
+    }
+    for (const b of this.table.backends.values()) await b.kernel.api.forgetPeer(domid).catch(() => undefined);
+    return this.releaseDomain(domid);
+  }
+
+  /** `xl list`: dom0, then driver domains and guests by domid. */
+  list(): DomainRow[] {
+    return [...this.table.backends.values(), ...this.table.guests.values()]
+      .sort((a, b) => a.handle.domid - b.handle.domid)
+      .map((k) => ({
+        name: k.name,
+        domid: k.handle.domid,
+        memMiB: k.memoryMiB,
+        vcpus: k.handle.vcpus,
+        state: k.handle.domid === 0 ? "r-----" : "-b----",
+        seconds: k.kernel.cpuSeconds(),
+      }));
+  }
+}
