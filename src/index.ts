@@ -7,7 +7,7 @@
  */
 export { DomainContext, type DomainContextOptions } from "./hypervisor/context.js";
 export { Hypervisor } from "./hypervisor/hypervisor.js";
-export type { DomainReport } from "./hypervisor/report.js";
+export { type DomainReport, describeLeaks } from "./hypervisor/report.js";
 export { BackRing } from "./ring/back-ring.js";
 export { FrontRing } from "./ring/front-ring.js";
 export { SharedRing } from "./ring/shared-ring.js";
@@ -30,10 +30,21 @@ export { type GrantMapper, MappedFrame } from "./scsiback/ports.js";
 export { Vhost, type VhostOptions } from "./scsiback/vhost.js";
 export { FrontCommand, Frontend, type FrontendOptions } from "./scsifront/frontend.js";
 export type { GrantAccess, GuestMemory, Notifier } from "./scsifront/ports.js";
+export type { ExtraDevices } from "./system/backend-kernel.js";
 export { LocalSystem, type LocalSystemOptions } from "./system/single-thread.js";
+export type { System } from "./system/system.js";
+export { ThreadedSystem, type ThreadedSystemOptions } from "./system/threaded-system.js";
 export { Disk, type DiskOptions } from "./targets/sbc/disk.js";
 export { RamStore } from "./targets/sbc/ram-store.js";
 export { ScsiTarget } from "./targets/target.js";
+export {
+  type DomainRow,
+  type DomainSpec,
+  Host,
+  type HostOptions,
+  type ScsiListRow,
+  type ToolstackOptions,
+} from "./toolstack/host.js";
 export {
   DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,

@@ -13,12 +13,19 @@ import type { DataBuffer } from "./data-buffer.js";
 
 /** SAM status codes a device returns. */
 export const SAM_STAT_GOOD = 0x00;
+/** SAM status CHECK CONDITION (0x02), SAM-5 §5.3. */
 export const SAM_STAT_CHECK_CONDITION = 0x02;
+/** SAM status CONDITION MET (0x04), SAM-5 §5.3. */
 export const SAM_STAT_CONDITION_MET = 0x04;
+/** SAM status BUSY (0x08), SAM-5 §5.3. */
 export const SAM_STAT_BUSY = 0x08;
+/** SAM status RESERVATION CONFLICT (0x18), SAM-5 §5.3. */
 export const SAM_STAT_RESERVATION_CONFLICT = 0x18;
+/** SAM status TASK SET FULL (0x28), SAM-5 §5.3. */
 export const SAM_STAT_TASK_SET_FULL = 0x28;
+/** SAM status ACA ACTIVE (0x30), SAM-5 §5.3. */
 export const SAM_STAT_ACA_ACTIVE = 0x30;
+/** SAM status TASK ABORTED (0x40), SAM-5 §5.3. */
 export const SAM_STAT_TASK_ABORTED = 0x40;
 
 /** Largest sense a device may return (SPC: 252 bytes); vscsiif carries the first 96. */
@@ -26,9 +33,13 @@ export const SCSI_SENSE_BUFFERSIZE = 252;
 
 /** Peripheral device types (SPC INQUIRY byte 0, bits 4-0) pvscsi emulates. */
 export const TYPE_DISK = 0x00;
+/** Peripheral device type tape (0x01), SPC-4 §6.4.2. */
 export const TYPE_TAPE = 0x01;
+/** Peripheral device type rom (0x05), SPC-4 §6.4.2. */
 export const TYPE_ROM = 0x05;
+/** Peripheral device type medium changer (0x08), SPC-4 §6.4.2. */
 export const TYPE_MEDIUM_CHANGER = 0x08;
+/** Peripheral device type no lun (0x1f), SPC-4 §6.4.2. */
 export const TYPE_NO_LUN = 0x1f;
 
 /** Which way data moves, as `sc_data_direction` (Linux DMA values). */

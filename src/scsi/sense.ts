@@ -18,67 +18,123 @@ export const ascqOf = (code: number): number => code & 0xff;
 
 /** Sense keys (SPC-4 Table 48). */
 export const SENSE_KEY_NO_SENSE = 0x0;
+/** Sense key NOT READY (0x2), SPC-4 Table 48. */
 export const SENSE_KEY_NOT_READY = 0x2;
+/** Sense key MEDIUM ERROR (0x3), SPC-4 Table 48. */
 export const SENSE_KEY_MEDIUM_ERROR = 0x3;
+/** Sense key HARDWARE ERROR (0x4), SPC-4 Table 48. */
 export const SENSE_KEY_HARDWARE_ERROR = 0x4;
+/** Sense key ILLEGAL REQUEST (0x5), SPC-4 Table 48. */
 export const SENSE_KEY_ILLEGAL_REQUEST = 0x5;
+/** Sense key UNIT ATTENTION (0x6), SPC-4 Table 48. */
 export const SENSE_KEY_UNIT_ATTENTION = 0x6;
+/** Sense key DATA PROTECT (0x7), SPC-4 Table 48. */
 export const SENSE_KEY_DATA_PROTECT = 0x7;
+/** Sense key BLANK CHECK (0x8), SPC-4 Table 48. */
 export const SENSE_KEY_BLANK_CHECK = 0x8;
+/** Sense key ABORTED COMMAND (0xb), SPC-4 Table 48. */
 export const SENSE_KEY_ABORTED_COMMAND = 0xb;
+/** Sense key VOLUME OVERFLOW (0xd), SPC-4 Table 48. */
 export const SENSE_KEY_VOLUME_OVERFLOW = 0xd;
+/** Sense key MISCOMPARE (0xe), SPC-4 Table 48. */
 export const SENSE_KEY_MISCOMPARE = 0xe;
 
 // The sense codes pvscsi reports (SPC-4 Annex D). Names follow the T10 ASC/ASCQ list.
+/** Sense key 0h, ASC/ASCQ 00h/00h: NO ADDITIONAL SENSE (SPC-4 Annex D). */
 export const NO_ADDITIONAL_SENSE = 0x000000;
+/** Sense key 0h, ASC/ASCQ 00h/01h: FILEMARK DETECTED (SPC-4 Annex D). */
 export const FILEMARK_DETECTED = 0x000001;
+/** Sense key 0h, ASC/ASCQ 00h/02h: END OF PARTITION MEDIUM DETECTED (SPC-4 Annex D). */
 export const END_OF_PARTITION_MEDIUM_DETECTED = 0x000002;
+/** Sense key 0h, ASC/ASCQ 00h/04h: BEGINNING OF PARTITION MEDIUM DETECTED (SPC-4 Annex D). */
 export const BEGINNING_OF_PARTITION_MEDIUM_DETECTED = 0x000004;
+/** Sense key 8h, ASC/ASCQ 00h/05h: END OF DATA DETECTED (SPC-4 Annex D). */
 export const END_OF_DATA_DETECTED = 0x080005;
+/** Sense key 2h, ASC/ASCQ 04h/00h: LUN NOT READY CAUSE NOT REPORTABLE (SPC-4 Annex D). */
 export const LUN_NOT_READY_CAUSE_NOT_REPORTABLE = 0x020400;
+/** Sense key 2h, ASC/ASCQ 04h/01h: LUN NOT READY BECOMING READY (SPC-4 Annex D). */
 export const LUN_NOT_READY_BECOMING_READY = 0x020401;
+/** Sense key 2h, ASC/ASCQ 04h/02h: LUN NOT READY INITIALIZING COMMAND REQUIRED (SPC-4 Annex D). */
 export const LUN_NOT_READY_INITIALIZING_COMMAND_REQUIRED = 0x020402;
+/** Sense key 2h, ASC/ASCQ 04h/03h: LUN NOT READY MANUAL INTERVENTION REQUIRED (SPC-4 Annex D). */
 export const LUN_NOT_READY_MANUAL_INTERVENTION_REQUIRED = 0x020403;
+/** Sense key 2h, ASC/ASCQ 3Ah/00h: MEDIUM NOT PRESENT (SPC-4 Annex D). */
 export const MEDIUM_NOT_PRESENT = 0x023a00;
+/** Sense key 2h, ASC/ASCQ 3Ah/01h: MEDIUM NOT PRESENT TRAY CLOSED (SPC-4 Annex D). */
 export const MEDIUM_NOT_PRESENT_TRAY_CLOSED = 0x023a01;
+/** Sense key 2h, ASC/ASCQ 3Ah/02h: MEDIUM NOT PRESENT TRAY OPEN (SPC-4 Annex D). */
 export const MEDIUM_NOT_PRESENT_TRAY_OPEN = 0x023a02;
+/** Sense key 2h, ASC/ASCQ 53h/02h: NOT READY MEDIUM REMOVAL PREVENTED (SPC-4 Annex D). */
 export const NOT_READY_MEDIUM_REMOVAL_PREVENTED = 0x025302;
+/** Sense key 3h, ASC/ASCQ 0Ch/00h: WRITE ERROR (SPC-4 Annex D). */
 export const WRITE_ERROR = 0x030c00;
+/** Sense key 3h, ASC/ASCQ 11h/00h: UNRECOVERED READ ERROR (SPC-4 Annex D). */
 export const UNRECOVERED_READ_ERROR = 0x031100;
+/** Sense key 4h, ASC/ASCQ 44h/00h: INTERNAL TARGET FAILURE (SPC-4 Annex D). */
 export const INTERNAL_TARGET_FAILURE = 0x044400;
+/** Sense key 5h, ASC/ASCQ 1Ah/00h: PARAMETER LIST LENGTH ERROR (SPC-4 Annex D). */
 export const PARAMETER_LIST_LENGTH_ERROR = 0x051a00;
+/** Sense key 5h, ASC/ASCQ 20h/00h: INVALID COMMAND OPERATION CODE (SPC-4 Annex D). */
 export const INVALID_COMMAND_OPERATION_CODE = 0x052000;
+/** Sense key 5h, ASC/ASCQ 21h/00h: LBA OUT OF RANGE (SPC-4 Annex D). */
 export const LBA_OUT_OF_RANGE = 0x052100;
+/** Sense key 5h, ASC/ASCQ 24h/00h: INVALID FIELD IN CDB (SPC-4 Annex D). */
 export const INVALID_FIELD_IN_CDB = 0x052400;
+/** Sense key 5h, ASC/ASCQ 25h/00h: LOGICAL UNIT NOT SUPPORTED (SPC-4 Annex D). */
 export const LOGICAL_UNIT_NOT_SUPPORTED = 0x052500;
+/** Sense key 5h, ASC/ASCQ 26h/00h: INVALID FIELD IN PARAMETER LIST (SPC-4 Annex D). */
 export const INVALID_FIELD_IN_PARAMETER_LIST = 0x052600;
+/** Sense key 5h, ASC/ASCQ 26h/04h: INVALID RELEASE OF PERSISTENT RESERVATION (SPC-4 Annex D). */
 export const INVALID_RELEASE_OF_PERSISTENT_RESERVATION = 0x052604;
+/** Sense key 5h, ASC/ASCQ 0Eh/03h: INVALID FIELD IN COMMAND IU (SPC-4 Annex D). */
 export const INVALID_FIELD_IN_COMMAND_IU = 0x050e03;
+/** Sense key 5h, ASC/ASCQ 39h/00h: SAVING PARAMETERS NOT SUPPORTED (SPC-4 Annex D). */
 export const SAVING_PARAMETERS_NOT_SUPPORTED = 0x053900;
+/** Sense key 5h, ASC/ASCQ 53h/02h: MEDIUM REMOVAL PREVENTED (SPC-4 Annex D). */
 export const MEDIUM_REMOVAL_PREVENTED = 0x055302;
+/** Sense key 5h, ASC/ASCQ 55h/04h: INSUFFICIENT REGISTRATION RESOURCES (SPC-4 Annex D). */
 export const INSUFFICIENT_REGISTRATION_RESOURCES = 0x055504;
+/** Sense key 6h, ASC/ASCQ 29h/00h: POWER ON RESET OCCURRED (SPC-4 Annex D). */
 export const POWER_ON_RESET_OCCURRED = 0x062900;
+/** Sense key 6h, ASC/ASCQ 28h/00h: NOT READY TO READY CHANGE (SPC-4 Annex D). */
 export const NOT_READY_TO_READY_CHANGE = 0x062800;
+/** Sense key 6h, ASC/ASCQ 2Ah/01h: MODE PARAMETERS CHANGED (SPC-4 Annex D). */
 export const MODE_PARAMETERS_CHANGED = 0x062a01;
+/** Sense key 6h, ASC/ASCQ 2Ah/03h: RESERVATIONS PREEMPTED (SPC-4 Annex D). */
 export const RESERVATIONS_PREEMPTED = 0x062a03;
+/** Sense key 6h, ASC/ASCQ 2Ah/04h: RESERVATIONS RELEASED (SPC-4 Annex D). */
 export const RESERVATIONS_RELEASED = 0x062a04;
+/** Sense key 6h, ASC/ASCQ 2Ah/05h: REGISTRATIONS PREEMPTED (SPC-4 Annex D). */
 export const REGISTRATIONS_PREEMPTED = 0x062a05;
+/** Sense key 6h, ASC/ASCQ 2Ah/09h: CAPACITY DATA HAS CHANGED (SPC-4 Annex D). */
 export const CAPACITY_DATA_HAS_CHANGED = 0x062a09;
+/** Sense key 6h, ASC/ASCQ 3Fh/0Eh: REPORTED LUNS DATA HAS CHANGED (SPC-4 Annex D). */
 export const REPORTED_LUNS_DATA_HAS_CHANGED = 0x063f0e;
+/** Sense key 7h, ASC/ASCQ 27h/00h: WRITE PROTECTED (SPC-4 Annex D). */
 export const WRITE_PROTECTED = 0x072700;
+/** Sense key Eh, ASC/ASCQ 1Dh/00h: MISCOMPARE DURING VERIFY (SPC-4 Annex D). */
 export const MISCOMPARE_DURING_VERIFY = 0x0e1d00;
 // Stream and medium changer codes (SSC-3 §4.2, SMC-3 §6; reference table §1.4/§1.5).
+/** Sense key 2h, ASC/ASCQ 31h/00h: NOT READY MEDIUM FORMAT CORRUPTED (SPC-4 Annex D). */
 export const NOT_READY_MEDIUM_FORMAT_CORRUPTED = 0x023100;
+/** Sense key 5h, ASC/ASCQ 3Bh/0Ch: POSITION PAST BEGINNING OF MEDIUM (SPC-4 Annex D). */
 export const POSITION_PAST_BEGINNING_OF_MEDIUM = 0x053b0c;
+/** Sense key 5h, ASC/ASCQ 3Bh/0Dh: MEDIUM DESTINATION ELEMENT FULL (SPC-4 Annex D). */
 export const MEDIUM_DESTINATION_ELEMENT_FULL = 0x053b0d;
+/** Sense key 5h, ASC/ASCQ 3Bh/0Eh: MEDIUM SOURCE ELEMENT EMPTY (SPC-4 Annex D). */
 export const MEDIUM_SOURCE_ELEMENT_EMPTY = 0x053b0e;
+/** Sense key 5h, ASC/ASCQ 21h/01h: INVALID ELEMENT ADDRESS (SPC-4 Annex D). */
 export const INVALID_ELEMENT_ADDRESS = 0x052101;
+/** Sense key 6h, ASC/ASCQ 28h/01h: IMPORT OR EXPORT ELEMENT ACCESSED (SPC-4 Annex D). */
 export const IMPORT_OR_EXPORT_ELEMENT_ACCESSED = 0x062801;
+/** Sense key Dh, ASC/ASCQ 00h/02h: VOLUME OVERFLOW END OF PARTITION (SPC-4 Annex D). */
 export const VOLUME_OVERFLOW_END_OF_PARTITION = 0x0d0002;
 
 /** Bits of byte 2 of fixed-format sense (SPC-4 §4.5.3) and of the stream-commands descriptor. */
 export const SENSE_FILEMARK = 0x80;
+/** Fixed-format sense byte 2 flag EOM (0x40), SPC-4 §4.5.3. */
 export const SENSE_EOM = 0x40;
+/** Fixed-format sense byte 2 flag ILI (0x20), SPC-4 §4.5.3. */
 export const SENSE_ILI = 0x20;
 
 /** `information` value meaning "no INFORMATION field" (VALID = 0). */

@@ -2,6 +2,8 @@
  * scsiback: dom0's half of PVSCSI.
  * @module
  */
+export { BackendDevice, type BackendEnv, type ResolvedPdev } from "./backend-device.js";
+export { ScsibackDriver, type ScsibackDriverOptions, type VhostReport } from "./backend-driver.js";
 export { PendingRequest } from "./pending.js";
 export { type GrantMapper, MappedFrame, type Notifier } from "./ports.js";
 export { emulateReportLuns, REPORT_LUNS } from "./report-luns.js";

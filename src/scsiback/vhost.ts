@@ -65,6 +65,7 @@ export interface VhostStats {
   rejected: Record<RejectCause, number>;
 }
 
+/** What a {@link Vhost} serves and through which ports it reaches the guest's memory and event channel. */
 export interface VhostOptions {
   /** The frontend's domain id. */
   readonly frontendDomid: number;
@@ -76,7 +77,9 @@ export interface VhostOptions {
   readonly featureHost: boolean;
   /** Largest number of indirect segments accepted (`feature-sg-grant`); Linux uses 128. */
   readonly sgGrant?: number;
+  /** Maps and unmaps the guest's granted pages (the backend's grant-map port). */
   readonly grants: GrantMapper;
+  /** Signals the frontend (the event channel's send). */
   readonly notifier: Notifier;
   /** Requests consumed per `service()` call before yielding. */
   readonly budget?: number;

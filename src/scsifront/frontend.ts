@@ -114,10 +114,15 @@ class Shadow {
   }
 }
 
+/** The ports a {@link Frontend} works through, and the backend it grants to. */
 export interface FrontendOptions {
+  /** The backend's domain id: data pages are granted to it. */
   readonly backendDomid: number;
+  /** The guest's own memory and frame allocator. */
   readonly memory: GuestMemory;
+  /** The granting half of the guest's grant table. */
   readonly grants: GrantAccess;
+  /** Signals the backend (the event channel's send). */
   readonly notifier: Notifier;
   /** The guest polls this ring for responses: never re-arm `rsp_event`. */
   readonly polling?: boolean;

@@ -9,7 +9,7 @@
  */
 
 /** A backend domain's kernel with scsiback over its inventory, built the same way in a worker and in one thread. */
-export { BackendKernel, bootBackendKernel } from "./backend-kernel.js";
+export { BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
 /** Bring up the hypervisor, dom0, xenstored with dom0's ring and the toolstack's client, and dom0's backend kernel. */
 export { type BootOptions, type BootShell, boot, type Machine } from "./boot.js";
 /** A domain's `/local/domain/<id>` home as libxl lays it out. */

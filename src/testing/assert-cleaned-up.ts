@@ -6,7 +6,7 @@
  */
 import { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
-import { LocalSystem } from "../system/single-thread.js";
+import { LocalSystem } from "../system/index.js";
 import { FakeGuest } from "./fake-guest.js";
 
 /** What {@link assertCleanedUp} can check. */

@@ -6,7 +6,7 @@
  * a hand-driven hostile frontend ({@link RawFront}), and the leak check ({@link assertCleanedUp}).
  * @module
  */
-export { type LocalGuest, LocalSystem, type LocalSystemOptions } from "../system/single-thread.js";
+export { type LocalGuest, LocalSystem, type LocalSystemOptions } from "../system/index.js";
 export { assertCleanedUp, type CleanupSubject, LeakError } from "./assert-cleaned-up.js";
 export {
   type FakeGrant,

@@ -33,31 +33,54 @@ export const VSCSIIF_SG_LIST_SIZE = Math.floor(
 
 /** `sc_data_direction`: Linux's `enum dma_data_direction`. */
 export const DMA_BIDIRECTIONAL = 0;
+/** `sc_data_direction` DMA_TO_DEVICE (1), Linux's `enum dma_data_direction`. */
 export const DMA_TO_DEVICE = 1;
+/** `sc_data_direction` DMA_FROM_DEVICE (2), Linux's `enum dma_data_direction`. */
 export const DMA_FROM_DEVICE = 2;
+/** `sc_data_direction` DMA_NONE (3), Linux's `enum dma_data_direction`. */
 export const DMA_NONE = 3;
 
 /** Host byte of `rslt` (`XEN_VSCSIIF_RSLT_HOST_*`). */
 export const XEN_VSCSIIF_RSLT_HOST_OK = 0;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_NO_CONNECT` (1), Linux's `DID_NO_CONNECT` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_NO_CONNECT = 1;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_BUS_BUSY` (2), Linux's `DID_BUS_BUSY` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_BUS_BUSY = 2;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_TIME_OUT` (3), Linux's `DID_TIME_OUT` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_TIME_OUT = 3;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_BAD_TARGET` (4), Linux's `DID_BAD_TARGET` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_BAD_TARGET = 4;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_ABORT` (5), Linux's `DID_ABORT` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_ABORT = 5;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_PARITY` (6), Linux's `DID_PARITY` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_PARITY = 6;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_ERROR` (7), Linux's `DID_ERROR` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_ERROR = 7;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_RESET` (8), Linux's `DID_RESET` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_RESET = 8;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_BAD_INTR` (9), Linux's `DID_BAD_INTR` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_BAD_INTR = 9;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_PASSTHROUGH` (10), Linux's `DID_PASSTHROUGH` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_PASSTHROUGH = 10;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_SOFT_ERROR` (11), Linux's `DID_SOFT_ERROR` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_SOFT_ERROR = 11;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_IMM_RETRY` (12), Linux's `DID_IMM_RETRY` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_IMM_RETRY = 12;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_REQUEUE` (13), Linux's `DID_REQUEUE` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_REQUEUE = 13;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_TRANSPORT_DISRUPTED` (14), Linux's `DID_TRANSPORT_DISRUPTED` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_TRANSPORT_DISRUPTED = 14;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST` (15), Linux's `DID_TRANSPORT_FAILFAST` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_TRANSPORT_FAILFAST = 15;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE` (16), Linux's `DID_TARGET_FAILURE` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_TARGET_FAILURE = 16;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE` (17), Linux's `DID_NEXUS_FAILURE` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_NEXUS_FAILURE = 17;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE` (18), Linux's `DID_ALLOC_FAILURE` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_ALLOC_FAILURE = 18;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR` (19), Linux's `DID_MEDIUM_ERROR` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_MEDIUM_ERROR = 19;
+/** vscsiif.h's host byte `XEN_VSCSIIF_RSLT_HOST_TRANSPORT_MARGINAL` (20), Linux's `DID_TRANSPORT_MARGINAL` where it has one. */
 export const XEN_VSCSIIF_RSLT_HOST_TRANSPORT_MARGINAL = 20;
 
 /** Names of the host codes, indexed by value (for logs and `pvscsi abi`). */

@@ -44,8 +44,11 @@ export const xenstoreDomainInterfaceLayout = packedLayout(
 const H = xsdSockmsgLayout.fields;
 /** Offsets inside a message header. */
 export const XSD_TYPE = H.type.offset;
+/** Byte offset `XSD_REQ_ID` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XSD_REQ_ID = H.req_id.offset;
+/** Byte offset `XSD_TX_ID` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XSD_TX_ID = H.tx_id.offset;
+/** Byte offset `XSD_LEN` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XSD_LEN = H.len.offset;
 /** `sizeof(struct xsd_sockmsg)`. */
 export const XSD_HEADER_SIZE = xsdSockmsgLayout.size;
@@ -53,11 +56,19 @@ export const XSD_HEADER_SIZE = xsdSockmsgLayout.size;
 const I = xenstoreDomainInterfaceLayout.fields;
 /** Offsets inside the xenstore page. */
 export const XS_RING_REQ = I.req.offset;
+/** Byte offset `XS_RING_RSP` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_RSP = I.rsp.offset;
+/** Byte offset `XS_RING_REQ_CONS` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_REQ_CONS = I.req_cons.offset;
+/** Byte offset `XS_RING_REQ_PROD` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_REQ_PROD = I.req_prod.offset;
+/** Byte offset `XS_RING_RSP_CONS` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_RSP_CONS = I.rsp_cons.offset;
+/** Byte offset `XS_RING_RSP_PROD` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_RSP_PROD = I.rsp_prod.offset;
+/** Byte offset `XS_RING_SERVER_FEATURES` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_SERVER_FEATURES = I.server_features.offset;
+/** Byte offset `XS_RING_CONNECTION` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_CONNECTION = I.connection.offset;
+/** Byte offset `XS_RING_ERROR` derived from the registered xenstore layout (`io/xs_wire.h`). */
 export const XS_RING_ERROR = I.error.offset;

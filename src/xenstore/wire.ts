@@ -9,27 +9,47 @@
 export const XS_CONTROL = 0;
 /** `XS_DEBUG` is the old name of `XS_CONTROL`. */
 export const XS_DEBUG = XS_CONTROL;
+/** `xsd_sockmsg_type` `XS_DIRECTORY` (1), Xen's `io/xs_wire.h`. */
 export const XS_DIRECTORY = 1;
+/** `xsd_sockmsg_type` `XS_READ` (2), Xen's `io/xs_wire.h`. */
 export const XS_READ = 2;
+/** `xsd_sockmsg_type` `XS_GET_PERMS` (3), Xen's `io/xs_wire.h`. */
 export const XS_GET_PERMS = 3;
+/** `xsd_sockmsg_type` `XS_WATCH` (4), Xen's `io/xs_wire.h`. */
 export const XS_WATCH = 4;
+/** `xsd_sockmsg_type` `XS_UNWATCH` (5), Xen's `io/xs_wire.h`. */
 export const XS_UNWATCH = 5;
+/** `xsd_sockmsg_type` `XS_TRANSACTION_START` (6), Xen's `io/xs_wire.h`. */
 export const XS_TRANSACTION_START = 6;
+/** `xsd_sockmsg_type` `XS_TRANSACTION_END` (7), Xen's `io/xs_wire.h`. */
 export const XS_TRANSACTION_END = 7;
+/** `xsd_sockmsg_type` `XS_INTRODUCE` (8), Xen's `io/xs_wire.h`. */
 export const XS_INTRODUCE = 8;
+/** `xsd_sockmsg_type` `XS_RELEASE` (9), Xen's `io/xs_wire.h`. */
 export const XS_RELEASE = 9;
+/** `xsd_sockmsg_type` `XS_GET_DOMAIN_PATH` (10), Xen's `io/xs_wire.h`. */
 export const XS_GET_DOMAIN_PATH = 10;
+/** `xsd_sockmsg_type` `XS_WRITE` (11), Xen's `io/xs_wire.h`. */
 export const XS_WRITE = 11;
+/** `xsd_sockmsg_type` `XS_MKDIR` (12), Xen's `io/xs_wire.h`. */
 export const XS_MKDIR = 12;
+/** `xsd_sockmsg_type` `XS_RM` (13), Xen's `io/xs_wire.h`. */
 export const XS_RM = 13;
+/** `xsd_sockmsg_type` `XS_SET_PERMS` (14), Xen's `io/xs_wire.h`. */
 export const XS_SET_PERMS = 14;
+/** `xsd_sockmsg_type` `XS_WATCH_EVENT` (15), Xen's `io/xs_wire.h`. */
 export const XS_WATCH_EVENT = 15;
+/** `xsd_sockmsg_type` `XS_ERROR` (16), Xen's `io/xs_wire.h`. */
 export const XS_ERROR = 16;
+/** `xsd_sockmsg_type` `XS_IS_DOMAIN_INTRODUCED` (17), Xen's `io/xs_wire.h`. */
 export const XS_IS_DOMAIN_INTRODUCED = 17;
+/** `xsd_sockmsg_type` `XS_RESUME` (18), Xen's `io/xs_wire.h`. */
 export const XS_RESUME = 18;
+/** `xsd_sockmsg_type` `XS_SET_TARGET` (19), Xen's `io/xs_wire.h`. */
 export const XS_SET_TARGET = 19;
 /** `XS_SET_TARGET + 2`: the value in between was `XS_RESTRICT`, since removed. */
 export const XS_RESET_WATCHES = 21;
+/** `xsd_sockmsg_type` `XS_DIRECTORY_PART` (22), Xen's `io/xs_wire.h`. */
 export const XS_DIRECTORY_PART = 22;
 /** Number of valid types. */
 export const XS_TYPE_COUNT = 23;
@@ -90,6 +110,7 @@ export type XsErrno = (typeof XSD_ERRORS)[number];
 
 /** `XS_WATCH_EVENT` payload: index of the path and of the token (`enum xs_watch_type`). */
 export const XS_WATCH_PATH = 0;
+/** `xsd_sockmsg_type` `XS_WATCH_TOKEN` (1), Xen's `io/xs_wire.h`. */
 export const XS_WATCH_TOKEN = 1;
 
 /** Largest payload (`len`) in either direction; a client that sends more is disconnected. */
