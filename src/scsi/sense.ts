@@ -114,7 +114,7 @@ export const REPORTED_LUNS_DATA_HAS_CHANGED = 0x063f0e;
 export const WRITE_PROTECTED = 0x072700;
 /** Sense key Eh, ASC/ASCQ 1Dh/00h: MISCOMPARE DURING VERIFY (SPC-4 Annex D). */
 export const MISCOMPARE_DURING_VERIFY = 0x0e1d00;
-// Stream and medium changer codes (SSC-3 §4.2, SMC-3 §6; reference table §1.4/§1.5).
+// Stream and medium changer codes (SSC-3 §4.2, SMC-3 §6).
 /** Sense key 2h, ASC/ASCQ 31h/00h: NOT READY MEDIUM FORMAT CORRUPTED (SPC-4 Annex D). */
 export const NOT_READY_MEDIUM_FORMAT_CORRUPTED = 0x023100;
 /** Sense key 5h, ASC/ASCQ 3Bh/0Ch: POSITION PAST BEGINNING OF MEDIUM (SPC-4 Annex D). */

@@ -43,7 +43,8 @@ export interface BackendEnv {
 type HotplugOp = "add-or-del" | "update-dev-state";
 
 /**
- * One vhost as Linux's xen-scsiback drives it through xenbus (xen-pvscsi.md §2.2-§2.4): probe
+ * One vhost as Linux's xen-scsiback drives it through xenbus (`drivers/xen/xen-scsiback.c`:
+ * `scsiback_probe`, `scsiback_frontend_changed`, `scsiback_do_1lun_hotplug`): probe
  * writes `feature-sg-grant` and goes to InitWait; the frontend's Initialised maps `ring-ref`,
  * binds `event-channel`, scans `vscsi-devs` and goes Connected; its Connected promotes devices
  * 3 → 4; Reconfiguring re-scans and answers Reconfigured; Closing drains every request in flight

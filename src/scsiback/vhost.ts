@@ -102,7 +102,8 @@ export type VhostState = "disconnected" | "connected" | "draining" | "halted";
  * grants, translates the virtual (channel, target, lun) and hands each command to its device;
  * completions write responses and notify the frontend when its `rsp_event` asks for it.
  *
- * Validation order (xen-pvscsi.md §2.5, current mainline): a producer overflow halts the ring for
+ * Validation order (Linux `drivers/xen/xen-scsiback.c`, `scsiback_do_cmd_fn` and
+ * `prepare_pending_reqs`, current mainline): a producer overflow halts the ring for
  * good; the consumer stops at CONS_OVERFLOW; each request is copied once; then `sc_data_direction`
  * in 0..3 and `cmd_len` ≤ 16 (else HOST_ERROR), translation (else HOST_NO_CONNECT), a free slot
  * (else HOST_ERROR) — before `act` is looked at, so they apply to ABORT and RESET too — then by

@@ -37,8 +37,8 @@ export interface FrontendEnv {
 type LunOp = "add" | "del";
 
 /**
- * One vscsi controller as Linux's xen-scsifront drives it through xenbus (xen-pvscsi.md §3.8,
- * §3.9): probe allocates and grants the ring page, allocates the event channel, writes `ring-ref`
+ * One vscsi controller as Linux's xen-scsifront drives it through xenbus (`drivers/scsi/
+ * xen-scsifront.c`: `scsifront_probe`, `scsifront_backend_changed`, `scsifront_do_lun_hotplug`): probe allocates and grants the ring page, allocates the event channel, writes `ring-ref`
  * and `event-channel` in a transaction and goes Initialised; the backend's Connected reads
  * `feature-sg-grant` and adds every LUN the backend reports Initialised (INQUIRY through the
  * ring, then the frontend's `vscsi-devs/dev-N/state` = 4, or 6 on failure); Reconfiguring removes

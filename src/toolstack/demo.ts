@@ -29,7 +29,7 @@ export interface DemoReport {
 }
 
 /** The domain configuration the demo creates (shown to the user as an xl config). */
-export const DEMO_DOMAIN_CONFIG = `# the seeds' backup server: a disk and the LTO autoloader's changer; the drive comes later
+export const DEMO_DOMAIN_CONFIG = `# a backup server: a disk and the LTO autoloader's changer; the drive comes later
 name = "backup"
 memory = 64
 vscsi = [ '/dev/sda,0:0:1:0',
@@ -37,8 +37,9 @@ vscsi = [ '/dev/sda,0:0:1:0',
 `;
 
 /**
- * `pvscsi demo`: the whole PV split-driver model end to end in one process, on the seeds'
- * set-up (an LTO autoloader and a disk in dom0). A guest with two vscsi devices scans them, writes
+ * `pvscsi demo`: the whole PV split-driver model end to end in one process, on the set-up of
+ * the PV SCSI patch posted to xen-devel in July 2007 (lists.xensource.com/archives/html/xen-devel/2007-07/msg00450.html)
+ *  (an LTO autoloader and a disk in dom0). A guest with two vscsi devices scans them, writes
  * and reads its disk with checksums while the tape drive is hot-attached, then backs a directory
  * tree up to tape (mtx load, tar), rewinds, restores and verifies it, unloads; a device is
  * detached and the guest destroyed with nothing left behind. Cartridges live in a temporary
@@ -160,7 +161,7 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
     });
 
     await step(
-      "the guest's /proc/scsi/scsi: sequential-access and medium changer, as in seed 002",
+      "the guest's /proc/scsi/scsi: sequential-access and medium changer, as in the 2007 PV SCSI posting",
       async (say) => {
         const proc = await g(["cat", "/proc/scsi/scsi"]);
         say(shown("cat /proc/scsi/scsi", proc));

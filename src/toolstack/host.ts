@@ -44,7 +44,7 @@ export interface ToolstackOptions {
  * ({@link DomainLifecycle}) and the vscsi device operations ({@link VscsiDevices}).
  *
  * The toolstack follows libxl's PVSCSI support (the out-of-tree "libxl: add support for vscsi"
- * series, xen-pvscsi.md §4) and vscsiif.h's protocol text: controllers grouped by vHOST,
+ * series; SUSE's libxl.pvscsi.patch) and vscsiif.h's protocol text: controllers grouped by vHOST,
  * nodes written with libxl's permissions in one transaction, hot-plug through state 7.
  */
 export class Host {

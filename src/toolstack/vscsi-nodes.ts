@@ -73,8 +73,8 @@ async function writeDev(tx: XsOps, backend: string, d: VscsiDevNodes): Promise<v
 }
 
 /**
- * Wait until the controller is Connected with each of `devIds` Connected (seed 003: "Wait for
- * state + dev-N/state become 4"). A LUN the backend or frontend refused (state 6) is an error
+ * Wait until the controller is Connected with each of `devIds` Connected (Xen's `io/vscsiif.h`, "Xenstore
+ * format in practice": "Wait for … state + … dev-N/state become 4"). A LUN the backend or frontend refused (state 6) is an error
  * naming its p-dev.
  */
 export async function waitConnected(

@@ -13,7 +13,7 @@ export const XenbusState = Object.freeze({
   /** The device is being closed due to an error or an unplug event. */
   Closing: 5,
   Closed: 6,
-  /** The device is being reconfigured (PVSCSI hot-plug, seed 003 "Backend - Frontend Protocol"). */
+  /** The device is being reconfigured (PVSCSI hot-plug, Xen's `io/vscsiif.h`). */
   Reconfiguring: 7,
   Reconfigured: 8,
 });

@@ -30,7 +30,7 @@ export interface WaitForStateOptions {
 
 /**
  * Wait until the other end's `<dir>/state` is one of `states` (for example the backend reaching
- * Connected, seed 003: "Wait for ... state ... become 4"). Resolves with the state seen; checks the
+ * Connected; Xen's `io/vscsiif.h`: "Wait for ... state ... become 4"). Resolves with the state seen; checks the
  * current value first, so a state reached before the call counts.
  */
 export function waitForState(

@@ -8,7 +8,7 @@ function capture() {
 }
 
 describe("pvscsi abi", () => {
-  it("--json has the stable shape the issue specifies", async () => {
+  it("--json has its documented stable shape", async () => {
     const c = capture();
     expect(await main(["abi", "--json"], c.io)).toBe(0);
     const doc = JSON.parse(c.out.join(""));

@@ -31,7 +31,7 @@ function storeFile(build: (db: XenstoreDb) => void): string {
   return file;
 }
 
-/** The PVSCSI layout of seed 003, as a toolstack and both drivers would leave it. */
+/** The PVSCSI layout of Xen's `io/vscsiif.h` ("Xenstore format in practice"), as a toolstack and both drivers would leave it. */
 const pvscsiStore = () =>
   storeFile((db) => {
     const c = db.connect(0);

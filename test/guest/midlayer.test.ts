@@ -5,7 +5,7 @@ import { GuestScsiHost } from "../../src/scsifront/scsi-host.js";
 import { Pair } from "../../src/testing/index.js";
 import { TestDisk } from "../_support/test-disk.js";
 
-/** A device answering INQUIRY with a given identity (seed 002's HP Ultrium and friends). */
+/** A device answering INQUIRY with a given identity (the HP Ultrium of the 2007 PV SCSI posting to xen-devel, and friends). */
 function identity(type: number, vendor: string, model: string, rev: string, version: number): ScsiDevice {
   const disk = new TestDisk();
   const inq = new Uint8Array(36);
@@ -28,7 +28,7 @@ async function added(p: Pair, scsi: GuestScsi, host: GuestScsiHost, chn: number,
 }
 
 describe("the guest's SCSI midlayer view", () => {
-  it("/proc/scsi/scsi reads as seed 002 shows it", async () => {
+  it("/proc/scsi/scsi reads as the 2007 PV SCSI posting to xen-devel shows it", async () => {
     const p = new Pair();
     p.attach(0, 0, 0, identity(1, "HP", "Ultrium 2-SCSI", "F45H", 3));
     p.attach(0, 0, 1, identity(8, "HP", "Ultrium 2-SCSI", "F45H", 3));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { runDemo } from "../../src/toolstack/demo.js";
 
 describe("pvscsi demo", () => {
-  it("runs the seeds' backup scenario end to end and every check passes", async () => {
+  it("runs the backup-to-tape scenario end to end and every check passes", async () => {
     const titles: string[] = [];
     const report = await runDemo((s) => titles.push(s.title));
     expect(report.checks).toEqual({

@@ -6,7 +6,7 @@ import {
   vscsiFrontendPath,
 } from "../../src/xenbus/paths.js";
 
-/** The paths of seed 003 "Xenstore Format" and reference §4.2. */
+/** The paths of Xen's `io/vscsiif.h` ("Xenstore format in practice") and SUSE's libxl.pvscsi.patch. */
 it("builds PVSCSI's backend, frontend and per-LUN paths", () => {
   const be = vscsiBackendPath(0, 3, 0);
   expect(be).toBe("/local/domain/0/backend/vscsi/3/0");

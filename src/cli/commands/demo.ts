@@ -4,7 +4,7 @@ import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
 
 const USAGE = `Usage: pvscsi demo [--json]
 
-Run the seeds' scenario end to end in one process: an emulated host whose dom0 has an LTO tape
+Run the backup-to-tape scenario end to end in one process: an emulated host whose dom0 has an LTO tape
 autoloader and a disk; a guest with two vscsi devices scans them, writes and reads its disk with
 checksums while the tape drive is hot-attached, backs a directory tree up to tape (mtx load, tar),
 rewinds, restores and verifies it, unloads; then a detach, and destroy. Cartridges live in a

@@ -1,7 +1,7 @@
 /**
- * dom0's inventory when no host config is given: the set-up of seed 002 — an LTO tape
- * autoloader passed through for a guest's backups — plus a RAM disk, all on host 0. As on the
- * HP library of the seed, the drive is LUN 0 and the changer LUN 1 of one target; the autoloader
+ * dom0's inventory when no host config is given: the set-up of the PV SCSI patch posted to xen-devel in July 2007 (lists.xensource.com/archives/html/xen-devel/2007-07/msg00450.html)
+ * — an LTO tape library passed through for a guest's backups — plus a RAM disk, all on host 0.
+ * As on the HP library shown there, the drive is LUN 0 and the changer LUN 1 of one target; the autoloader
  * (HP StorageWorks 1/8 G2: 8 slots, 1 mail slot, 1 robot) holds eight LTO-6 cartridges.
  *
  * Relative paths resolve against the state directory `Inventory.openDefault` passes (see

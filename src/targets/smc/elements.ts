@@ -19,7 +19,7 @@ export const ELEMENT_TYPE_NAMES: Readonly<Record<ElementType, string>> = {
 };
 
 /**
- * First element address of each type. The layout tgt uses (reference §1.5: transport 1,
+ * First element address of each type. The layout tgt's SMC emulation uses (`usr/smc.c`: transport 1,
  * import/export 10, drives 500, slots 1000), which leaves room for 9 transports, 490 mail
  * slots, 500 drives and 64536 storage slots without overlap.
  */

@@ -83,7 +83,7 @@ size = 1M
 });
 
 describe("the inventory", () => {
-  it("default: seed 002's LTO autoloader (drive LUN 0, changer LUN 1) and a RAM disk on host 0", async () => {
+  it("default: the 2007 PV SCSI posting's LTO autoloader (drive LUN 0, changer LUN 1) and a RAM disk on host 0", async () => {
     const inv = await Inventory.openDefault({ stateDir: join(dir, "state") });
     expect(inv.list().map((r) => [r.hctl, r.type, r.dev, r.sg])).toEqual([
       ["0:0:0:0", "tape", "/dev/st0", "/dev/sg0"],
