@@ -292,7 +292,7 @@ export async function runTar(
         err += `tar: ${device}: the archive carries no ${CHECKSUM_MEMBER}; nothing verified\n`;
       if (failed > 0) {
         err += `tar: WARNING: ${failed} file${failed === 1 ? "" : "s"} did NOT match the archive's checksum\n`;
-        return result(1);
+        status = Math.max(status, 1);
       }
     }
     if (status === 2) err += "tar: Exiting with failure status due to previous errors\n";
