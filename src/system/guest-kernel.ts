@@ -1,3 +1,4 @@
+import { GuestFs } from "../guest/guest-fs.js";
 import { GuestScsi } from "../guest/midlayer.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import { runGuestCommand } from "../guest/userland/shell.js";
@@ -28,6 +29,8 @@ export type KernelDrive = "loop" | "pumped";
 export class GuestKernel implements GuestKernelApi {
   private stopping = false;
   private readonly loop: Promise<void> | null;
+  /** The guest's own filesystem, the only files its commands reach. */
+  readonly fs: GuestFs;
 
   private constructor(
     readonly ctx: DomainContext,
@@ -35,7 +38,9 @@ export class GuestKernel implements GuestKernelApi {
     readonly frontend: ScsifrontDriver<GuestScsi>,
     drive: KernelDrive,
     pollMode: boolean,
+    guestRoot: string,
   ) {
+    this.fs = new GuestFs(guestRoot);
     this.loop =
       drive === "loop"
         ? runKernelLoop(kernel.dispatcher, [frontend], {
@@ -62,7 +67,7 @@ export class GuestKernel implements GuestKernelApi {
       xs: kernel.xs,
       pollMode: boot.pollMode,
     });
-    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode);
+    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode, boot.guestRoot);
   }
 
   /** Start scsifront (its watch on the domain's `device/vscsi`). */
@@ -86,7 +91,7 @@ export class GuestKernel implements GuestKernelApi {
   }
 
   command(argv: readonly string[]): Promise<CommandResult> {
-    return runGuestCommand([...argv], this.frontend.scsi);
+    return runGuestCommand([...argv], this.frontend.scsi, this.fs);
   }
 
   async controllers(): Promise<GuestControllerInfo[]> {

@@ -21,7 +21,13 @@ export interface KernelBoot {
 }
 
 /** What the toolstack boots a guest kernel (scsifront) with. */
-export type GuestBoot = KernelBoot;
+export interface GuestBoot extends KernelBoot {
+  /**
+   * The dom0 folder that is the guest's filesystem (its `/`): every guest tool's file access is
+   * confined to it (`GuestFs`). Created on first use.
+   */
+  readonly guestRoot: string;
+}
 
 /** What the toolstack boots a backend kernel (dom0's or a driver domain's scsiback) with. */
 export interface BackendBoot extends KernelBoot {

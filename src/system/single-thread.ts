@@ -1,3 +1,4 @@
+import { defaultGuestRoot } from "../guest/guest-fs.js";
 import type { GuestScsi } from "../guest/midlayer.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import type { DomainKernel } from "../hypervisor/domain-kernel.js";
@@ -154,9 +155,10 @@ export class LocalSystem implements System {
   /**
    * Build a guest by hand, without the toolstack: the domain, its `/local/domain/<id>` home
    * ({@link writeDomainHome}), its xenstore page and port, INTRODUCE, and the guest's kernel with
-   * scsifront started. For tests that then write the device nodes themselves.
+   * scsifront started. For tests that then write the device nodes themselves. Its filesystem is
+   * `guestRoot`, by default {@link defaultGuestRoot} (made only when a command uses a file).
    */
-  async createGuest(name: string, frames = 4096): Promise<LocalGuest> {
+  async createGuest(name: string, frames = 4096, guestRoot = defaultGuestRoot(name)): Promise<LocalGuest> {
     const handle = this.hv.createDomain({ name, frames });
     const domid = handle.domid;
     const dom0 = this.dom0KernelHere();
@@ -171,6 +173,7 @@ export class LocalSystem implements System {
       peers: [this.dom0],
       xenstore: start,
       pollMode: this.pollMode,
+      guestRoot,
     });
     const guest = { handle, kernel: api.kernel, frontend: api.frontend };
     this.guests.set(domid, guest);

@@ -1,11 +1,19 @@
 import { configError } from "../xen/errors.js";
 import { dumpFile } from "../xenstore/dump.js";
-import type { ControlHandler } from "./control-protocol.js";
+import { type ControlHandler, GUEST_FILE_CHUNK } from "./control-protocol.js";
 import type { Host } from "./host.js";
 
 function str(args: Record<string, unknown>, key: string, op: string): string {
   const v = args[key];
   if (typeof v !== "string") throw configError(`control ${op}`, `'${key}' must be a string`);
+  return v;
+}
+
+/** A non-negative integer argument (a file offset or length). */
+function count(args: Record<string, unknown>, key: string, op: string): number {
+  const v = args[key];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+    throw configError(`control ${op}`, `'${key}' must be a non-negative integer`);
   return v;
 }
 
@@ -59,6 +67,28 @@ export function hostControlHandler(host: Host): ControlHandler {
           if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string"))
             throw configError(`control ${op}`, "'argv' must be a list of strings");
           return host.guestCommand(str(args, "domain", op), argv as string[]);
+        }
+        case "guest.put": {
+          const data = Buffer.from(str(args, "data", op), "base64");
+          const name = typeof args.name === "string" ? args.name : undefined;
+          const path = await host.guestPut(
+            str(args, "domain", op),
+            str(args, "path", op),
+            count(args, "offset", op),
+            data,
+            name,
+          );
+          return { path };
+        }
+        case "guest.get": {
+          const length = Math.min(count(args, "length", op), GUEST_FILE_CHUNK);
+          const r = await host.guestGet(
+            str(args, "domain", op),
+            str(args, "path", op),
+            count(args, "offset", op),
+            length,
+          );
+          return { data: Buffer.from(r.data).toString("base64"), size: r.size };
         }
         case "xenstore.dump":
           return dumpFile(host.xenstored.db.dump());

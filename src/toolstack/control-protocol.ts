@@ -32,3 +32,10 @@ export interface ControlHandler {
 
 /** Largest request line accepted; a client sending more is disconnected. */
 export const MAX_CONTROL_LINE = 1 << 20;
+
+/**
+ * Bytes of a file per `guest.put`/`guest.get` request or answer (`pvscsi guest <domain> put|get`):
+ * base64 makes 4 characters of 3 bytes, so a chunk's line stays well under
+ * {@link MAX_CONTROL_LINE}.
+ */
+export const GUEST_FILE_CHUNK = 512 * 1024;

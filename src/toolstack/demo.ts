@@ -65,6 +65,8 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
 
   const host = await Host.start({
     hostConfig: { text: DEFAULT_HOST_CONFIG, source: DEFAULT_HOST_CONFIG_SOURCE, baseDir: work },
+    // The guest's filesystem in the run's temporary folder too: <work>/guests/backup/root.
+    guestRoots: join(work, "guests"),
   });
   try {
     await step("dom0 is up: its SCSI devices (lsscsi -g)", async (say) => {
@@ -131,8 +133,11 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
         rows.length === 3 && rows.every((x) => x.devstate === 4 && x.state === 4);
     });
 
-    const files = join(work, "guest-files");
-    const restored = join(work, "restored");
+    // The tree is made, and the restore checked, from dom0's side of the guest's filesystem;
+    // the guest's tar sees the same folders as /guest-files and /restored.
+    const guestRoot = join(work, "guests", "backup", "root");
+    const files = join(guestRoot, "guest-files");
+    const restored = join(guestRoot, "restored");
     const original = makeTree(files);
     await step("backup to tape through PVSCSI: load, tar, rewind, restore, verify, unload", async (say) => {
       for (const argv of [
@@ -142,11 +147,11 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
       ]) {
         say(shown(argv.join(" "), await g(argv)));
       }
-      const c = await g(["tar", "-c", "-f", "/dev/nst0", "-C", files, "."]);
+      const c = await g(["tar", "-c", "-f", "/dev/nst0", "-C", "/guest-files", "."]);
       say(shown(`tar -c -f /dev/nst0 -C <guest files> .   (${original.size} files)`, c));
       say(shown("mt -f /dev/nst0 rewind", await g(["mt", "-f", "/dev/nst0", "rewind"])));
       mkdirSync(restored);
-      const x = await g(["tar", "-x", "-f", "/dev/nst0", "-C", restored]);
+      const x = await g(["tar", "-x", "-f", "/dev/nst0", "-C", "/restored"]);
       say(shown("tar -x -f /dev/nst0 -C <restore dir>", x));
       say(shown("mt -f /dev/nst0 status", await g(["mt", "-f", "/dev/nst0", "status"])));
       say(shown("mtx -f /dev/sch0 unload 1 0", await g(["mtx", "-f", "/dev/sch0", "unload", "1", "0"])));

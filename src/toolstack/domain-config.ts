@@ -19,6 +19,8 @@ export interface DomainSpec {
    * `backend=<name>` in their vscsi entries.
    */
   readonly driverDomain?: { readonly hostConfig: HostConfigSource | null };
+  /** `guest_root`: the guest's filesystem, absolute (resolved against the config's folder). */
+  readonly guestRoot?: string;
 }
 
 /** Memory a guest gets without a `memory` line (MiB). */
@@ -54,7 +56,13 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
         "'scsi_host_config' is the SCSI inventory of a driver domain; add driver_domain = 1",
       );
     }
-    return { name, memoryMiB, vscsi };
+    const guestRoot = xlString(cfg, "guest_root", file);
+    return {
+      name,
+      memoryMiB,
+      vscsi,
+      ...(guestRoot !== undefined ? { guestRoot: resolve(baseDir, guestRoot) } : {}),
+    };
   }
   if (vscsi.length > 0) {
     throw configError(

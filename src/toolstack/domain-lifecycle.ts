@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { defaultGuestRoot } from "../guest/guest-fs.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
 import { formatHctl } from "../scsi/hctl.js";
@@ -66,6 +67,7 @@ export class DomainLifecycle {
       for (const be of this.table.backends.values()) await be.kernel.api.introducePeer(handle);
       this.system.introducePeer(handle);
       await this.system.xs.introduce(domid, start.frame, start.port);
+      const guestRoot = spec.guestRoot ?? defaultGuestRoot(spec.name);
       const kernel = await this.system.startGuestKernel(
         {
           self: handle,
@@ -73,11 +75,12 @@ export class DomainLifecycle {
           peers: [...this.table.backends.values()].map((be) => be.handle),
           xenstore: start,
           pollMode: this.system.pollMode,
+          guestRoot,
         },
         spec.name,
         this.timeoutMs,
       );
-      this.table.guests.set(domid, { handle, name: spec.name, memoryMiB: spec.memoryMiB, kernel });
+      this.table.guests.set(domid, { handle, name: spec.name, memoryMiB: spec.memoryMiB, kernel, guestRoot });
       await this.connectControllers(domid, controllers);
       debug("created dom%d %s with %d vscsi controller(s)", domid, spec.name, controllers.size);
       return { domid, name: spec.name };

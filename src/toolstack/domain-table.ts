@@ -12,8 +12,10 @@ export interface ToolstackDomain<Api> {
   readonly kernel: RunningKernel<Api>;
 }
 
-/** A guest: its kernel runs scsifront. */
-export type GuestDomain = ToolstackDomain<GuestKernelApi>;
+/** A guest: its kernel runs scsifront; its files live under `guestRoot` (dom0's folder). */
+export interface GuestDomain extends ToolstackDomain<GuestKernelApi> {
+  readonly guestRoot: string;
+}
 
 /** dom0 or a driver domain: a kernel running scsiback over its own physical SCSI inventory. */
 export interface BackendDomain extends ToolstackDomain<BackendKernelApi> {

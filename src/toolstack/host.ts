@@ -1,4 +1,6 @@
+import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
+import { GuestFs, type GuestPathError } from "../guest/guest-fs.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
@@ -35,6 +37,11 @@ export interface HostOptions extends ToolstackOptions {
 export interface ToolstackOptions {
   /** How long to wait for a device state before giving up (default 10 s, as libxl). */
   readonly stateTimeoutMs?: number;
+  /**
+   * The folder holding each guest's filesystem (`<dir>/<name>/root`) when its config names no
+   * `guest_root`; default `<state>/guests` (`defaultGuestRoot`).
+   */
+  readonly guestRoots?: string;
 }
 
 /**
@@ -53,6 +60,7 @@ export class Host {
   private readonly devices: VscsiDevices;
   private readonly domains: DomainLifecycle;
   private readonly timeoutMs: number;
+  private readonly guestRoots: string | undefined;
   /** Serialises toolstack operations, as libxl's per-domain lock does. */
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -60,6 +68,7 @@ export class Host {
   constructor(system: System, options: ToolstackOptions = {}) {
     this.system = system;
     this.timeoutMs = options.stateTimeoutMs ?? DEFAULT_STATE_TIMEOUT_MS;
+    this.guestRoots = options.guestRoots;
     const dom0 = system.dom0Kernel;
     if (!dom0) throw invalidState("Domain-0", "the system is shut down");
     this.table.backends.set(0, {
@@ -136,9 +145,15 @@ export class Host {
     file: string,
     options: { force?: boolean; baseDir?: string } = {},
   ): Promise<{ domid: number; name: string }> {
-    return this.exclusive(() =>
-      this.domains.create(parseDomainConfig(text, file, options.baseDir), options.force === true),
-    );
+    return this.exclusive(() => {
+      const spec = parseDomainConfig(text, file, options.baseDir);
+      const roots = this.guestRoots;
+      const withRoot =
+        spec.guestRoot === undefined && roots !== undefined && !spec.driverDomain
+          ? { ...spec, guestRoot: join(roots, spec.name, "root") }
+          : spec;
+      return this.domains.create(withRoot, options.force === true);
+    });
   }
 
   /**
@@ -178,6 +193,33 @@ export class Host {
   /** Run a command in a guest (`pvscsi guest <domain> <command>`). */
   async guestCommand(domain: string, argv: readonly string[]): Promise<CommandResult> {
     return this.resolveDomain(domain).kernel.api.command([...argv]);
+  }
+
+  /**
+   * `pvscsi guest <domain> put`: write `data` at `offset` of the guest's file `path` (created or
+   * truncated at offset 0), from dom0 into the guest's filesystem, as virt-copy-in does from the
+   * host side. `name` (the host file's) is used when `path` is a directory. Returns the guest
+   * path written. Errors are {@link GuestPathError}s (`<path>: <reason>`).
+   */
+  async guestPut(
+    domain: string,
+    path: string,
+    offset: number,
+    data: Uint8Array,
+    name?: string,
+  ): Promise<string> {
+    const g = this.resolveDomain(domain);
+    return new GuestFs(g.guestRoot).writeChunk(path, offset, data, offset === 0, name);
+  }
+
+  /** `pvscsi guest <domain> get`: up to `length` bytes at `offset` of the guest's file, and its size. */
+  async guestGet(
+    domain: string,
+    path: string,
+    offset: number,
+    length: number,
+  ): Promise<{ data: Uint8Array; size: number }> {
+    return new GuestFs(this.resolveDomain(domain).guestRoot).readChunk(path, offset, length);
   }
 
   /**

@@ -46,11 +46,11 @@ export function tapeTool(
   defaultDevice: (scsi: GuestScsi) => string | undefined,
   run: typeof runMt | typeof runMtx | typeof runTar,
 ): GuestCommand {
-  return async (argv, scsi) => {
+  return async (argv, scsi, fs) => {
     const name = deviceArg(argv, letters, defaultDevice(scsi));
     const dev = device(scsi, name, tool);
     if ("exitCode" in dev) return dev;
-    const r = await run(argv, bindScsiHost(dev.host, dev), { device: name!, state: stState(dev) });
+    const r = await run(argv, bindScsiHost(dev.host, dev), { device: name!, state: stState(dev), fs });
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   };
 }

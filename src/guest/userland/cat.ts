@@ -1,10 +1,27 @@
+import { readFile } from "node:fs/promises";
+import { errnoText, type GuestFs, GuestPathError } from "../guest-fs.js";
 import type { GuestScsi } from "../midlayer.js";
-import { fail, ok } from "./_common.js";
 import type { CommandResult } from "./command.js";
 
-/** `cat /proc/scsi/scsi` (the only file the guest shell knows). */
-export async function cat(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
-  if (argv.length !== 1 || argv[0] !== "/proc/scsi/scsi")
-    return fail(`cat: ${argv.join(" ") || "(no file)"}: only /proc/scsi/scsi exists in this guest`);
-  return ok(scsi.procScsi());
+/**
+ * `cat <file>...`: `/proc/scsi/scsi` (the kernel's, not a file), or files of the guest's own
+ * filesystem. Exit status as coreutils' cat: 1 when any file could not be read, the others
+ * still printed.
+ */
+export async function cat(argv: readonly string[], scsi: GuestScsi, fs: GuestFs): Promise<CommandResult> {
+  if (argv.length === 0) return { exitCode: 1, stdout: "", stderr: "cat: missing file operand\n" };
+  let stdout = "";
+  let stderr = "";
+  for (const name of argv) {
+    if (name === "/proc/scsi/scsi") {
+      stdout += scsi.procScsi();
+      continue;
+    }
+    try {
+      stdout += await readFile(await fs.resolve(name), "utf8");
+    } catch (e) {
+      stderr += `cat: ${name}: ${e instanceof GuestPathError ? e.reason : errnoText(e)}\n`;
+    }
+  }
+  return { exitCode: stderr === "" ? 0 : 1, stdout, stderr };
 }

@@ -1,3 +1,4 @@
+import type { GuestFs } from "../guest-fs.js";
 import type { GuestScsi } from "../midlayer.js";
 
 /** What a guest command prints and returns. */
@@ -7,5 +8,8 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** A guest command: runs inside the guest against its SCSI midlayer. */
-export type GuestCommand = (argv: readonly string[], scsi: GuestScsi) => Promise<CommandResult>;
+/**
+ * A guest command: runs inside the guest against its SCSI midlayer, reaching files only through
+ * the guest's own filesystem `fs`.
+ */
+export type GuestCommand = (argv: readonly string[], scsi: GuestScsi, fs: GuestFs) => Promise<CommandResult>;

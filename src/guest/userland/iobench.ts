@@ -96,15 +96,35 @@ export async function runIoBench(
       stopping = true;
     }
   };
+  // A command the frontend refuses (one larger than its sg_tablesize allows) completes inside
+  // submitPrepared; rearming it from there recursed until the stack overflowed. Completions
+  // that arrive while arming are queued here (at most `depth`, preallocated) and armed by the
+  // outermost call, a loop instead of recursion.
+  const rearm: FrontCommand[] = [];
+  let arming = false;
+  const armLoop = (c: FrontCommand): void => {
+    rearm.push(c);
+    if (arming) return;
+    arming = true;
+    while (rearm.length > 0) {
+      const next = rearm.pop()!;
+      if (!stopping) arm(next);
+    }
+    arming = false;
+    if (stopping && done === issued) finish();
+  };
   const onComplete = (c: FrontCommand): void => {
     done++;
-    if (c.host !== 0 || c.status !== 0) errors++;
-    else bytes += o.blockSize - c.residual;
+    // fio stops a job at its first I/O error (continue_on_error=none, its default).
+    if (c.host !== 0 || c.status !== 0) {
+      errors++;
+      stopping = true;
+    } else bytes += o.blockSize - c.residual;
     // The clock is read every 64 completions, not per command.
     if (!stopping && (issued >= o.maxOps || ((done & 63) === 0 && performance.now() >= deadline)))
       stopping = true;
-    if (!stopping) arm(c);
-    else if (done === issued) finish();
+    if (!stopping) armLoop(c);
+    else if (done === issued && !arming) finish();
   };
 
   for (let i = 0; i < o.depth; i++) {
@@ -124,13 +144,31 @@ export async function runIoBench(
     c.onComplete = onComplete;
     cmds.push(c);
   }
-  for (const c of cmds) if (!stopping) arm(c);
+  // Never more than --count commands, even when the depth is larger.
+  arming = true;
+  for (const c of cmds) if (!stopping && issued < o.maxOps) arm(c);
+  while (rearm.length > 0) {
+    const next = rearm.pop()!;
+    if (!stopping) arm(next);
+  }
+  arming = false;
   host.flushPrepared();
-  if (issued === 0) finish();
+  if (issued === 0 || (stopping && done === issued)) finish();
   await finished;
   const seconds = (performance.now() - t0) / 1000;
   for (const c of cmds) host.releasePrepared(c);
   return { ops: done, bytes, seconds, errors };
+}
+
+/** fio's size suffixes (k, m, g; `KiB`, `kB`, `MB`...: powers of 1024, fio's default kb_base). */
+const SIZE_UNITS: Record<string, number> = { "": 1, k: 1 << 10, m: 1 << 20, g: 1 << 30 };
+
+/** `--bs`'s value in bytes, or null when it is not a size. */
+export function parseBlockSize(v: string): number | null {
+  const m = /^(\d+)(?:([kKmMgG])(?:i?[bB])?)?$/.exec(v);
+  if (!m) return null;
+  const n = Number(m[1]) * SIZE_UNITS[(m[2] ?? "").toLowerCase()]!;
+  return Number.isSafeInteger(n) ? n : null;
 }
 
 /**
@@ -140,6 +178,7 @@ export async function runIoBench(
 export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
   let rw = "read";
   let bs = 4096;
+  let bsText = "4k";
   let depth = 16;
   let runtime = 2;
   let count = Number.MAX_SAFE_INTEGER;
@@ -148,9 +187,10 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
   for (const a of argv) {
     const [k, v] = a.split("=", 2) as [string, string | undefined];
     if (k === "--rw" && v && ["read", "write", "randread", "randwrite"].includes(v)) rw = v;
-    else if (k === "--bs" && v && /^\d+[kK]?$/.test(v))
-      bs = Number.parseInt(v, 10) * (/[kK]$/.test(v) ? 1024 : 1);
-    else if (k === "--iodepth" && v && /^\d+$/.test(v)) depth = Number(v);
+    else if (k === "--bs" && v && parseBlockSize(v) !== null) {
+      bs = parseBlockSize(v)!;
+      bsText = v;
+    } else if (k === "--iodepth" && v && /^\d+$/.test(v)) depth = Number(v);
     else if (k === "--runtime" && v && /^\d+(\.\d+)?$/.test(v)) runtime = Number(v);
     else if (k === "--count" && v && /^\d+$/.test(v)) count = Number(v);
     else if (k === "--json" && v === undefined) json = true;
@@ -158,8 +198,21 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
     else return { exitCode: 1, stdout: "", stderr: `iobench: bad argument '${a}'\n` };
   }
   if (dev === undefined) return { exitCode: 1, stdout: "", stderr: "iobench: missing device\n" };
-  if (bs % 512 !== 0 || bs === 0 || bs > 65535 * 512)
+  if (bs % 512 !== 0 || bs === 0)
     return { exitCode: 1, stdout: "", stderr: "iobench: --bs must be a multiple of 512\n" };
+  let max: number;
+  try {
+    max = scsi.resolve(dev).host.maxTransfer;
+  } catch (e) {
+    return { exitCode: 1, stdout: "", stderr: `iobench: ${e instanceof Error ? e.message : e}\n` };
+  }
+  // One command carries at most what the ring's segments (and indirect pages) can grant.
+  if (bs > max)
+    return {
+      exitCode: 1,
+      stdout: "",
+      stderr: `iobench: --bs=${bsText} (${bs} bytes) is more than the frontend's maximum transfer (${max} bytes)\n`,
+    };
   if (depth < 1 || depth > 16)
     return { exitCode: 1, stdout: "", stderr: "iobench: --iodepth must be 1..16 (the ring has 16 slots)\n" };
   const r = await runIoBench(scsi, dev, {

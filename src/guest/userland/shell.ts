@@ -1,6 +1,8 @@
+import type { GuestFs } from "../guest-fs.js";
 import type { GuestScsi } from "../midlayer.js";
 import { fail, ok } from "./_common.js";
 import { firstChanger, firstTape, tapeTool } from "./_tape-tool.js";
+import { USAGES } from "./_usage.js";
 import { cat } from "./cat.js";
 import type { CommandResult, GuestCommand } from "./command.js";
 import { dd } from "./dd.js";
@@ -31,9 +33,17 @@ const commands = new Map<string, GuestCommand>([
   ["tar", tapeTool("tar", "f", firstTape, runTar)],
 ]);
 
-/** Make `name` runnable in the guest shell. */
-export function registerGuestCommand(name: string, command: GuestCommand): void {
+/** Usage texts of commands added with {@link registerGuestCommand}. */
+const extraUsages = new Map<string, { readonly summary: string; readonly usage: string }>();
+
+/** Make `name` runnable in the guest shell; with `usage`, it answers `--help` and `help` lists it. */
+export function registerGuestCommand(
+  name: string,
+  command: GuestCommand,
+  usage?: { readonly summary: string; readonly usage: string },
+): void {
   commands.set(name, command);
+  if (usage) extraUsages.set(name, usage);
 }
 
 /** Names of the commands the guest shell knows. */
@@ -41,17 +51,37 @@ export function guestCommandNames(): string[] {
   return [...commands.keys()].sort();
 }
 
-/** Run `argv` in the guest. Unknown commands and thrown errors become exit codes, never exceptions. */
-export async function runGuestCommand(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
+function usageOf(name: string): { readonly summary: string; readonly usage: string } | undefined {
+  return USAGES[name] ?? extraUsages.get(name);
+}
+
+/** `help`: every command with its one-line summary, and how to get its options. */
+function helpText(): string {
+  const names = guestCommandNames();
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.map((n) => `  ${n.padEnd(width)}  ${usageOf(n)?.summary ?? ""}`.trimEnd());
+  return `guest commands:\n${lines.join("\n")}\nRun '<command> --help' for a command's options.\n`;
+}
+
+/**
+ * Run `argv` in the guest, its files in `fs`. Unknown commands and thrown errors become exit
+ * codes, never exceptions. `--help` anywhere prints the command's usage and exits 0, as GNU
+ * tools do (GNU Coding Standards, "--help").
+ */
+export async function runGuestCommand(
+  argv: readonly string[],
+  scsi: GuestScsi,
+  fs: GuestFs,
+): Promise<CommandResult> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "help") {
-    return ok(`guest commands: ${guestCommandNames().join(", ")}\n`);
-  }
+  if (name === undefined || name === "help") return ok(helpText());
   const cmd = commands.get(name);
   if (!cmd)
     return fail(`${name}: command not found (guest commands: ${guestCommandNames().join(", ")})`, 127);
+  const usage = usageOf(name);
+  if (usage && rest.includes("--help")) return ok(usage.usage);
   try {
-    return await cmd(rest, scsi);
+    return await cmd(rest, scsi, fs);
   } catch (e) {
     return fail(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
-import { lstat, mkdir, open, readdir, readlink, symlink, utimes } from "node:fs/promises";
-import { dirname, relative, resolve, sep } from "node:path";
+import { lstat, mkdir, open, readdir, readlink, symlink, unlink, utimes } from "node:fs/promises";
+import { dirname, posix, relative, sep } from "node:path";
+import { errnoText, GuestFs, GuestPathError } from "../guest-fs.js";
 import type { ScsiExec, ToolResult } from "../sg.js";
 import { StError, type StState, StTape } from "../st.js";
 import {
@@ -48,6 +49,12 @@ export interface TarOptions {
   readonly device?: string;
   /** The st driver state of the tape, kept by the caller between runs. */
   readonly state?: StState;
+  /**
+   * The filesystem tar reads and writes: a guest's own ({@link GuestFs}), which paths cannot
+   * leave. Default: dom0's, at the process's working directory, for tar run against dom0's
+   * devices directly.
+   */
+  readonly fs?: GuestFs;
 }
 
 const IO_CHUNK = 1 << 16;
@@ -66,7 +73,13 @@ const IO_CHUNK = 1 << 16;
  * - `-v` lists what is archived; `-f <device>` names the tape in messages.
  *
  * Positioning between archives is `mt`'s job (`mt rewind`, `mt fsf N`). Paths are kept inside
- * `dir`: leading `/` and `..` members are refused on extract.
+ * `dir`: leading `/` and `..` members are refused on extract; every path is resolved through
+ * `options.fs`, so none leaves the guest's filesystem.
+ *
+ * Exit status as GNU tar's (tar.texi, "Exit Status"): 0 success; 1 "some files differ" (a file
+ * failed its checksum on extract, or changed while archived); 2 a fatal error, or a file that
+ * could not be archived ("Cannot stat"), reported at the end as "Exiting with failure status due
+ * to previous errors".
  */
 export async function runTar(
   argv: readonly string[],
@@ -128,16 +141,29 @@ export async function runTar(
     err += "tar: You must specify one of the '-ctx' options\n";
     return result(2);
   }
+  const fs = options.fs ?? GuestFs.hostView();
+  // -C's folder as a guest path (relative to the guest's working directory), and on the host.
+  const dirGuest = guestJoin(fs.cwd, dir);
+  let root: string;
+  try {
+    root = await fs.resolve(dirGuest);
+  } catch (e) {
+    if (!(e instanceof GuestPathError)) throw e;
+    err += `tar: ${dir}: Cannot open: ${e.reason}\ntar: Error is not recoverable: exiting now\n`;
+    return result(2);
+  }
+  /** GNU tar's deferred status: the worst of the errors met while going on. */
+  let status = 0;
   const tape = new StTape(exec, options.state);
   try {
     await tape.open({ write: mode === "create" });
     if (mode === "create") {
       const w = new RecordWriter(tape, factor * TAR_BLOCK);
       const sums: string[] = [];
-      const root = resolve(dir);
       for (const p of paths.length > 0 ? paths : ["."]) {
-        await archive(root, p, w, files, sums, (m) => {
+        await archive(fs, root, guestJoin(dirGuest, p), p, w, files, sums, (m, s) => {
           err += m;
+          status = Math.max(status, s);
         });
       }
       for (const f of files) if (verbose) out += `${f.path}${f.type === "directory" ? "/" : ""}\n`;
@@ -157,10 +183,10 @@ export async function runTar(
       await tape.weof(1);
       records = w.records;
       bytes = w.bytes;
-      return result(0);
+      if (status === 2) err += "tar: Exiting with failure status due to previous errors\n";
+      return result(status);
     }
     const r = new RecordReader(tape, factor * TAR_BLOCK);
-    const root = resolve(dir);
     const extracted = new Map<string, { sha256: string; index: number }>();
     let manifest: string | null = null;
     let pax: Record<string, string> = {};
@@ -198,9 +224,19 @@ export async function runTar(
         files.push({ path: e.path, type: e.type, size: e.size });
         continue;
       }
-      const target = safeTarget(root, e.path);
-      if (target === null) {
+      const member = safeMember(e.path);
+      if (member === null) {
         err += `tar: ${e.path}: Member name contains '..' or is absolute; not extracted\n`;
+        await r.skip(e.size);
+        continue;
+      }
+      let target: string;
+      try {
+        target = await fs.resolve(guestJoin(dirGuest, member), { follow: false });
+      } catch (x) {
+        if (!(x instanceof GuestPathError)) throw x;
+        err += `tar: ${e.path}: Cannot open: ${x.reason}\n`;
+        status = 2;
         await r.skip(e.size);
         continue;
       }
@@ -216,6 +252,9 @@ export async function runTar(
         files.push({ path: e.path, type: e.type, size: 0 });
       } else {
         await mkdir(dirname(target), { recursive: true });
+        // GNU tar removes what stands in the member's way before creating it (extract.c,
+        // maybe_recoverable): opening an existing symlink would write through it instead.
+        if ((await lstat(target).catch(() => null))?.isSymbolicLink()) await unlink(target);
         const hash = createHash("sha256");
         const fh = await open(target, "w", e.mode & 0o7777 || 0o644);
         try {
@@ -253,10 +292,11 @@ export async function runTar(
         err += `tar: ${device}: the archive carries no ${CHECKSUM_MEMBER}; nothing verified\n`;
       if (failed > 0) {
         err += `tar: WARNING: ${failed} file${failed === 1 ? "" : "s"} did NOT match the archive's checksum\n`;
-        return result(1);
+        status = Math.max(status, 1);
       }
     }
-    return result(0);
+    if (status === 2) err += "tar: Exiting with failure status due to previous errors\n";
+    return result(status);
   } catch (e) {
     if (!(e instanceof StError)) throw e;
     err += `tar: ${device}: Cannot ${mode === "create" ? "write" : "read"}: ${e.message}\n`;
@@ -288,30 +328,50 @@ function parseSums(text: string): Map<string, string> {
   return m;
 }
 
-/** Where `path` extracts under `root`, or null when it would leave it. */
-function safeTarget(root: string, path: string): string | null {
-  const p = path.replace(/^\/+/, "");
-  if (p === "" || p.split("/").includes("..")) return null;
-  const t = resolve(root, p);
-  return t === root || t.startsWith(root + sep) ? t : null;
+/**
+ * `path` against guest folder `dir`, without normalising: `..` must reach {@link GuestFs} to be
+ * refused (path.posix.join would clamp `/..` to `/`).
+ */
+function guestJoin(dir: string, path: string): string {
+  return posix.isAbsolute(path) ? path : `${dir.replace(/\/+$/, "")}/${path}`;
 }
 
-/** Archive `path` (relative to `root`) and everything under it. */
+/** A member's path relative to `-C`'s folder, or null when it names `..` (never extracted). */
+function safeMember(path: string): string | null {
+  const p = path.replace(/^\/+/, "");
+  if (p === "" || p.split("/").includes("..")) return null;
+  return p;
+}
+
+/**
+ * Archive guest path `path` and everything under it; member names are relative to `root` (the
+ * host folder of `-C`). `warn` gets each diagnostic with the exit status it implies.
+ */
 async function archive(
+  fs: GuestFs,
   root: string,
   path: string,
+  shown: string,
   w: RecordWriter,
   files: TarFile[],
   sums: string[],
-  warn: (m: string) => void,
+  warn: (m: string, status: number) => void,
 ): Promise<void> {
-  const abs = resolve(root, path);
+  let abs: string;
+  try {
+    abs = await fs.resolve(path, { follow: false });
+  } catch (e) {
+    if (!(e instanceof GuestPathError)) throw e;
+    warn(`tar: ${shown}: ${e.reason}\n`, 2);
+    return;
+  }
   const name = relative(root, abs).split(sep).join("/") || ".";
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(abs);
   } catch (e) {
-    warn(`tar: ${name}: Cannot stat: ${(e as Error).message}\n`);
+    // GNU tar: "tar: X: Cannot stat: No such file or directory", and exit status 2 at the end.
+    warn(`tar: ${name}: Cannot stat: ${errnoText(e)}\n`, 2);
     return;
   }
   const base = { mode: st.mode & 0o7777, mtime: Math.floor(st.mtimeMs / 1000), uid: st.uid, gid: st.gid };
@@ -321,7 +381,10 @@ async function archive(
       files.push({ path: name, type: "directory", size: 0 });
     }
     const names = (await readdir(abs)).sort();
-    for (const n of names) await archive(root, name === "." ? n : `${name}/${n}`, w, files, sums, warn);
+    for (const n of names) {
+      const child = `${path.replace(/\/+$/, "")}/${n}`;
+      await archive(fs, root, child, name === "." ? n : `${name}/${n}`, w, files, sums, warn);
+    }
   } else if (st.isSymbolicLink()) {
     const target = await readlink(abs);
     await w.put(encodeTarHeader({ ...base, path: name, type: "symlink", size: 0, linkname: target }));
@@ -342,7 +405,7 @@ async function archive(
         left -= bytesRead;
       }
       if (left > 0) {
-        warn(`tar: ${name}: File shrank by ${left} bytes; padding with zeros\n`);
+        warn(`tar: ${name}: File shrank by ${left} bytes; padding with zeros\n`, 1);
         const zeros = new Uint8Array(IO_CHUNK);
         while (left > 0) {
           const n = Math.min(left, IO_CHUNK);
@@ -359,7 +422,7 @@ async function archive(
     sums.push(`${sha256}  ${name}\n`);
     files.push({ path: name, type: "file", size: st.size, sha256 });
   } else {
-    warn(`tar: ${name}: ${st.isSocket() ? "socket" : st.isFIFO() ? "fifo" : "special file"} ignored\n`);
+    warn(`tar: ${name}: ${st.isSocket() ? "socket" : st.isFIFO() ? "fifo" : "special file"} ignored\n`, 0);
   }
 }
 
