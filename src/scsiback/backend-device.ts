@@ -321,7 +321,7 @@ export class BackendDevice {
     let ok = false;
     let why: string | null = null;
     if (typeof resolved === "string") {
-      why = `${pdev}: ${resolved}`;
+      why = resolved; // the toolstack names the p-dev
     } else if (vhost.translations.lookup(v.chn, v.tgt, v.lun) !== undefined) {
       why = "Virtual ID is already used. Assignment was not performed.";
     } else {
