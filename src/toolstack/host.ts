@@ -135,10 +135,12 @@ export class Host {
     text: string,
     file: string,
     options: { force?: boolean; baseDir?: string } = {},
-  ): Promise<{ domid: number; name: string }> {
-    return this.exclusive(() =>
-      this.domains.create(parseDomainConfig(text, file, options.baseDir), options.force === true),
-    );
+  ): Promise<{ domid: number; name: string; warnings: readonly string[] }> {
+    return this.exclusive(async () => {
+      const spec = parseDomainConfig(text, file, options.baseDir);
+      const r = await this.domains.create(spec, options.force === true);
+      return { ...r, warnings: spec.warnings };
+    });
   }
 
   /**
