@@ -5,7 +5,7 @@ import { SharedRing } from "../ring/shared-ring.js";
 import type { Initiator, ScsiDevice } from "../scsi/device.js";
 import { GNTST_eagain, grantStatusName } from "../xen/grant-constants.js";
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
-import { deviceFatal, publishState } from "../xenbus/device-state.js";
+import { deviceFatal, publishState, xenbusErrorPath } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { XenbusState, xenbusStateName } from "../xenbus/state.js";
@@ -29,8 +29,12 @@ export interface BackendEnv {
   readonly ctx: DomainContext;
   readonly dispatcher: EventDispatcher;
   readonly xs: XenstoreClient;
-  /** Resolve `p-dev` (`naa.<wwn>:<lun>` or `h:c:t:l`) to a device, or say why not. */
-  resolve(pdev: string): ResolvedPdev | string;
+  /**
+   * Resolve `p-dev` (`naa.<wwn>:<lun>` or `h:c:t:l`) to a device, or say why not. May be
+   * asynchronous: a backend may retry opening a device that failed before (hot-plug time only,
+   * never per command).
+   */
+  resolve(pdev: string): ResolvedPdev | string | Promise<ResolvedPdev | string>;
   /** A fresh I_T nexus identity for a new vhost. */
   initiator(frontendDomid: number, devid: number): Initiator;
   /** Called when a vhost has work the driver must run without an event (budget left over, TMR done). */
@@ -306,15 +310,21 @@ export class BackendDevice {
     if (devState === XenbusState.Initialised) await xs.write(statePath, String(XenbusState.Connected));
   }
 
-  /** `scsiback_do_add_lun`: add the translation and report Initialised, or Closed on failure (not when `retry`). */
+  /**
+   * `scsiback_do_add_lun`: add the translation and report Initialised, or Closed on failure (not
+   * when `retry`). On failure the reason also goes where `xenbus_dev_error` puts a device's error
+   * (`<home>/error/<dev dir>/error`, as `"<errno> <message>"`), so that the toolstack can say why
+   * the LUN was refused instead of only seeing state 6; Linux logs it with `pr_err` only.
+   */
   private async addLun(statePath: string, pdev: string, v: Vdev, retry: boolean): Promise<void> {
     const vhost = this.vhost;
-    const resolved = this.env.resolve(pdev);
+    const resolved = await this.env.resolve(pdev);
     let ok = false;
+    let why: string | null = null;
     if (typeof resolved === "string") {
-      if (!retry) debug("%s: %s: %s", this.dir, pdev, resolved);
+      why = resolved; // the toolstack names the p-dev
     } else if (vhost.translations.lookup(v.chn, v.tgt, v.lun) !== undefined) {
-      if (!retry) debug("%s: Virtual ID is already used. Assignment was not performed.", this.dir);
+      why = "Virtual ID is already used. Assignment was not performed.";
     } else {
       vhost.translations.add({ v, device: resolved.device, physLun: resolved.physLun, pdev });
       this.holdNexus(resolved.device);
@@ -322,7 +332,13 @@ export class BackendDevice {
     }
     const xs = this.env.xs;
     if (ok) await xs.write(statePath, String(XenbusState.Initialised));
-    else if (!retry) await xs.write(statePath, String(XenbusState.Closed));
+    else if (!retry) {
+      debug("%s: %s", this.dir, why);
+      const devDir = statePath.slice(0, statePath.lastIndexOf("/"));
+      // ENODEV (19), as scsiback_get_pscsi's -ENODEV for a device it cannot find.
+      await xs.write(xenbusErrorPath(devDir), `19 ${why}`).catch(() => undefined);
+      await xs.write(statePath, String(XenbusState.Closed));
+    }
   }
 
   /** `scsiback_do_del_lun`. */

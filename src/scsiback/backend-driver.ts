@@ -17,8 +17,8 @@ export interface ScsibackDriverOptions {
   readonly ctx: DomainContext;
   readonly dispatcher: EventDispatcher;
   readonly xs: XenstoreClient;
-  /** Resolve a `p-dev` to one of this domain's logical units, or say why not. */
-  readonly resolve: (pdev: string) => ResolvedPdev | string;
+  /** Resolve a `p-dev` to one of this domain's logical units, or say why not (may retry an open). */
+  readonly resolve: (pdev: string) => ResolvedPdev | string | Promise<ResolvedPdev | string>;
   /** Poll every connected ring instead of waiting for its event channel (benchmarks). */
   readonly pollMode?: boolean;
   /** First I_T nexus id this driver hands out (ids must be unique among all initiators of a device). */

@@ -57,12 +57,15 @@ export class BackendKernel implements BackendKernelApi {
       dispatcher: kernel.dispatcher,
       xs: kernel.xs,
       pollMode: boot.pollMode,
-      resolve: (pdev) => {
+      resolve: async (pdev) => {
         const own = extra?.(pdev);
         if (own !== undefined) return own;
         const e = inventory.find(pdev);
         if (!e) return "doesn't exist";
-        if (e.fault) return `not ready: ${e.fault}`;
+        // A unit that could not be opened is tried again on each attach: the user may have
+        // fixed the image (or the other host released it) since the host started.
+        const fault = e.fault === null ? null : await inventory.reopen(e);
+        if (fault !== null) return `not ready: ${fault}`;
         return { device: e.device, physLun: e.hctl.lun };
       },
     });

@@ -1,7 +1,16 @@
-import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { PvscsiError } from "../xen/errors.js";
 
 /**
@@ -38,6 +47,13 @@ export interface LockOptions {
   readonly owner?: string;
   /** The lock folder (default {@link defaultLockDir}). */
   readonly dir?: string;
+  /**
+   * Lock the file `name` inside the folder `path` rather than the file `path` itself: for a file
+   * that may not exist yet (a changer's state file, written on the first move; the folder may not
+   * exist either). Keyed on the real path (symlinks of the existing part resolved) rather than an
+   * inode, since the file's inode does not exist yet.
+   */
+  readonly name?: string;
 }
 
 /** `$PVSCSI_LOCK_DIR`, else `$XDG_RUNTIME_DIR/pvscsi-locks`, else `<tmpdir>/pvscsi-locks-<uid>`. */
@@ -57,14 +73,21 @@ const heldHere = new Map<string, string>();
  * ask). Bounded: at most a few tries when racing a stale lock's removal.
  */
 export function lockImage(path: string, options: LockOptions = {}): ImageLock {
-  const st = statSync(path);
+  let key: string;
+  if (options.name === undefined) {
+    const st = statSync(path);
+    key = `${st.dev}-${st.ino}`;
+  } else {
+    key = `path-${hashOf(realPathOf(resolve(path, options.name)))}`;
+  }
   const dir = options.dir ?? defaultLockDir();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, `${st.dev}-${st.ino}.lock`);
+  const file = join(dir, `${key}.lock`);
+  const shown = options.name === undefined ? path : join(path, options.name);
   const me: LockHolder = {
     pid: process.pid,
     owner: options.owner ?? `pid ${process.pid}`,
-    path,
+    path: shown,
     token: randomBytes(8).toString("hex"),
   };
   for (let attempt = 0; attempt < 4; attempt++) {
@@ -77,7 +100,7 @@ export function lockImage(path: string, options: LockOptions = {}): ImageLock {
       if (holder !== null && isLive(holder)) {
         throw new PvscsiError(
           "ESTATE",
-          `${path}: in use by another pvscsi host (${holder.owner}, pid ${holder.pid}, as ${holder.path}); declare the device 'shareable = yes' in both host configs to share it`,
+          `${shown}: in use by another pvscsi host (${holder.owner}, pid ${holder.pid}, as ${holder.path}); declare the device 'shareable = yes' in both host configs to share it`,
         );
       }
       removeQuietly(file); // stale: its holder is gone
@@ -91,7 +114,7 @@ export function lockImage(path: string, options: LockOptions = {}): ImageLock {
     heldHere.set(file, me.token);
     let released = false;
     return {
-      path,
+      path: shown,
       release() {
         if (released) return;
         released = true;
@@ -103,7 +126,28 @@ export function lockImage(path: string, options: LockOptions = {}): ImageLock {
       },
     };
   }
-  throw new PvscsiError("ESTATE", `${path}: could not take its lock in ${dir} (it kept changing)`);
+  throw new PvscsiError("ESTATE", `${shown}: could not take its lock in ${dir} (it kept changing)`);
+}
+
+/** `p` with its longest existing prefix resolved by `realpath` (the rest may not exist yet). */
+function realPathOf(p: string): string {
+  let head = p;
+  let tail = "";
+  for (;;) {
+    try {
+      return join(realpathSync(head), tail);
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return p;
+      tail = tail === "" ? basename(head) : join(basename(head), tail);
+      head = parent;
+    }
+  }
+}
+
+/** A file-name-safe digest of `name`. */
+function hashOf(name: string): string {
+  return createHash("sha256").update(name).digest("hex").slice(0, 16);
 }
 
 function readHolder(file: string): LockHolder | null {

@@ -21,6 +21,107 @@ export interface DomainSpec {
   readonly driverDomain?: { readonly hostConfig: HostConfigSource | null };
   /** `guest_root`: the guest's filesystem, absolute (resolved against the config's folder). */
   readonly guestRoot?: string;
+  /**
+   * Settings that were ignored, each naming the setting and its line (`file:line: ...`): xl
+   * itself ignores a setting it does not know, so a typo like `vscsii` would silently give a
+   * guest without disks. `xl create` prints them on stderr.
+   */
+  readonly warnings: readonly string[];
+}
+
+/** The settings this parser reads; anything else is reported by {@link DomainSpec.warnings}. */
+export const DOMAIN_CONFIG_KEYS: readonly string[] = [
+  "name",
+  "memory",
+  "vscsi",
+  "driver_domain",
+  "scsi_host_config",
+  "guest_root",
+];
+
+/**
+ * xl.cfg(5) settings of a real domain that pvscsi does not emulate: a config written for xl may
+ * carry them, so they are named as ignored rather than as unknown.
+ */
+const XL_CFG_IGNORED = new Set([
+  "type",
+  "builder",
+  "vcpus",
+  "maxvcpus",
+  "maxmem",
+  "uuid",
+  "kernel",
+  "ramdisk",
+  "cmdline",
+  "extra",
+  "root",
+  "bootloader",
+  "bootloader_args",
+  "disk",
+  "vif",
+  "vfb",
+  "vkb",
+  "pci",
+  "usbctrl",
+  "usbdev",
+  "channel",
+  "on_poweroff",
+  "on_reboot",
+  "on_watchdog",
+  "on_crash",
+  "on_soft_reset",
+  "cpus",
+  "cpu_weight",
+  "cap",
+  "localtime",
+  "seclabel",
+]);
+
+/**
+ * Domain names: 1-64 characters of letters, digits, `_`, `.` and `-`, starting with a letter or
+ * digit, and not all digits — `xl destroy 11` reads a number as a domid, so a guest named "11"
+ * could not be named on the command line.
+ */
+export const DOMAIN_NAME_RULES =
+  "1-64 characters of letters, digits, '_', '.' and '-', starting with a letter or digit, and not only digits (a number means a domid)";
+
+/** Check a domain name against {@link DOMAIN_NAME_RULES}; the error echoes at most 40 characters of it. */
+export function checkDomainName(name: string, where: string): void {
+  if (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name) && !/^\d+$/.test(name)) return;
+  const shown = name.length > 40 ? `${name.slice(0, 40)}...` : name;
+  throw configError(
+    where,
+    `invalid domain name ${JSON.stringify(shown)}${name.length > 40 ? ` (${name.length} characters)` : ""}: ${DOMAIN_NAME_RULES}`,
+  );
+}
+
+/** Warnings for the settings of `cfg` this parser does not read. */
+function unknownSettings(cfg: Map<string, XlSetting>, file: string): string[] {
+  const out: string[] = [];
+  for (const s of [...cfg.values()].sort((a, b) => a.line - b.line)) {
+    if (DOMAIN_CONFIG_KEYS.includes(s.name)) continue;
+    if (XL_CFG_IGNORED.has(s.name)) {
+      out.push(`${file}:${s.line}: '${s.name}' is an xl.cfg setting pvscsi does not emulate; ignored`);
+      continue;
+    }
+    const near = DOMAIN_CONFIG_KEYS.find((k) => editDistance(k, s.name) <= 2);
+    out.push(
+      `${file}:${s.line}: unknown setting '${s.name}' ignored${near ? ` (did you mean '${near}'?)` : ""}; known: ${DOMAIN_CONFIG_KEYS.join(", ")}`,
+    );
+  }
+  return out;
+}
+
+/** Levenshtein distance, for "did you mean" (names are short). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** Memory a guest gets without a `memory` line (MiB). */
@@ -35,12 +136,8 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
   const cfg = parseXlConfig(text, file);
   const name = xlString(cfg, "name", file);
   if (name === undefined) throw configError(file, "'name' is required (e.g. name = \"guest1\")");
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
-    throw configError(
-      `${file}:${cfg.get("name")!.line}`,
-      `invalid domain name '${name}' (letters, digits, '_', '.', '-')`,
-    );
-  }
+  checkDomainName(name, `${file}:${cfg.get("name")!.line}`);
+  const warnings = unknownSettings(cfg, file);
   const memoryMiB = parseMemory(cfg, file);
   const vscsi = xlStringList(cfg, "vscsi", file).map((e) => {
     const where = `${file}:${e.line}`;
@@ -61,6 +158,7 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
       name,
       memoryMiB,
       vscsi,
+      warnings,
       ...(guestRoot !== undefined ? { guestRoot: resolve(baseDir, guestRoot) } : {}),
     };
   }
@@ -80,7 +178,7 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
     );
     parseHostConfig(hostConfig.text, hostConfig.source, hostConfig.baseDir); // its errors name its lines
   }
-  return { name, memoryMiB, vscsi, driverDomain: { hostConfig } };
+  return { name, memoryMiB, vscsi, driverDomain: { hostConfig }, warnings };
 }
 
 /** `memory = <MiB>`, between 4 and 1024; {@link DEFAULT_GUEST_MEMORY_MIB} when absent. */

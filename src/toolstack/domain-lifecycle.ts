@@ -16,6 +16,7 @@ import { sameVdev, type VscsiDevices } from "./vscsi-devices.js";
 import {
   controllerPaths,
   removeController,
+  removeNodes,
   type VscsiDevNodes,
   waitConnected,
   writeController,
@@ -250,7 +251,7 @@ export class DomainLifecycle {
     const xs = this.system.xs;
     await xs.release(domid).catch(() => undefined);
     await xs.rm(`/local/domain/${domid}`).catch(() => undefined);
-    await xs.rm(`/libxl/${domid}`).catch(() => undefined);
+    await removeNodes(xs, `/libxl/${domid}`, ""); // and /libxl itself once empty, as it was before
     this.system.forgetPeer(domid);
     const report = this.system.hv.destroyDomain(domid);
     if (!report.clean) debug("dom%d left resources behind: %O", domid, report);

@@ -144,15 +144,16 @@ export class Host {
     text: string,
     file: string,
     options: { force?: boolean; baseDir?: string } = {},
-  ): Promise<{ domid: number; name: string }> {
-    return this.exclusive(() => {
+  ): Promise<{ domid: number; name: string; warnings: readonly string[] }> {
+    return this.exclusive(async () => {
       const spec = parseDomainConfig(text, file, options.baseDir);
       const roots = this.guestRoots;
       const withRoot =
         spec.guestRoot === undefined && roots !== undefined && !spec.driverDomain
           ? { ...spec, guestRoot: join(roots, spec.name, "root") }
           : spec;
-      return this.domains.create(withRoot, options.force === true);
+      const r = await this.domains.create(withRoot, options.force === true);
+      return { ...r, warnings: spec.warnings };
     });
   }
 

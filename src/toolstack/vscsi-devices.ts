@@ -11,6 +11,8 @@ import {
   controllerPaths,
   removeController,
   removeDev,
+  removeNodes,
+  removeRefusedDev,
   waitConnected,
   writeController,
 } from "./vscsi-nodes.js";
@@ -104,7 +106,19 @@ export class VscsiDevices {
         await tx.write(counter, String(next + 1));
         return next;
       });
-      await addDevs(this.xs, ctrl.backend, [{ id, ...dev }], this.timeoutMs);
+      try {
+        await addDevs(this.xs, ctrl.backend, [{ id, ...dev }], this.timeoutMs);
+      } catch (e) {
+        // A LUN the backend refused (Closed) holds nothing: drop its nodes and its error, so a
+        // refused attach leaves the store as it was (libxl removes a failed device's paths too).
+        await removeRefusedDev(this.xs, ctrl.backend, id);
+        await this.xs
+          .transaction(async (tx) => {
+            if ((await tx.tryRead(counter)) === String(id + 1)) await tx.write(counter, String(id));
+          })
+          .catch(() => undefined);
+        throw e;
+      }
       return;
     }
     let devid = 0;
@@ -123,6 +137,7 @@ export class VscsiDevices {
       await waitConnected(this.xs, controllerPaths(nodes).backend, [0], this.timeoutMs);
     } catch (e) {
       await removeController(this.xs, nodes, this.timeoutMs).catch(() => undefined);
+      await removeNodes(this.xs, `/libxl/${domid}/vscsi/${devid}`, `/libxl/${domid}`);
       throw e;
     }
   }

@@ -95,9 +95,14 @@ export async function waitConnected(
       const s = await readState(xs, dev);
       if (s === XenbusState.Closed) {
         const pdev = await xs.tryRead(`${dev}/${XenbusNode.pDevname}`);
+        const err = await xs.tryRead(xenbusErrorPath(dev));
+        // The backend's "<errno> <message>" (xenbus_dev_error's format); the errno is not for users.
+        const why = err?.replace(/^\d+ /, "");
         throw new PvscsiError(
           "ESTATE",
-          `${pdev ?? dev}: the backend or the guest refused the device (state 6); see DEBUG=pvscsi:*`,
+          why
+            ? `${pdev ?? dev}: the backend refused the device: ${why}`
+            : `${pdev ?? dev}: the backend or the guest refused the device (state 6); see DEBUG=pvscsi:*`,
         );
       }
       if (s !== XenbusState.Connected) return false;
@@ -166,6 +171,7 @@ export async function removeDev(
     );
   });
   await xs.rm(dev);
+  await removeNodes(xs, errorDirOf(dev), backend.slice(0, backend.indexOf("/backend/")));
 }
 
 /**
@@ -196,9 +202,48 @@ export async function removeController(
       () => false,
     );
   }
-  await xs.rm(frontend).catch(() => undefined);
-  await xs.rm(backend).catch(() => undefined);
+  await removeNodes(xs, frontend, frontendHome(c.frontendDomid));
+  await removeNodes(xs, backend, `/local/domain/${c.backendDomid}`);
+  await removeNodes(xs, errorDirOf(backend), `/local/domain/${c.backendDomid}`);
   return closed;
+}
+
+/**
+ * Remove the nodes of LUN `id` of `backend` if the backend refused it (state Closed), with the
+ * error it recorded; a LUN in any other state is left to {@link removeDev}.
+ */
+export async function removeRefusedDev(xs: XenstoreClient, backend: string, id: number): Promise<void> {
+  const dev = `${backend}/${VSCSI_DEVS}/dev-${id}`;
+  if ((await readState(xs, dev).catch(() => XenbusState.Unknown)) !== XenbusState.Closed) return;
+  await xs.rm(dev).catch(() => undefined);
+  await removeNodes(xs, errorDirOf(dev), backend.slice(0, backend.indexOf("/backend/")));
+}
+
+/** The `<home>/error/...` directory holding the errors scsiback recorded for `dir` and below. */
+function errorDirOf(dir: string): string {
+  const p = xenbusErrorPath(dir);
+  return p.slice(0, p.lastIndexOf("/"));
+}
+
+function frontendHome(domid: number): string {
+  return `/local/domain/${domid}`;
+}
+
+/**
+ * Remove `path` and then each parent left empty, up to (not including) `stopAt` — libxl's
+ * `libxl__xs_path_cleanup`, which `libxl__device_destroy` uses so that a destroyed domain leaves
+ * no empty `backend/vscsi/<domid>` behind.
+ */
+export async function removeNodes(xs: XenstoreClient, path: string, stopAt: string): Promise<void> {
+  await xs.rm(path).catch(() => undefined);
+  let dir = path.slice(0, path.lastIndexOf("/"));
+  while (dir.length > stopAt.length && dir.startsWith(`${stopAt}/`)) {
+    const children = await xs.directory(dir).catch(() => null);
+    if (children === null || children.length > 0) return;
+    if ((await xs.tryRead(dir)) !== "") return; // a node with a value is not an empty directory
+    await xs.rm(dir).catch(() => undefined);
+    dir = dir.slice(0, dir.lastIndexOf("/"));
+  }
 }
 
 async function readState(xs: XenstoreClient, dir: string): Promise<XenbusState> {

@@ -150,7 +150,7 @@ describe("single thread: xenstore, scsiback and scsifront cores without workers"
     const { backend } = controllerPaths(ctrl);
     await sys.run(writeController(sys.toolstack, ctrl));
     await expect(sys.run(waitConnected(sys.toolstack, backend, [0, 1]))).rejects.toThrow(
-      /9:9:9:9: the backend or the guest refused the device/,
+      /9:9:9:9: the backend refused the device: doesn't exist/,
     );
     expect(await sys.run(sys.toolstack.read(`${backend}/vscsi-devs/dev-1/state`))).toBe("6");
     expect(g.frontend.scsi.list()).toHaveLength(1);

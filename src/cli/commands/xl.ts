@@ -93,7 +93,9 @@ export const xlCommand: Command = {
         const r = (await controlRequest(socket, "xl.create", { config: text, file, baseDir, force })) as {
           domid: number;
           name: string;
+          warnings?: string[];
         };
+        for (const w of r.warnings ?? []) io.err(`warning: ${w}\n`);
         io.out(`created domain ${r.name} (domid ${r.domid})\n`);
         return EXIT_OK;
       }

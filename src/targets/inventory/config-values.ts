@@ -8,18 +8,30 @@ export function parseBool(v: string): boolean | null {
   return null;
 }
 
-/** A size in bytes: digits with an optional K, M, G or T suffix (powers of 1024). */
+/**
+ * The largest size a config may give: sizes are byte offsets in JavaScript numbers, exact up to
+ * 2^53 - 1 (`Number.MAX_SAFE_INTEGER`), one byte short of 8 PiB — so `8P` is refused, and the
+ * message says so rather than quoting 8 PiB.
+ */
+export const MAX_SIZE = Number.MAX_SAFE_INTEGER;
+
+/** A size in bytes: digits with an optional K, M, G, T or P suffix (powers of 1024), at most {@link MAX_SIZE}. */
 export function parseSize(v: string, where: string): number {
-  const m = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(v.trim());
+  const m = /^(\d+)\s*([KMGTP]?)(?:i?B)?$/i.exec(v.trim());
   if (!m)
     throw configError(
       where,
-      `size must be a number of bytes with an optional K/M/G/T suffix, got ${JSON.stringify(v)}`,
+      `size must be a number of bytes with an optional K/M/G/T/P suffix, got ${JSON.stringify(v)}`,
     );
-  const mult = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase()]!;
+  const mult = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4, P: 1024 ** 5 }[
+    m[2]!.toUpperCase()
+  ]!;
   const n = Number(m[1]) * mult;
   if (!Number.isSafeInteger(n) || n <= 0)
-    throw configError(where, `size must be between 1 byte and 8 PiB, got ${v}`);
+    throw configError(
+      where,
+      `size must be from 1 byte to ${MAX_SIZE} bytes (8 PiB - 1, e.g. 8191T), got ${JSON.stringify(v)}`,
+    );
   return n;
 }
 

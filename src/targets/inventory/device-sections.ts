@@ -13,7 +13,7 @@ export function tapeSection(r: SectionReader, common: CommonConfig): TapeConfig 
   if (load && !isValidBarcode(load.value))
     throw configError(
       r.at("load"),
-      `load must be a barcode (1-32 of A-Z a-z 0-9 _ . -), got ${JSON.stringify(load.value)}`,
+      `load must be a barcode (1-32 of A-Z a-z 0-9 _ . -, not only dots), got ${JSON.stringify(load.value)}`,
     );
   const cartridges = r.path("cartridges");
   if (load && cartridges === null) throw configError(r.at("load"), `load needs "cartridges = <directory>"`);
@@ -38,7 +38,10 @@ function barcodeList(r: SectionReader, key: string): string[] {
   const items = v.value.split(/[\s,]+/).filter((x) => x !== "");
   for (const b of items) {
     if (!isValidBarcode(b))
-      throw configError(r.at(key), `${JSON.stringify(b)} is not a barcode (1-32 of A-Z a-z 0-9 _ . -)`);
+      throw configError(
+        r.at(key),
+        `${JSON.stringify(b)} is not a barcode (1-32 of A-Z a-z 0-9 _ . -, not only dots)`,
+      );
   }
   const dup = items.find((b, i) => items.indexOf(b) !== i);
   if (dup) throw configError(r.at(key), `barcode ${dup} is listed twice`);

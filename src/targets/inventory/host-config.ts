@@ -23,7 +23,7 @@ import { type Section, SectionReader } from "./section-reader.js";
  * wwn = 3a1b2c3d4e5f6071
  *
  * [disk 0:0:0:0]           # a RAM disk
- * size = 64M               # bytes, with K/M/G/T (powers of 1024)
+ * size = 64M               # bytes, with K/M/G/T/P (powers of 1024), below 8P
  * block-size = 512         # 512 or 4096
  * thin = yes               # UNMAP, WRITE SAME with UNMAP, GET LBA STATUS
  *

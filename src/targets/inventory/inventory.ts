@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import createDebug from "debug";
 import {
@@ -12,9 +13,11 @@ import {
 import { compareHctl, formatHct, formatHctl, type Hctl, parseHctl } from "../../scsi/hctl.js";
 import { formatLsscsiLine, lsscsiTypeName } from "../../scsi/lsscsi-format.js";
 import { configError, invalidArgument, invalidState } from "../../xen/errors.js";
+import { type ImageLock, type LockOptions, lockImage } from "../image-lock.js";
 import { Cdrom } from "../mmc/cdrom.js";
 import { NullDevice } from "../null-device.js";
 import { Disk } from "../sbc/disk.js";
+import { FileStore } from "../sbc/file-store.js";
 import { MediumChanger } from "../smc/medium-changer.js";
 import { FileCartridgeLibrary } from "../ssc/cartridge-library.js";
 import { TapeDrive } from "../ssc/tape-drive.js";
@@ -50,8 +53,25 @@ export interface InventoryEntry {
   readonly pdevWwn: string;
   /** May be assigned to several running guests at once. */
   readonly shareable: boolean;
-  /** Why the unit cannot serve data (bad image), or null. */
+  /**
+   * Why the unit cannot serve data (missing or bad image, image locked by another host), or null.
+   * {@link Inventory.reopen} retries the open and updates it.
+   */
   readonly fault: string | null;
+}
+
+/** Options of {@link Inventory.open}: how images are locked against other hosts. */
+export interface InventoryOptions {
+  /** This host's name in another host's "in use" error (default: the host config's name). */
+  readonly lockOwner?: string;
+  /** The lock folder (default `defaultLockDir()` of `image-lock.ts`). */
+  readonly lockDir?: string;
+}
+
+/** How this inventory locks the files it writes. */
+interface Locking {
+  readonly owner: string;
+  readonly dir: string | undefined;
 }
 
 /** One row of {@link Inventory.list}, the data `lsscsi -g` prints. */
@@ -70,6 +90,8 @@ export interface LsscsiRow {
   readonly wwn: string;
   readonly pdev: string;
   readonly shareable: boolean;
+  /** Why the unit cannot serve data, or null (see {@link InventoryEntry.fault}). */
+  readonly fault: string | null;
 }
 
 /** A target's WWN and the devices behind it. */
@@ -102,8 +124,19 @@ export class Inventory {
   private readonly byTargetWwn = new Map<string, TargetInfo>();
   private readonly claims = new Map<InventoryEntry, Set<string>>();
   private closed = false;
+  /** What {@link reopen} needs of each unit: its section, WWN, and the locks it holds. */
+  private readonly made: Map<InventoryEntry, Made>;
+  /** A reopen in progress, by unit: concurrent attaches share it. */
+  private readonly reopening = new Map<InventoryEntry, Promise<string | null>>();
 
-  private constructor(config: HostConfig, entries: InventoryEntry[], targets: Map<string, TargetInfo>) {
+  private constructor(
+    config: HostConfig,
+    entries: InventoryEntry[],
+    targets: Map<string, TargetInfo>,
+    made: Map<InventoryEntry, Made>,
+    private readonly locking: Locking,
+  ) {
+    this.made = made;
     this.source = config.source;
     this.entries = entries;
     const hosts = new Map(config.hosts);
@@ -124,18 +157,32 @@ export class Inventory {
    * `$XDG_STATE_HOME/pvscsi`, else `~/.local/state/pvscsi`). Nothing is written there until a
    * cartridge is first loaded or moved.
    */
-  static openDefault(options: { stateDir?: string } = {}): Promise<Inventory> {
+  static openDefault(options: { stateDir?: string } & InventoryOptions = {}): Promise<Inventory> {
     const dir = options.stateDir ?? defaultStateDir();
-    return Inventory.open(parseHostConfig(DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE, dir));
+    return Inventory.open(parseHostConfig(DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE, dir), options);
   }
 
   /** Build from a host config file. */
-  static async openFile(path: string): Promise<Inventory> {
-    return Inventory.open(await loadHostConfig(path));
+  static async openFile(path: string, options: InventoryOptions = {}): Promise<Inventory> {
+    return Inventory.open(await loadHostConfig(path), options);
   }
 
-  /** Build from a parsed config; rejects (creating nothing) on a derived-WWN clash. */
-  static async open(config: HostConfig): Promise<Inventory> {
+  /**
+   * Build from a parsed config; rejects (creating nothing) on a derived-WWN clash. A unit that
+   * cannot be opened does not fail it: the unit reports NOT READY and its `fault` says why.
+   *
+   * Files a unit writes — a writable disk image, a tape cartridge while loaded, a changer's state
+   * file — are locked for as long as the unit uses them, as QEMU locks its images
+   * (`block/file-posix.c`), so that a second host on the same config does not write them too:
+   * there the unit is faulted with "in use by another pvscsi host (...)". A read-only image
+   * (a CD-ROM, `read-only = yes`) is not locked, and neither is a unit declared `shareable = yes`
+   * (both hosts must then coordinate, as with QEMU's `file.locking=off`).
+   */
+  static async open(config: HostConfig, options: InventoryOptions = {}): Promise<Inventory> {
+    const locking: Locking = {
+      owner: options.lockOwner ?? `host config ${config.source}`,
+      dir: options.lockDir,
+    };
     const sorted = [...config.devices].sort((a, b) => compareHctl(a.hctl, b.hctl));
     // Identities first, so a clash is reported before any device exists.
     const used = new Map<string, string>();
@@ -159,17 +206,18 @@ export class Inventory {
     const entries: InventoryEntry[] = [];
     const namer = new LinuxNamer();
     const created = new Map<DeviceConfig, Created>();
+    const made = new Map<InventoryEntry, Made>();
     try {
       // Changers last: they hold their drives.
       const tapes = new Map<string, TapeDrive>();
       for (const d of sorted) {
         if (d.kind === "changer") continue;
-        const c = await createDevice(d, wwnOf.get(d)!);
+        const c = await createDevice(d, wwnOf.get(d)!, locking);
         created.set(d, c);
         if (c.device instanceof TapeDrive) tapes.set(formatHctl(d.hctl), c.device);
       }
       for (const d of sorted) {
-        if (d.kind === "changer") created.set(d, await createChanger(d, wwnOf.get(d)!, tapes));
+        if (d.kind === "changer") created.set(d, await createChanger(d, wwnOf.get(d)!, tapes, locking));
       }
       for (const d of sorted) {
         const hct = formatHct(d.hctl);
@@ -180,10 +228,10 @@ export class Inventory {
           targets.set(hct, t);
         }
         const wwn = wwnOf.get(d)!;
-        const { device, info, fault } = created.get(d)!;
+        const { device, info, fault, locks } = created.get(d)!;
         t.target.attach(d.hctl.lun, device);
         const names = namer.next(info.type);
-        entries.push({
+        const entry: InventoryEntry = {
           hctl: d.hctl,
           kind: d.kind,
           info,
@@ -194,14 +242,58 @@ export class Inventory {
           pdevWwn: `naa.${t.wwn}:${d.hctl.lun}`,
           shareable: d.shareable,
           fault,
-        });
+        };
+        entries.push(entry);
+        made.set(entry, { config: d, wwn, locks });
         if (fault) log("%s %s: %s", d.kind, formatHctl(d.hctl), fault);
       }
     } catch (e) {
       await Promise.allSettled([...created.values()].map((x) => x.device.close()));
+      for (const c of created.values()) for (const l of c.locks) l.release();
       throw e;
     }
-    return new Inventory(config, entries, targets);
+    return new Inventory(config, entries, targets, made, locking);
+  }
+
+  /**
+   * Try again to open a unit that could not be opened (its image was missing, unreadable, or
+   * locked by another host): on success the unit is replaced in its target and its `fault`
+   * cleared, so that an attach after the user fixed the cause works without restarting the host.
+   * Returns the unit's fault after the attempt (null: usable). A changer and the drives it holds
+   * are not reopened (their placement lives in the changer); they keep their fault.
+   */
+  reopen(entry: InventoryEntry): Promise<string | null> {
+    if (entry.fault === null || this.closed) return Promise.resolve(entry.fault);
+    const running = this.reopening.get(entry);
+    if (running) return running;
+    const p = this.doReopen(entry).finally(() => this.reopening.delete(entry));
+    this.reopening.set(entry, p);
+    return p;
+  }
+
+  private async doReopen(entry: InventoryEntry): Promise<string | null> {
+    const m = this.made.get(entry);
+    const d = m?.config;
+    if (!m || !d || d.kind === "changer" || (d.kind === "tape" && d.changer !== null)) return entry.fault;
+    const c = await createDevice(d, m.wwn, this.locking);
+    if (c.fault !== null) {
+      await c.device.close().catch(() => undefined);
+      for (const l of c.locks) l.release();
+      (entry as { fault: string | null }).fault = c.fault;
+      return c.fault;
+    }
+    const old = entry.device;
+    entry.target.detach(entry.hctl.lun);
+    entry.target.attach(entry.hctl.lun, c.device);
+    for (const l of m.locks) l.release();
+    m.locks = c.locks;
+    Object.assign(entry as { device: ScsiDevice & TargetMember; fault: string | null }, {
+      device: c.device,
+      fault: null,
+    });
+    await old.close().catch(() => undefined);
+    log("%s %s: reopened", d.kind, formatHctl(d.hctl));
+    return null;
   }
 
   /**
@@ -256,6 +348,7 @@ export class Inventory {
       wwn: e.wwn,
       pdev: e.pdevWwn,
       shareable: e.shareable,
+      fault: e.fault,
     }));
   }
 
@@ -289,15 +382,25 @@ export class Inventory {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await Promise.allSettled(this.reopening.values());
     const results = await Promise.allSettled(this.entries.map((e) => e.device.close()));
+    for (const m of this.made.values()) for (const l of m.locks) l.release();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 }
 
-/** Format rows like `lsscsi -g`. */
+/**
+ * Format rows like `lsscsi -g`; a unit that cannot be used gets a second line saying why (Linux
+ * logs such a unit's NOT READY at scan time; here the host says it where the devices are listed).
+ */
 export function formatLsscsi(rows: readonly LsscsiRow[]): string {
-  return rows.map((r) => `${formatLsscsiLine({ ...r, type: r.typeCode }, true)}\n`).join("");
+  return rows
+    .map(
+      (r) =>
+        `${formatLsscsiLine({ ...r, type: r.typeCode }, true)}\n${r.fault ? `    ^ not ready: ${r.fault}\n` : ""}`,
+    )
+    .join("");
 }
 
 /** NAA 3 (locally assigned) WWN from the SHA-256 of `what`: stable across runs. */
@@ -333,6 +436,29 @@ interface Created {
   readonly device: ScsiDevice & TargetMember;
   readonly info: DeviceInfo;
   readonly fault: string | null;
+  /** Locks the unit holds for its lifetime (a cartridge's lock goes with the cartridge). */
+  readonly locks: ImageLock[];
+}
+
+/** What {@link Inventory.reopen} needs to make a unit again. */
+interface Made {
+  readonly config: DeviceConfig;
+  readonly wwn: string;
+  locks: ImageLock[];
+}
+
+/** The lock function of a cartridge library, or none for a shareable unit. */
+function cartridgeLock(shareable: boolean, locking: Locking): ((path: string) => ImageLock) | undefined {
+  if (shareable) return undefined;
+  return (path) => lockImage(path, lockOptions(locking));
+}
+
+function lockOptions(locking: Locking, name?: string): LockOptions {
+  return {
+    owner: locking.owner,
+    ...(locking.dir === undefined ? {} : { dir: locking.dir }),
+    ...(name === undefined ? {} : { name }),
+  };
 }
 
 function infoOf(d: DeviceConfig, wwn: string): DeviceInfo {
@@ -353,18 +479,40 @@ function libraryOf(
   dir: string,
   c: CartridgeDefaults,
   writeProtected: readonly string[],
+  lock: ((path: string) => ImageLock) | undefined,
 ): FileCartridgeLibrary {
   return new FileCartridgeLibrary(dir, {
     capacity: c.capacity,
     ...(c.earlyWarningZone === undefined ? {} : { earlyWarning: c.capacity - c.earlyWarningZone }),
     writeProtected: new Set(writeProtected),
+    ...(lock ? { lock } : {}),
   });
 }
 
 /** A changer and the data transfer elements it is bound to (the drives exist already). */
-async function createChanger(d: ChangerConfig, wwn: string, tapes: Map<string, TapeDrive>): Promise<Created> {
+async function createChanger(
+  d: ChangerConfig,
+  wwn: string,
+  tapes: Map<string, TapeDrive>,
+  locking: Locking,
+): Promise<Created> {
   const info = infoOf(d, wwn);
+  const stateName = `changer-${formatHctl(d.hctl).replaceAll(":", "-")}.json`;
+  // The state file (and its folder) may not exist yet: lock its name, not its inode. Nothing is
+  // created here: the folder is made when a cartridge is first loaded or moved.
+  let fault: string | null = null;
+  const locks: ImageLock[] = [];
+  const st = await stat(d.cartridges).catch(() => null);
+  if (st !== null && !st.isDirectory()) fault = `cartridges folder ${d.cartridges}: is not a directory`;
+  else if (!d.shareable) {
+    try {
+      locks.push(lockImage(d.cartridges, lockOptions(locking, stateName)));
+    } catch (e) {
+      fault = (e as Error).message;
+    }
+  }
   const changer = await MediumChanger.open({
+    fault,
     info,
     slots: d.slots,
     importExport: d.importExport,
@@ -375,31 +523,36 @@ async function createChanger(d: ChangerConfig, wwn: string, tapes: Map<string, T
       lun: h.lun,
       sameBus: h.channel === d.hctl.channel,
     })),
-    library: libraryOf(d.cartridges, d, d.writeProtect),
+    library: libraryOf(d.cartridges, d, d.writeProtect, cartridgeLock(d.shareable, locking)),
     barcodes: d.barcodes,
-    stateFile: join(d.cartridges, `changer-${formatHctl(d.hctl).replaceAll(":", "-")}.json`),
+    stateFile: join(d.cartridges, stateName),
   });
-  return { device: changer, info, fault: changer.fault };
+  return { device: changer, info, fault: changer.fault, locks };
 }
 
-async function createDevice(d: DeviceConfig, wwn: string): Promise<Created> {
+async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Promise<Created> {
   const info = infoOf(d, wwn);
   switch (d.kind) {
     case "tape": {
       const drive = new TapeDrive({ info, generation: d.generation });
       if (d.load !== null && d.cartridges !== null) {
-        const lib = libraryOf(d.cartridges, d, d.writeProtect ? [d.load] : []);
+        const lib = libraryOf(
+          d.cartridges,
+          d,
+          d.writeProtect ? [d.load] : [],
+          cartridgeLock(d.shareable, locking),
+        );
         drive.insert(await lib.openAsync(d.load));
       }
-      return { device: drive, info, fault: drive.fault };
+      return { device: drive, info, fault: drive.fault, locks: [] };
     }
     case "changer":
       throw invalidArgument("device kind", "not a changer (made by createChanger)", d.kind);
     case "null":
-      return { device: new NullDevice(info), info, fault: null };
+      return { device: new NullDevice(info), info, fault: null, locks: [] };
     case "cdrom": {
       const cd = d.file ? await Cdrom.iso(info, d.file) : new Cdrom(info);
-      return { device: cd, info, fault: cd.fault };
+      return { device: cd, info, fault: cd.fault, locks: [] };
     }
     case "disk": {
       const options = { thin: d.thin, readOnly: d.readOnly, writeCache: d.writeCache };
@@ -412,7 +565,21 @@ async function createDevice(d: DeviceConfig, wwn: string): Promise<Created> {
               size: d.size,
               create: d.create,
             });
-      return { device: disk, info, fault: disk.fault };
+      if (disk.fault !== null || d.file === null || d.readOnly || d.shareable)
+        return { device: disk, info, fault: disk.fault, locks: [] };
+      try {
+        return { device: disk, info, fault: null, locks: [lockImage(d.file, lockOptions(locking))] };
+      } catch (e) {
+        await disk.close();
+        const why = (e as Error).message;
+        const locked = new Disk({
+          ...options,
+          info,
+          blockSize: d.blockSize,
+          store: FileStore.faulty(d.file, why),
+        });
+        return { device: locked, info, fault: why, locks: [] };
+      }
     }
     default:
       throw invalidArgument("device kind", "disk, cdrom, null or tape", (d as { kind: string }).kind);

@@ -1,5 +1,6 @@
 import { constants } from "node:fs";
-import { type FileHandle, open, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import createDebug from "debug";
 import type { ScsiTask } from "../../scsi/device.js";
 import { MISCOMPARE_DURING_VERIFY, UNRECOVERED_READ_ERROR, WRITE_ERROR } from "../../scsi/sense.js";
@@ -76,6 +77,11 @@ export class FileStore implements BlockStore {
     private readonly fh: FileHandle | null,
   ) {}
 
+  /** A store that cannot be used, for `why` (e.g. its image is locked by another host). */
+  static faulty(path: string, why: string): FileStore {
+    return new FileStore(path, 0, why, null);
+  }
+
   /** Open (or create) the image. Never rejects for a bad image: the store carries the fault. */
   static async open(path: string, options: FileStoreOptions): Promise<FileStore> {
     const bs = options.blockSize;
@@ -93,6 +99,8 @@ export class FileStore implements BlockStore {
     if (st === null) {
       if (!options.create || options.size === undefined) return faulty("does not exist");
       try {
+        // `create = yes` makes the image's folder too: the user asked for the image to exist.
+        await mkdir(dirname(path), { recursive: true });
         const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
         await fh.truncate(options.size); // sparse: no blocks written
         await fh.sync();

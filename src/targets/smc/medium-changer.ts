@@ -73,6 +73,11 @@ export interface MediumChangerOptions {
   readonly barcodes: readonly string[];
   /** The state file (see `changer-state.ts`); null or absent: the placement is not kept. */
   readonly stateFile?: string | null;
+  /**
+   * Why the state file must not be used (e.g. another host holds its lock): the changer starts
+   * faulted, reporting NOT READY, without reading or writing it.
+   */
+  readonly fault?: string | null;
 }
 
 /** Fields of a data transfer element's device identifier (DVCID): vendor, product, serial. */
@@ -159,10 +164,13 @@ export class MediumChanger extends SerialSpcDevice {
 
   /** A changer whose placement comes from its state file (when there is one); drives restored. */
   static async open(options: MediumChangerOptions): Promise<MediumChanger> {
-    const saved = options.stateFile
-      ? await readChangerState(options.stateFile, new ElementMap(countsOf(options)))
-      : null;
+    const saved = options.fault
+      ? options.fault
+      : options.stateFile
+        ? await readChangerState(options.stateFile, new ElementMap(countsOf(options)))
+        : null;
     const c = new MediumChanger(options, saved);
+    if (options.fault) c.faultReason = options.fault; // says which file itself
     await c.ready;
     return c;
   }

@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { invalidArgument } from "../../xen/errors.js";
 import { Cartridge } from "./cartridge.js";
@@ -47,6 +47,12 @@ export interface LibraryOptions {
   readonly earlyWarning?: number;
   /** Barcodes whose write-protect tab is set. */
   readonly writeProtected?: ReadonlySet<string>;
+  /**
+   * Lock a cartridge's file while it is open, so that two hosts never write one cartridge (as
+   * QEMU locks its images); throws, naming the holder, when another host has it. The lock is
+   * released when the cartridge closes.
+   */
+  readonly lock?: (path: string) => { release(): void };
 }
 
 function geometryOf(options: LibraryOptions): CartridgeGeometry {
@@ -73,7 +79,10 @@ export class FileCartridgeLibrary implements CartridgeLibrary {
   ) {
     this.geometry = geometryOf(options);
     this.writeProtected = options.writeProtected ?? new Set();
+    this.lock = options.lock ?? null;
   }
+
+  private readonly lock: ((path: string) => { release(): void }) | null;
 
   /** The file of `barcode`. */
   pathOf(barcode: string): string {
@@ -94,19 +103,53 @@ export class FileCartridgeLibrary implements CartridgeLibrary {
     try {
       await mkdir(this.directory, { recursive: true });
     } catch (e) {
-      return Cartridge.faulty(
-        barcode,
-        path,
-        `cartridge directory ${this.directory}: ${(e as Error).message}`,
-      );
+      return Cartridge.faulty(barcode, path, `cartridge directory ${directoryProblem(this.directory, e)}`);
+    }
+    // An existing file is locked before it is opened (opening may repair it); a new one once made.
+    let lock: { release(): void } | null = null;
+    const take = (): string | null => {
+      try {
+        lock = this.lock?.(path) ?? null;
+        return null;
+      } catch (e) {
+        return `cartridge ${(e as Error).message}`;
+      }
+    };
+    const exists = await stat(path).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      const refused = take();
+      if (refused) return Cartridge.faulty(barcode, path, refused);
     }
     const wp = this.writeProtected.has(barcode);
-    return openCartridgeFile(path, {
+    const c = await openCartridgeFile(path, {
       barcode,
       create: this.geometry,
       ...(wp ? { writeProtected: true } : {}),
     });
+    if (c.fault !== null) {
+      (lock as { release(): void } | null)?.release();
+      return c;
+    }
+    if (!exists) {
+      const refused = take();
+      if (refused) {
+        await c.close().catch(() => undefined);
+        return Cartridge.faulty(barcode, path, refused);
+      }
+    }
+    if (lock) c.holdLock(lock);
+    return c;
   }
+}
+
+/** Why `dir` cannot hold cartridges: "is not a directory" rather than mkdir's EEXIST. */
+function directoryProblem(dir: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === "EEXIST" || code === "ENOTDIR") return `${dir}: is not a directory`;
+  return `${dir}: ${(e as Error).message}`;
 }
 
 /** Cartridges in memory, kept across opens for the library's lifetime (a test's "restart"). */

@@ -90,10 +90,27 @@ export class Cartridge {
     return this.forcedWriteProtect || (this.header?.writeProtected ?? true);
   }
 
+  /** The lock on the cartridge's file, held while the cartridge is open (see `image-lock.ts`). */
+  private lock: { release(): void } | null = null;
+
+  /** Hold `lock` until the cartridge is closed (ejected, unloaded, or its host stopped). */
+  holdLock(lock: { release(): void }): void {
+    this.lock = lock;
+  }
+
   /** Close the store (a faulty cartridge has none); `cb` runs inside the call for RAM. */
   closeThen(cb: (error: Error | null) => void): void {
-    if (this.io) this.io.close(this.index, cb);
-    else cb(null);
+    const lock = this.lock;
+    this.lock = null;
+    if (this.io)
+      this.io.close(this.index, (e) => {
+        lock?.release();
+        cb(e);
+      });
+    else {
+      lock?.release();
+      cb(null);
+    }
   }
 
   /** {@link closeThen} as a promise. */

@@ -208,3 +208,40 @@ wwn = naa.5001122334455667
     expect(c.devices[1]).toMatchObject({ kind: "cdrom", file: null });
   });
 });
+
+describe("limits quoted in host-config messages are the limits enforced", () => {
+  const disk = (size: string) => parseHostConfig(`[disk 0:0:0:0]\nsize = ${size}\n`, "h.conf");
+  it("size: the largest size the message names is accepted, one more is refused", () => {
+    let msg = "";
+    try {
+      disk("8192T");
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    const max = /to (\d+) bytes/.exec(msg)?.[1];
+    expect(max).toBe(String(Number.MAX_SAFE_INTEGER));
+    expect(msg).toContain("e.g. 8191T");
+    expect(() => disk("8191T")).not.toThrow();
+    expect(() => disk("7P")).not.toThrow();
+    expect(() => disk("8P")).toThrow(/to 9007199254740991 bytes/);
+  });
+  it("whole-number ranges: both ends the message names are accepted", () => {
+    const changer = (slots: string) =>
+      parseHostConfig(`[changer 0:0:0:0]\ncartridges = c\nslots = ${slots}\n`, "h.conf", "/tmp");
+    let msg = "";
+    try {
+      changer("0");
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    const [, lo, hi] = /from (\d+) to (\d+)/.exec(msg)!;
+    expect(() => changer(lo!)).not.toThrow();
+    expect(() => changer(hi!)).not.toThrow();
+    expect(() => changer(String(Number(hi) + 1))).toThrow(/from/);
+  });
+  it("barcodes: the message states every rule isValidBarcode applies", () => {
+    expect(() => parseHostConfig(`[tape 0:0:0:0]\ncartridges = c\nload = ...\n`, "h.conf", "/tmp")).toThrow(
+      /1-32 of A-Z a-z 0-9 _ \. -, not only dots/,
+    );
+  });
+});

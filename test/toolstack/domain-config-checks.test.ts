@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { parseDomainConfig } from "../../src/toolstack/domain-config.js";
+
+/** Settings pvscsi does not read are reported, not dropped in silence; domain names follow stated rules. */
+describe("domain config checks", () => {
+  it("warns about an unknown setting with its line and the setting it resembles", () => {
+    const spec = parseDomainConfig(
+      `name = "g"\nvscsii = [ '/dev/sda,0:0:0:0' ]\nvif = [ '' ]\n`,
+      "g.cfg",
+      "/",
+    );
+    expect(spec.vscsi).toEqual([]);
+    expect(spec.warnings).toEqual([
+      "g.cfg:2: unknown setting 'vscsii' ignored (did you mean 'vscsi'?); known: name, memory, vscsi, driver_domain, scsi_host_config, guest_root",
+      "g.cfg:3: 'vif' is an xl.cfg setting pvscsi does not emulate; ignored",
+    ]);
+  });
+
+  it("has no warnings for the settings it reads, guest_root included", () => {
+    const spec = parseDomainConfig(`name = "g"\nmemory = 16\nvscsi = []\nguest_root = "r"\n`, "g.cfg", "/");
+    expect(spec.warnings).toEqual([]);
+  });
+
+  it("refuses a numeric name, which xl destroy would read as a domid", () => {
+    expect(() => parseDomainConfig(`name = "11"\n`, "g.cfg", "/")).toThrow(
+      /g\.cfg:1: invalid domain name "11": 1-64 characters of letters, digits, '_', '\.' and '-', starting with a letter or digit, and not only digits/,
+    );
+  });
+
+  it("states the rules and echoes at most 40 characters of a bad name", () => {
+    const long = "x".repeat(70);
+    expect(() => parseDomainConfig(`name = "${long}"\n`, "g.cfg", "/")).toThrow(
+      `invalid domain name "${"x".repeat(40)}..." (70 characters): 1-64 characters`,
+    );
+    expect(() => parseDomainConfig(`name = "-a"\n`, "g.cfg", "/")).toThrow(/starting with a letter or digit/);
+    expect(parseDomainConfig(`name = "${"y".repeat(64)}"\n`, "g.cfg", "/").name).toHaveLength(64);
+    expect(parseDomainConfig(`name = "11a"\n`, "g.cfg", "/").name).toBe("11a");
+  });
+});
