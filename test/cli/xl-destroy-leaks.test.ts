@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -22,7 +22,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function hostAnswering(report: DomainReport): Promise<string> {
+async function hostAnswering(report: unknown): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "pvscsi-xl-"));
   const path = join(dir, "h.sock");
   const server = new ControlServer(path, { handle: async () => report });
@@ -68,5 +68,29 @@ describe("xl destroy reports leaks as readable lines and fails", () => {
       clean: true,
     };
     expect(await main(["xl", "--socket", await hostAnswering(clean), "destroy", "web"], io)).toBe(0);
+  });
+});
+
+describe("xl create speaks as xl does", () => {
+  it("prints 'Parsing config from <file>' on stderr, and the config's warnings there too", async () => {
+    const path = await hostAnswering({
+      domid: 4,
+      name: "web",
+      warnings: ["web.cfg:3: unknown setting 'vscsii' ignored"],
+    });
+    const dir = mkdtempSync(join(tmpdir(), "pvscsi-xl-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const cfg = join(dir, "web.cfg");
+    writeFileSync(cfg, 'name = "web"\n');
+    let out = "";
+    let err = "";
+    const code = await main(["xl", "--socket", path, "create", cfg], {
+      out: (t) => (out += t),
+      err: (t) => (err += t),
+    });
+    expect(code).toBe(0);
+    expect(err.startsWith(`Parsing config from ${cfg}\n`)).toBe(true);
+    expect(err).toContain("unknown setting 'vscsii' ignored");
+    expect(out).not.toContain("Parsing config");
   });
 });
