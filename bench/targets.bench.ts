@@ -121,7 +121,7 @@ const rows = cases.map((c) => {
     task: c.name,
     "commands/s": Math.round(ops).toLocaleString("en-US"),
     // The null device copies nothing: its "MB/s" would be fiction.
-    "MB/s": c.dev === nul ? "(no copy)" : ((ops * c.task.bytes) / 1e6).toFixed(0),
+    "MB/s": c.dev === nul ? "(zero fill, not counted)" : ((ops * c.task.bytes) / 1e6).toFixed(0),
   };
 });
 console.table(rows);

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   existsSync,
@@ -11,10 +10,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import { parseDomainConfig } from "../../src/toolstack/domain-config.js";
+import { startUp, type UpProcess } from "../_support/pvscsi-up.js";
 
 /**
  * A guest's own filesystem through the CLI: `pvscsi up` runs in a folder of its own (its working
@@ -33,12 +32,7 @@ writeFileSync(conf, "[tape 0:0:0:0]\ncartridges = carts\nload = L00001L5\ncapaci
 writeFileSync(vm, `name = "vm1"\nvscsi = [ '/dev/nst0,0:0:0:0' ]\n`);
 const payload = randomBytes(1_300_000); // more than two control-socket chunks
 writeFileSync(join(dir, "payload.bin"), payload);
-const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
-// tsx by URL: `--import tsx` would be looked up from the child's working folder, not the repo.
-const tsx = new URL("../../node_modules/tsx/dist/loader.mjs", import.meta.url).href;
-
-let up: ChildProcess;
-let upOut = "";
+let host: UpProcess | undefined;
 
 async function run(...argv: string[]) {
   const out: string[] = [];
@@ -49,33 +43,16 @@ async function run(...argv: string[]) {
 const guest = (...argv: string[]) => run("guest", "--socket", socket, "vm1", ...argv);
 
 beforeAll(async () => {
-  up = spawn(process.execPath, ["--import", tsx, cli, "up", "--config", conf, "--socket", socket], {
+  host = await startUp(["--config", conf, "--socket", socket], {
     cwd: hostCwd,
     env: { ...process.env, PVSCSI_STATE_DIR: state },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  up.stdout!.setEncoding("utf8");
-  up.stderr!.setEncoding("utf8");
-  up.stderr!.on("data", (d: string) => {
-    upOut += d;
-  });
-  await new Promise<void>((resolve, reject) => {
-    up.stdout!.on("data", (d: string) => {
-      upOut += d;
-      if (upOut.includes("control socket:")) resolve();
-    });
-    up.once("exit", (c) => reject(new Error(`pvscsi up exited (${c}): ${upOut}`)));
   });
   const c = await run("xl", "--socket", socket, "create", vm);
   if (c.code !== 0) throw new Error(`xl create: ${c.err}`);
 }, 60_000);
 
 afterAll(async () => {
-  if (up?.exitCode === null) {
-    const exited = new Promise((r) => up.once("exit", r));
-    up.kill("SIGINT");
-    await exited;
-  }
+  await host?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

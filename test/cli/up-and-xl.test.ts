@@ -1,10 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { startUp, type UpProcess } from "../_support/pvscsi-up.js";
 
 /**
  * `pvscsi up` in its own process, driven from "a second terminal" with `pvscsi xl`, `pvscsi
@@ -16,10 +15,8 @@ const conf = join(dir, "host.conf");
 const vm = join(dir, "vm.cfg");
 writeFileSync(conf, "[disk 0:0:0:0]\nsize = 8M\n[disk 0:0:1:0]\nsize = 8M\n");
 writeFileSync(vm, `name = "web"\nmemory = 16\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`);
-const cli = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 
-let up: ChildProcess;
-let upOut = "";
+let host: UpProcess;
 
 async function run(...argv: string[]) {
   const out: string[] = [];
@@ -29,35 +26,17 @@ async function run(...argv: string[]) {
 }
 
 beforeAll(async () => {
-  up = spawn(process.execPath, ["--import", "tsx", cli, "up", "--config", conf, "--socket", socket], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  up.stdout!.setEncoding("utf8");
-  up.stderr!.setEncoding("utf8");
-  up.stderr!.on("data", (d: string) => {
-    upOut += d;
-  });
-  await new Promise<void>((resolve, reject) => {
-    up.stdout!.on("data", (d: string) => {
-      upOut += d;
-      if (upOut.includes("control socket:")) resolve();
-    });
-    up.once("exit", (c) => reject(new Error(`pvscsi up exited (${c}): ${upOut}`)));
-  });
+  host = await startUp(["--config", conf, "--socket", socket]);
 }, 30_000);
 
 afterAll(async () => {
-  if (up.exitCode === null) {
-    const exited = new Promise((r) => up.once("exit", r));
-    up.kill("SIGINT");
-    await exited;
-  }
+  await host.stop();
 });
 
 describe("pvscsi up + pvscsi xl from another terminal", () => {
   it("up lists dom0's devices and its socket", () => {
-    expect(upOut).toContain("pvscsi host up: dom0 with 2 SCSI device(s)");
-    expect(upOut).toMatch(/\[0:0:0:0\]\s+disk\s+PVSCSI/);
+    expect(host.output()).toContain("pvscsi host up: dom0 with 2 SCSI device(s)");
+    expect(host.output()).toMatch(/\[0:0:0:0\]\s+disk\s+PVSCSI/);
   });
 
   it("xl create, list, scsi-attach, scsi-list, guest commands, xenstore-ls, scsi-detach, destroy", async () => {
@@ -138,9 +117,9 @@ describe("pvscsi up + pvscsi xl from another terminal", () => {
   });
 
   it("stops cleanly on Ctrl-C", async () => {
-    const exited = new Promise<number | null>((r) => up.once("exit", r));
-    up.kill("SIGINT");
+    const exited = new Promise<number | null>((r) => host.child.once("exit", r));
+    host.child.kill("SIGINT");
     expect(await exited).toBe(0);
-    expect(upOut).toContain("stopped");
+    expect(host.output()).toContain("stopped");
   });
 });

@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { startUp, type UpProcess } from "../_support/pvscsi-up.js";
 
 /**
  * The README's examples run as written. Blocks marked `<!-- readme-test: file NAME -->` are
@@ -16,9 +16,6 @@ import { main } from "../../src/cli/main.js";
  */
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const readme = readFileSync(join(root, "README.md"), "utf8");
-const cli = join(root, "src/cli/main.ts");
-/** tsx's loader by absolute URL: the host runs in the scratch folder, where `tsx` does not resolve. */
-const tsx = pathToFileURL(join(root, "node_modules/tsx/dist/loader.mjs")).href;
 
 type Step = { kind: "file"; name: string; text: string } | { kind: "run"; text: string };
 
@@ -40,37 +37,13 @@ const env = {
   PVSCSI_STATE_DIR: join(dir, "state"),
   PVSCSI_LOCK_DIR: join(dir, "locks"),
 };
-let host: ChildProcess | null = null;
-let hostOut = "";
+let host: UpProcess | null = null;
+const hostOut = () => host?.output() ?? "";
 
 afterAll(async () => {
-  if (host && host.exitCode === null) {
-    const exited = new Promise((r) => host!.once("exit", r));
-    host.kill("SIGINT");
-    await exited;
-  }
+  await host?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function startHost(args: string[]): Promise<void> {
-  host = spawn(process.execPath, ["--import", tsx, cli, ...args], {
-    cwd: dir,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  host.stdout!.setEncoding("utf8");
-  host.stderr!.setEncoding("utf8");
-  host.stderr!.on("data", (d: string) => {
-    hostOut += d;
-  });
-  await new Promise<void>((resolve, reject) => {
-    host!.stdout!.on("data", (d: string) => {
-      hostOut += d;
-      if (hostOut.includes("control socket:")) resolve();
-    });
-    host!.once("exit", (c) => reject(new Error(`pvscsi up exited (${c}):\n${hostOut}`)));
-  });
-}
 
 async function pvscsi(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -110,11 +83,11 @@ async function run(block: string): Promise<string[]> {
     ran.push(line);
     if (argv[0] === "up") {
       expect(host, "one 'pvscsi up' per README").toBeNull();
-      await startHost(argv);
+      host = await startUp(argv.slice(1), { cwd: dir, env });
       continue;
     }
     const r = await pvscsi(argv);
-    expect(r.code, `${line}\nstdout:\n${r.out}\nstderr:\n${r.err}\nhost:\n${hostOut}`).toBe(0);
+    expect(r.code, `${line}\nstdout:\n${r.out}\nstderr:\n${r.err}\nhost:\n${hostOut()}`).toBe(0);
   }
   return ran;
 }
