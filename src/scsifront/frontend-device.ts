@@ -125,6 +125,8 @@ export class FrontendDevice {
         memory,
         grants,
         notifier: { notify: () => ctx.evtchn.send(port) },
+        // A polling guest never re-arms rsp_event, so the backend sends it no events.
+        polling: this.env.pollMode,
       });
       frontend.connect(
         new SharedRing(ctx.memory.buffer, ctx.memory.byteOffset + frame * 4096, 4096, VSCSIIF_ENTRY_SIZE),
