@@ -33,7 +33,7 @@ function word(k: number, lo: number): number {
 /**
  * Fill `buf` with the pattern stream of `seed` from byte `offset` on (`offset` need not be a
  * multiple of 4, nor `buf` aligned). The whole aligned middle is written through a
- * `Uint32Array` view, one word per step; the host is little-endian (checked by
+ * 32-bit typed-array view, one word per step; the host is little-endian (checked by
  * `xen/host-endian`), so the view's words are the stream's little-endian words.
  */
 export function fillPattern(buf: Uint8Array, seed: number, offset: number): void {
@@ -56,10 +56,23 @@ export function fillPattern(buf: Uint8Array, seed: number, offset: number): void
   const words = (n - i) >>> 2;
   if (words > 0) {
     if ((buf.byteOffset + i) % 4 === 0) {
-      const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words);
-      for (let j = 0; j < words; j++) {
-        view[j] = word(k, lo);
-        lo = (lo + 1) >>> 0;
+      // Int32 values and stores keep V8 on its integer path (a Uint32Array store of a value
+      // above 2^31 boxes a double); the bits written are the same.
+      const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
+      for (let j = 0; j < words; ) {
+        // Runs that do not cross a 2^32-word boundary, so the loop has no key change in it.
+        const end = Math.min(words, j + (0x1_0000_0000 - lo));
+        let l = lo | 0;
+        const kk = k | 0;
+        for (; j < end; j++, l = (l + 1) | 0) {
+          let x = Math.imul(l, 0x9e3779b1) ^ kk;
+          x ^= x >>> 16;
+          x = Math.imul(x, 0x85ebca6b);
+          x ^= x >>> 13;
+          x = Math.imul(x, 0xc2b2ae35);
+          view[j] = x ^ (x >>> 16);
+        }
+        lo = l >>> 0;
         if (lo === 0) k = key(seed, ++hi);
       }
     } else {
