@@ -86,14 +86,14 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
     });
 
     await step("disk I/O with checksums, while the tape drive is hot-attached", async (say) => {
-      const write = g(["dd", "of=/dev/sda", "if=pattern:2026", "bs=256k", "count=64"]);
+      const write = g(["dd", "of=/dev/sda", "if=pattern:2026", "bs=256k", "count=64", "status=hash"]);
       // scsi-attach while the write is on the ring (vscsiif.h's state 7 flow).
       await host.scsiAttach("backup", "/dev/nst0", "0:0:0:0");
       say("xl scsi-attach backup /dev/nst0 0:0:0:0   (during the write)");
       const w = await write;
-      say(shown("dd of=/dev/sda if=pattern:2026 bs=256k count=64", w));
-      const r = await g(["dd", "if=/dev/sda", "bs=256k", "count=64"]);
-      say(shown("dd if=/dev/sda bs=256k count=64", r));
+      say(shown("dd of=/dev/sda if=pattern:2026 bs=256k count=64 status=hash", w));
+      const r = await g(["dd", "if=/dev/sda", "bs=256k", "count=64", "status=hash"]);
+      say(shown("dd if=/dev/sda bs=256k count=64 status=hash", r));
       const hw = /sha256 (\w+)/.exec(w.stdout)?.[1];
       const hr = /sha256 (\w+)/.exec(r.stdout)?.[1];
       checks["disk read-back matches what was written"] = hw !== undefined && hw === hr;

@@ -66,11 +66,18 @@ describe("a driver domain serving a guest's controller", () => {
     );
 
     // Data goes to the driver domain's disk and comes back; dom0's disk is untouched.
-    const w = await host.guestCommand("vm1", ["dd", "of=/dev/sda", "if=pattern:9", "bs=64k", "count=16"]);
+    const w = await host.guestCommand("vm1", [
+      "dd",
+      "of=/dev/sda",
+      "if=pattern:9",
+      "bs=64k",
+      "count=16",
+      "status=hash",
+    ]);
     expect(w.exitCode).toBe(0);
-    const r = await host.guestCommand("vm1", ["dd", "if=/dev/sda", "bs=64k", "count=16"]);
+    const r = await host.guestCommand("vm1", ["dd", "if=/dev/sda", "bs=64k", "count=16", "status=hash"]);
     expect(hash(r.stdout)).toBe(hash(w.stdout));
-    const other = await host.guestCommand("vm1", ["dd", "if=/dev/sdb", "bs=64k", "count=16"]);
+    const other = await host.guestCommand("vm1", ["dd", "if=/dev/sdb", "bs=64k", "count=16", "status=hash"]);
     expect(hash(other.stdout)).not.toBe(hash(w.stdout));
 
     const report = await host.backendReport();

@@ -34,8 +34,15 @@ const sha = (s: string) => /sha256 (\w{64})/.exec(s)?.[1];
 
 describe("PVSCSI through workers", () => {
   it("moves 512 KiB commands (128 pages) through indirect segments intact", async () => {
-    const w = await host.guestCommand("a", ["dd", "of=/dev/sda", "if=pattern:99", "bs=512k", "count=8"]);
-    const r = await host.guestCommand("a", ["dd", "if=/dev/sda", "bs=512k", "count=8"]);
+    const w = await host.guestCommand("a", [
+      "dd",
+      "of=/dev/sda",
+      "if=pattern:99",
+      "bs=512k",
+      "count=8",
+      "status=hash",
+    ]);
+    const r = await host.guestCommand("a", ["dd", "if=/dev/sda", "bs=512k", "count=8", "status=hash"]);
     expect([w.exitCode, r.exitCode]).toEqual([0, 0]);
     expect(sha(r.stdout)).toBe(sha(w.stdout));
   });

@@ -35,9 +35,16 @@ describe("threaded host with real workers", () => {
     const proc = await host.guestCommand("vm1", ["cat", "/proc/scsi/scsi"]);
     expect(proc.stdout).toContain("Host: scsi0 Channel: 00 Id: 01 Lun: 00");
 
-    const w = await host.guestCommand("vm1", ["dd", "of=/dev/sdb", "if=pattern:7", "bs=64k", "count=32"]);
+    const w = await host.guestCommand("vm1", [
+      "dd",
+      "of=/dev/sdb",
+      "if=pattern:7",
+      "bs=64k",
+      "count=32",
+      "status=hash",
+    ]);
     expect(w.exitCode).toBe(0);
-    const r = await host.guestCommand("vm1", ["dd", "if=/dev/sdb", "bs=64k", "count=32"]);
+    const r = await host.guestCommand("vm1", ["dd", "if=/dev/sdb", "bs=64k", "count=32", "status=hash"]);
     expect(r.exitCode).toBe(0);
     const hash = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)?.[1];
     expect(hash(r.stdout)).toBe(hash(w.stdout));

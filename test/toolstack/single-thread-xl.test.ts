@@ -58,13 +58,17 @@ describe("the toolstack in one thread", () => {
 
     // Through the driver domain's disk and back; dom0's disk does not have it.
     const w = await sys.run(
-      host.guestCommand("vm1", ["dd", "of=/dev/sda", "if=pattern:5", "bs=64k", "count=4"]),
+      host.guestCommand("vm1", ["dd", "of=/dev/sda", "if=pattern:5", "bs=64k", "count=4", "status=hash"]),
     );
     expect(w.exitCode).toBe(0);
-    const r = await sys.run(host.guestCommand("vm1", ["dd", "if=/dev/sda", "bs=64k", "count=4"]));
+    const r = await sys.run(
+      host.guestCommand("vm1", ["dd", "if=/dev/sda", "bs=64k", "count=4", "status=hash"]),
+    );
     expect(hash(r.stdout)).toBeDefined();
     expect(hash(r.stdout)).toBe(hash(w.stdout));
-    const other = await sys.run(host.guestCommand("vm1", ["dd", "if=/dev/sdb", "bs=64k", "count=4"]));
+    const other = await sys.run(
+      host.guestCommand("vm1", ["dd", "if=/dev/sdb", "bs=64k", "count=4", "status=hash"]),
+    );
     expect(hash(other.stdout)).not.toBe(hash(w.stdout));
     const stats = (await sys.run(host.backendReport())).find((v) => v.backendDomid === dd)!.stats;
     expect(stats.bytesOut).toBeGreaterThanOrEqual(4 * 65536);

@@ -14,9 +14,11 @@ Run a command inside a running guest, against the SCSI devices its scsifront see
   cat /proc/scsi/scsi                  the same, as Linux's /proc/scsi/scsi
   sg_inq <dev>                         standard INQUIRY, unit serial number, device identifiers
   sg_readcap [--16] <dev>              capacity and block size
-  dd if=<dev> [bs=] [count=] [skip=]   read; prints the records, rate and the data's SHA-256
-  dd of=<dev> [if=/dev/zero|pattern:<seed>] [bs=] [count=] [seek=]
-                                       write; prints the SHA-256 of what was written
+  dd if=<dev> [bs=] [count=] [skip=] [status=hash]
+                                       read; prints the records and rate (status=hash: the
+                                       data's SHA-256 too)
+  dd of=<dev> [if=/dev/zero|pattern:<seed>] [bs=] [count=] [seek=] [status=hash]
+                                       write; status=hash prints the SHA-256 of what was written
   tar -c|-x|-t [-f <tape>] [-C dir] [path...]   the guest's files to tape and back
   help                                 every command the guest knows; <command> --help its options
 

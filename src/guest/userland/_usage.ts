@@ -63,14 +63,18 @@ export const USAGES: Readonly<Record<string, { readonly summary: string; readonl
   dd: {
     summary: "copy between devices, /dev/zero, /dev/null and patterns",
     usage:
-      "Usage: dd [OPERAND]...\nCopy blocks between a SCSI disk and a source or sink; print the records,\n" +
-      "the rate and the SHA-256 of the bytes copied.\n" +
+      "Usage: dd [OPERAND]...\nCopy blocks between a SCSI disk and a source or sink; print the records\n" +
+      "and the rate. The disk is read and written as with iflag=direct/oflag=direct: a bs\n" +
+      "larger than the frontend's maximum transfer is split into several commands.\n" +
       "  if=FILE    read from FILE: a disk, /dev/zero or pattern:<seed> (default pattern:0)\n" +
       "  of=FILE    write to FILE: a disk or /dev/null (default: discard)\n" +
       "  bs=BYTES   block size (default 512); suffixes c w b k K M G, KiB MiB GiB\n" +
       "  count=N    copy N blocks (default 1)\n" +
       "  skip=N     skip N blocks of the input disk\n" +
       "  seek=N     skip N blocks of the output disk\n" +
+      "  status=hash  also print 'sha256 <hex>' of the bytes copied (not hashed otherwise)\n" +
+      "pattern:<seed> is a fixed byte stream addressed by position: written to a disk, the\n" +
+      "bytes at each disk offset are the same however bs, seek and count cut it.\n" +
       "A disk copied past its end stops with 'No space left on device' and exit status 1.\n",
   },
   mt: {

@@ -1,9 +1,10 @@
-import { createHash } from "node:crypto";
-import type { GuestScsi, ScsiResult } from "../midlayer.js";
-import { READ_16, rw16, WRITE_16 } from "../sd.js";
+import { createHash, type Hash } from "node:crypto";
+import type { GuestScsi } from "../midlayer.js";
 import { capacity } from "./_capacity.js";
 import { describeFailure, device, fail, ok } from "./_common.js";
+import { RecordIo } from "./_record-io.js";
 import type { CommandResult } from "./command.js";
+import { fillPattern } from "./pattern.js";
 
 /** dd's size suffixes: c 1, w 2, b 512, k/K 1024, M, G. */
 function parseSize(v: string | undefined, what: string): number | string {
@@ -24,17 +25,6 @@ function parseSize(v: string | undefined, what: string): number | string {
   };
   const n = Number(m[1]) * (m[2] ? mult[m[2]]! : 1);
   return Number.isSafeInteger(n) ? n : `dd: ${what} too large`;
-}
-
-/** A deterministic byte stream (xorshift32) for `if=pattern:<seed>`, so a reader can check it. */
-export function fillPattern(buf: Uint8Array, seed: number, offset: number): void {
-  let x = (seed ^ Math.imul(offset + 1, 0x9e3779b1)) >>> 0 || 0x12345678;
-  for (let i = 0; i < buf.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    buf[i] = x & 0xff;
-  }
 }
 
 /** What dd copies from: a disk, or a generated stream. */
@@ -62,8 +52,13 @@ function stats(
 /**
  * `dd if=<device> [of=/dev/null] ...` reads a disk; `dd of=<device> [if=/dev/zero|pattern:<seed>]
  * ...` writes one; `dd if=/dev/zero|pattern:<seed> of=/dev/null` only generates. Sizes as dd
- * takes them (`bs`, `count`, `skip`, `seek`), whole blocks of the device. Prints dd's summary
- * and the SHA-256 of the bytes moved, so a write and a later read can be compared.
+ * takes them (`bs`, `count`, `skip`, `seek`), whole blocks of the device. Prints dd's summary;
+ * with `status=hash` also the SHA-256 of the bytes moved, so a write and a later read can be
+ * compared (not by default: hashing costs more than the ring does).
+ *
+ * The copy is what `iflag=direct`/`oflag=direct` does on Linux: one buffer of `bs` for the whole
+ * run, each record moved between it and the disk by commands of at most the frontend's maximum
+ * transfer, several in flight (the block layer's split), so any `bs` works.
  *
  * At the end of the disk it behaves as GNU dd on a block device: a read stops there (a short
  * last record counts as `+1`, exit 0); a write that does not fit writes what fits, then reports
@@ -78,8 +73,12 @@ export async function dd(argv: readonly string[], scsi: GuestScsi): Promise<Comm
     opts.set(a.slice(0, eq), a.slice(eq + 1));
   }
   for (const k of opts.keys())
-    if (!["if", "of", "bs", "count", "skip", "seek"].includes(k))
+    if (!["if", "of", "bs", "count", "skip", "seek", "status"].includes(k))
       return fail(`dd: unrecognized operand '${k}='`);
+  const status = opts.get("status");
+  if (status !== undefined && status !== "hash") return fail(`dd: invalid status level '${status}'`);
+  const hash: Hash | null = status === "hash" ? createHash("sha256") : null;
+  const hashLine = () => (hash ? `sha256 ${hash.digest("hex")}\n` : "");
   const output = opts.get("of") ?? "/dev/null";
   const inputOpt = opts.get("if");
   const input = inputOpt ?? (output === "/dev/null" ? undefined : "pattern:0");
@@ -99,7 +98,6 @@ export async function dd(argv: readonly string[], scsi: GuestScsi): Promise<Comm
   for (const v of [bs, count, offsetOpt]) if (typeof v === "string") return fail(v);
   const [bsN, countN, startN] = [bs as number, count as number, offsetOpt as number];
   if (bsN === 0) return fail("dd: invalid number '0' for bs");
-  const hash = createHash("sha256");
   const t0 = performance.now();
   const elapsed = () => Math.max((performance.now() - t0) / 1000, 1e-6);
   if (!reading && output === "/dev/null") {
@@ -107,9 +105,9 @@ export async function dd(argv: readonly string[], scsi: GuestScsi): Promise<Comm
     const data = new Uint8Array(bsN);
     for (let rec = 0; rec < countN; rec++) {
       if (source.kind === "pattern") fillPattern(data, source.seed, rec * bsN);
-      hash.update(data);
+      hash?.update(data);
     }
-    return ok(`${stats(countN, 0, countN, 0, countN * bsN, elapsed())}sha256 ${hash.digest("hex")}\n`);
+    return ok(`${stats(countN, 0, countN, 0, countN * bsN, elapsed())}${hashLine()}`);
   }
   const devName = reading ? input! : output;
   const dev = device(scsi, devName, "dd");
@@ -120,48 +118,61 @@ export async function dd(argv: readonly string[], scsi: GuestScsi): Promise<Comm
     return fail(`dd: bs=${bsN} is not a multiple of the ${cap.blockSize}-byte block size`);
   const chunkMax = Math.max(cap.blockSize, Math.floor(dev.host.maxTransfer / cap.blockSize) * cap.blockSize);
   const recBlocks = bsN / cap.blockSize;
+  // The run's one buffer (dd's ibuf): a record is generated into it or read into it.
+  let buf: Uint8Array;
+  let io: RecordIo;
+  try {
+    buf = new Uint8Array(bsN);
+    io = RecordIo.open(scsi, dev, reading, cap.blockSize, chunkMax, bsN);
+  } catch (e) {
+    return fail(`dd: ${devName}: ${e instanceof Error ? e.message : e}`);
+  }
   let moved = 0;
   let full = 0;
   let partial = 0;
   let noSpace = false;
-  for (let rec = 0; rec < countN; rec++) {
-    let lba = (startN + rec) * recBlocks;
-    const avail = cap.blocks > BigInt(lba) ? Number(cap.blocks - BigInt(lba)) : 0;
-    const blocksNow = Math.min(recBlocks, avail);
-    const bytesNow = blocksNow * cap.blockSize;
-    for (let done = 0; done < bytesNow; ) {
-      const n = Math.min(chunkMax, bytesNow - done);
-      const blocks = n / cap.blockSize;
-      const cdb = rw16(reading ? READ_16 : WRITE_16, lba, blocks);
-      let r: ScsiResult;
-      if (reading) {
-        r = await scsi.execute(dev, { cdb, dataInLength: n });
-        if (r.host === 0 && r.status === 0) hash.update(r.data);
-      } else {
-        const data = new Uint8Array(n);
-        if (source.kind === "pattern") fillPattern(data, source.seed, lba);
-        hash.update(data);
-        r = await scsi.execute(dev, { cdb, dataOut: data });
+  try {
+    for (let rec = 0; rec < countN; rec++) {
+      const lba = (startN + rec) * recBlocks;
+      const avail = cap.blocks > BigInt(lba) ? Number(cap.blocks - BigInt(lba)) : 0;
+      const blocksNow = Math.min(recBlocks, avail);
+      const bytesNow = blocksNow * cap.blockSize;
+      if (bytesNow > 0) {
+        // A pattern is addressed by the disk's byte offset, so a reader can check any part.
+        if (source.kind === "pattern")
+          fillPattern(buf.subarray(0, bytesNow), source.seed, lba * cap.blockSize);
+        const failed = await io.run(buf, bytesNow, lba);
+        if (failed !== null) {
+          // What completed before the failing command was moved (sequential dd's count).
+          const done = (failed.lba - lba) * cap.blockSize;
+          moved += done;
+          return {
+            exitCode: 1,
+            stdout: "",
+            stderr:
+              `dd: ${reading ? "reading" : "writing"} ${devName} at LBA ${failed.lba}: ${describeFailure(failed.result)}\n` +
+              stats(full, partial, full, partial, moved, elapsed()),
+          };
+        }
+        if (hash) {
+          if (reading)
+            for (let i = 0, at = 0; at < bytesNow; i++, at += chunkMax)
+              hash.update(buf.subarray(at, at + io.got[i]!));
+          else hash.update(buf.subarray(0, bytesNow));
+        }
+        moved += bytesNow;
       }
-      if (r.host !== 0 || r.status !== 0) {
-        return {
-          exitCode: 1,
-          stdout: "",
-          stderr:
-            `dd: ${reading ? "reading" : "writing"} ${devName} at LBA ${lba}: ${describeFailure(r)}\n` +
-            stats(full, partial, full, partial, moved, elapsed()),
-        };
+      if (blocksNow === recBlocks) full++;
+      else {
+        if (blocksNow > 0) partial++;
+        noSpace = !reading; // a read just meets the end (EOF); a write has more to put
+        break;
       }
-      done += n;
-      lba += blocks;
-      moved += n;
     }
-    if (blocksNow === recBlocks) full++;
-    else {
-      if (blocksNow > 0) partial++;
-      noSpace = !reading; // a read just meets the end (EOF); a write has more to put
-      break;
-    }
+  } catch (e) {
+    return fail(`dd: ${devName}: ${e instanceof Error ? e.message : e}`);
+  } finally {
+    io.close();
   }
   if (noSpace) {
     // The record that did not fit was read whole from the input: GNU dd counts it in, and out
@@ -174,5 +185,5 @@ export async function dd(argv: readonly string[], scsi: GuestScsi): Promise<Comm
         stats(full + 1, 0, full, partial, moved, elapsed()),
     };
   }
-  return ok(`${stats(full, partial, full, partial, moved, elapsed())}sha256 ${hash.digest("hex")}\n`);
+  return ok(`${stats(full, partial, full, partial, moved, elapsed())}${hashLine()}`);
 }
