@@ -30,6 +30,8 @@ export {
   type GuestReleased,
   type KernelBoot,
 } from "./kernel-api.js";
+/** How many kernel threads may spin in poll mode, and the places a kernel claims in that budget. */
+export { checkPollThreads, defaultPollThreads, PollBudget } from "./poll-budget.js";
 /** Typed RPC to a kernel in a worker (control only; never SCSI data). */
 export { RpcClient, rpcProxy, serveRpc } from "./rpc.js";
 /** The deterministic system with every kernel in one thread, driven by `settle()` / `run()`. */

@@ -54,6 +54,8 @@ export class LocalSystem implements System {
   readonly xenstored: Xenstored;
   readonly xs: XenstoreClient;
   readonly pollMode: boolean;
+  /** No limit: one thread runs every kernel, so polling spins no extra thread. */
+  readonly pollThreads = Number.POSITIVE_INFINITY;
   dom0Kernel: RunningBackend | null = null;
   /** Guests created by {@link createGuest}, by domid. */
   readonly guests = new Map<number, LocalGuest>();
@@ -119,7 +121,7 @@ export class LocalSystem implements System {
   async startGuestKernel(b: GuestBoot): Promise<RunningKernel<GuestKernel>> {
     const ctx = this.hv.context(b.self.domid, { vcpu: b.vcpu });
     const k = await this.run(bootGuestKernel(ctx, b, "pumped", (k) => this.kernels.add(k)));
-    return this.running(b.self.domid, k);
+    return this.running(b.self.domid, k, b.pollMode);
   }
 
   async startBackendKernel(b: BackendBoot): Promise<RunningBackend> {
@@ -127,13 +129,18 @@ export class LocalSystem implements System {
     const extra = b.self.domid === 0 ? this.extraDevices : undefined;
     const k = await this.run(bootBackendKernel(ctx, b, "pumped", (k) => this.kernels.add(k), extra));
     if (b.self.domid === 0) this.dom0Backend = k;
-    return { ...this.running(b.self.domid, k), inventory: await k.inventory() };
+    return { ...this.running(b.self.domid, k, b.pollMode), inventory: await k.inventory() };
   }
 
-  private running<K extends GuestKernel | BackendKernel>(domid: number, k: K): RunningKernel<K> {
+  private running<K extends GuestKernel | BackendKernel>(
+    domid: number,
+    k: K,
+    pollMode: boolean,
+  ): RunningKernel<K> {
     const started = performance.now();
     return {
       domid,
+      pollMode,
       api: k,
       // One thread runs every kernel, so a kernel's own time is not measured: wall time stands in.
       cpuSeconds: () => (performance.now() - started) / 1000,

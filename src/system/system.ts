@@ -9,6 +9,11 @@ import type { BackendBoot, BackendKernelApi, GuestBoot, GuestKernelApi } from ".
 /** A domain's running kernel as the toolstack holds it, wherever it runs. */
 export interface RunningKernel<Api> {
   readonly domid: number;
+  /**
+   * Whether this kernel polls its rings: poll mode, and a place in the system's poll budget
+   * ({@link System.pollThreads}); otherwise it sleeps on its event channel.
+   */
+  readonly pollMode: boolean;
   /** The kernel's API: RPC to a worker, or the in-thread kernel itself. */
   readonly api: Api;
   /** The vcpu time the kernel has used, in seconds (what `xl list` shows). */
@@ -36,6 +41,11 @@ export interface System {
   readonly xs: XenstoreClient;
   /** Rings polled instead of event-driven (benchmarks). */
   readonly pollMode: boolean;
+  /**
+   * In poll mode, how many kernels may poll at once (each spins a thread); later kernels run
+   * event-driven until a polling one stops. Unlimited (`Infinity`) where one thread runs them all.
+   */
+  readonly pollThreads: number;
   /** dom0's backend kernel (scsiback over dom0's inventory); null once shut down. */
   readonly dom0Kernel: RunningBackend | null;
   /** Start a guest's kernel (scsifront) and wait until it is up, at most `timeoutMs`. */

@@ -14,6 +14,7 @@ import {
   type GuestKernelApi,
 } from "./kernel-api.js";
 import { runKernelLoop } from "./kernel-loop.js";
+import { checkPollThreads, defaultPollThreads, PollBudget } from "./poll-budget.js";
 import { RpcClient, rpcProxy } from "./rpc.js";
 import { spawnWorker } from "./spawn-worker.js";
 import { type RunningBackend, type RunningKernel, type System, withTimeout } from "./system.js";
@@ -22,6 +23,11 @@ import { type RunningBackend, type RunningKernel, type System, withTimeout } fro
 export interface ThreadedSystemOptions extends BootOptions {
   /** How long to wait for dom0's kernel to boot (default 10 s). */
   readonly bootTimeoutMs?: number;
+  /**
+   * In poll mode, how many kernel threads may spin at once (default {@link defaultPollThreads}:
+   * the cores less one for this thread); kernels beyond it run event-driven.
+   */
+  readonly pollThreads?: number;
 }
 
 /**
@@ -36,18 +42,22 @@ export class ThreadedSystem implements System {
   readonly xenstored: Xenstored;
   readonly xs: XenstoreClient;
   readonly pollMode: boolean;
+  readonly pollThreads: number;
   dom0Kernel: RunningBackend | null = null;
   private stopping = false;
   private readonly machine: Machine;
   private readonly xsLoop: Promise<void>;
+  private readonly pollBudget: PollBudget;
 
-  private constructor(machine: Machine) {
+  private constructor(machine: Machine, pollThreads: number) {
     this.machine = machine;
     this.hv = machine.hv;
     this.dom0 = machine.dom0;
     this.xenstored = machine.xenstored;
     this.xs = machine.xs;
     this.pollMode = machine.pollMode;
+    this.pollThreads = pollThreads;
+    this.pollBudget = new PollBudget(pollThreads);
     // xenstored must serve the backend while it boots: its loop runs from here on.
     this.xsLoop = runKernelLoop(machine.xsDispatch, [], { stopped: () => this.stopping });
   }
@@ -56,10 +66,14 @@ export class ThreadedSystem implements System {
   static async start(options: ThreadedSystemOptions = {}): Promise<ThreadedSystem> {
     let sys: ThreadedSystem | undefined;
     const timeout = options.bootTimeoutMs ?? 10_000;
+    const pollThreads =
+      options.pollThreads === undefined
+        ? defaultPollThreads()
+        : checkPollThreads(options.pollThreads, "pollThreads");
     try {
       const { dom0Kernel } = await boot(options, {
         attach: (m) => {
-          sys = new ThreadedSystem(m);
+          sys = new ThreadedSystem(m, pollThreads);
         },
         drive: (p) => p,
         startBackendKernel: (b) => sys!.startBackendKernel(b, "Domain-0", timeout),
@@ -77,27 +91,31 @@ export class ThreadedSystem implements System {
     name: string,
     timeoutMs: number,
   ): Promise<RunningKernel<GuestKernelApi>> {
-    const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: b });
+    const pollMode = this.pollBudget.claim(b.pollMode);
+    const boot: GuestBoot = { ...b, pollMode };
+    const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: boot });
     const rpc = new RpcClient<GuestKernelApi>(worker, `dom${b.self.domid} (${name}) kernel`);
-    const k = running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS));
+    const k = this.running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS), pollMode);
     try {
       await withTimeout(rpc.ready, timeoutMs, `${name}'s kernel to boot`);
     } catch (e) {
-      await worker.terminate();
+      await k.terminate();
       throw e;
     }
     return k;
   }
 
   async startBackendKernel(b: BackendBoot, name: string, timeoutMs: number): Promise<RunningBackend> {
-    const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: b });
+    const pollMode = this.pollBudget.claim(b.pollMode);
+    const boot: BackendBoot = { ...b, pollMode };
+    const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: boot });
     const rpc = new RpcClient<BackendKernelApi>(worker, `dom${b.self.domid} (${name}) backend kernel`);
-    const k = running(b.self.domid, worker, rpcProxy(rpc, BACKEND_KERNEL_METHODS));
+    const k = this.running(b.self.domid, worker, rpcProxy(rpc, BACKEND_KERNEL_METHODS), pollMode);
     let inventory: LsscsiRow[];
     try {
       inventory = (await withTimeout(rpc.ready, timeoutMs, `${name}'s kernel to boot`)) as LsscsiRow[];
     } catch (e) {
-      await worker.terminate();
+      await k.terminate();
       throw e;
     }
     return { ...k, inventory };
@@ -124,20 +142,29 @@ export class ThreadedSystem implements System {
     await this.xsLoop;
     this.xenstored.close();
   }
-}
 
-/** A kernel in `worker`: its time is the worker's event-loop active time. */
-function running<Api>(domid: number, worker: Worker, api: Api): RunningKernel<Api> {
-  const since = Date.now();
-  return {
-    domid,
-    api,
-    cpuSeconds: () => {
-      const elu = worker.performance?.eventLoopUtilization?.();
-      return elu ? elu.active / 1000 : (Date.now() - since) / 1000;
-    },
-    terminate: async () => {
-      await worker.terminate();
-    },
-  };
+  /**
+   * A kernel in `worker`: its time is the worker's event-loop active time; ending it gives its
+   * place in the poll budget back (once).
+   */
+  private running<Api>(domid: number, worker: Worker, api: Api, pollMode: boolean): RunningKernel<Api> {
+    const since = Date.now();
+    let held = pollMode;
+    return {
+      domid,
+      pollMode,
+      api,
+      cpuSeconds: () => {
+        const elu = worker.performance?.eventLoopUtilization?.();
+        return elu ? elu.active / 1000 : (Date.now() - since) / 1000;
+      },
+      terminate: async () => {
+        await worker.terminate();
+        if (held) {
+          held = false;
+          this.pollBudget.release();
+        }
+      },
+    };
+  }
 }

@@ -40,6 +40,14 @@ type ControllerPlan = Map<
   { backend: BackendDomain; featureHost: boolean; devs: VscsiDevNodes[]; where: string }
 >;
 
+/** What `xl create` made, and what the user should know about it. */
+export interface CreatedDomain {
+  readonly domid: number;
+  readonly name: string;
+  /** Said on stderr by `xl create` (e.g. a kernel left out of poll mode). */
+  readonly warnings: readonly string[];
+}
+
 /**
  * A domain's life as libxl leads it — `libxl_domain_create_new` (build, xenstore home, kernel,
  * devices), `libxl_domain_destroy` (devices closed, kernel stopped, xenstore released, domain
@@ -55,7 +63,7 @@ export class DomainLifecycle {
   ) {}
 
   /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
-  async create(spec: DomainSpec, force: boolean): Promise<{ domid: number; name: string }> {
+  async create(spec: DomainSpec, force: boolean): Promise<CreatedDomain> {
     if (spec.name === "Domain-0" || this.table.findByName(spec.name) !== undefined)
       throw new PvscsiError("ESTATE", `domain '${spec.name}' already exists`);
     if (spec.driverDomain) return this.createDriverDomain(spec, spec.driverDomain.hostConfig);
@@ -84,12 +92,29 @@ export class DomainLifecycle {
       this.table.guests.set(domid, { handle, name: spec.name, memoryMiB: spec.memoryMiB, kernel, guestRoot });
       await this.connectControllers(domid, controllers);
       debug("created dom%d %s with %d vscsi controller(s)", domid, spec.name, controllers.size);
-      return { domid, name: spec.name };
+      return { domid, name: spec.name, warnings: this.pollWarnings(spec.name, kernel.pollMode, domid) };
     } catch (e) {
       debug("create %s failed: %s; cleaning up", spec.name, e instanceof Error ? e.message : e);
       await this.teardown(domid, true).catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * In poll mode, a kernel beyond the system's poll budget runs event-driven: say so, and which
+   * kernels hold the budget, so that a benchmark's figures are not read as poll mode's.
+   */
+  private pollWarnings(name: string, polls: boolean, domid: number): string[] {
+    if (!this.system.pollMode || polls) return [];
+    const holders: string[] = [];
+    for (const d of [...this.table.backends.values(), ...this.table.guests.values()])
+      if (d.handle.domid !== domid && d.kernel.pollMode) holders.push(d.name);
+    const n = this.system.pollThreads;
+    return [
+      `poll mode: ${name}'s kernel waits on events instead of polling: the host lets ${n} kernel thread(s) ` +
+        `poll at once (the cores less one for the toolstack; Host option pollThreads), ` +
+        `held by ${holders.length > 0 ? holders.join(", ") : "none"}`,
+    ];
   }
 
   /** Group a config's vscsi entries into controllers by vHOST, checking each device. */
@@ -162,7 +187,7 @@ export class DomainLifecycle {
   private async createDriverDomain(
     spec: DomainSpec,
     hostConfig: HostConfigSource | null,
-  ): Promise<{ domid: number; name: string }> {
+  ): Promise<CreatedDomain> {
     const handle = this.system.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
     const domid = handle.domid;
     try {
@@ -191,7 +216,7 @@ export class DomainLifecycle {
       });
       for (const g of this.table.guests.values()) await g.kernel.api.introducePeer(handle);
       debug("created driver domain dom%d %s", domid, spec.name);
-      return { domid, name: spec.name };
+      return { domid, name: spec.name, warnings: this.pollWarnings(spec.name, kernel.pollMode, domid) };
     } catch (e) {
       debug("create %s failed: %s; cleaning up", spec.name, e instanceof Error ? e.message : e);
       await this.teardown(domid, true).catch(() => undefined);

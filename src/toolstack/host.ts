@@ -29,6 +29,13 @@ export interface HostOptions extends ToolstackOptions {
   readonly hostConfig?: HostConfigSource | null;
   /** Rings polled instead of event-driven (benchmarks). */
   readonly pollMode?: boolean;
+  /**
+   * In poll mode, how many kernels may poll at once, each spinning a thread (default: the
+   * cores less one for the toolstack's thread, at least 1; `defaultPollThreads`). dom0's backend
+   * claims a place first, then domains in the order they are created; the others run
+   * event-driven, and `create` warns.
+   */
+  readonly pollThreads?: number;
   /** Frames of dom0's memory (default 4096: 16 MiB). */
   readonly dom0Frames?: number;
 }
@@ -116,6 +123,11 @@ export class Host {
     return this.system.pollMode;
   }
 
+  /** In poll mode, how many kernels may poll at once ({@link HostOptions.pollThreads}). */
+  get pollThreads(): number {
+    return this.system.pollThreads;
+  }
+
   /** dom0's SCSI devices, as its kernel reported them at boot. */
   get inventory(): readonly LsscsiRow[] {
     return this.table.backends.get(0)?.inventory ?? [];
@@ -153,7 +165,7 @@ export class Host {
           ? { ...spec, guestRoot: join(roots, spec.name, "root") }
           : spec;
       const r = await this.domains.create(withRoot, options.force === true);
-      return { ...r, warnings: spec.warnings };
+      return { ...r, warnings: [...spec.warnings, ...r.warnings] };
     });
   }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import {
   type HostConfigSource,
   parseHostConfig,
@@ -21,8 +22,27 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
   --config FILE   dom0's SCSI devices (host config; see src/targets/inventory/host-config.ts);
                   default: the built-in inventory
   --socket PATH   control socket (default: $PVSCSI_SOCKET, or $XDG_RUNTIME_DIR/pvscsi-<uid>.sock)
-  --poll          poll rings instead of sleeping on event channels (for benchmarks)
+  --poll          poll rings instead of sleeping on event channels (for benchmarks); a polling
+                  kernel spins a thread, so at most one per core less one for this process's
+                  own thread (at least 1) polls: dom0's backend first, then domains in the
+                  order they are created; the others wait on events ('xl create' warns)
 `;
+
+/**
+ * The line `pvscsi up --poll` prints at start: how many kernels will poll on this machine, since
+ * a domain beyond that runs event-driven and a benchmark must not be read as poll mode's.
+ */
+export function pollBudgetNotice(pollThreads: number, cores: number): string {
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  if (pollThreads === 0)
+    return `poll mode: ${plural(cores, "core", "cores")}; no kernel polls, all wait on events\n`;
+  const others = pollThreads - 1;
+  const beyond =
+    others === 0
+      ? "other domains wait on events"
+      : `so do the first ${plural(others, "domain", "domains")} created; others wait on events`;
+  return `poll mode: ${plural(cores, "core", "cores")}; dom0's backend polls, ${beyond}\n`;
+}
 
 /**
  * Read and check a host config file for {@link Host.start}, with errors naming it. It is parsed
@@ -69,6 +89,7 @@ export const upCommand: Command = {
       `pvscsi host up: dom0 with ${host.inventory.length} SCSI device(s) (${hostConfig?.source ?? "built-in inventory"})\n`,
     );
     io.out(formatLsscsi(host.inventory));
+    if (host.pollMode) io.out(pollBudgetNotice(host.pollThreads, availableParallelism()));
     io.out(`control socket: ${socket}\ntry: pvscsi xl create <domain.cfg>   (Ctrl-C stops the host)\n`);
     await new Promise<void>((resolveStop) => {
       const stop = () => {
