@@ -28,6 +28,7 @@ export {
   TYPE_ROM,
   TYPE_TAPE,
 } from "../scsi/device.js";
+export { decodeSense, writeSense } from "../scsi/sense.js";
 export {
   DEFAULT_HOST_CONFIG,
   type DeviceConfig,
@@ -44,7 +45,7 @@ export { Cdrom } from "./mmc/index.js";
 export { NULL_DEVICE_INFO, NullDevice } from "./null-device.js";
 export { Disk, type DiskOptions, FileStore, RamStore } from "./sbc/index.js";
 export { MediumChanger, type MediumChangerOptions } from "./smc/index.js";
-export { decodeSense, SpcDevice, writeSense } from "./spc/index.js";
+export { SpcDevice } from "./spc/index.js";
 export {
   Cartridge,
   type CartridgeLibrary,
