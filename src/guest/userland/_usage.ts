@@ -58,6 +58,7 @@ export const USAGES: Readonly<Record<string, { readonly summary: string; readonl
       "  --iodepth=N     commands in flight, 1..16 (default 16)\n" +
       "  --runtime=SECS  stop after this long (default 2)\n" +
       "  --count=N       stop after N commands\n" +
+      "  --lat           also report completion latency percentiles (fio's clat, ns)\n" +
       "  --json          print the result as JSON\n",
   },
   dd: {

@@ -1,3 +1,4 @@
+import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import { DMA_FROM_DEVICE, DMA_TO_DEVICE, type FrontCommand, type GuestScsi } from "../midlayer.js";
 import type { CommandResult } from "./command.js";
 
@@ -13,6 +14,18 @@ export interface IoBenchResult {
   readonly bytes: number;
   readonly seconds: number;
   readonly errors: number;
+  /** With `latency`: fio's clat, submission to completion per command, in ns. */
+  readonly clat?: IoBenchLatency;
+}
+
+/** Completion latency percentiles (ns), fio's `clat` in its JSON output. */
+export interface IoBenchLatency {
+  readonly samples: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly p99_9: number;
+  readonly max: number;
 }
 
 /** Options of {@link runIoBench}. */
@@ -25,6 +38,8 @@ export interface IoBenchOptions {
   readonly runtimeMs: number;
   /** …or after this many commands, whichever comes first. */
   readonly maxOps: number;
+  /** Record each command's completion latency (a clock read per command). */
+  readonly latency?: boolean;
 }
 
 /**
@@ -72,6 +87,8 @@ export async function runIoBench(
   const t0 = performance.now();
   const deadline = t0 + o.runtimeMs;
   let rnd = 0x2545f491;
+  const hist: RecordableHistogram | null = o.latency ? createHistogram() : null;
+  const submitted = new Float64Array(o.depth);
 
   const arm = (c: FrontCommand): void => {
     let slot: number;
@@ -90,6 +107,7 @@ export async function runIoBench(
     cdb[4] = (lba >>> 8) & 0xff;
     cdb[5] = lba & 0xff;
     issued++;
+    if (hist) submitted[cmds.indexOf(c)] = performance.now();
     if (!host.submitPrepared(c)) {
       errors++;
       issued--;
@@ -114,6 +132,7 @@ export async function runIoBench(
     if (stopping && done === issued) finish();
   };
   const onComplete = (c: FrontCommand): void => {
+    if (hist) hist.record(Math.max(1, Math.round((performance.now() - submitted[cmds.indexOf(c)]!) * 1e6)));
     done++;
     // fio stops a job at its first I/O error (continue_on_error=none, its default).
     if (c.host !== 0 || c.status !== 0) {
@@ -157,7 +176,16 @@ export async function runIoBench(
   await finished;
   const seconds = (performance.now() - t0) / 1000;
   for (const c of cmds) host.releasePrepared(c);
-  return { ops: done, bytes, seconds, errors };
+  if (hist === null || hist.count === 0) return { ops: done, bytes, seconds, errors };
+  const clat: IoBenchLatency = {
+    samples: hist.count,
+    mean: hist.mean,
+    p50: hist.percentile(50),
+    p99: hist.percentile(99),
+    p99_9: hist.percentile(99.9),
+    max: hist.max,
+  };
+  return { ops: done, bytes, seconds, errors, clat };
 }
 
 /** fio's size suffixes (k, m, g; `KiB`, `kB`, `MB`...: powers of 1024, fio's default kb_base). */
@@ -172,8 +200,8 @@ export function parseBlockSize(v: string): number | null {
 }
 
 /**
- * `iobench [--rw=read|write|randread|randwrite] [--bs=4k] [--iodepth=16] [--runtime=2] [--count=N] [--json] <dev>`:
- * fio's job line, over the PV path.
+ * `iobench [--rw=read|write|randread|randwrite] [--bs=4k] [--iodepth=16] [--runtime=2] [--count=N] [--lat] [--json] <dev>`:
+ * fio's job line, over the PV path; `--lat` adds completion latency percentiles (fio's clat).
  */
 export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): Promise<CommandResult> {
   let rw = "read";
@@ -183,6 +211,7 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
   let runtime = 2;
   let count = Number.MAX_SAFE_INTEGER;
   let json = false;
+  let latency = false;
   let dev: string | undefined;
   for (const a of argv) {
     const [k, v] = a.split("=", 2) as [string, string | undefined];
@@ -194,6 +223,7 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
     else if (k === "--runtime" && v && /^\d+(\.\d+)?$/.test(v)) runtime = Number(v);
     else if (k === "--count" && v && /^\d+$/.test(v)) count = Number(v);
     else if (k === "--json" && v === undefined) json = true;
+    else if (k === "--lat" && v === undefined) latency = true;
     else if (!a.startsWith("-") && dev === undefined) dev = a;
     else return { exitCode: 1, stdout: "", stderr: `iobench: bad argument '${a}'\n` };
   }
@@ -222,13 +252,18 @@ export async function iobenchCommand(argv: readonly string[], scsi: GuestScsi): 
     depth,
     runtimeMs: runtime * 1000,
     maxOps: count,
+    latency,
   });
   if (json) return { exitCode: r.errors === 0 ? 0 : 1, stdout: `${JSON.stringify(r)}\n`, stderr: "" };
   const iops = r.ops / r.seconds;
   const mibs = r.bytes / r.seconds / 1048576;
+  const us = (ns: number) => (ns / 1000).toFixed(1);
+  const clat = r.clat
+    ? `  clat (usec): p50=${us(r.clat.p50)}, p99=${us(r.clat.p99)}, p99.9=${us(r.clat.p99_9)}, max=${us(r.clat.max)}, avg=${us(r.clat.mean)}\n`
+    : "";
   return {
     exitCode: r.errors === 0 ? 0 : 1,
-    stdout: `${rw}: IOPS=${Math.round(iops)}, BW=${mibs.toFixed(1)}MiB/s (${(r.bytes / r.seconds / 1e6).toFixed(1)}MB/s)(${(r.bytes / 1048576).toFixed(1)}MiB/${(r.seconds * 1000).toFixed(0)}msec) bs=${bs} iodepth=${depth} errors=${r.errors}\n`,
+    stdout: `${rw}: IOPS=${Math.round(iops)}, BW=${mibs.toFixed(1)}MiB/s (${(r.bytes / r.seconds / 1e6).toFixed(1)}MB/s)(${(r.bytes / 1048576).toFixed(1)}MiB/${(r.seconds * 1000).toFixed(0)}msec) bs=${bs} iodepth=${depth} errors=${r.errors}\n${clat}`,
     stderr: "",
   };
 }
