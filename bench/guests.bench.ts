@@ -10,100 +10,20 @@
  * Each row is the median of 3 runs. `npm run bench guests`; PVSCSI_BENCH_SECONDS sets each run's
  * runtime (default 1 s).
  */
-import { Host } from "../src/toolstack/host.js";
+import { GUEST_BS as BS, GUEST_DEPTH as DEPTH, measureGuests } from "./_guests.js";
 
 const RUN_SECONDS = Number(process.env.PVSCSI_BENCH_SECONDS ?? 1);
 const COUNTS = [1, 2, 4, 8, 16];
 const MAX = COUNTS[COUNTS.length - 1]!;
-const DEPTH = 16;
 const REPEATS = 3;
-const BS = 4096;
-/** Small guests and disks: 16 of each must fit next to dom0. */
-const GUEST_MEMORY_MIB = 8;
-const DISK_SIZE = "16M";
 const GOAL_AGGREGATE = 0.9;
 const GOAL_FAIRNESS = 0.7;
 
-// One RAM disk per guest, 0:0:<i>:0, so guests share the backend, not a device's lock.
-const HOST_CONFIG = Array.from({ length: MAX }, (_, i) => `[disk 0:0:${i}:0]\nsize = ${DISK_SIZE}\n`).join(
-  "",
-);
-const guestName = (i: number) => `g${i}`;
-const guestConfig = (i: number) =>
-  `name = "${guestName(i)}"\nmemory = ${GUEST_MEMORY_MIB}\nvscsi = [ '0:0:${i}:0,0:0:0:0' ]\n`;
-
-type Result = { ops: number; bytes: number; seconds: number; errors: number };
-
-async function iobench(host: Host, name: string): Promise<Result> {
-  const r = await host.guestCommand(name, [
-    "iobench",
-    "--rw=read",
-    `--bs=${BS}`,
-    `--iodepth=${DEPTH}`,
-    `--runtime=${RUN_SECONDS}`,
-    "--json",
-    "/dev/sda",
-  ]);
-  if (r.exitCode !== 0) throw new Error(`${name}: iobench failed: ${r.stdout}${r.stderr}`);
-  const res = JSON.parse(r.stdout) as Result;
-  if (res.errors > 0) throw new Error(`${name}: ${res.errors} commands failed`);
-  return res;
-}
-
-interface Row {
-  readonly n: number;
-  /** The sum of the guests' own IOPS (each over its own runtime, as fio's aggregate). */
-  readonly aggregate: number;
-  /**
-   * Every guest's commands over the wall time from the first command sent to the last result:
-   * lower than `aggregate` by the guests' start skew (and the command round trip); far lower
-   * means the guests did not run together and `aggregate` flatters.
-   */
-  readonly wall: number;
-  readonly min: number;
-  readonly max: number;
-}
-const rows: Row[] = [];
-const host = await Host.start({ hostConfig: { text: HOST_CONFIG, source: "bench", baseDir: "/tmp" } });
-try {
-  for (const n of COUNTS) {
-    const names: string[] = [];
-    try {
-      for (let i = 0; i < n; i++) {
-        await host.create(guestConfig(i), `${guestName(i)}.cfg`);
-        names.push(guestName(i));
-      }
-      // Warm-up: each guest's first commands (JIT, page tables of its pool) outside the figure.
-      await Promise.all(names.map((g) => host.guestCommand(g, ["iobench", "--count=256", "/dev/sda"])));
-      // Each count runs REPEATS times; the row is the run with the median aggregate (one
-      // run's min and max together, not medians taken apart).
-      const runs: Row[] = [];
-      for (let k = 0; k < REPEATS; k++) {
-        const t0 = performance.now();
-        const results = await Promise.all(names.map((g) => iobench(host, g)));
-        const wall = (performance.now() - t0) / 1000;
-        const iops = results.map((r) => r.ops / r.seconds);
-        runs.push({
-          n,
-          aggregate: iops.reduce((a, b) => a + b, 0),
-          wall: results.reduce((a, r) => a + r.ops, 0) / wall,
-          min: Math.min(...iops),
-          max: Math.max(...iops),
-        });
-      }
-      runs.sort((a, b) => a.aggregate - b.aggregate);
-      rows.push(runs[Math.floor(runs.length / 2)]!);
-    } catch (e) {
-      // Report what stopped this guest count (memory, domids, ports…) and go on to teardown.
-      process.stderr.write(`${n} guests: ${(e as Error).message}\n`);
-      process.exitCode = 1;
-      break;
-    } finally {
-      for (const g of names) await host.destroy(g);
-    }
-  }
-} finally {
-  await host.shutdown();
+const { rows, error } = await measureGuests(COUNTS, RUN_SECONDS, REPEATS);
+if (error !== undefined) {
+  // Report what stopped this guest count (memory, domids, ports…); the rows so far print.
+  process.stderr.write(`${error}\n`);
+  process.exitCode = 1;
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
