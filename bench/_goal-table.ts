@@ -32,7 +32,13 @@ export function met(r: GoalRow): boolean | null {
 }
 
 const fmtNum = (x: number): string =>
-  Number.isInteger(x) ? x.toLocaleString("en-US") : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+  Number.isInteger(x)
+    ? x.toLocaleString("en-US")
+    : Math.abs(x) >= 100
+      ? x.toFixed(0)
+      : Math.abs(x) >= 10
+        ? x.toFixed(1)
+        : x.toFixed(2);
 
 /** A ratio or absolute figure with its unit: "0.42×", "1,210 MB/s". */
 export function fmtValue(x: number | null, unit: string): string {

@@ -74,7 +74,7 @@ const stamp = started.toISOString().replace(/[:.]/g, "-");
 const jsonPath = opts.get("json") || join(ROOT, "bench", "results", `${stamp}${SHORT ? "-short" : ""}.json`);
 const svgPath =
   opts.get("svg") ||
-  (SHORT ? jsonPath.replace(/\.json$/, "") + ".svg" : join(ROOT, "docs", "bench-goals.svg"));
+  (SHORT ? `${jsonPath.replace(/\.json$/, "")}.svg` : join(ROOT, "docs", "bench-goals.svg"));
 
 const machine = () => ({
   loadavg: os.loadavg(),
@@ -137,6 +137,20 @@ if (sections.has("c")) {
   if ("exe" in b) cExe = b.exe;
   else cSkipped = b.skipped;
 } else cSkipped = "not run (--only)";
+
+// ---- GC reports from every thread (bench/_gc-preload.cjs), kept from the start ----------------
+interface GcEvent {
+  threadId: number;
+  main: boolean;
+  at: number;
+  kind: number;
+}
+const gcEvents: GcEvent[] = [];
+const gcChannel =
+  sections.has("gc") && (globalThis as { __pvscsiBenchGcPreload?: boolean }).__pvscsiBenchGcPreload === true
+    ? new BroadcastChannel("pvscsi-bench-gc")
+    : null;
+if (gcChannel !== null) gcChannel.onmessage = (m: MessageEvent) => gcEvents.push(m.data as GcEvent);
 
 // ---- pvscsi hosts ----------------------------------------------------------------------------
 const GUEST = `name = "bench"\nmemory = 64\nvscsi = [ '0:0:0:0,0:0:0:0', '0:0:1:0,0:0:1:0' ]\n`;
@@ -303,60 +317,58 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 // ---- steady state: GCs ----------------------------------------------------------------------
-interface GcEvent {
-  threadId: number;
-  main: boolean;
-  at: number;
-  kind: number;
-}
 let gc: {
   requests: number;
   seconds: number;
   workerGcs: number;
   mainGcs: number;
   byThread: Record<string, number>;
+  /** Worker threads that reported any GC since the bench started (the channel works for them). */
+  workersReporting: number;
 } | null = null;
 let gcNote: string | undefined;
 if (sections.has("gc")) {
-  const preloaded = (globalThis as { __pvscsiBenchGcPreload?: boolean }).__pvscsiBenchGcPreload === true;
   const E = eventHost as Host | null;
-  if (!preloaded) gcNote = "run through npm run bench (needs --require bench/_gc-preload.cjs)";
+  if (gcChannel === null) gcNote = "run through npm run bench (needs --require bench/_gc-preload.cjs)";
   else if (E === null) gcNote = "no event-mode host";
   else
     await step("steady state GCs", async () => {
-      const events: GcEvent[] = [];
-      const channel = new BroadcastChannel("pvscsi-bench-gc");
-      channel.onmessage = (m: MessageEvent) => events.push(m.data as GcEvent);
-      try {
-        process.stderr.write(`goals.bench: steady state, ${STEADY.toLocaleString("en-US")} requests\n`);
-        const from = performance.timeOrigin + performance.now();
-        const x = await iobench(E, [
-          `--count=${STEADY}`,
-          "--runtime=3600",
-          "--iodepth=16",
-          "--bs=4k",
-          "/dev/sda",
-        ]);
-        const to = performance.timeOrigin + performance.now();
-        // Observers report after the GC, from each thread's event loop: give them a moment.
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        const inRun = events.filter((e) => e.at >= from && e.at <= to);
-        const byThread: Record<string, number> = {};
-        for (const e of inRun)
-          byThread[e.main ? "main" : `worker ${e.threadId}`] =
-            (byThread[e.main ? "main" : `worker ${e.threadId}`] ?? 0) + 1;
-        gc = {
-          requests: x.ops,
-          seconds: x.seconds,
-          workerGcs: inRun.filter((e) => !e.main).length,
-          mainGcs: inRun.filter((e) => e.main).length,
-          byThread,
-        };
-      } finally {
-        channel.close();
+      process.stderr.write(`goals.bench: steady state, ${STEADY.toLocaleString("en-US")} requests\n`);
+      const from = performance.timeOrigin + performance.now();
+      const x = await iobench(E, [
+        `--count=${STEADY}`,
+        "--runtime=3600",
+        "--iodepth=16",
+        "--bs=4k",
+        "/dev/sda",
+      ]);
+      const to = performance.timeOrigin + performance.now();
+      // Observers report from each thread's event loop, after the GC: a command through both
+      // workers turns their loops, then a moment for the reports to arrive. Each GC is placed
+      // by its own start time, so one reported late still counts in the run it happened in.
+      await E.guestCommand("bench", ["iobench", "--count=16", "/dev/sda"]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const inRun = gcEvents.filter((e) => e.at >= from && e.at <= to);
+      const byThread: Record<string, number> = {};
+      for (const e of inRun) {
+        const name = e.main ? "main" : `worker ${e.threadId}`;
+        byThread[name] = (byThread[name] ?? 0) + 1;
       }
+      const workersReporting = new Set(gcEvents.filter((e) => !e.main).map((e) => e.threadId)).size;
+      gc = {
+        requests: x.ops,
+        seconds: x.seconds,
+        workerGcs: inRun.filter((e) => !e.main).length,
+        mainGcs: inRun.filter((e) => e.main).length,
+        byThread,
+        workersReporting,
+      };
+      // dom0's backend and the guest collect at least while they boot: if fewer reported at
+      // all, GCs were not being observed, and a zero would mean nothing.
+      if (workersReporting < 2) throw new Error(`only ${workersReporting} worker(s) ever reported a GC`);
     });
 }
+gcChannel?.close();
 if (eventHost !== null) await (eventHost as Host).shutdown();
 
 // ---- many guests ---------------------------------------------------------------------------
