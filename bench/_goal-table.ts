@@ -90,6 +90,7 @@ export function goalSvg(rows: readonly GoalRow[], title: string, caption: string
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="13">`,
+    `<title>${esc(`${title}: ${caption}`)}</title>`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="10" y="22" font-size="16" font-weight="bold">${esc(title)}</text>`,
     `<text x="10" y="42" fill="#555555">${esc(caption)}</text>`,

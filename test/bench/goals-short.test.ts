@@ -147,6 +147,7 @@ describe("npm run bench -- --short (goal table)", () => {
     expect(s.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(s.trimEnd().endsWith("</svg>")).toBe(true);
     expect(s.match(/<rect x="\d+" y=/g)).toHaveLength(GOAL_IDS.length);
+    expect(s).toMatch(/<title>pvscsi: [^<]*short mode/);
     expect(s).toContain(">goal</text>");
     expect(s).toContain("short mode, 1 interleaved rounds");
     expect(s.match(/not measured \([^)]*not run/g)).toHaveLength(4);
