@@ -142,6 +142,7 @@ if (sections.has("c")) {
 interface GcEvent {
   threadId: number;
   main: boolean;
+  role: string;
   at: number;
   kind: number;
 }
@@ -351,7 +352,7 @@ if (sections.has("gc")) {
       const inRun = gcEvents.filter((e) => e.at >= from && e.at <= to);
       const byThread: Record<string, number> = {};
       for (const e of inRun) {
-        const name = e.main ? "main" : `worker ${e.threadId}`;
+        const name = e.main ? "main" : `${e.role} (thread ${e.threadId})`;
         byThread[name] = (byThread[name] ?? 0) + 1;
       }
       const workersReporting = new Set(gcEvents.filter((e) => !e.main).map((e) => e.threadId)).size;
@@ -606,6 +607,8 @@ const result = {
   machine: { atStart: machineAtStart, atEnd: machineAtEnd },
   elapsedSeconds: elapsed,
   goals: goals.map((g) => ({ ...g, met: met(g) })),
+  /** Units of `figures` by the key's last part. */
+  units: { rps: "requests/s", Bps: "bytes/s", p50: "ns", p99: "ns", p99_9: "ns" },
   figures,
   guests: guests === null ? null : (guests as { rows: GuestsRow[] }).rows,
   gc,
