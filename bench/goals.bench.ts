@@ -204,6 +204,9 @@ if (needEventHost)
       `count=${RAM_MIB}`,
     ]);
     if (r.exitCode !== 0) throw new Error(`dd: ${r.stdout}${r.stderr}`);
+    // The 128 KiB and QD1 paths warmed too.
+    await iobench(eventHost, ["--count=500", "--bs=128k", "/dev/sdb"]);
+    await iobench(eventHost, ["--count=500", "--iodepth=1", "--lat", "/dev/sda"]);
   });
 
 const ddRate = (out: string): number => {
@@ -224,59 +227,59 @@ if (sections.has("js"))
       copyRate(128 << 10, Math.min(SECONDS, 0.1));
     }
   });
-for (let r = 0; r < ROUNDS; r++) {
-  process.stderr.write(`goals.bench: round ${r + 1}/${ROUNDS}\n`);
-  const E = eventHost as Host | null;
-  const ev = sections.has("event") && E !== null;
-  const c = cExe;
-  const js = sections.has("js");
-  if (ev)
-    await step("pvscsi event QD16", async () => {
-      const x = await iobench(E, [`--runtime=${SECONDS}`, "--iodepth=16", "--bs=4k", "/dev/sda"]);
+/** A measurement of one round, or null when its section is not run. */
+type Measure = ((r: number) => Promise<void>) | null;
+const E = eventHost as Host | null;
+const ev = sections.has("event") && E !== null;
+const c = cExe;
+const js = sections.has("js");
+const measure = (on: boolean, label: string, f: (r: number) => Promise<void> | void): Measure =>
+  on ? (r) => step(label, () => f(r)) : null;
+/**
+ * Each round runs these groups in order; within a group, pvscsi's figure and its reference(s)
+ * run back to back, pvscsi first in even rounds and last in odd ones (A B, B A …), so a drift
+ * of the machine during a round does not favour one side.
+ */
+const groups: Measure[][] = [
+  [
+    measure(ev, "pvscsi event QD16", async (r) => {
+      const x = await iobench(E!, [`--runtime=${SECONDS}`, "--iodepth=16", "--bs=4k", "/dev/sda"]);
       put("pv.event.rps", r, x.ops / x.seconds);
-    });
-  if (c) await step("C event", () => put("c.event.rps", r, runCReference(c, "event", SECONDS).rps));
-  if (ev)
-    await step("pvscsi event QD1 latency", async () => {
-      const x = await iobench(E, [`--runtime=${SECONDS}`, "--iodepth=1", "--bs=4k", "--lat", "/dev/sda"]);
+    }),
+    measure(c !== null, "C event", (r) => put("c.event.rps", r, runCReference(c!, "event", SECONDS).rps)),
+  ],
+  [
+    measure(ev, "pvscsi event QD1 latency", async (r) => {
+      const x = await iobench(E!, [`--runtime=${SECONDS}`, "--iodepth=1", "--bs=4k", "--lat", "/dev/sda"]);
       if (!x.clat) throw new Error("iobench --lat gave no clat");
       put("pv.qd1.p50", r, x.clat.p50);
       put("pv.qd1.p99", r, x.clat.p99);
       put("pv.qd1.p99_9", r, x.clat.p99_9);
       put("pv.qd1.rps", r, x.ops / x.seconds);
-    });
-  if (c)
-    await step("C QD1 latency", () => {
-      const x = runCReference(c, "lat", SECONDS);
+    }),
+    measure(c !== null, "C QD1 latency", (r) => {
+      const x = runCReference(c!, "lat", SECONDS);
       put("c.lat.p50", r, x.p50_ns!);
       put("c.lat.p99", r, x.p99_ns!);
       put("c.lat.p99_9", r, x.p99_9_ns!);
       put("c.lat.rps", r, x.rps);
-    });
-  if (ev)
-    await step("pvscsi 128 KiB reads", async () => {
-      const x = await iobench(E, [`--runtime=${SECONDS}`, "--iodepth=16", "--bs=128k", "/dev/sdb"]);
+    }),
+  ],
+  [
+    measure(ev, "pvscsi 128 KiB reads", async (r) => {
+      const x = await iobench(E!, [`--runtime=${SECONDS}`, "--iodepth=16", "--bs=128k", "/dev/sdb"]);
       put("pv.read128k.Bps", r, x.bytes / x.seconds);
-    });
-  if (js) {
-    await step("Uint8Array.set 128 KiB", () =>
+    }),
+    measure(js, "Uint8Array.set 128 KiB", (r) =>
       put("js.set128k.Bps", r, copyRate(128 << 10, SECONDS).perSecond),
-    );
-    await step("Uint8Array.set 4 KiB", () => put("js.set4k.Bps", r, copyRate(4096, SECONDS).perSecond));
-  }
-  if (ev)
-    await step("postMessage", async () => {
-      const x = await E.postMessageBaseline("bench", "0:0:0:0", {
-        write: false,
-        blockSize: 4096,
-        depth: 16,
-        runtimeMs: SECONDS * 1000,
-        spanBytes: 256 << 20,
-      });
-      put("pv.postmessage.rps", r, x.ops / x.seconds);
-    });
-  if (sections.has("poll"))
-    await step("pvscsi poll QD16", async () => {
+    ),
+    measure(js, "Uint8Array.set 4 KiB", (r) => put("js.set4k.Bps", r, copyRate(4096, SECONDS).perSecond)),
+    measure(js, "RAM disk direct 128 KiB", (r) =>
+      put("js.device.ram128k.Bps", r, deviceDirect("ram", 128 << 10, SECONDS).perSecond * (128 << 10)),
+    ),
+  ],
+  [
+    measure(sections.has("poll"), "pvscsi poll QD16", async (r) => {
       // Started for this measurement alone: its spinning threads would take the cores from
       // every other measurement of the round.
       const P = await startHost(true, 16);
@@ -286,35 +289,45 @@ for (let r = 0; r < ROUNDS; r++) {
       } finally {
         await P.shutdown();
       }
-    });
-  if (js)
-    await step("one-thread ceiling", () => put("js.ceiling.rps", r, oneThreadCeiling(SECONDS).perSecond));
-  if (c) await step("C poll", () => put("c.poll.rps", r, runCReference(c, "poll", SECONDS).rps));
-  if (js) {
-    await step("JS SAB ring, spin", async () =>
+    }),
+    measure(ev, "postMessage", async (r) => {
+      const x = await E!.postMessageBaseline("bench", "0:0:0:0", {
+        write: false,
+        blockSize: 4096,
+        depth: 16,
+        runtimeMs: SECONDS * 1000,
+        spanBytes: 256 << 20,
+      });
+      put("pv.postmessage.rps", r, x.ops / x.seconds);
+    }),
+    measure(js, "one-thread ceiling", (r) => put("js.ceiling.rps", r, oneThreadCeiling(SECONDS).perSecond)),
+    measure(c !== null, "C poll", (r) => put("c.poll.rps", r, runCReference(c!, "poll", SECONDS).rps)),
+    measure(js, "JS SAB ring, spin", async (r) =>
       put("js.sab.spin.rps", r, (await sabRing("spin", SECONDS)).perSecond),
-    );
-    await step("JS SAB ring, Atomics.wait", async () =>
+    ),
+    measure(js, "JS SAB ring, Atomics.wait", async (r) =>
       put("js.sab.wait.rps", r, (await sabRing("wait", SECONDS)).perSecond),
-    );
-    await step("null device direct", () =>
+    ),
+    measure(js, "null device direct", (r) =>
       put("js.device.null4k.rps", r, deviceDirect("null", 4096, SECONDS).perSecond),
-    );
-    await step("RAM disk direct 128 KiB", () =>
-      put("js.device.ram128k.Bps", r, deviceDirect("ram", 128 << 10, SECONDS).perSecond * (128 << 10)),
-    );
-  }
-  if (sections.has("dd") && E !== null)
-    await step("guest dd", async () => {
+    ),
+  ],
+  [
+    measure(sections.has("dd") && E !== null, "guest dd", async (r) => {
       for (const [key, argv] of [
         ["pv.dd.write.Bps", ["dd", "of=/dev/sdb", "if=pattern:1", "bs=1M", `count=${DD_MIB}`]],
         ["pv.dd.read.Bps", ["dd", "if=/dev/sdb", "bs=1M", `count=${DD_MIB}`]],
       ] as const) {
-        const x = await E.guestCommand("bench", [...argv]);
+        const x = await E!.guestCommand("bench", [...argv]);
         if (x.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${x.stdout}${x.stderr}`);
         put(key, r, ddRate(`${x.stdout}${x.stderr}`));
       }
-    });
+    }),
+  ],
+];
+for (let r = 0; r < ROUNDS; r++) {
+  process.stderr.write(`goals.bench: round ${r + 1}/${ROUNDS}\n`);
+  for (const g of groups) for (const m of r % 2 === 0 ? g : [...g].reverse()) if (m !== null) await m(r);
 }
 
 // ---- steady state: GCs ----------------------------------------------------------------------
@@ -329,7 +342,6 @@ let gc: {
 } | null = null;
 let gcNote: string | undefined;
 if (sections.has("gc")) {
-  const E = eventHost as Host | null;
   if (gcChannel === null) gcNote = "run through npm run bench (needs --require bench/_gc-preload.cjs)";
   else if (E === null) gcNote = "no event-mode host";
   else
