@@ -1,4 +1,6 @@
 import createDebug from "debug";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import { BackRing } from "../ring/back-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import {
@@ -244,6 +246,9 @@ export class Vhost {
     if (back === null || this._state !== "connected" || this.tmrPending) return false;
     this.inService = true;
     let budget = this.budget;
+    const t = tracer;
+    const traced = t !== null && back.sring.traceDomid >= 0;
+    if (traced) t.record(TraceKind.ServiceBegin, back.sring.traceDomid, this.frontendDomid, this.devid);
     try {
       for (;;) {
         const rp = back.sring.reqProd;
@@ -284,6 +289,14 @@ export class Vhost {
     } finally {
       this.inService = false;
       this.flushSafely();
+      if (traced)
+        t.record(
+          TraceKind.ServiceEnd,
+          back.sring.traceDomid,
+          this.frontendDomid,
+          this.devid,
+          this.budget - budget,
+        );
     }
   }
 
@@ -444,6 +457,10 @@ export class Vhost {
    * guest HOST_ERROR, and every other vhost carries on.
    */
   private submitToDevice(p: PendingRequest, device: ScsiDevice): void {
+    const t = tracer;
+    const sring = this.back?.sring;
+    if (t !== null && sring !== undefined && sring.traceDomid >= 0)
+      t.record(TraceKind.DeviceBegin, sring.traceDomid, this.frontendDomid, this.devid, p.rqid, p.cdb[0] ?? 0);
     try {
       device.submit(p);
     } catch (e) {
@@ -650,6 +667,9 @@ export class Vhost {
     rsp.residualLen = residual;
     rsp.writeTo(back);
     this.stats.responses++;
+    const t = tracer;
+    if (t !== null && back.sring.traceDomid >= 0)
+      t.record(TraceKind.DeviceEnd, back.sring.traceDomid, this.frontendDomid, this.devid, rqid, rslt);
     this.unpushed = true;
     if (!this.inService) this.flush();
   }

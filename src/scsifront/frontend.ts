@@ -1,4 +1,6 @@
 import createDebug from "debug";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import { FrontRing } from "../ring/front-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import type { DataDirection } from "../scsi/device.js";
@@ -249,6 +251,16 @@ export class Frontend {
     patch?.(req);
     req.writeTo(front);
     this.inFlight++;
+    const t = tracer;
+    if (t !== null && front.sring.traceDomid >= 0)
+      t.record(
+        TraceKind.RequestSubmit,
+        front.sring.traceDomid,
+        front.sring.traceDevid,
+        rqid,
+        cmd.act === VSCSIIF_ACT_SCSI_CDB ? cmd.cdb[0]! : -cmd.act,
+        cmd.length,
+      );
     return "queued";
   }
 
@@ -414,6 +426,7 @@ export class Frontend {
     shadow.cmd = null;
     this.freeBits |= 1 << rqid;
     this.inFlight--;
+    this.traceComplete(rqid, rsp.rslt);
     cmd.rqid = -1;
     cmd.rslt = rsp.rslt;
     cmd.status = rsltStatus(rsp.rslt);
@@ -426,6 +439,13 @@ export class Frontend {
     if (!ok) this.setError("grant still in use by backend");
     cmd.onComplete?.(cmd);
     return ok;
+  }
+
+  private traceComplete(rqid: number, rslt: number): void {
+    const t = tracer;
+    const sring = this.front?.sring;
+    if (t !== null && sring !== undefined && sring.traceDomid >= 0)
+      t.record(TraceKind.RequestComplete, sring.traceDomid, sring.traceDevid, rqid, rslt);
   }
 
   private failAtOnce(cmd: FrontCommand, host: number): void {
@@ -456,6 +476,7 @@ export class Frontend {
       shadow.cmd = null;
       shadow.nRefs = 0;
       this.inFlight--;
+      this.traceComplete(cmd.rqid, DID_ERROR << 16);
       this.failAtOnce(cmd, DID_ERROR);
     }
   }
