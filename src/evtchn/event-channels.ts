@@ -1,8 +1,8 @@
 import createDebug from "debug";
-import { XEN_W_EVENT_LOCK } from "../xen/domain-layout.js";
-import type { DomainView } from "../xen/domain-view.js";
 import { TraceKind } from "../trace/trace-buffer.js";
 import { tracer } from "../trace/tracer.js";
+import { XEN_W_EVENT_LOCK } from "../xen/domain-layout.js";
+import type { DomainView } from "../xen/domain-view.js";
 import { DOMID_FIRST_RESERVED, DOMID_SELF } from "../xen/domid.js";
 import { invalidArgument } from "../xen/errors.js";
 import {

@@ -154,7 +154,13 @@ export class GrantMapper {
     }
     const t = tracer;
     if (t !== null)
-      t.record(TraceKind.GrantUnmap, this.self.domid, g?.domid ?? -1, Atomics.load(this.mt, e + MT_W_REF), handle);
+      t.record(
+        TraceKind.GrantUnmap,
+        this.self.domid,
+        g?.domid ?? -1,
+        Atomics.load(this.mt, e + MT_W_REF),
+        handle,
+      );
     this.handleViews[handle] = null;
     Atomics.store(this.mt, e + MT_W_STATE, MT_FREE);
     if (handle < this.cursor) this.cursor = handle;

@@ -234,7 +234,12 @@ export class BackendDevice {
     this.ringHandle = h;
     this.localPort = local;
     const mem = ctx.mapper.mappedMemory(h);
-    const sring = new SharedRing(mem.buffer, mem.byteOffset + ctx.mapper.mappedOffset(h), 4096, VSCSIIF_ENTRY_SIZE);
+    const sring = new SharedRing(
+      mem.buffer,
+      mem.byteOffset + ctx.mapper.mappedOffset(h),
+      4096,
+      VSCSIIF_ENTRY_SIZE,
+    );
     sring.traceDomid = ctx.domid;
     sring.traceDevid = this.devid;
     this.vhost.connect(sring);

@@ -1,6 +1,4 @@
 import createDebug from "debug";
-import { TraceKind } from "../trace/trace-buffer.js";
-import { tracer } from "../trace/tracer.js";
 import { BackRing } from "../ring/back-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import {
@@ -11,6 +9,8 @@ import {
   type TmfResponse,
 } from "../scsi/device.js";
 import { REPORTED_LUNS_DATA_HAS_CHANGED } from "../scsi/sense.js";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -460,7 +460,14 @@ export class Vhost {
     const t = tracer;
     const sring = this.back?.sring;
     if (t !== null && sring !== undefined && sring.traceDomid >= 0)
-      t.record(TraceKind.DeviceBegin, sring.traceDomid, this.frontendDomid, this.devid, p.rqid, p.cdb[0] ?? 0);
+      t.record(
+        TraceKind.DeviceBegin,
+        sring.traceDomid,
+        this.frontendDomid,
+        this.devid,
+        p.rqid,
+        p.cdb[0] ?? 0,
+      );
     try {
       device.submit(p);
     } catch (e) {

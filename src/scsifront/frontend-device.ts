@@ -128,7 +128,12 @@ export class FrontendDevice {
         // A polling guest never re-arms rsp_event, so the backend sends it no events.
         polling: this.env.pollMode,
       });
-      const sring = new SharedRing(ctx.memory.buffer, ctx.memory.byteOffset + frame * 4096, 4096, VSCSIIF_ENTRY_SIZE);
+      const sring = new SharedRing(
+        ctx.memory.buffer,
+        ctx.memory.byteOffset + frame * 4096,
+        4096,
+        VSCSIIF_ENTRY_SIZE,
+      );
       sring.traceDomid = ctx.domid;
       sring.traceDevid = this.devid;
       frontend.connect(sring);

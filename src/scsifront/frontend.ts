@@ -1,9 +1,9 @@
 import createDebug from "debug";
-import { TraceKind } from "../trace/trace-buffer.js";
-import { tracer } from "../trace/tracer.js";
 import { FrontRing } from "../ring/front-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import type { DataDirection } from "../scsi/device.js";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,

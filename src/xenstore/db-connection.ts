@@ -96,7 +96,12 @@ export class XsDbConnection implements XsCaller {
     this.mutate(txId, (ctx) => writeValue(ctx, abs, bytes), { kind: "write", path: abs, value: bytes });
     const t = tracer;
     if (t !== null)
-      t.record(TraceKind.XenstoreWrite, this.domid, t.intern(abs), t.intern(decoder.decode(bytes.subarray(0, 128))));
+      t.record(
+        TraceKind.XenstoreWrite,
+        this.domid,
+        t.intern(abs),
+        t.intern(decoder.decode(bytes.subarray(0, 128))),
+      );
   }
 
   /** `MKDIR`. */
