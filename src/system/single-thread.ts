@@ -7,6 +7,8 @@ import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
 import type { ScsibackDriver } from "../scsiback/backend-driver.js";
 import type { ScsifrontDriver } from "../scsifront/frontend-driver.js";
+import { TraceBuffer } from "../trace/trace-buffer.js";
+import { setTracer } from "../trace/tracer.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
@@ -57,6 +59,8 @@ export class LocalSystem implements System {
   /** No limit: one thread runs every kernel, so polling spins no extra thread. */
   readonly pollThreads = Number.POSITIVE_INFINITY;
   dom0Kernel: RunningBackend | null = null;
+  /** With `trace`: this thread's one recorder, which every kernel here writes to. */
+  readonly traces: TraceBuffer[] = [];
   /** Guests created by {@link createGuest}, by domid. */
   readonly guests = new Map<number, LocalGuest>();
   private dom0Backend: BackendKernel | null = null;
@@ -74,6 +78,11 @@ export class LocalSystem implements System {
     this.xenstored = machine.xenstored;
     this.xs = machine.xs;
     this.pollMode = machine.pollMode;
+    if (machine.trace) {
+      const t = TraceBuffer.create();
+      this.traces.push(t);
+      setTracer(t);
+    }
   }
 
   /** Boot ({@link boot}) with every kernel in this thread; dom0 has 1024 frames unless told. */

@@ -417,7 +417,10 @@ export function checkChromeTrace(trace: ChromeTrace): TraceSummary {
       slices++;
       const key = `${e.pid}/${e.tid}`;
       let stack = stacks.get(key);
-      if (!stack) stacks.set(key, (stack = []));
+      if (!stack) {
+        stack = [];
+        stacks.set(key, stack);
+      }
       while (
         stack.length > 0 &&
         stack[stack.length - 1]!.end <= e.ts &&
@@ -432,7 +435,10 @@ export function checkChromeTrace(trace: ChromeTrace): TraceSummary {
     }
     if (e.bind_id !== undefined) {
       let f = flows.get(e.bind_id);
-      if (!f) flows.set(e.bind_id, (f = { out: 0, in: 0, open: false }));
+      if (!f) {
+        f = { out: 0, in: 0, open: false };
+        flows.set(e.bind_id, f);
+      }
       if (e.flow_in) {
         if (!f.open) problems.push(`flow ${e.bind_id} arrives at '${e.name}' without leaving anywhere`);
         f.in++;
