@@ -200,6 +200,11 @@ export class Vhost {
     return this._state;
   }
 
+  /** The backend's private half of the ring, for inspectors (`pvscsi ui`); null when not connected. */
+  get ring(): BackRing | null {
+    return this.back;
+  }
+
   /** Requests taken off the ring and not yet answered (Linux's `nr_unreplied_reqs`). */
   get inFlight(): number {
     return this.inFlightCount;

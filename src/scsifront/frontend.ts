@@ -173,6 +173,18 @@ export class Frontend {
     return this._state;
   }
 
+  /** The frontend's private half of the ring, for inspectors (`pvscsi ui`); null when not connected. */
+  get ring(): FrontRing | null {
+    return this.front;
+  }
+
+  /** The grant refs held by the command in flight as `rqid`, for inspectors; empty if none. */
+  grantsOf(rqid: number): number[] {
+    const s = this.shadows[rqid];
+    if (s === undefined || !s.inflight) return [];
+    return Array.from(s.refs.subarray(0, s.nRefs));
+  }
+
   /** Segments a command may use: 26 until the backend offers indirect segments. */
   get sgTablesize(): number {
     return this.sgTables;
