@@ -277,7 +277,8 @@ export class LocalSystem implements System {
         const k = ks[a - 2]!;
         if (skip?.(k.ctx.domid)) continue;
         const w = k.pump();
-        if (w > 0) ran = { actor: k instanceof GuestKernel ? "scsifront" : "scsiback", domid: k.ctx.domid, work: w };
+        if (w > 0)
+          ran = { actor: k instanceof GuestKernel ? "scsifront" : "scsiback", domid: k.ctx.domid, work: w };
       }
       if (ran !== null) {
         this.stepCursor = (a + 1) % n;
