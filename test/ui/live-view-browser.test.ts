@@ -145,7 +145,7 @@ describe.runIf(available)("pvscsi ui in headless Chromium", () => {
     await page.$eval(
       "#abort-rqid",
       (e, v) => {
-        (e as HTMLInputElement).value = String(v);
+        (e as unknown as { value: string }).value = String(v);
       },
       inFlight!.rqid,
     );
