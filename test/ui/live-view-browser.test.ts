@@ -32,7 +32,12 @@ async function state(): Promise<Snapshot> {
 async function drawn(): Promise<Snapshot> {
   const s = await state();
   await page.waitForFunction(
-    (seq: number) => Number(document.body.dataset.seq ?? -1) >= seq,
+    // Runs in the page; this file is compiled without DOM types.
+    (seq: number) =>
+      Number(
+        (globalThis as unknown as { document: { body: { dataset: { seq?: string } } } }).document.body.dataset
+          .seq ?? -1,
+      ) >= seq,
     { timeout: 10_000 },
     s.seq,
   );
