@@ -7,7 +7,7 @@
  * their folder. No import cycles anywhere. The README's "Architecture" section draws this list.
  */
 const layers = [
-  ["xen"], // page size, domain ids, endianness, every Xen struct layout, shared-memory substrate
+  ["xen", "trace"], // page size, domain ids, every Xen struct layout; the trace recorder every core writes to
   ["ring", "grant", "evtchn", "xenstore", "scsi"], // Xen's mechanisms; SCSI's vocabulary
   ["vscsiif", "xenbus"], // the PVSCSI wire protocol; xenbus states over xenstore
   ["hypervisor"], // Hypervisor, DomainContext, named ports, a domain kernel's base
@@ -17,6 +17,7 @@ const layers = [
   ["system"], // one assembly of the machine: threads or a single thread
   ["toolstack"], // xl / libxl logic over a System
   ["testing"], // the in-memory Xen shipped as pvscsi/testing
+  ["ui"], // the live web view (pvscsi ui): an observer and stepper over the single-thread system
   ["cli"], // the pvscsi command
 ];
 

@@ -1,3 +1,5 @@
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import { invalidArgument } from "../xen/errors.js";
 import type { EventChannels } from "./event-channels.js";
 import { pollEvents, waitForEvents, waitForEventsAsync } from "./wait.js";
@@ -58,8 +60,10 @@ export class EventDispatcher {
 
   private run(n: number): number {
     const fired = this.fired;
+    const t = tracer;
     for (let i = 0; i < n; i++) {
       const port = fired[i]!;
+      if (t !== null) t.record(TraceKind.Upcall, this.ev.self.domid, port);
       const h = this.handlers[port];
       if (h) h(port);
       else this.unhandled++;

@@ -1,4 +1,6 @@
 import createDebug from "debug";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import { XEN_W_EVENT_LOCK } from "../xen/domain-layout.js";
 import type { DomainView } from "../xen/domain-view.js";
 import { DOMID_FIRST_RESERVED, DOMID_SELF } from "../xen/domid.js";
@@ -176,6 +178,8 @@ export class EventChannels {
       // A peer destroyed since: its ports are closed and ours left unbound; the event is dropped.
       if (!r.alive()) return 0;
       setPending(r, portRemotePort(w));
+      const t = tracer;
+      if (t !== null) t.record(TraceKind.EventSend, self.domid, port, r.domid, portRemotePort(w));
       return 0;
     }
     return state === ECS_UNBOUND ? 0 : -XEN_EINVAL;

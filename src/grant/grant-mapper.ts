@@ -1,4 +1,6 @@
 import createDebug from "debug";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import type { DomainView } from "../xen/domain-view.js";
 import { DOMID_SELF } from "../xen/domid.js";
 import { hypercallFailed, invalidArgument } from "../xen/errors.js";
@@ -119,6 +121,8 @@ export class GrantMapper {
     Atomics.store(this.mt, e + MT_W_STATE, readonly ? MT_READONLY : MT_WRITABLE);
     this.handleViews[h] = g;
     this.lastError = "";
+    const t = tracer;
+    if (t !== null) t.record(TraceKind.GrantMap, this.self.domid, g.domid, ref, h, readonly ? 1 : 0);
     return h;
   }
 
@@ -148,6 +152,15 @@ export class GrantMapper {
         return this.fail(rc, lastPinFailure());
       }
     }
+    const t = tracer;
+    if (t !== null)
+      t.record(
+        TraceKind.GrantUnmap,
+        this.self.domid,
+        g?.domid ?? -1,
+        Atomics.load(this.mt, e + MT_W_REF),
+        handle,
+      );
     this.handleViews[handle] = null;
     Atomics.store(this.mt, e + MT_W_STATE, MT_FREE);
     if (handle < this.cursor) this.cursor = handle;

@@ -1,3 +1,5 @@
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import { claimBit, releaseBit, testBit } from "../xen/bitmap.js";
 import type { DomainView } from "../xen/domain-view.js";
 import { invalidArgument, invalidState } from "../xen/errors.js";
@@ -59,6 +61,8 @@ export class GrantTable {
     if (ref < 0) return GNTST_no_space;
     this.hint = ref >>> 5;
     this.publish(ref, peerDomid, frame, readonly);
+    const t = tracer;
+    if (t !== null) t.record(TraceKind.GrantAccess, this.view.domid, ref, peerDomid, frame, readonly ? 1 : 0);
     return ref;
   }
 
@@ -95,7 +99,11 @@ export class GrantTable {
     const i = ref * GRANT_ENTRY_WORDS + GE_W_COMBO;
     let combo = Atomics.load(this.gt, i);
     for (;;) {
-      if ((combo & (GTF_reading | GTF_writing)) !== 0) return false;
+      if ((combo & (GTF_reading | GTF_writing)) !== 0) {
+        const t = tracer;
+        if (t !== null) t.record(TraceKind.GrantEnd, this.view.domid, ref, 0);
+        return false;
+      }
       // flags -> 0, domid kept: Linux's cmpxchg of the 16-bit flags, done on the 32-bit pair so
       // every access to the pair has the same size (see `GE_W_COMBO`).
       const prev = Atomics.compareExchange(this.gt, i, combo, combo & ~FLAG_BITS);
@@ -106,6 +114,8 @@ export class GrantTable {
       releaseBit(this.kernel, this.refBase, ref);
       if (ref >>> 5 < this.hint) this.hint = ref >>> 5;
     }
+    const t = tracer;
+    if (t !== null) t.record(TraceKind.GrantEnd, this.view.domid, ref, 1);
     return true;
   }
 

@@ -1,3 +1,5 @@
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import type { RingEntry } from "./entry.js";
 import type { SharedRing } from "./shared-ring.js";
 
@@ -102,6 +104,19 @@ export class BackRing {
     const oldProd = sring.rspProd;
     const newProd = this.rspProdPvt;
     sring.rspProd = newProd;
-    return (newProd - sring.rspEvent) >>> 0 < (newProd - oldProd) >>> 0;
+    const event = sring.rspEvent;
+    const notify = (newProd - event) >>> 0 < (newProd - oldProd) >>> 0;
+    const t = tracer;
+    if (t !== null && sring.traceDomid >= 0)
+      t.record(
+        notify ? TraceKind.NotifySent : TraceKind.NotifySuppressed,
+        sring.traceDomid,
+        sring.traceDevid,
+        1,
+        newProd,
+        oldProd,
+        event,
+      );
+    return notify;
   }
 }

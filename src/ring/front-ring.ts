@@ -1,3 +1,5 @@
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import type { RingEntry } from "./entry.js";
 import type { SharedRing } from "./shared-ring.js";
 
@@ -71,7 +73,20 @@ export class FrontRing {
     const newProd = this.reqProdPvt;
     sring.reqProd = newProd;
     // SC store then SC load: the backend sees the new index before we read its req_event (xen_mb).
-    return (newProd - sring.reqEvent) >>> 0 < (newProd - oldProd) >>> 0;
+    const event = sring.reqEvent;
+    const notify = (newProd - event) >>> 0 < (newProd - oldProd) >>> 0;
+    const t = tracer;
+    if (t !== null && sring.traceDomid >= 0)
+      t.record(
+        notify ? TraceKind.NotifySent : TraceKind.NotifySuppressed,
+        sring.traceDomid,
+        sring.traceDevid,
+        0,
+        newProd,
+        oldProd,
+        event,
+      );
+    return notify;
   }
 
   /** `RING_HAS_UNCONSUMED_RESPONSES` (`XEN_RING_NR_UNCONSUMED_RESPONSES`): `rsp_prod - rsp_cons`. */

@@ -44,6 +44,13 @@ export class SharedRing {
   readonly words: Int32Array;
   private readonly idx: Uint32Array;
   private readonly mask: number;
+  /**
+   * Who owns this view of the ring, for tracing only: the domain and device id its driver sets
+   * after attaching (-1: untraced). Notification decisions are recorded under them.
+   */
+  traceDomid = -1;
+  /** See {@link traceDomid}. */
+  traceDevid = 0;
 
   constructor(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, entrySize: number) {
     if (!(buffer instanceof SharedArrayBuffer) && !(buffer instanceof ArrayBuffer)) {

@@ -234,9 +234,15 @@ export class BackendDevice {
     this.ringHandle = h;
     this.localPort = local;
     const mem = ctx.mapper.mappedMemory(h);
-    this.vhost.connect(
-      new SharedRing(mem.buffer, mem.byteOffset + ctx.mapper.mappedOffset(h), 4096, VSCSIIF_ENTRY_SIZE),
+    const sring = new SharedRing(
+      mem.buffer,
+      mem.byteOffset + ctx.mapper.mappedOffset(h),
+      4096,
+      VSCSIIF_ENTRY_SIZE,
     );
+    sring.traceDomid = ctx.domid;
+    sring.traceDevid = this.devid;
+    this.vhost.connect(sring);
     this.env.dispatcher.on(local, () => this.env.schedule(this.vhost));
     // Requests may already be waiting on a ring a frontend reconnects with.
     this.env.schedule(this.vhost);

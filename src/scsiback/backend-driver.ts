@@ -162,6 +162,11 @@ export class ScsibackDriver {
     }));
   }
 
+  /** The vhost serving `frontendDomid`'s controller `devid`, for inspectors (`pvscsi ui`). */
+  vhostOf(frontendDomid: number, devid: number): Vhost | undefined {
+    return this.devices.get(`${frontendDomid}/${devid}`)?.vhost;
+  }
+
   private track(teardown: Promise<void>): void {
     const t = teardown.catch((e) => debug("teardown: %s", e instanceof Error ? e.message : e));
     this.removing.add(t);

@@ -9,6 +9,8 @@ import {
   type TmfResponse,
 } from "../scsi/device.js";
 import { REPORTED_LUNS_DATA_HAS_CHANGED } from "../scsi/sense.js";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -198,6 +200,11 @@ export class Vhost {
     return this._state;
   }
 
+  /** The backend's private half of the ring, for inspectors (`pvscsi ui`); null when not connected. */
+  get ring(): BackRing | null {
+    return this.back;
+  }
+
   /** Requests taken off the ring and not yet answered (Linux's `nr_unreplied_reqs`). */
   get inFlight(): number {
     return this.inFlightCount;
@@ -244,6 +251,9 @@ export class Vhost {
     if (back === null || this._state !== "connected" || this.tmrPending) return false;
     this.inService = true;
     let budget = this.budget;
+    const t = tracer;
+    const traced = t !== null && back.sring.traceDomid >= 0;
+    if (traced) t.record(TraceKind.ServiceBegin, back.sring.traceDomid, this.frontendDomid, this.devid);
     try {
       for (;;) {
         const rp = back.sring.reqProd;
@@ -284,6 +294,14 @@ export class Vhost {
     } finally {
       this.inService = false;
       this.flushSafely();
+      if (traced)
+        t.record(
+          TraceKind.ServiceEnd,
+          back.sring.traceDomid,
+          this.frontendDomid,
+          this.devid,
+          this.budget - budget,
+        );
     }
   }
 
@@ -444,6 +462,17 @@ export class Vhost {
    * guest HOST_ERROR, and every other vhost carries on.
    */
   private submitToDevice(p: PendingRequest, device: ScsiDevice): void {
+    const t = tracer;
+    const sring = this.back?.sring;
+    if (t !== null && sring !== undefined && sring.traceDomid >= 0)
+      t.record(
+        TraceKind.DeviceBegin,
+        sring.traceDomid,
+        this.frontendDomid,
+        this.devid,
+        p.rqid,
+        p.cdb[0] ?? 0,
+      );
     try {
       device.submit(p);
     } catch (e) {
@@ -650,6 +679,9 @@ export class Vhost {
     rsp.residualLen = residual;
     rsp.writeTo(back);
     this.stats.responses++;
+    const t = tracer;
+    if (t !== null && back.sring.traceDomid >= 0)
+      t.record(TraceKind.DeviceEnd, back.sring.traceDomid, this.frontendDomid, this.devid, rqid, rslt);
     this.unpushed = true;
     if (!this.inService) this.flush();
   }

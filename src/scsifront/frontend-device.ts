@@ -128,9 +128,15 @@ export class FrontendDevice {
         // A polling guest never re-arms rsp_event, so the backend sends it no events.
         polling: this.env.pollMode,
       });
-      frontend.connect(
-        new SharedRing(ctx.memory.buffer, ctx.memory.byteOffset + frame * 4096, 4096, VSCSIIF_ENTRY_SIZE),
+      const sring = new SharedRing(
+        ctx.memory.buffer,
+        ctx.memory.byteOffset + frame * 4096,
+        4096,
+        VSCSIIF_ENTRY_SIZE,
       );
+      sring.traceDomid = ctx.domid;
+      sring.traceDevid = this.devid;
+      frontend.connect(sring);
       this.hostNo = this.env.takeHostNo();
       const host = new GuestScsiHost(this.hostNo, frontend, memory);
       this.host = host;

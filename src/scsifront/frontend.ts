@@ -2,6 +2,8 @@ import createDebug from "debug";
 import { FrontRing } from "../ring/front-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import type { DataDirection } from "../scsi/device.js";
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import {
   DMA_NONE,
   DMA_TO_DEVICE,
@@ -171,6 +173,18 @@ export class Frontend {
     return this._state;
   }
 
+  /** The frontend's private half of the ring, for inspectors (`pvscsi ui`); null when not connected. */
+  get ring(): FrontRing | null {
+    return this.front;
+  }
+
+  /** The grant refs held by the command in flight as `rqid`, for inspectors; empty if none. */
+  grantsOf(rqid: number): number[] {
+    const s = this.shadows[rqid];
+    if (s === undefined || !s.inflight) return [];
+    return Array.from(s.refs.subarray(0, s.nRefs));
+  }
+
   /** Segments a command may use: 26 until the backend offers indirect segments. */
   get sgTablesize(): number {
     return this.sgTables;
@@ -249,6 +263,16 @@ export class Frontend {
     patch?.(req);
     req.writeTo(front);
     this.inFlight++;
+    const t = tracer;
+    if (t !== null && front.sring.traceDomid >= 0)
+      t.record(
+        TraceKind.RequestSubmit,
+        front.sring.traceDomid,
+        front.sring.traceDevid,
+        rqid,
+        cmd.act === VSCSIIF_ACT_SCSI_CDB ? cmd.cdb[0]! : -cmd.act,
+        cmd.length,
+      );
     return "queued";
   }
 
@@ -414,6 +438,7 @@ export class Frontend {
     shadow.cmd = null;
     this.freeBits |= 1 << rqid;
     this.inFlight--;
+    this.traceComplete(rqid, rsp.rslt);
     cmd.rqid = -1;
     cmd.rslt = rsp.rslt;
     cmd.status = rsltStatus(rsp.rslt);
@@ -426,6 +451,13 @@ export class Frontend {
     if (!ok) this.setError("grant still in use by backend");
     cmd.onComplete?.(cmd);
     return ok;
+  }
+
+  private traceComplete(rqid: number, rslt: number): void {
+    const t = tracer;
+    const sring = this.front?.sring;
+    if (t !== null && sring !== undefined && sring.traceDomid >= 0)
+      t.record(TraceKind.RequestComplete, sring.traceDomid, sring.traceDevid, rqid, rslt);
   }
 
   private failAtOnce(cmd: FrontCommand, host: number): void {
@@ -456,6 +488,7 @@ export class Frontend {
       shadow.cmd = null;
       shadow.nRefs = 0;
       this.inFlight--;
+      this.traceComplete(cmd.rqid, DID_ERROR << 16);
       this.failAtOnce(cmd, DID_ERROR);
     }
   }

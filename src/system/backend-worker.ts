@@ -6,6 +6,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import createDebug from "debug";
 import { DomainContext } from "../hypervisor/context.js";
+import { TraceBuffer } from "../trace/trace-buffer.js";
+import { setTracer } from "../trace/tracer.js";
 import { checkDomainHandle } from "../xen/domain-handle.js";
 import { bootBackendKernel } from "./backend-kernel.js";
 import { BACKEND_KERNEL_METHODS, type BackendBoot, type BackendKernelApi } from "./kernel-api.js";
@@ -15,6 +17,7 @@ import { logUnhandledRejections } from "./worker-log.js";
 const port = parentPort!;
 logUnhandledRejections(createDebug("pvscsi:scsiback"));
 const boot = workerData as BackendBoot;
+if (boot.trace !== undefined) setTracer(TraceBuffer.attach(boot.trace));
 
 async function main(): Promise<void> {
   const ctx = DomainContext.attach(checkDomainHandle(boot.self), { vcpu: boot.vcpu });

@@ -18,6 +18,11 @@ export interface BootOptions {
   readonly pollMode?: boolean;
   /** Frames of dom0's memory (default 4096: 16 MiB). */
   readonly dom0Frames?: number;
+  /**
+   * Record a trace (`pvscsi/trace`): one recorder per thread — this one, installed as its
+   * tracer, and each kernel worker's — listed in the system's `traces`.
+   */
+  readonly trace?: boolean;
 }
 
 /** The machine's fixed parts: the hypervisor, dom0, and xenstored with the toolstack's client. */
@@ -32,6 +37,8 @@ export interface Machine {
   /** xenstored's event dispatcher on {@link xsCtx}. */
   readonly xsDispatch: EventDispatcher;
   readonly pollMode: boolean;
+  /** Whether the system records a trace ({@link BootOptions.trace}). */
+  readonly trace: boolean;
 }
 
 /** How a system runs what {@link boot} brings up. */
@@ -74,6 +81,7 @@ export async function boot<K>(
     xsCtx,
     xsDispatch,
     pollMode: options.pollMode ?? false,
+    trace: options.trace === true,
   };
   shell.attach(machine);
   await shell.drive(

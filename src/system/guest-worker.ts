@@ -6,6 +6,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import createDebug from "debug";
 import { DomainContext } from "../hypervisor/context.js";
+import { TraceBuffer } from "../trace/trace-buffer.js";
+import { setTracer } from "../trace/tracer.js";
 import { checkDomainHandle } from "../xen/domain-handle.js";
 import { bootGuestKernel } from "./guest-kernel.js";
 import { GUEST_KERNEL_METHODS, type GuestBoot, type GuestKernelApi } from "./kernel-api.js";
@@ -15,6 +17,7 @@ import { logUnhandledRejections } from "./worker-log.js";
 const port = parentPort!;
 logUnhandledRejections(createDebug("pvscsi:scsifront"));
 const boot = workerData as GuestBoot;
+if (boot.trace !== undefined) setTracer(TraceBuffer.attach(boot.trace));
 
 async function main(): Promise<void> {
   const ctx = DomainContext.attach(checkDomainHandle(boot.self), { vcpu: boot.vcpu });

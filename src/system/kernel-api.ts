@@ -18,6 +18,8 @@ export interface KernelBoot {
   readonly xenstore: XenstoreStartInfo;
   /** Rings polled instead of event-driven (benchmarks). */
   readonly pollMode: boolean;
+  /** The kernel thread's trace recorder (a `TraceBuffer`'s memory), when tracing. */
+  readonly trace?: SharedArrayBuffer;
 }
 
 /** What the toolstack boots a guest kernel (scsifront) with. */

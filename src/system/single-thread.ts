@@ -7,13 +7,15 @@ import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
 import type { ScsibackDriver } from "../scsiback/backend-driver.js";
 import type { ScsifrontDriver } from "../scsifront/frontend-driver.js";
+import { TraceBuffer } from "../trace/trace-buffer.js";
+import { setTracer } from "../trace/tracer.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
 import { type BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
 import { type BootOptions, boot, type Machine } from "./boot.js";
 import { writeDomainHome } from "./domain-home.js";
-import { bootGuestKernel, type GuestKernel } from "./guest-kernel.js";
+import { bootGuestKernel, GuestKernel } from "./guest-kernel.js";
 import type { BackendBoot, GuestBoot } from "./kernel-api.js";
 import type { RunningBackend, RunningKernel, System } from "./system.js";
 
@@ -22,6 +24,15 @@ export interface LocalGuest {
   readonly handle: DomainHandle;
   readonly kernel: DomainKernel;
   readonly frontend: ScsifrontDriver<GuestScsi>;
+}
+
+/** One action {@link LocalSystem.step} ran. */
+export interface LocalStep {
+  /** Who ran: `xenstored`, `xenstored events`, `scsifront` (a guest kernel) or `scsiback`. */
+  readonly actor: string;
+  readonly domid: number;
+  /** Events dispatched and rings run (at least 1). */
+  readonly work: number;
 }
 
 /** Options of {@link LocalSystem.start}. */
@@ -57,11 +68,14 @@ export class LocalSystem implements System {
   /** No limit: one thread runs every kernel, so polling spins no extra thread. */
   readonly pollThreads = Number.POSITIVE_INFINITY;
   dom0Kernel: RunningBackend | null = null;
+  /** With `trace`: this thread's one recorder, which every kernel here writes to. */
+  readonly traces: TraceBuffer[] = [];
   /** Guests created by {@link createGuest}, by domid. */
   readonly guests = new Map<number, LocalGuest>();
   private dom0Backend: BackendKernel | null = null;
   /** Every kernel this thread pumps: dom0's, driver domains', guests'. */
   private readonly kernels = new Set<GuestKernel | BackendKernel>();
+  private stepCursor = 0;
 
   private constructor(
     private readonly machine: Machine,
@@ -74,6 +88,11 @@ export class LocalSystem implements System {
     this.xenstored = machine.xenstored;
     this.xs = machine.xs;
     this.pollMode = machine.pollMode;
+    if (machine.trace) {
+      const t = TraceBuffer.create();
+      this.traces.push(t);
+      setTracer(t);
+    }
   }
 
   /** Boot ({@link boot}) with every kernel in this thread; dom0 has 1024 frames unless told. */
@@ -222,6 +241,53 @@ export class LocalSystem implements System {
       }
     }
     throw new Error(`LocalSystem.settle: still busy after ${maxSteps} steps`);
+  }
+
+  /**
+   * The kernel of `domid` running in this thread (a guest's {@link GuestKernel}, or a backend
+   * domain's {@link BackendKernel}), for tools that inspect it; undefined if none.
+   */
+  kernelOf(domid: number): GuestKernel | BackendKernel | undefined {
+    for (const k of this.kernels) if (k.ctx.domid === domid) return k;
+    return undefined;
+  }
+
+  /**
+   * Run one core action — the next ready one after the last, in a fixed round: xenstored's
+   * queued pass, xenstored's events, then each kernel's pump (its events and rings) — and let the
+   * promise callbacks it released run. Returns what ran, or null when nothing was ready.
+   * `skip(domid)` leaves a kernel out (a stalled backend, for teaching). Deterministic: the
+   * order depends only on what is ready.
+   */
+  async step(skip?: (domid: number) => boolean): Promise<LocalStep | null> {
+    const ks = [...this.kernels];
+    const n = 2 + ks.length;
+    for (let i = 0; i < n; i++) {
+      const a = (this.stepCursor + i) % n;
+      let ran: LocalStep | null = null;
+      if (a === 0) {
+        if (this.runs.length > 0) {
+          this.runs.shift()!();
+          ran = { actor: "xenstored", domid: 0, work: 1 };
+        }
+      } else if (a === 1) {
+        const w = this.machine.xsDispatch.poll();
+        if (w > 0) ran = { actor: "xenstored events", domid: 0, work: w };
+      } else {
+        const k = ks[a - 2]!;
+        if (skip?.(k.ctx.domid)) continue;
+        const w = k.pump();
+        if (w > 0)
+          ran = { actor: k instanceof GuestKernel ? "scsifront" : "scsiback", domid: k.ctx.domid, work: w };
+      }
+      if (ran !== null) {
+        this.stepCursor = (a + 1) % n;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        return ran;
+      }
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return null;
   }
 
   /**

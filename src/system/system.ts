@@ -1,5 +1,6 @@
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import type { TraceBuffer } from "../trace/trace-buffer.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import { PvscsiError } from "../xen/errors.js";
 import type { XenstoreClient } from "../xenstore/client.js";
@@ -48,6 +49,8 @@ export interface System {
   readonly pollThreads: number;
   /** dom0's backend kernel (scsiback over dom0's inventory); null once shut down. */
   readonly dom0Kernel: RunningBackend | null;
+  /** Every thread's trace recorder when booted with `trace` (export with `toChromeTrace`); else empty. */
+  readonly traces: readonly TraceBuffer[];
   /** Start a guest's kernel (scsifront) and wait until it is up, at most `timeoutMs`. */
   startGuestKernel(boot: GuestBoot, name: string, timeoutMs: number): Promise<RunningKernel<GuestKernelApi>>;
   /** Start a backend domain's kernel (scsiback over `boot.hostConfig`) and wait for its inventory. */

@@ -1,6 +1,8 @@
 import type { Worker } from "node:worker_threads";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import { TraceBuffer } from "../trace/trace-buffer.js";
+import { setTracer } from "../trace/tracer.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
@@ -44,6 +46,7 @@ export class ThreadedSystem implements System {
   readonly pollMode: boolean;
   readonly pollThreads: number;
   dom0Kernel: RunningBackend | null = null;
+  readonly traces: TraceBuffer[] = [];
   private stopping = false;
   private readonly machine: Machine;
   private readonly xsLoop: Promise<void>;
@@ -58,6 +61,11 @@ export class ThreadedSystem implements System {
     this.pollMode = machine.pollMode;
     this.pollThreads = pollThreads;
     this.pollBudget = new PollBudget(pollThreads);
+    if (machine.trace) {
+      const main = TraceBuffer.create();
+      this.traces.push(main);
+      setTracer(main);
+    }
     // xenstored must serve the backend while it boots: its loop runs from here on.
     this.xsLoop = runKernelLoop(machine.xsDispatch, [], { stopped: () => this.stopping });
   }
@@ -86,13 +94,21 @@ export class ThreadedSystem implements System {
     }
   }
 
+  /** A new kernel thread's recorder, when tracing. */
+  private traceFor(): { trace?: SharedArrayBuffer } {
+    if (!this.machine.trace) return {};
+    const t = TraceBuffer.create();
+    this.traces.push(t);
+    return { trace: t.buffer };
+  }
+
   async startGuestKernel(
     b: GuestBoot,
     name: string,
     timeoutMs: number,
   ): Promise<RunningKernel<GuestKernelApi>> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: GuestBoot = { ...b, pollMode };
+    const boot: GuestBoot = { ...b, pollMode, ...this.traceFor() };
     const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: boot });
     const rpc = new RpcClient<GuestKernelApi>(worker, `dom${b.self.domid} (${name}) kernel`);
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS), pollMode);
@@ -107,7 +123,7 @@ export class ThreadedSystem implements System {
 
   async startBackendKernel(b: BackendBoot, name: string, timeoutMs: number): Promise<RunningBackend> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: BackendBoot = { ...b, pollMode };
+    const boot: BackendBoot = { ...b, pollMode, ...this.traceFor() };
     const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: boot });
     const rpc = new RpcClient<BackendKernelApi>(worker, `dom${b.self.domid} (${name}) backend kernel`);
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, BACKEND_KERNEL_METHODS), pollMode);

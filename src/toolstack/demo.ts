@@ -6,6 +6,7 @@ import type { CommandResult } from "../guest/userland/command.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
 import { DEFAULT_HOST_CONFIG, DEFAULT_HOST_CONFIG_SOURCE } from "../targets/inventory/default-config.js";
 import { formatLsscsi } from "../targets/inventory/inventory.js";
+import type { ChromeTrace } from "../trace/chrome-trace.js";
 import { XenstoreDb } from "../xenstore/database.js";
 import { dumpFile } from "../xenstore/dump.js";
 import { dbLsSource, renderLs } from "../xenstore/ls.js";
@@ -26,6 +27,14 @@ export interface DemoReport {
   readonly rates: Record<string, number>;
   readonly backend: VhostReport[];
   readonly totalMs: number;
+  /** With `trace`: the whole run as Chrome trace-event JSON (taken before the host stops). */
+  readonly trace?: ChromeTrace;
+}
+
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Record every thread's trace and return it in {@link DemoReport.trace}. */
+  readonly trace?: boolean;
 }
 
 /** The domain configuration the demo creates (shown to the user as an xl config). */
@@ -45,7 +54,10 @@ vscsi = [ '/dev/sda,0:0:1:0',
  * detached and the guest destroyed with nothing left behind. Cartridges live in a temporary
  * directory, so every run starts from fresh tapes.
  */
-export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promise<DemoReport> {
+export async function runDemo(
+  sink: (step: DemoStep) => void = () => {},
+  options: DemoOptions = {},
+): Promise<DemoReport> {
   const t0 = performance.now();
   const work = mkdtempSync(join(tmpdir(), "pvscsi-demo-"));
   const steps: DemoStep[] = [];
@@ -67,6 +79,7 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
     hostConfig: { text: DEFAULT_HOST_CONFIG, source: DEFAULT_HOST_CONFIG_SOURCE, baseDir: work },
     // The guest's filesystem in the run's temporary folder too: <work>/guests/backup/root.
     guestRoots: join(work, "guests"),
+    trace: options.trace === true,
   });
   try {
     await step("dom0 is up: its SCSI devices (lsscsi -g)", async (say) => {
@@ -204,7 +217,8 @@ export async function runDemo(sink: (step: DemoStep) => void = () => {}): Promis
           : `LEFT BEHIND: ${JSON.stringify(report)}`,
       );
     });
-    return { steps, checks, rates, backend, totalMs: performance.now() - t0 };
+    const trace = host.trace();
+    return { steps, checks, rates, backend, totalMs: performance.now() - t0, ...(trace ? { trace } : {}) };
   } finally {
     await host.shutdown();
     rmSync(work, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import type { System } from "../system/system.js";
 import { ThreadedSystem } from "../system/threaded-system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import { type ChromeTrace, toChromeTrace } from "../trace/chrome-trace.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import { invalidState } from "../xen/errors.js";
 import type { XenstoreClient } from "../xenstore/client.js";
@@ -38,6 +39,8 @@ export interface HostOptions extends ToolstackOptions {
   readonly pollThreads?: number;
   /** Frames of dom0's memory (default 4096: 16 MiB). */
   readonly dom0Frames?: number;
+  /** Record a trace of every thread ({@link Host.trace}). */
+  readonly trace?: boolean;
 }
 
 /** Options of the toolstack over a {@link System}. */
@@ -68,6 +71,7 @@ export class Host {
   private readonly domains: DomainLifecycle;
   private readonly timeoutMs: number;
   private readonly guestRoots: string | undefined;
+  private readonly traceNames = new Map<number, string>([[0, "Domain-0"]]);
   /** Serialises toolstack operations, as libxl's per-domain lock does. */
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -96,6 +100,15 @@ export class Host {
       bootTimeoutMs: options.stateTimeoutMs ?? DEFAULT_STATE_TIMEOUT_MS,
     });
     return new Host(system, options);
+  }
+
+  /**
+   * The trace so far as Chrome trace-event JSON (open it in ui.perfetto.dev), when the system was
+   * started with `trace`; null otherwise. Domains are named as `xl create` named them.
+   */
+  trace(): ChromeTrace | null {
+    if (this.system.traces.length === 0) return null;
+    return toChromeTrace(this.system.traces, { names: this.traceNames });
   }
 
   /** The hypervisor. */
@@ -165,6 +178,7 @@ export class Host {
           ? { ...spec, guestRoot: join(roots, spec.name, "root") }
           : spec;
       const r = await this.domains.create(withRoot, options.force === true);
+      this.traceNames.set(r.domid, r.name);
       return { ...r, warnings: [...spec.warnings, ...r.warnings] };
     });
   }

@@ -1,3 +1,5 @@
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import { xenstoreError } from "../xen/errors.js";
 import { canonicalize, checkedNodePath, checkedWatchPath, domainPath, isSpecialPath } from "./path.js";
 import type { XsPerms } from "./perms.js";
@@ -17,6 +19,8 @@ import {
   type XsCaller,
 } from "./tree-ops.js";
 import { eventPath, type XsWatch, type XsWatchEvent } from "./watch.js";
+
+const decoder = new TextDecoder("latin1");
 
 const encoder = new TextEncoder();
 
@@ -90,6 +94,14 @@ export class XsDbConnection implements XsCaller {
     const bytes = typeof value === "string" ? encoder.encode(value) : value.slice();
     const abs = checkedNodePath(this.domid, path);
     this.mutate(txId, (ctx) => writeValue(ctx, abs, bytes), { kind: "write", path: abs, value: bytes });
+    const t = tracer;
+    if (t !== null)
+      t.record(
+        TraceKind.XenstoreWrite,
+        this.domid,
+        t.intern(abs),
+        t.intern(decoder.decode(bytes.subarray(0, 128))),
+      );
   }
 
   /** `MKDIR`. */

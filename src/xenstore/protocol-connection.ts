@@ -1,3 +1,5 @@
+import { TraceKind } from "../trace/trace-buffer.js";
+import { tracer } from "../trace/tracer.js";
 import type { XsDbConnection } from "./db-connection.js";
 import { handleRequest } from "./handle-request.js";
 import { encodeMessage, encodeStrings, MessageAssembler, type XsMessage } from "./message.js";
@@ -153,6 +155,8 @@ export class ProtocolConnection {
       const payload = encodeStrings([e.path, e.token]);
       // xenstored does not send over-long events.
       if (payload.length > XENSTORE_PAYLOAD_MAX) continue;
+      const t = tracer;
+      if (t !== null) t.record(TraceKind.WatchFire, this.db.domid, t.intern(e.path), t.intern(e.token));
       this.out.push(encodeMessage(XS_WATCH_EVENT, 0, 0, payload));
     }
   }

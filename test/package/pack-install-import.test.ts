@@ -69,9 +69,12 @@ describe("npm pack → npm install → import from another project", () => {
         "dist/index.d.ts",
         "dist/testing/index.d.ts",
         "dist/cli/main.js",
+        "web/index.html",
+        "web/app.js",
       ]),
     );
-    expect(files.filter((f) => !/^(dist\/|bin\/|LICENSE$|README\.md$|package\.json$)/.test(f))).toEqual([]);
+    // web/ holds the live view's page (plain files, no build step).
+    expect(files.filter((f) => !/^(dist\/|bin\/|web\/|LICENSE$|README\.md$|package\.json$)/.test(f))).toEqual([]);
 
     // Offline: pvscsi's one runtime dependency (debug, and its ms) is copied in from ours first.
     const app = join(scratch, "app");

@@ -1,8 +1,10 @@
+import { writeFileSync } from "node:fs";
 import { runDemo } from "../../toolstack/demo.js";
-import { parseCommandArgs } from "../args.js";
+import { checkChromeTrace } from "../../trace/chrome-trace.js";
+import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
 
-const USAGE = `Usage: pvscsi demo [--json]
+const USAGE = `Usage: pvscsi demo [--json] [--trace FILE]
 
 Run the backup-to-tape scenario end to end in one process: an emulated host whose dom0 has an LTO tape
 autoloader and a disk; a guest with two vscsi devices scans them, writes and reads its disk with
@@ -10,7 +12,9 @@ checksums while the tape drive is hot-attached, backs a directory tree up to tap
 rewinds, restores and verifies it, unloads; then a detach, and destroy. Cartridges live in a
 temporary directory. DEBUG=pvscsi:* shows every layer's events.
 
-  --json   print the steps, checks, rates and backend counters as one JSON document
+  --json         print the steps, checks, rates and backend counters as one JSON document
+  --trace FILE   record every request, notification, grant and xenbus change of every domain
+                 and write them as Chrome trace-event JSON to FILE (open it in ui.perfetto.dev)
 `;
 
 export const demoCommand: Command = {
@@ -21,7 +25,7 @@ export const demoCommand: Command = {
     const { values } = parseCommandArgs(
       "demo",
       argv,
-      { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      { json: { type: "boolean" }, trace: { type: "string" }, help: { type: "boolean", short: "h" } },
       false,
     );
     if (values.help) {
@@ -29,12 +33,25 @@ export const demoCommand: Command = {
       return EXIT_OK;
     }
     const json = values.json === true;
+    const traceFile = typeof values.trace === "string" ? values.trace : undefined;
+    if (traceFile !== undefined) checkWritable(traceFile);
     let n = 0;
-    const report = await runDemo((s) => {
-      if (json) return;
-      n++;
-      io.out(`\n== ${n}. ${s.title}  (${s.ms.toFixed(0)} ms)\n${s.text}`);
-    });
+    const { trace, ...report } = await runDemo(
+      (s) => {
+        if (json) return;
+        n++;
+        io.out(`\n== ${n}. ${s.title}  (${s.ms.toFixed(0)} ms)\n${s.text}`);
+      },
+      { trace: traceFile !== undefined },
+    );
+    if (traceFile !== undefined && trace !== undefined) {
+      writeFileSync(traceFile, JSON.stringify(trace));
+      const sum = checkChromeTrace(trace);
+      for (const p of sum.problems.slice(0, 5)) io.err(`trace: malformed: ${p}\n`);
+      io.err(
+        `trace: ${sum.events} events (${sum.requests} requests, ${sum.flows} flows, ${sum.slices} slices, ${sum.counters} counter samples) written to ${traceFile}; open it in ui.perfetto.dev\n`,
+      );
+    }
     const failed = Object.entries(report.checks).filter(([, ok]) => !ok);
     if (json) {
       io.out(`${JSON.stringify(report, null, 2)}\n`);

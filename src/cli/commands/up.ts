@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
   type HostConfigSource,
@@ -10,10 +11,10 @@ import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import { ControlServer, checkSocketPath } from "../../toolstack/control-server.js";
 import { Host } from "../../toolstack/host.js";
 import { configError } from "../../xen/errors.js";
-import { parseCommandArgs } from "../args.js";
+import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 
-const USAGE = `Usage: pvscsi up [--config <host.conf>] [--socket <path>] [--poll]
+const USAGE = `Usage: pvscsi up [--config <host.conf>] [--socket <path>] [--poll] [--trace FILE]
 
 Run an emulated Xen host in the foreground: the hypervisor, xenstored and the toolstack, dom0's
 kernel with scsiback and its SCSI devices. Manage it from another terminal with 'pvscsi xl ...',
@@ -26,6 +27,9 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
                   kernel spins a thread, so at most one per core less one for this process's
                   own thread (at least 1) polls: dom0's backend first, then domains in the
                   order they are created; the others wait on events ('xl create' warns)
+  --trace FILE    record every domain's requests, notifications, grants and xenbus changes (the
+                  last 65,536 events of each thread) and write them as Chrome trace-event JSON to
+                  FILE when the host stops (open it in ui.perfetto.dev)
 `;
 
 /**
@@ -67,6 +71,7 @@ export const upCommand: Command = {
       config: { type: "string" },
       socket: { type: "string" },
       poll: { type: "boolean" },
+      trace: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -77,7 +82,13 @@ export const upCommand: Command = {
     const socket = typeof values.socket === "string" ? values.socket : defaultSocketPath();
     checkSocketPath(socket); // before booting anything: a bad path is the user's to fix first
     const hostConfig = loadHostConfig(typeof values.config === "string" ? values.config : undefined);
-    const host = await Host.start({ hostConfig, pollMode: values.poll === true });
+    const traceFile = typeof values.trace === "string" ? values.trace : undefined;
+    if (traceFile !== undefined) checkWritable(traceFile);
+    const host = await Host.start({
+      hostConfig,
+      pollMode: values.poll === true,
+      trace: traceFile !== undefined,
+    });
     const server = new ControlServer(socket, hostControlHandler(host));
     try {
       await server.listen();
@@ -102,7 +113,12 @@ export const upCommand: Command = {
     });
     io.out("stopping: destroying guests and dom0's kernel...\n");
     await server.close();
+    const trace = traceFile !== undefined ? host.trace() : null;
     await host.shutdown();
+    if (traceFile !== undefined && trace !== null) {
+      writeFileSync(traceFile, JSON.stringify(trace));
+      io.out(`trace: ${trace.traceEvents.length} events written to ${traceFile}\n`);
+    }
     io.out("stopped\n");
     return EXIT_OK;
   },
