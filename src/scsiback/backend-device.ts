@@ -156,6 +156,14 @@ export class BackendDevice {
     return this.queue.idle();
   }
 
+  /**
+   * Whether work of this device completes on the thread's event loop rather than by an event: a
+   * state change being handled, or requests on an asynchronous (file-backed) device.
+   */
+  get busyOffRing(): boolean {
+    return this.queue.size > 0 || this.vhost.inFlight > 0;
+  }
+
   private notify(): void {
     if (this.localPort !== 0) this.env.ctx.evtchn.send(this.localPort);
   }

@@ -9,6 +9,7 @@ import { checkDomainHandle, type DomainHandle } from "../xen/domain-handle.js";
 import type { KernelDrive } from "./guest-kernel.js";
 import type { BackendBoot, BackendKernelApi } from "./kernel-api.js";
 import { runKernelLoop } from "./kernel-loop.js";
+import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
 import { serveBaseline } from "./postmessage-baseline.js";
 
 /**
@@ -19,6 +20,8 @@ import { serveBaseline } from "./postmessage-baseline.js";
  */
 export class BackendKernel implements BackendKernelApi {
   private stopping = false;
+  /** Serving the postMessage baseline (benchmarks): its messages need the event loop. */
+  private baselineServing = false;
   private readonly loop: Promise<void> | null;
 
   private constructor(
@@ -28,10 +31,23 @@ export class BackendKernel implements BackendKernelApi {
     readonly devices: Inventory,
     drive: KernelDrive,
     pollMode: boolean,
+    hostThreads: SharedArrayBuffer | undefined,
   ) {
+    const ev = ctx.evtchn;
     this.loop =
       drive === "loop"
-        ? runKernelLoop(kernel.dispatcher, [backend], { pollMode, stopped: () => this.stopping })
+        ? runKernelLoop(kernel.dispatcher, [backend], {
+            pollMode,
+            stopped: () => this.stopping,
+            // Block the thread only when nothing but an event can bring work: no control call in
+            // transit, no xenstore traffic left to settle, no device I/O on the event loop.
+            mayBlock: () =>
+              ev.callsInTransit() === 0 &&
+              !kernel.xenstoreBusy() &&
+              !backend.busyOffRing &&
+              !this.baselineServing,
+            ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
+          })
         : null;
   }
 
@@ -69,7 +85,7 @@ export class BackendKernel implements BackendKernelApi {
         return { device: e.device, physLun: e.hctl.lun };
       },
     });
-    return new BackendKernel(ctx, kernel, backend, inventory, drive, boot.pollMode);
+    return new BackendKernel(ctx, kernel, backend, inventory, drive, boot.pollMode, boot.hostThreads);
   }
 
   /** Start scsiback (its watch on `backend/vscsi`). */
@@ -103,6 +119,7 @@ export class BackendKernel implements BackendKernelApi {
     readonly pdev: string;
   }): Promise<void> {
     const e = this.devices.resolve(args.pdev);
+    this.baselineServing = true;
     void serveBaseline(args.port, e.device, e.hctl.lun);
   }
 

@@ -15,6 +15,7 @@ import type {
   GuestReleased,
 } from "./kernel-api.js";
 import { runKernelLoop } from "./kernel-loop.js";
+import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
 import { runBaseline } from "./postmessage-baseline.js";
 
 /** How a kernel is run: by its own event loop (a worker), or pumped by a single-thread system. */
@@ -39,8 +40,10 @@ export class GuestKernel implements GuestKernelApi {
     drive: KernelDrive,
     pollMode: boolean,
     guestRoot: string,
+    hostThreads: SharedArrayBuffer | undefined,
   ) {
     this.fs = new GuestFs(guestRoot);
+    const ev = ctx.evtchn;
     this.loop =
       drive === "loop"
         ? runKernelLoop(kernel.dispatcher, [frontend], {
@@ -49,6 +52,11 @@ export class GuestKernel implements GuestKernelApi {
             tick: () => {
               if (frontend.deferredGrants > 0) frontend.retryDeferred();
             },
+            // A guest command is a control call: while one runs (its promises, file I/O and
+            // timers need the event loop) the loop sleeps with waitAsync; between commands it
+            // blocks once xenstore traffic has settled.
+            mayBlock: () => ev.callsInTransit() === 0 && !kernel.xenstoreBusy(),
+            ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
           })
         : null;
   }
@@ -67,7 +75,7 @@ export class GuestKernel implements GuestKernelApi {
       xs: kernel.xs,
       pollMode: boot.pollMode,
     });
-    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode, boot.guestRoot);
+    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode, boot.guestRoot, boot.hostThreads);
   }
 
   /** Start scsifront (its watch on the domain's `device/vscsi`). */

@@ -18,6 +18,11 @@ export interface KernelBoot {
   readonly xenstore: XenstoreStartInfo;
   /** Rings polled instead of event-driven (benchmarks). */
   readonly pollMode: boolean;
+  /**
+   * The host's count of kernel threads and cores (`HostThreads.buffer`), for a kernel running its
+   * own loop: it spins before sleeping only while the host is not oversubscribed. Absent: never spins.
+   */
+  readonly hostThreads?: SharedArrayBuffer;
 }
 
 /** What the toolstack boots a guest kernel (scsifront) with. */
