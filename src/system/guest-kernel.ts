@@ -1,3 +1,4 @@
+import createDebug from "debug";
 import { GuestFs } from "../guest/guest-fs.js";
 import { GuestScsi } from "../guest/midlayer.js";
 import type { CommandResult } from "../guest/userland/command.js";
@@ -14,10 +15,11 @@ import type {
   GuestKernelApi,
   GuestReleased,
 } from "./kernel-api.js";
-import { runKernelLoop } from "./kernel-loop.js";
+import { KernelLoopStats, runKernelLoop } from "./kernel-loop.js";
 import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
 import { runBaseline } from "./postmessage-baseline.js";
 
+const debugLoop = createDebug("pvscsi:loop");
 /** How a kernel is run: by its own event loop (a worker), or pumped by a single-thread system. */
 export type KernelDrive = "loop" | "pumped";
 
@@ -29,6 +31,8 @@ export type KernelDrive = "loop" | "pumped";
  */
 export class GuestKernel implements GuestKernelApi {
   private stopping = false;
+  /** How the kernel's loop slept, spun and yielded (shown under `DEBUG=pvscsi:loop` at stop). */
+  readonly loopStats = new KernelLoopStats();
   private readonly loop: Promise<void> | null;
   /** The guest's own filesystem, the only files its commands reach. */
   readonly fs: GuestFs;
@@ -48,6 +52,7 @@ export class GuestKernel implements GuestKernelApi {
       drive === "loop"
         ? runKernelLoop(kernel.dispatcher, [frontend], {
             pollMode,
+            stats: this.loopStats,
             stopped: () => this.stopping,
             tick: () => {
               if (frontend.deferredGrants > 0) frontend.retryDeferred();
@@ -131,6 +136,7 @@ export class GuestKernel implements GuestKernelApi {
     this.stopping = true;
     this.ctx.evtchn.kick();
     if (this.loop) await this.loop;
+    debugLoop("dom%d: %o", this.ctx.domid, this.loopStats);
     this.kernel.shutdown();
   }
 }

@@ -29,6 +29,21 @@ export interface KernelLoopOptions {
   readonly mayBlock?: () => boolean;
   /** Spin before sleeping, this adaptively (absent: never spin, as on the main thread). */
   readonly spin?: AdaptiveSpin;
+  /** Counted into, if given (for reports and tests). */
+  readonly stats?: KernelLoopStats;
+}
+
+/** What a kernel loop did: how it slept, spun and let its event loop in. */
+export class KernelLoopStats {
+  /** Sleeps blocking the thread (`Atomics.wait`). */
+  blocked = 0;
+  /** Sleeps with `waitAsync`. */
+  asyncSleeps = 0;
+  /** Spins that found work, and that did not. */
+  spinHits = 0;
+  spinMisses = 0;
+  /** Returns to the event loop (microtask or macrotask turns) other than sleeps. */
+  yields = 0;
 }
 
 /**
@@ -79,16 +94,20 @@ export async function runKernelLoop(
   const keepAlive = setInterval(noop, MAX_TIMER_MS);
   const idle = options.idleWaitMs ?? 1000;
   const loop = new EventLoopCore(dispatcher, drivers, options, idle);
+  const stats = options.stats ?? null;
   try {
     for (;;) {
       const next = loop.run();
       if (next === STOP) return;
       if (next === YIELD_MICRO) {
+        if (stats) stats.yields++;
         await RESOLVED;
       } else if (next === YIELD_MACRO) {
+        if (stats) stats.yields++;
         await yieldToEventLoop();
         loop.eventLoopRan();
       } else {
+        if (stats) stats.asyncSleeps++;
         const t0 = performance.now();
         await sleepOnUpcall(dispatcher.ev, idle);
         loop.slept(performance.now() - t0);
@@ -105,6 +124,9 @@ class EventLoopCore {
   private readonly mayBlock: (() => boolean) | null;
   private readonly spin: AdaptiveSpin | null;
   private readonly tick: (() => void) | null;
+  private readonly stats: KernelLoopStats | null;
+  /** `mayBlock` said no since the event loop's last whole turn: have one before blocking. */
+  private needTurn = false;
   /** When the event loop last had a turn, less the time spent blocked since (ms). */
   private lastTurn = performance.now();
 
@@ -117,6 +139,7 @@ class EventLoopCore {
     this.mayBlock = options.mayBlock ?? null;
     this.spin = options.spin ?? null;
     this.tick = options.tick ?? null;
+    this.stats = options.stats ?? null;
   }
 
   /** After a `waitAsync` sleep of `ms`: teach the spin budget. */
@@ -127,6 +150,7 @@ class EventLoopCore {
   /** The event loop had a full turn. */
   eventLoopRan(): void {
     this.lastTurn = performance.now();
+    this.needTurn = false;
   }
 
   /** Run passes, spins and blocking sleeps until the event loop is needed; say what for. */
@@ -151,8 +175,10 @@ class EventLoopCore {
         if (mayBlock === null) return pending ? YIELD_MACRO : YIELD_MICRO;
         if (mayBlock()) continue;
         // Promise work the pass released may take several hops before it asks for more (a next
-        // xenstore request): only a whole turn of the event loop runs them all.
-        return YIELD_MACRO;
+        // xenstore request), and only a whole turn of the event loop runs them all: one must
+        // come before the thread blocks again. A microtask turn does meanwhile.
+        this.needTurn = true;
+        return pending ? YIELD_MACRO : YIELD_MICRO;
       }
       // Idle. Spin a little first: a peer answering soon is seen in well under a microsecond.
       if (spin !== null) {
@@ -170,11 +196,15 @@ class EventLoopCore {
           }
           if (hit) {
             spin.hit(performance.now() - t0);
+            if (this.stats) this.stats.spinHits++;
             continue;
           }
+          if (this.stats) this.stats.spinMisses++;
         }
       }
       if (mayBlock === null || !mayBlock()) return SLEEP_ASYNC;
+      if (this.needTurn) return YIELD_MACRO;
+      if (this.stats) this.stats.blocked++;
       const t0 = performance.now();
       const r = blockOnUpcall(ev, this.idle);
       const slept = performance.now() - t0;

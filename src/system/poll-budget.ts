@@ -1,4 +1,4 @@
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { invalidArgument } from "../xen/errors.js";
 
 /**
@@ -145,41 +145,93 @@ export const SPIN_START_MS = 0.02;
 export const SPIN_MAX_MS = 0.1;
 /** Below this a spin is not worth its clock reads: the budget becomes 0. */
 const SPIN_MIN_MS = 0.001;
+/** Spins in a row that find nothing before the spin is switched off for a while. */
+const SPIN_MISSES_TO_BACK_OFF = 4;
+/** Sleeps without spinning after a back-off, at first; it doubles with each failed retry. */
+const SPIN_FIRST_HOLDOFF = 16;
+const SPIN_MAX_HOLDOFF = 4096;
+/** How often the machine's load is looked at, in ms. */
+const LOAD_SAMPLE_MS = 1000;
 
 /**
  * How long an event-driven kernel spins (polls its events) before it announces a sleep: spinning
  * costs a core but answers in well under a microsecond, where a sleep and its wake-up cost tens
- * (`Atomics.wait` round trip 16–27 µs p50 on the machine of the performance issue). The budget
- * starts at {@link SPIN_START_MS}; it grows when a spin finds work, or when a sleep ended soon
- * enough that a longer spin would have (a peer answering within {@link SPIN_MAX_MS}); it halves
- * when a spin found nothing and the sleep after it was long, down to 0, where it stays until
- * sleeps are short again. It is 0 whenever the host runs more kernel threads than cores.
- * Pure bookkeeping: the loop measures, this decides; nothing allocates.
+ * (`Atomics.wait` round trip 16–27 µs p50 on the machine of the performance issue).
+ *
+ * The budget starts at {@link SPIN_START_MS}. It grows when a spin finds work, or when a sleep
+ * ended soon enough that a longer spin would have (a peer answering within {@link SPIN_MAX_MS});
+ * it halves when a sleep was long. After {@link SPIN_MISSES_TO_BACK_OFF} spins in a row find
+ * nothing it is switched off for a number of sleeps that doubles with each failed retry, since a
+ * spin that keeps missing only takes a core from someone (the peer it waits for, on a busy
+ * machine). It is 0 — no spin at all — whenever the host runs more kernel threads than cores,
+ * or the machine's load average is above its cores (other jobs want the CPUs).
+ * Pure bookkeeping: the loop measures, this decides; nothing allocates but the load sample, once
+ * a second.
  */
 export class AdaptiveSpin {
   private budget = SPIN_START_MS;
+  private misses = 0;
+  private holdoff = 0;
+  private backoff = SPIN_FIRST_HOLDOFF;
+  private loadCheckedAt = Number.NEGATIVE_INFINITY;
+  private loaded = false;
 
-  constructor(private readonly host: HostThreads | null) {}
+  /**
+   * @param host the host's kernel threads and cores (null: none counted, as in a test)
+   * @param load the machine's 1-minute load average (`os.loadavg()[0]`); null: not looked at
+   */
+  constructor(
+    private readonly host: HostThreads | null,
+    private readonly load: (() => number) | null = host === null ? null : () => loadavg()[0]!,
+  ) {}
 
-  /** How long to spin now, in ms; 0 on an oversubscribed host. */
+  /** How long to spin now, in ms; 0 on an oversubscribed host or a loaded machine. */
   now(): number {
-    if (this.host?.oversubscribed()) return 0;
+    if (this.holdoff > 0) return 0;
+    const host = this.host;
+    if (host !== null) {
+      if (host.oversubscribed()) return 0;
+      if (this.load !== null) {
+        const t = performance.now();
+        if (t - this.loadCheckedAt >= LOAD_SAMPLE_MS) {
+          this.loadCheckedAt = t;
+          this.loaded = this.load() > host.cores + 0.5;
+        }
+        if (this.loaded) return 0;
+      }
+    }
     return this.budget;
   }
 
   /** The spin found work after `spunMs`. */
   hit(spunMs: number): void {
+    this.misses = 0;
+    this.backoff = SPIN_FIRST_HOLDOFF;
     this.budget = Math.min(SPIN_MAX_MS, Math.max(this.budget, spunMs * 2, SPIN_START_MS));
   }
 
-  /** The spin (of the budget, perhaps 0) found nothing, and the sleep after it lasted `sleptMs`. */
+  /** A sleep of `sleptMs` ended, after a spin (of the budget, perhaps 0) that found nothing. */
   missed(sleptMs: number): void {
-    if (sleptMs <= SPIN_MAX_MS) {
+    if (this.holdoff > 0) {
+      if (--this.holdoff === 0) this.budget = SPIN_START_MS;
+      return;
+    }
+    if (++this.misses >= SPIN_MISSES_TO_BACK_OFF || this.budget === 0) {
+      this.backOff();
+    } else if (sleptMs <= SPIN_MAX_MS) {
       // A spin a little longer would have caught it.
       this.budget = Math.min(SPIN_MAX_MS, Math.max(this.budget, sleptMs * 1.5, SPIN_START_MS));
     } else {
       const b = this.budget / 2;
-      this.budget = b < SPIN_MIN_MS ? 0 : b;
+      if (b < SPIN_MIN_MS) this.backOff();
+      else this.budget = b;
     }
+  }
+
+  private backOff(): void {
+    this.misses = 0;
+    this.budget = 0;
+    this.holdoff = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, SPIN_MAX_HOLDOFF);
   }
 }

@@ -77,23 +77,56 @@ describe("poll mode on too few cores", () => {
 });
 
 describe("the spin before sleeping", () => {
-  it("starts at 20 µs, grows when spinning or a short sleep would have found work, and shrinks to 0 when it does not", () => {
+  it("starts at 20 µs, grows when spinning or a short sleep would have found work, halves after long sleeps", () => {
     const s = new AdaptiveSpin(null);
     expect(s.now()).toBe(SPIN_START_MS);
     s.hit(0.04);
     expect(s.now()).toBeCloseTo(0.08);
     s.hit(1);
     expect(s.now()).toBe(SPIN_MAX_MS);
-    for (let i = 0; i < 20; i++) s.missed(5);
+    s.missed(5);
+    expect(s.now()).toBeCloseTo(SPIN_MAX_MS / 2);
+    s.hit(0.001);
+    // A sleep that ended soon: a spin would have caught it, so spin longer.
+    s.missed(0.09);
+    expect(s.now()).toBeCloseTo(SPIN_MAX_MS);
+  });
+
+  it("switches itself off after spins that keep missing, and retries after a hold-off that doubles", () => {
+    const s = new AdaptiveSpin(null);
+    for (let i = 0; i < 4; i++) s.missed(0.01);
     expect(s.now()).toBe(0);
-    // A sleep that ended soon: a spin would have caught it, so spin again.
-    s.missed(0.03);
-    expect(s.now()).toBeCloseTo(0.045);
+    for (let i = 0; i < 15; i++) s.missed(0.01);
+    expect(s.now()).toBe(0);
+    s.missed(0.01);
+    expect(s.now()).toBe(SPIN_START_MS);
+    for (let i = 0; i < 4; i++) s.missed(0.01);
+    for (let i = 0; i < 31; i++) s.missed(0.01);
+    expect(s.now()).toBe(0);
+    s.missed(0.01);
+    expect(s.now()).toBe(SPIN_START_MS);
+    // A hit resets the hold-off.
+    s.hit(0.005);
+    for (let i = 0; i < 4; i++) s.missed(0.01);
+    for (let i = 0; i < 16; i++) s.missed(0.01);
+    expect(s.now()).toBe(SPIN_START_MS);
+  });
+
+  it("never spins on a machine whose load average is above its cores", () => {
+    const host = HostThreads.create(2);
+    let load = 7;
+    const s = new AdaptiveSpin(host, () => load);
+    expect(s.now()).toBe(0);
+    const quiet = new AdaptiveSpin(host, () => 1.5);
+    expect(quiet.now()).toBe(SPIN_START_MS);
+    load = 1;
+    // Looked at once a second, not on every sleep.
+    expect(s.now()).toBe(0);
   });
 
   it("never spins while the host runs more kernel threads than cores", () => {
     const host = HostThreads.create(2);
-    const s = new AdaptiveSpin(HostThreads.attach(host.buffer));
+    const s = new AdaptiveSpin(HostThreads.attach(host.buffer), () => 0);
     host.started(true);
     host.started(false);
     expect(host.oversubscribed()).toBe(false);
