@@ -106,7 +106,12 @@ export class BackendDevice {
       sgGrant: SCSIBACK_SG_GRANT,
       grants,
       notifier: { notify: () => this.notify() },
-      wake: () => env.schedule(this.vhost),
+      wake: () => {
+        env.schedule(this.vhost);
+        // Called from a completion on the event loop, not from a pass: wake this thread's loop
+        // (costs a bit operation unless it sleeps).
+        env.ctx.evtchn.kick();
+      },
       polling: env.pollMode,
     });
   }

@@ -61,6 +61,8 @@ export class GuestKernel implements GuestKernelApi {
             // timers need the event loop) the loop sleeps with waitAsync; between commands it
             // blocks once xenstore traffic has settled.
             mayBlock: () => ev.callsInTransit() === 0 && !kernel.xenstoreBusy(),
+            // A response may resolve a command's promise (a scan between commands, too).
+            turnAfterWork: true,
             ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
           })
         : null;

@@ -27,6 +27,12 @@ export interface KernelLoopOptions {
    * blocks and sleeps with `waitAsync` (the main thread, which must stay responsive).
    */
   readonly mayBlock?: () => boolean;
+  /**
+   * A driver's work may release promise work (a guest's midlayer resolves a command's promise
+   * from a response): after a pass that did work, let the event loop have a whole turn before
+   * the thread blocks again. The steady state of a loop with it then allocates a turn per wake.
+   */
+  readonly turnAfterWork?: boolean;
   /** Spin before sleeping, this adaptively (absent: never spin, as on the main thread). */
   readonly spin?: AdaptiveSpin;
   /** Counted into, if given (for reports and tests). */
@@ -125,6 +131,7 @@ class EventLoopCore {
   private readonly spin: AdaptiveSpin | null;
   private readonly tick: (() => void) | null;
   private readonly stats: KernelLoopStats | null;
+  private readonly turnAfterWork: boolean;
   /** `mayBlock` said no since the event loop's last whole turn: have one before blocking. */
   private needTurn = false;
   /** When the event loop last had a turn, less the time spent blocked since (ms). */
@@ -140,6 +147,7 @@ class EventLoopCore {
     this.spin = options.spin ?? null;
     this.tick = options.tick ?? null;
     this.stats = options.stats ?? null;
+    this.turnAfterWork = options.turnAfterWork === true;
   }
 
   /** After a `waitAsync` sleep of `ms`: teach the spin budget. */
@@ -173,6 +181,7 @@ class EventLoopCore {
       if (performance.now() - this.lastTurn > MAX_BLOCKING_RUN_MS) return YIELD_MACRO;
       if (work > 0 || pending) {
         if (mayBlock === null) return pending ? YIELD_MACRO : YIELD_MICRO;
+        if (work > 0 && this.turnAfterWork) this.needTurn = true;
         if (mayBlock()) continue;
         // Promise work the pass released may take several hops before it asks for more (a next
         // xenstore request), and only a whole turn of the event loop runs them all: one must
