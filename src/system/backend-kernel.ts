@@ -36,6 +36,7 @@ export class BackendKernel implements BackendKernelApi {
     drive: KernelDrive,
     pollMode: boolean,
     hostThreads: SharedArrayBuffer | undefined,
+    idleWaitMs: number | undefined,
   ) {
     const ev = ctx.evtchn;
     this.loop =
@@ -43,6 +44,7 @@ export class BackendKernel implements BackendKernelApi {
         ? runKernelLoop(kernel.dispatcher, [backend], {
             pollMode,
             stats: this.loopStats,
+            ...(idleWaitMs !== undefined ? { idleWaitMs } : {}),
             stopped: () => this.stopping,
             // Block the thread only when nothing but an event can bring work: no control call in
             // transit, no xenstore traffic left to settle, no device I/O on the event loop.
@@ -90,7 +92,16 @@ export class BackendKernel implements BackendKernelApi {
         return { device: e.device, physLun: e.hctl.lun };
       },
     });
-    return new BackendKernel(ctx, kernel, backend, inventory, drive, boot.pollMode, boot.hostThreads);
+    return new BackendKernel(
+      ctx,
+      kernel,
+      backend,
+      inventory,
+      drive,
+      boot.pollMode,
+      boot.hostThreads,
+      boot.idleWaitMs,
+    );
   }
 
   /** Start scsiback (its watch on `backend/vscsi`). */

@@ -45,6 +45,7 @@ export class GuestKernel implements GuestKernelApi {
     pollMode: boolean,
     guestRoot: string,
     hostThreads: SharedArrayBuffer | undefined,
+    idleWaitMs: number | undefined,
   ) {
     this.fs = new GuestFs(guestRoot);
     const ev = ctx.evtchn;
@@ -53,6 +54,7 @@ export class GuestKernel implements GuestKernelApi {
         ? runKernelLoop(kernel.dispatcher, [frontend], {
             pollMode,
             stats: this.loopStats,
+            ...(idleWaitMs !== undefined ? { idleWaitMs } : {}),
             stopped: () => this.stopping,
             tick: () => {
               if (frontend.deferredGrants > 0) frontend.retryDeferred();
@@ -82,7 +84,16 @@ export class GuestKernel implements GuestKernelApi {
       xs: kernel.xs,
       pollMode: boot.pollMode,
     });
-    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode, boot.guestRoot, boot.hostThreads);
+    return new GuestKernel(
+      ctx,
+      kernel,
+      frontend,
+      drive,
+      boot.pollMode,
+      boot.guestRoot,
+      boot.hostThreads,
+      boot.idleWaitMs,
+    );
   }
 
   /** Start scsifront (its watch on the domain's `device/vscsi`). */

@@ -23,6 +23,11 @@ export interface KernelBoot {
    * own loop: it spins before sleeping only while the host is not oversubscribed. Absent: never spins.
    */
   readonly hostThreads?: SharedArrayBuffer;
+  /**
+   * Longest sleep of the kernel's loop before it wakes on its own (default 1000 ms). Tests give
+   * a long one, so that work left waiting for a timeout shows as a hang rather than a delay.
+   */
+  readonly idleWaitMs?: number;
 }
 
 /** What the toolstack boots a guest kernel (scsifront) with. */

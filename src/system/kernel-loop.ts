@@ -50,6 +50,8 @@ export class KernelLoopStats {
   spinMisses = 0;
   /** Returns to the event loop (microtask or macrotask turns) other than sleeps. */
   yields = 0;
+  /** Blocking sleeps that lasted the whole idle period. */
+  timeouts = 0;
 }
 
 /**
@@ -102,6 +104,9 @@ export async function runKernelLoop(
   const loop = new EventLoopCore(dispatcher, drivers, options, idle);
   const stats = options.stats ?? null;
   try {
+    // Whoever started the loop goes on first (a kernel starts its drivers after building it).
+    await yieldToEventLoop();
+    loop.eventLoopRan();
     for (;;) {
       const next = loop.run();
       if (next === STOP) return;
@@ -133,7 +138,7 @@ class EventLoopCore {
   private readonly stats: KernelLoopStats | null;
   private readonly turnAfterWork: boolean;
   /** `mayBlock` said no since the event loop's last whole turn: have one before blocking. */
-  private needTurn = false;
+  private needTurn = true;
   /** When the event loop last had a turn, less the time spent blocked since (ms). */
   private lastTurn = performance.now();
 
@@ -221,7 +226,10 @@ class EventLoopCore {
       // Time blocked is not time the event loop was kept waiting by this loop's work.
       this.lastTurn += slept;
       // Woken by nothing for a whole idle period: let the event loop in once (not the steady state).
-      if (r === "timed-out") return YIELD_MACRO;
+      if (r === "timed-out") {
+        if (this.stats) this.stats.timeouts++;
+        return YIELD_MACRO;
+      }
     }
   }
 }

@@ -39,6 +39,8 @@ export interface ThreadedSystemOptions extends BootOptions {
    * before sleeping; tests inject a count.
    */
   readonly cores?: number;
+  /** Longest sleep of a kernel's loop before it wakes on its own (default 1000 ms; for tests). */
+  readonly kernelIdleWaitMs?: number;
 }
 
 /**
@@ -67,7 +69,12 @@ export class ThreadedSystem implements System {
   private readonly xsLoop: Promise<void>;
   private readonly pollBudget: PollBudget;
 
-  private constructor(machine: Machine, pollThreads: number, threads: HostThreads) {
+  private constructor(
+    machine: Machine,
+    pollThreads: number,
+    threads: HostThreads,
+    private readonly idle: { readonly idleWaitMs?: number },
+  ) {
     this.machine = machine;
     this.threads = threads;
     const w = machine.pollMode ? pollOversubscription(pollThreads, threads.cores) : null;
@@ -95,7 +102,12 @@ export class ThreadedSystem implements System {
     try {
       const { dom0Kernel } = await boot(options, {
         attach: (m) => {
-          sys = new ThreadedSystem(m, pollThreads, threads);
+          sys = new ThreadedSystem(
+            m,
+            pollThreads,
+            threads,
+            options.kernelIdleWaitMs === undefined ? {} : { idleWaitMs: options.kernelIdleWaitMs },
+          );
         },
         drive: (p) => p,
         startBackendKernel: (b) => sys!.startBackendKernel(b, "Domain-0", timeout),
@@ -114,7 +126,7 @@ export class ThreadedSystem implements System {
     timeoutMs: number,
   ): Promise<RunningKernel<GuestKernelApi>> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: GuestBoot = { ...b, pollMode, hostThreads: this.threads.buffer };
+    const boot: GuestBoot = { ...b, pollMode, hostThreads: this.threads.buffer, ...this.idle };
     const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: boot });
     const rpc = new RpcClient<GuestKernelApi>(
       worker,
@@ -133,7 +145,7 @@ export class ThreadedSystem implements System {
 
   async startBackendKernel(b: BackendBoot, name: string, timeoutMs: number): Promise<RunningBackend> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: BackendBoot = { ...b, pollMode, hostThreads: this.threads.buffer };
+    const boot: BackendBoot = { ...b, pollMode, hostThreads: this.threads.buffer, ...this.idle };
     const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: boot });
     const rpc = new RpcClient<BackendKernelApi>(
       worker,
