@@ -1,7 +1,12 @@
 import createDebug from "debug";
 import { TraceKind } from "../trace/trace-buffer.js";
 import { tracer } from "../trace/tracer.js";
-import { XEN_W_EVENT_LOCK } from "../xen/domain-layout.js";
+import {
+  XEN_VCPU_W_BLOCKED,
+  XEN_VCPU_W_CALLS,
+  XEN_VCPU_WORDS,
+  XEN_W_EVENT_LOCK,
+} from "../xen/domain-layout.js";
 import type { DomainView } from "../xen/domain-view.js";
 import { DOMID_FIRST_RESERVED, DOMID_SELF } from "../xen/domid.js";
 import { invalidArgument } from "../xen/errors.js";
@@ -58,16 +63,20 @@ export class EvtchnStatus {
  *
  * - send (`evtchn_2l_set_pending`): set the port's pending bit; if it was already set, stop
  *   (several sends before the handler runs are one event); if the port is not masked, set its
- *   word's bit in the notified vcpu's selector; if that was clear, set `upcall_pending` and wake
- *   the thread sleeping on it.
+ *   word's bit in the notified vcpu's selector; if that was clear, set `upcall_pending`, and if
+ *   that was clear and the vcpu's blocked flag is set, wake the thread sleeping on it (Xen's
+ *   `vcpu_mark_events_pending` → `vcpu_kick` → `vcpu_unblock`, which wakes only a vcpu with
+ *   `_VPF_blocked`). A vcpu that is running pays nothing but the bit operations.
  * - collect (the guest's upcall handler): clear `upcall_pending`, then take the selector with an
  *   exchange, then for each selected word take the pending, unmasked bits of ports bound to this
  *   vcpu, clearing each.
  *
- * No wake-up is lost: a send whose selector bit was already set happened before the collector's
+ * No event is lost: a send whose selector bit was already set happened before the collector's
  * exchange took it, so the collector sees the pending bit; one that finds the selector clear
  * sets `upcall_pending` after the collector cleared it, so the collector's next wait returns at
- * once. A handler must still re-check its condition (a ring's final check), as under Xen.
+ * once. No wake-up is lost either, though a sender notifies only a vcpu that says it may sleep:
+ * the argument is in `wait.ts`. A handler must still re-check its condition (a ring's final
+ * check), as under Xen.
  *
  * Results are Xen's: a port number or 0, or a negated `xen/errno.h` value. Nothing allocates.
  */
@@ -80,6 +89,15 @@ export class EventChannels {
   /** The word a waiting thread sleeps on (`Atomics.wait(waitArray, waitIndex, 0)`). */
   readonly waitArray: Int32Array;
   readonly waitIndex: number;
+  /**
+   * The vcpu's blocked flag (Xen's `_VPF_blocked`, hypervisor-private): set by its thread before
+   * the final check of `upcall_pending` and a sleep, cleared after; a sender wakes the thread only
+   * when it is set. In `blockArray` (the domain's `xen` buffer) at `blockIndex`; see `wait.ts`.
+   */
+  readonly blockArray: Int32Array;
+  readonly blockIndex: number;
+  /** The vcpu's count of control calls in transit to its thread (see {@link beginCall}). */
+  private readonly callsIndex: number;
   private readonly peers: PeerTable;
   private readonly sh: Int32Array;
   private readonly pendingBase: number;
@@ -104,6 +122,9 @@ export class EventChannels {
     this.vcpuBase = l.vcpus + vcpu * VCPU_BLOCK_WORDS;
     this.waitArray = this.sh;
     this.waitIndex = this.vcpuBase + VCPU_W_UPCALL;
+    this.blockArray = self.xen;
+    this.blockIndex = vcpuStateBase(self, vcpu) + XEN_VCPU_W_BLOCKED;
+    this.callsIndex = vcpuStateBase(self, vcpu) + XEN_VCPU_W_CALLS;
   }
 
   /**
@@ -354,7 +375,28 @@ export class EventChannels {
    * event loop of another to look around (e.g. to stop). The loop's collect returns 0.
    */
   kick(): void {
-    if (Atomics.exchange(this.sh, this.waitIndex, 1) === 0) Atomics.notify(this.sh, this.waitIndex);
+    markUpcall(this.sh, this.waitIndex, this.blockArray, this.blockIndex);
+  }
+
+  /**
+   * A control call (a `postMessage`) is on its way to this vcpu's thread: count it and wake the
+   * thread. A thread blocked in `Atomics.wait` cannot receive a message, so its loop blocks only
+   * while no call is in transit ({@link callsInTransit}) and otherwise lets its event loop run.
+   * Call it after posting; the thread calls {@link endCall} once it has answered.
+   */
+  beginCall(): void {
+    Atomics.add(this.self.xen, this.callsIndex, 1);
+    this.kick();
+  }
+
+  /** The thread answered a call counted by {@link beginCall}. */
+  endCall(): void {
+    Atomics.sub(this.self.xen, this.callsIndex, 1);
+  }
+
+  /** Control calls posted to this vcpu's thread and not yet answered. */
+  callsInTransit(): number {
+    return Atomics.load(this.self.xen, this.callsIndex);
   }
 
   /** Lowest free port >= 1, under the event lock; `-ENOSPC` if none, `-EINVAL` if the domain is dying. */
@@ -428,6 +470,11 @@ function setPending(d: DomainView, port: number): void {
   raiseOnVcpu(d, port, Atomics.load(d.xen, portEntry(d, port) + PORT_W_VCPU));
 }
 
+/** Word index, in `d.xen`, of vcpu `vcpu`'s hypervisor-private block (blocked flag, calls). */
+function vcpuStateBase(d: DomainView, vcpu: number): number {
+  return d.layout.vcpuState + vcpu * XEN_VCPU_WORDS;
+}
+
 /** Set port's word in `vcpu`'s selector; on a 0 → 1 change raise the upcall and wake the waiter. */
 function raiseOnVcpu(d: DomainView, port: number, vcpu: number): void {
   if (vcpu >>> 0 !== vcpu || vcpu >= d.vcpus) return;
@@ -436,6 +483,17 @@ function raiseOnVcpu(d: DomainView, port: number, vcpu: number): void {
   const w = port >>> 5;
   const selBit = 1 << (w & 31);
   if ((Atomics.or(sh, vb + VCPU_W_SEL + (w >>> 5), selBit) & selBit) !== 0) return;
-  // vcpu_mark_events_pending: wake only on 0 → 1; a set word means the waiter has not cleared it yet.
-  if (Atomics.exchange(sh, vb + VCPU_W_UPCALL, 1) === 0) Atomics.notify(sh, vb + VCPU_W_UPCALL);
+  markUpcall(sh, vb + VCPU_W_UPCALL, d.xen, vcpuStateBase(d, vcpu) + XEN_VCPU_W_BLOCKED);
+}
+
+/**
+ * `vcpu_mark_events_pending` and `vcpu_kick`: set `upcall_pending`; on a 0 → 1 change, wake the
+ * vcpu's thread if its blocked flag says it may be asleep. Why no wake-up is lost is argued in
+ * `wait.ts`: the exchange and the flag's load are sequentially consistent, as are the sleeper's
+ * store of the flag and its (Atomics.wait's) final load of `upcall_pending`.
+ */
+function markUpcall(sh: Int32Array, upcall: number, xen: Int32Array, blocked: number): void {
+  // 1 already: the vcpu has not collected since, so it will not sleep on a 0 it does not see.
+  if (Atomics.exchange(sh, upcall, 1) !== 0) return;
+  if (Atomics.load(xen, blocked) !== 0) Atomics.notify(sh, upcall);
 }

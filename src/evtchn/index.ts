@@ -24,4 +24,4 @@ export {
 export { MAX_VCPUS } from "../xen/evtchn-layout.js";
 export { EventDispatcher, type EventHandler } from "./dispatcher.js";
 export { EventChannels, EvtchnStatus } from "./event-channels.js";
-export { pollEvents, waitForEvents, waitForEventsAsync } from "./wait.js";
+export { blockOnUpcall, pollEvents, sleepOnUpcall, waitForEvents, waitForEventsAsync } from "./wait.js";

@@ -17,6 +17,8 @@ export class DomainKernel {
   readonly xsRing: XenstoreRingClient;
   readonly xs: XenstoreClient;
   private readonly xsPort: number;
+  private xsEvents = 0;
+  private xsEventsSeen = 0;
 
   constructor(ctx: DomainContext, xenstore: XenstoreStartInfo) {
     this.ctx = ctx;
@@ -27,8 +29,25 @@ export class DomainKernel {
     this.xsRing = new XenstoreRingClient(page, () => {
       ctx.evtchn.send(port);
     });
-    this.dispatcher.on(port, () => this.xsRing.service());
+    this.dispatcher.on(port, () => {
+      this.xsEvents++;
+      this.xsRing.service();
+    });
     this.xs = new XenstoreClient(this.xsRing);
+  }
+
+  /**
+   * Whether xenstore traffic may have left work for the thread's event loop: a request still
+   * unanswered, or replies and watch events handled since the last call (their promise callbacks
+   * have not run yet). A loop that would block its thread asks first (`runKernelLoop`'s
+   * `mayBlock`): after traffic it lets the event loop run once, and blocks only when it is quiet.
+   */
+  xenstoreBusy(): boolean {
+    if (this.xsEvents !== this.xsEventsSeen) {
+      this.xsEventsSeen = this.xsEvents;
+      return true;
+    }
+    return this.xs.pendingRequests > 0;
   }
 
   /**

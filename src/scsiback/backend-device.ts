@@ -106,7 +106,12 @@ export class BackendDevice {
       sgGrant: SCSIBACK_SG_GRANT,
       grants,
       notifier: { notify: () => this.notify() },
-      wake: () => env.schedule(this.vhost),
+      wake: () => {
+        env.schedule(this.vhost);
+        // Called from a completion on the event loop, not from a pass: wake this thread's loop
+        // (costs a bit operation unless it sleeps).
+        env.ctx.evtchn.kick();
+      },
       polling: env.pollMode,
     });
   }
@@ -154,6 +159,14 @@ export class BackendDevice {
   /** Resolves when every state change queued so far has been handled. */
   settled(): Promise<void> {
     return this.queue.idle();
+  }
+
+  /**
+   * Whether work of this device completes on the thread's event loop rather than by an event: a
+   * state change being handled, or requests on an asynchronous (file-backed) device.
+   */
+  get busyOffRing(): boolean {
+    return this.queue.size > 0 || this.vhost.inFlight > 0;
   }
 
   private notify(): void {

@@ -96,6 +96,24 @@ export class ScsibackDriver {
     await Promise.all([...this.removing]);
   }
 
+  /**
+   * Whether some of scsiback's work completes on the thread's event loop rather than by an
+   * event: a watch event or state change being handled, a teardown, requests on an asynchronous
+   * (file-backed) device. A kernel loop blocks its thread (`Atomics.wait`) only while it is false.
+   * Allocates nothing.
+   */
+  get busyOffRing(): boolean {
+    if (this.queue.size > 0 || this.removing.size > 0) return true;
+    this.scanFoundBusy = false;
+    this.devices.forEach(this.scanBusy);
+    return this.scanFoundBusy;
+  }
+
+  private scanFoundBusy = false;
+  private readonly scanBusy = (d: BackendDevice): void => {
+    if (d.busyOffRing) this.scanFoundBusy = true;
+  };
+
   /** Whether some vhost has work to run without waiting for an event. */
   get hasPending(): boolean {
     return this.pending.size > 0 || this.pollMode;

@@ -1,3 +1,4 @@
+import createDebug from "debug";
 import type { DomainContext } from "../hypervisor/context.js";
 import { DomainKernel } from "../hypervisor/domain-kernel.js";
 import type { ScsiDevice } from "../scsi/device.js";
@@ -8,9 +9,11 @@ import { Inventory, type LsscsiRow } from "../targets/inventory/inventory.js";
 import { checkDomainHandle, type DomainHandle } from "../xen/domain-handle.js";
 import type { KernelDrive } from "./guest-kernel.js";
 import type { BackendBoot, BackendKernelApi } from "./kernel-api.js";
-import { runKernelLoop } from "./kernel-loop.js";
+import { KernelLoopStats, runKernelLoop } from "./kernel-loop.js";
+import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
 import { serveBaseline } from "./postmessage-baseline.js";
 
+const debugLoop = createDebug("pvscsi:loop");
 /**
  * A backend domain's kernel (dom0 or a driver domain), the same in a worker and in one thread:
  * its physical SCSI inventory opened from its host config, scsiback started over it, and
@@ -19,6 +22,10 @@ import { serveBaseline } from "./postmessage-baseline.js";
  */
 export class BackendKernel implements BackendKernelApi {
   private stopping = false;
+  /** How the kernel's loop slept, spun and yielded (shown under `DEBUG=pvscsi:loop` at stop). */
+  readonly loopStats = new KernelLoopStats();
+  /** Ports serving the postMessage baseline (benchmarks): their messages need the event loop. */
+  private baselineServing = 0;
   private readonly loop: Promise<void> | null;
 
   private constructor(
@@ -28,10 +35,26 @@ export class BackendKernel implements BackendKernelApi {
     readonly devices: Inventory,
     drive: KernelDrive,
     pollMode: boolean,
+    hostThreads: SharedArrayBuffer | undefined,
+    idleWaitMs: number | undefined,
   ) {
+    const ev = ctx.evtchn;
     this.loop =
       drive === "loop"
-        ? runKernelLoop(kernel.dispatcher, [backend], { pollMode, stopped: () => this.stopping })
+        ? runKernelLoop(kernel.dispatcher, [backend], {
+            pollMode,
+            stats: this.loopStats,
+            ...(idleWaitMs !== undefined ? { idleWaitMs } : {}),
+            stopped: () => this.stopping,
+            // Block the thread only when nothing but an event can bring work: no control call in
+            // transit, no xenstore traffic left to settle, no device I/O on the event loop.
+            mayBlock: () =>
+              ev.callsInTransit() === 0 &&
+              !kernel.xenstoreBusy() &&
+              !backend.busyOffRing &&
+              this.baselineServing === 0,
+            ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
+          })
         : null;
   }
 
@@ -69,7 +92,16 @@ export class BackendKernel implements BackendKernelApi {
         return { device: e.device, physLun: e.hctl.lun };
       },
     });
-    return new BackendKernel(ctx, kernel, backend, inventory, drive, boot.pollMode);
+    return new BackendKernel(
+      ctx,
+      kernel,
+      backend,
+      inventory,
+      drive,
+      boot.pollMode,
+      boot.hostThreads,
+      boot.idleWaitMs,
+    );
   }
 
   /** Start scsiback (its watch on `backend/vscsi`). */
@@ -103,6 +135,8 @@ export class BackendKernel implements BackendKernelApi {
     readonly pdev: string;
   }): Promise<void> {
     const e = this.devices.resolve(args.pdev);
+    this.baselineServing++;
+    args.port.once("close", () => this.baselineServing--);
     void serveBaseline(args.port, e.device, e.hctl.lun);
   }
 
@@ -111,6 +145,7 @@ export class BackendKernel implements BackendKernelApi {
     this.stopping = true;
     this.ctx.evtchn.kick();
     if (this.loop) await this.loop;
+    debugLoop("dom%d: %o", this.ctx.domid, this.loopStats);
     this.kernel.shutdown();
     await this.devices.close();
   }

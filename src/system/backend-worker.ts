@@ -22,7 +22,7 @@ if (boot.trace !== undefined) setTracer(TraceBuffer.attach(boot.trace));
 async function main(): Promise<void> {
   const ctx = DomainContext.attach(checkDomainHandle(boot.self), { vcpu: boot.vcpu });
   const kernel = await bootBackendKernel(ctx, boot, "loop");
-  serveRpc<BackendKernelApi>(port, kernel, BACKEND_KERNEL_METHODS);
+  serveRpc<BackendKernelApi>(port, kernel, BACKEND_KERNEL_METHODS, () => ctx.evtchn.endCall());
   port.postMessage({ kind: "ready", value: await kernel.inventory() } satisfies WorkerToMainMessage);
 }
 

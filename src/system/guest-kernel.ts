@@ -1,3 +1,4 @@
+import createDebug from "debug";
 import { GuestFs } from "../guest/guest-fs.js";
 import { GuestScsi } from "../guest/midlayer.js";
 import type { CommandResult } from "../guest/userland/command.js";
@@ -14,9 +15,11 @@ import type {
   GuestKernelApi,
   GuestReleased,
 } from "./kernel-api.js";
-import { runKernelLoop } from "./kernel-loop.js";
+import { KernelLoopStats, runKernelLoop } from "./kernel-loop.js";
+import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
 import { runBaseline } from "./postmessage-baseline.js";
 
+const debugLoop = createDebug("pvscsi:loop");
 /** How a kernel is run: by its own event loop (a worker), or pumped by a single-thread system. */
 export type KernelDrive = "loop" | "pumped";
 
@@ -28,6 +31,8 @@ export type KernelDrive = "loop" | "pumped";
  */
 export class GuestKernel implements GuestKernelApi {
   private stopping = false;
+  /** How the kernel's loop slept, spun and yielded (shown under `DEBUG=pvscsi:loop` at stop). */
+  readonly loopStats = new KernelLoopStats();
   private readonly loop: Promise<void> | null;
   /** The guest's own filesystem, the only files its commands reach. */
   readonly fs: GuestFs;
@@ -39,16 +44,28 @@ export class GuestKernel implements GuestKernelApi {
     drive: KernelDrive,
     pollMode: boolean,
     guestRoot: string,
+    hostThreads: SharedArrayBuffer | undefined,
+    idleWaitMs: number | undefined,
   ) {
     this.fs = new GuestFs(guestRoot);
+    const ev = ctx.evtchn;
     this.loop =
       drive === "loop"
         ? runKernelLoop(kernel.dispatcher, [frontend], {
             pollMode,
+            stats: this.loopStats,
+            ...(idleWaitMs !== undefined ? { idleWaitMs } : {}),
             stopped: () => this.stopping,
             tick: () => {
               if (frontend.deferredGrants > 0) frontend.retryDeferred();
             },
+            // A guest command is a control call: while one runs (its promises, file I/O and
+            // timers need the event loop) the loop sleeps with waitAsync; between commands it
+            // blocks once xenstore traffic has settled.
+            mayBlock: () => ev.callsInTransit() === 0 && !kernel.xenstoreBusy(),
+            // A response may resolve a command's promise (a scan between commands, too).
+            turnAfterWork: true,
+            ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
           })
         : null;
   }
@@ -67,7 +84,16 @@ export class GuestKernel implements GuestKernelApi {
       xs: kernel.xs,
       pollMode: boot.pollMode,
     });
-    return new GuestKernel(ctx, kernel, frontend, drive, boot.pollMode, boot.guestRoot);
+    return new GuestKernel(
+      ctx,
+      kernel,
+      frontend,
+      drive,
+      boot.pollMode,
+      boot.guestRoot,
+      boot.hostThreads,
+      boot.idleWaitMs,
+    );
   }
 
   /** Start scsifront (its watch on the domain's `device/vscsi`). */
@@ -123,6 +149,7 @@ export class GuestKernel implements GuestKernelApi {
     this.stopping = true;
     this.ctx.evtchn.kick();
     if (this.loop) await this.loop;
+    debugLoop("dom%d: %o", this.ctx.domid, this.loopStats);
     this.kernel.shutdown();
   }
 }

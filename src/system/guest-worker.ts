@@ -22,7 +22,7 @@ if (boot.trace !== undefined) setTracer(TraceBuffer.attach(boot.trace));
 async function main(): Promise<void> {
   const ctx = DomainContext.attach(checkDomainHandle(boot.self), { vcpu: boot.vcpu });
   const kernel = await bootGuestKernel(ctx, boot, "loop");
-  serveRpc<GuestKernelApi>(port, kernel, GUEST_KERNEL_METHODS);
+  serveRpc<GuestKernelApi>(port, kernel, GUEST_KERNEL_METHODS, () => ctx.evtchn.endCall());
   port.postMessage({ kind: "ready", value: null } satisfies WorkerToMainMessage);
 }
 

@@ -30,8 +30,20 @@ export {
   type GuestReleased,
   type KernelBoot,
 } from "./kernel-api.js";
-/** How many kernel threads may spin in poll mode, and the places a kernel claims in that budget. */
-export { checkPollThreads, defaultPollThreads, PollBudget } from "./poll-budget.js";
+/**
+ * How many kernel threads may spin in poll mode, the places a kernel claims in that budget, the
+ * warning for too few cores, and the adaptive spin of an event-driven kernel before it sleeps.
+ */
+export {
+  AdaptiveSpin,
+  checkPollThreads,
+  defaultPollThreads,
+  HostThreads,
+  PollBudget,
+  pollOversubscription,
+  SPIN_MAX_MS,
+  SPIN_START_MS,
+} from "./poll-budget.js";
 /** Typed RPC to a kernel in a worker (control only; never SCSI data). */
 export { RpcClient, rpcProxy, serveRpc } from "./rpc.js";
 /** The deterministic system with every kernel in one thread, driven by `settle()` / `run()`. */

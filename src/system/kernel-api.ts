@@ -20,6 +20,16 @@ export interface KernelBoot {
   readonly pollMode: boolean;
   /** The kernel thread's trace recorder (a `TraceBuffer`'s memory), when tracing. */
   readonly trace?: SharedArrayBuffer;
+  /**
+   * The host's count of kernel threads and cores (`HostThreads.buffer`), for a kernel running its
+   * own loop: it spins before sleeping only while the host is not oversubscribed. Absent: never spins.
+   */
+  readonly hostThreads?: SharedArrayBuffer;
+  /**
+   * Longest sleep of the kernel's loop before it wakes on its own (default 1000 ms). Tests give
+   * a long one, so that work left waiting for a timeout shows as a hang rather than a delay.
+   */
+  readonly idleWaitMs?: number;
 }
 
 /** What the toolstack boots a guest kernel (scsifront) with. */

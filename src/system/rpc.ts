@@ -38,9 +38,15 @@ export class RpcClient<Api extends object> {
   readonly ready: Promise<unknown>;
   private failure: Error | null = null;
 
+  /**
+   * `posted`, if given, is called after every call is posted: a worker whose loop blocks its
+   * thread in `Atomics.wait` receives no message until something wakes it, so the threaded system
+   * counts the call in the kernel's vcpu and kicks it (`EventChannels.beginCall`).
+   */
   constructor(
     private readonly worker: Worker,
     private readonly name: string,
+    private readonly posted?: () => void,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.readyResolve = resolve;
@@ -70,6 +76,7 @@ export class RpcClient<Api extends object> {
         { kind: "call", id, method, args } satisfies MainToWorkerMessage,
         transferables(args),
       );
+      this.posted?.();
     });
   }
 
@@ -123,12 +130,14 @@ function transferables(args: readonly unknown[]): Transferable[] {
 
 /**
  * The worker's end: serve the methods of `Api` named in `methods` on `impl`. Arguments arrive
- * as the client spread them; an unknown method is refused.
+ * as the client spread them; an unknown method is refused. `answered`, if given, is called after
+ * each reply is posted (the other half of the client's `posted`: `EventChannels.endCall`).
  */
 export function serveRpc<Api extends object>(
   port: MessagePort,
   impl: Api,
   methods: Readonly<Record<keyof Api, true>>,
+  answered?: () => void,
 ): void {
   port.on("message", (m: MainToWorkerMessage) => {
     if (m?.kind !== "call") return;
@@ -148,6 +157,7 @@ export function serveRpc<Api extends object>(
             ok: false,
             error: e instanceof Error ? e.message : String(e),
           } satisfies WorkerToMainMessage),
-      );
+      )
+      .finally(answered);
   });
 }

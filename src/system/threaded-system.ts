@@ -16,7 +16,13 @@ import {
   type GuestKernelApi,
 } from "./kernel-api.js";
 import { runKernelLoop } from "./kernel-loop.js";
-import { checkPollThreads, defaultPollThreads, PollBudget } from "./poll-budget.js";
+import {
+  checkPollThreads,
+  defaultPollThreads,
+  HostThreads,
+  PollBudget,
+  pollOversubscription,
+} from "./poll-budget.js";
 import { RpcClient, rpcProxy } from "./rpc.js";
 import { spawnWorker } from "./spawn-worker.js";
 import { type RunningBackend, type RunningKernel, type System, withTimeout } from "./system.js";
@@ -30,6 +36,13 @@ export interface ThreadedSystemOptions extends BootOptions {
    * the cores less one for this thread); kernels beyond it run event-driven.
    */
   readonly pollThreads?: number;
+  /**
+   * The host's cores (default `os.availableParallelism()`), for the poll budget and the spin
+   * before sleeping; tests inject a count.
+   */
+  readonly cores?: number;
+  /** Longest sleep of a kernel's loop before it wakes on its own (default 1000 ms; for tests). */
+  readonly kernelIdleWaitMs?: number;
 }
 
 /**
@@ -45,6 +58,13 @@ export class ThreadedSystem implements System {
   readonly xs: XenstoreClient;
   readonly pollMode: boolean;
   readonly pollThreads: number;
+  /** The host's kernel threads and cores, which every kernel reads before it spins. */
+  readonly threads: HostThreads;
+  /**
+   * What the system warns about at start: in poll mode on fewer cores than the polling threads
+   * need ({@link pollOversubscription}); the CLI prints it on stderr.
+   */
+  readonly warnings: readonly string[];
   dom0Kernel: RunningBackend | null = null;
   readonly traces: TraceBuffer[] = [];
   private stopping = false;
@@ -52,8 +72,16 @@ export class ThreadedSystem implements System {
   private readonly xsLoop: Promise<void>;
   private readonly pollBudget: PollBudget;
 
-  private constructor(machine: Machine, pollThreads: number) {
+  private constructor(
+    machine: Machine,
+    pollThreads: number,
+    threads: HostThreads,
+    private readonly idle: { readonly idleWaitMs?: number },
+  ) {
     this.machine = machine;
+    this.threads = threads;
+    const w = machine.pollMode ? pollOversubscription(pollThreads, threads.cores) : null;
+    this.warnings = w === null ? [] : [w];
     this.hv = machine.hv;
     this.dom0 = machine.dom0;
     this.xenstored = machine.xenstored;
@@ -74,14 +102,20 @@ export class ThreadedSystem implements System {
   static async start(options: ThreadedSystemOptions = {}): Promise<ThreadedSystem> {
     let sys: ThreadedSystem | undefined;
     const timeout = options.bootTimeoutMs ?? 10_000;
+    const threads = HostThreads.create(options.cores);
     const pollThreads =
       options.pollThreads === undefined
-        ? defaultPollThreads()
+        ? defaultPollThreads(threads.cores)
         : checkPollThreads(options.pollThreads, "pollThreads");
     try {
       const { dom0Kernel } = await boot(options, {
         attach: (m) => {
-          sys = new ThreadedSystem(m, pollThreads);
+          sys = new ThreadedSystem(
+            m,
+            pollThreads,
+            threads,
+            options.kernelIdleWaitMs === undefined ? {} : { idleWaitMs: options.kernelIdleWaitMs },
+          );
         },
         drive: (p) => p,
         startBackendKernel: (b) => sys!.startBackendKernel(b, "Domain-0", timeout),
@@ -108,9 +142,19 @@ export class ThreadedSystem implements System {
     timeoutMs: number,
   ): Promise<RunningKernel<GuestKernelApi>> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: GuestBoot = { ...b, pollMode, ...this.traceFor() };
+    const boot: GuestBoot = {
+      ...b,
+      pollMode,
+      hostThreads: this.threads.buffer,
+      ...this.idle,
+      ...this.traceFor(),
+    };
     const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: boot });
-    const rpc = new RpcClient<GuestKernelApi>(worker, `dom${b.self.domid} (${name}) kernel`);
+    const rpc = new RpcClient<GuestKernelApi>(
+      worker,
+      `dom${b.self.domid} (${name}) kernel`,
+      this.callPosted(b.self.domid, b.vcpu),
+    );
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS), pollMode);
     try {
       await withTimeout(rpc.ready, timeoutMs, `${name}'s kernel to boot`);
@@ -123,9 +167,19 @@ export class ThreadedSystem implements System {
 
   async startBackendKernel(b: BackendBoot, name: string, timeoutMs: number): Promise<RunningBackend> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: BackendBoot = { ...b, pollMode, ...this.traceFor() };
+    const boot: BackendBoot = {
+      ...b,
+      pollMode,
+      hostThreads: this.threads.buffer,
+      ...this.idle,
+      ...this.traceFor(),
+    };
     const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: boot });
-    const rpc = new RpcClient<BackendKernelApi>(worker, `dom${b.self.domid} (${name}) backend kernel`);
+    const rpc = new RpcClient<BackendKernelApi>(
+      worker,
+      `dom${b.self.domid} (${name}) backend kernel`,
+      this.callPosted(b.self.domid, b.vcpu),
+    );
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, BACKEND_KERNEL_METHODS), pollMode);
     let inventory: LsscsiRow[];
     try {
@@ -160,12 +214,23 @@ export class ThreadedSystem implements System {
   }
 
   /**
+   * What the RPC client calls after posting to a kernel's worker: count the call in the kernel's
+   * vcpu and kick it, since a worker blocked in `Atomics.wait` receives no message otherwise.
+   */
+  private callPosted(domid: number, vcpu: number): () => void {
+    const ev = this.hv.context(domid, { vcpu }).evtchn;
+    return () => ev.beginCall();
+  }
+
+  /**
    * A kernel in `worker`: its time is the worker's event-loop active time; ending it gives its
-   * place in the poll budget back (once).
+   * place in the poll budget back (once), and takes its thread off the host's count.
    */
   private running<Api>(domid: number, worker: Worker, api: Api, pollMode: boolean): RunningKernel<Api> {
     const since = Date.now();
     let held = pollMode;
+    let counted = true;
+    this.threads.started(pollMode);
     return {
       domid,
       pollMode,
@@ -176,6 +241,10 @@ export class ThreadedSystem implements System {
       },
       terminate: async () => {
         await worker.terminate();
+        if (counted) {
+          counted = false;
+          this.threads.stopped(pollMode);
+        }
         if (held) {
           held = false;
           this.pollBudget.release();

@@ -13,8 +13,9 @@ import { XEN_PAGE_SIZE } from "./page.js";
  *               Xen (here: whoever maps) updates with compare-and-swap.
  *   sharedInfo  the event-channel half of `shared_info`/`vcpu_info`: pending and mask bitmaps,
  *               and per vcpu the upcall-pending word a waiting thread sleeps on.
- *   xen         hypervisor-private: the event lock, the active grant entries (pins, latched
- *               frame), the maptrack (this domain's mappings of others' grants), the port table.
+ *   xen         hypervisor-private: the event lock, per vcpu the blocked flag and the count of
+ *               control calls in transit, the active grant entries (pins, latched frame), the
+ *               maptrack (this domain's mappings of others' grants), the port table.
  *   kernel      the guest kernel's own bookkeeping: which frames and which grant refs are in use.
  *
  * and one `registry`, shared by all: the state and generation of every domain id.
@@ -22,8 +23,26 @@ import { XEN_PAGE_SIZE } from "./page.js";
 
 /** Word, in `xen`, of the domain's event lock (Xen's `d->event_lock`): 0 free, 1 held. */
 export const XEN_W_EVENT_LOCK = 0;
-/** Words before the active entries in `xen` (a cache line, so the lock sits alone). */
+/** Words before the vcpu blocks in `xen` (a cache line, so the lock sits alone). */
 export const XEN_HEADER_WORDS = 16;
+/**
+ * Words of one vcpu's hypervisor-private block in `xen` (Xen's `struct vcpu`, of which pvscsi
+ * keeps only what waking needs): one cache line each, so a sender reading one vcpu's flag never
+ * shares a line with another vcpu's sleeper.
+ */
+export const XEN_VCPU_WORDS = 16;
+/**
+ * Word, in a vcpu block, of Xen's `_VPF_blocked`: non-zero while the vcpu's thread is about to
+ * sleep or sleeping on its `upcall_pending` word, so a sender knows a wake-up (`Atomics.notify`)
+ * is needed; 0 while it runs, and then a send only sets bits (see `evtchn/wait.ts`).
+ */
+export const XEN_VCPU_W_BLOCKED = 0;
+/**
+ * Word, in a vcpu block, of control calls posted to the vcpu's thread and not yet answered
+ * (pvscsi's own): a thread that blocks in `Atomics.wait` cannot receive a message, so the
+ * sender counts the call here and kicks the vcpu; the thread blocks only while it is 0.
+ */
+export const XEN_VCPU_W_CALLS = 1;
 
 /** Word indexes and sizes of one domain's buffers. */
 export interface DomainLayout {
@@ -37,6 +56,8 @@ export interface DomainLayout {
   readonly xenBytes: number;
   /** Bytes of `kernel`. */
   readonly kernelBytes: number;
+  /** In `xen`: first vcpu block ({@link XEN_VCPU_WORDS} words each); vcpu `v`'s at `vcpuState + v * XEN_VCPU_WORDS`. */
+  readonly vcpuState: number;
   /** In `xen`: first word of the active entries (one per grant ref). */
   readonly active: number;
   /** In `xen`: first word of the maptrack (one entry per mapping handle). */
@@ -58,7 +79,8 @@ export interface DomainLayout {
 /** Lay out a domain's buffers. */
 export function domainLayout(c: ResolvedDomainConfig): DomainLayout {
   const evtchn = evtchnLayout(c.maxPorts, c.vcpus);
-  const active = XEN_HEADER_WORDS;
+  const vcpuState = XEN_HEADER_WORDS;
+  const active = vcpuState + c.vcpus * XEN_VCPU_WORDS;
   const maptrack = active + c.grantEntries * ACTIVE_ENTRY_WORDS;
   const ports = maptrack + c.maptrackEntries * MAPTRACK_ENTRY_WORDS;
   const xenWords = ports + evtchn.portTableWords;
@@ -70,6 +92,7 @@ export function domainLayout(c: ResolvedDomainConfig): DomainLayout {
     sharedInfoBytes: evtchn.sharedWords * 4,
     xenBytes: xenWords * 4,
     kernelBytes: (frameBitmapWords + refBitmapWords) * 4,
+    vcpuState,
     active,
     maptrack,
     ports,

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { pollOversubscription } from "../../system/poll-budget.js";
 import {
   type HostConfigSource,
   parseHostConfig,
@@ -100,7 +101,11 @@ export const upCommand: Command = {
       `pvscsi host up: dom0 with ${host.inventory.length} SCSI device(s) (${hostConfig?.source ?? "built-in inventory"})\n`,
     );
     io.out(formatLsscsi(host.inventory));
-    if (host.pollMode) io.out(pollBudgetNotice(host.pollThreads, availableParallelism()));
+    if (host.pollMode) {
+      io.out(pollBudgetNotice(host.pollThreads, availableParallelism()));
+      const warning = pollOversubscription(host.pollThreads, availableParallelism());
+      if (warning !== null) io.err(`pvscsi up: warning: ${warning}\n`);
+    }
     io.out(`control socket: ${socket}\ntry: pvscsi xl create <domain.cfg>   (Ctrl-C stops the host)\n`);
     await new Promise<void>((resolveStop) => {
       const stop = () => {
