@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { BackRing } from "../ring/back-ring.js";
+import { PublishBatch } from "../ring/publish-batch.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import {
   type Initiator,
@@ -157,7 +158,10 @@ export class Vhost {
   private readonly free: PendingRequest[] = [];
   private inFlightCount = 0;
   private inService = false;
-  private unpushed = false;
+  /** Responses written since the last push. */
+  private unpushed = 0;
+  /** How many responses to write before publishing them mid-pass (adaptive; see {@link PublishBatch}). */
+  private batch = new PublishBatch(VSCSIIF_MAX_REQS);
   /** A task-management request is outstanding: consume nothing more until it is answered. */
   private tmrPending = false;
   private readonly logged = new Set<string>();
@@ -208,6 +212,8 @@ export class Vhost {
     if (this._state !== "disconnected")
       throw invalidState(`vhost dom${this.frontendDomid}/${this.devid}`, `connect while ${this._state}`);
     this.back = BackRing.init(sring);
+    this.batch = new PublishBatch(sring.size);
+    this.unpushed = 0;
     this._state = "connected";
   }
 
@@ -629,9 +635,11 @@ export class Vhost {
   }
 
   /**
-   * Write a whole response (zeroed first: no byte of an earlier response survives) at
-   * `rsp_prod_pvt`. Inside `service()` responses are pushed once per pass; outside (a device
-   * completing later) each is pushed at once.
+   * Write a whole response (every byte: no byte of an earlier response survives) at
+   * `rsp_prod_pvt`. Inside `service()` responses are pushed in adaptive batches
+   * ({@link PublishBatch}), so the frontend completes the first ones while later requests still
+   * run, and whatever is left at the end of the pass; outside (a device completing later) each is
+   * pushed at once.
    */
   private respond(
     rqid: number,
@@ -650,8 +658,8 @@ export class Vhost {
     rsp.residualLen = residual;
     rsp.writeTo(back);
     this.stats.responses++;
-    this.unpushed = true;
-    if (!this.inService) this.flush();
+    this.unpushed++;
+    if (!this.inService || this.batch.due(this.unpushed)) this.flush();
   }
 
   /** {@link flush} that never throws (after a quarantine the ring may be what failed). */
@@ -665,9 +673,11 @@ export class Vhost {
 
   /** `RING_PUSH_RESPONSES_AND_CHECK_NOTIFY`, and the event channel send it asks for. */
   private flush(): void {
-    if (!this.unpushed || this.back === null) return;
-    this.unpushed = false;
-    if (this.back.pushResponsesAndCheckNotify()) {
+    if (this.unpushed === 0 || this.back === null) return;
+    this.unpushed = 0;
+    const notify = this.back.pushResponsesAndCheckNotify();
+    this.batch.pushed(notify);
+    if (notify) {
       this.stats.notifies++;
       this.notifier.notify();
     }

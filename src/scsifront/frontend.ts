@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { FrontRing } from "../ring/front-ring.js";
+import { PublishBatch } from "../ring/publish-batch.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import type { DataDirection } from "../scsi/device.js";
 import {
@@ -155,6 +156,10 @@ export class Frontend {
   private freeBits = (1 << VSCSIIF_MAX_REQS) - 1;
   private readonly req = new VscsiifRequest();
   private readonly rsp = new VscsiifResponse();
+  /** Requests written since the last push. */
+  private unpushed = 0;
+  /** How many requests to write before publishing them without waiting for {@link flush}. */
+  private batch = new PublishBatch(VSCSIIF_MAX_REQS);
 
   constructor(options: FrontendOptions) {
     this.backendDomid = options.backendDomid;
@@ -185,6 +190,8 @@ export class Frontend {
     if (sring.size !== VSCSIIF_MAX_REQS)
       throw invalidArgument("sring", `a one-page vscsiif ring (${VSCSIIF_MAX_REQS} entries)`, sring.size);
     this.front = FrontRing.init(sring);
+    this.batch = new PublishBatch(sring.size);
+    this.unpushed = 0;
     this._state = "connected";
   }
 
@@ -249,15 +256,24 @@ export class Frontend {
     patch?.(req);
     req.writeTo(front);
     this.inFlight++;
+    // Publish in adaptive batches, so the backend starts on these while later ones are built.
+    if (this.batch.due(++this.unpushed)) this.flush();
     return "queued";
   }
 
-  /** `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`, and the event it asks for. Returns whether it notified. */
+  /**
+   * `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`, and the event it asks for. Returns whether it notified.
+   * {@link submit} also calls it every few requests (an adaptive {@link PublishBatch}); call it
+   * after the last submit of a burst.
+   */
   flush(): boolean {
     const front = this.front;
     if (front === null || this._state !== "connected") return false;
+    this.unpushed = 0;
     if (front.reqProdPvt === front.sring.reqProd) return false;
-    if (!front.pushRequestsAndCheckNotify()) return false;
+    const notify = front.pushRequestsAndCheckNotify();
+    this.batch.pushed(notify);
+    if (!notify) return false;
     this.notifier.notify();
     return true;
   }
