@@ -29,7 +29,7 @@ import {
   XEN_VSCSIIF_RSLT_RESET_SUCCESS,
 } from "../vscsiif/constants.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
-import { VscsiifResponse, validSenseLength } from "../vscsiif/response.js";
+import { VscsiifResponse, validSenseLength, writeResponse } from "../vscsiif/response.js";
 import { readIndirectSegments, readRequestSegments, SEGMENT_SIZE, SegmentList } from "../vscsiif/segments.js";
 import { invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
@@ -720,7 +720,8 @@ export class Vhost {
   }
 
   /**
-   * Write a whole response (every byte: no byte of an earlier response survives) at
+   * Write a whole response, field by field straight into the slot (every byte: no byte of an
+   * earlier response survives; {@link writeResponse}) at
    * `rsp_prod_pvt`. Inside `service()` responses are pushed in adaptive batches
    * ({@link PublishBatch}), so the frontend completes the first ones while later requests still
    * run, and whatever is left at the end of the pass; outside (a device completing later) each is
@@ -735,13 +736,7 @@ export class Vhost {
   ): void {
     const back = this.back;
     if (back === null) return; // the ring is gone (halted and torn down); nobody to answer
-    const rsp = this.rsp;
-    rsp.clear();
-    rsp.rqid = rqid;
-    rsp.rslt = rslt;
-    if (senseLength > 0) rsp.setSense(sense, senseLength);
-    rsp.residualLen = residual;
-    rsp.writeTo(back);
+    writeResponse(back, rqid, rslt, sense, senseLength, residual);
     this.stats.responses++;
     this.unpushed++;
     if (!this.inService || this.batch.due(this.unpushed)) this.flush();

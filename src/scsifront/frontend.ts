@@ -224,7 +224,9 @@ export class Frontend {
     const rqid = 31 - Math.clz32(this.freeBits & -this.freeBits);
     const shadow = this.shadows[rqid]!;
     const req = this.req;
-    req.clear();
+    // A patched request is built the old way, on a cleared copy, since a patch may set anything;
+    // otherwise every header field is set below and the slot is written field by field.
+    if (patch !== undefined) req.clear();
     shadow.nRefs = 0;
     shadow.sg.clear();
 
@@ -243,18 +245,24 @@ export class Frontend {
     cmd.rqid = rqid;
     req.rqid = rqid;
     req.act = cmd.act;
-    req.cmdLen = cmd.cdbLength;
-    for (let i = 0; i < cmd.cdbLength; i++) req.cmnd[i] = cmd.cdb[i]!;
+    const cdbLength = cmd.cdbLength;
+    req.cmdLen = cdbLength;
+    const cmnd = req.cmnd;
+    for (let i = 0; i < VSCSIIF_MAX_COMMAND_SIZE; i++) cmnd[i] = i < cdbLength ? cmd.cdb[i]! : 0;
     req.timeoutPerCommand = cmd.timeoutSeconds;
     req.channel = cmd.channel;
     req.id = cmd.id;
     req.lun = cmd.lun;
     req.refRqid = cmd.refRqid;
     req.scDataDirection = cmd.direction;
-    this.fillSegments(shadow);
-    // A protocol test may rewrite any field (act, cmd_len, segments, even rqid) before the slot is written.
-    patch?.(req);
-    req.writeTo(front);
+    const segments = this.fillSegments(shadow);
+    if (patch === undefined) {
+      req.writeFieldsTo(front, segments);
+    } else {
+      // A protocol test may rewrite any field (act, cmd_len, segments, even rqid) before the slot is written.
+      patch(req);
+      req.writeTo(front);
+    }
     this.inFlight++;
     // Publish in adaptive batches, so the backend starts on these while later ones are built.
     if (this.batch.due(++this.unpushed)) this.flush();
@@ -382,12 +390,13 @@ export class Frontend {
 
   /**
    * Write `seg[]` and `nr_segments`: the data segments themselves, or with `VSCSIIF_SG_GRANT` one
-   * segment per indirect page covering its descriptors.
+   * segment per indirect page covering its descriptors. Returns the `seg[]` entries used.
    */
-  private fillSegments(shadow: Shadow): void {
+  private fillSegments(shadow: Shadow): number {
     const req = this.req;
     const pages = shadow.sg.count;
-    if (pages === 0) return;
+    req.nrSegments = 0;
+    if (pages === 0) return 0;
     if (pages > VSCSIIF_SG_TABLESIZE) {
       const descPages = shadow.nRefs - pages;
       for (let d = 0; d < descPages; d++) {
@@ -395,10 +404,11 @@ export class Frontend {
         req.setSeg(d, shadow.refs[pages + d]!, 0, n * SEGMENT_SIZE);
       }
       req.nrSegments = VSCSIIF_SG_GRANT | descPages;
-      return;
+      return descPages;
     }
     writeRequestSegments(req, shadow.sg, 0, pages);
     req.nrSegments = pages;
+    return pages;
   }
 
   private unwindGrants(shadow: Shadow): false {
