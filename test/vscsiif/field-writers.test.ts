@@ -1,8 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BackRing, FrontRing, SharedRing } from "../../src/ring/index.js";
-import { VSCSIIF_ENTRY_SIZE, VscsiifRequest, VscsiifResponse } from "../../src/vscsiif/index.js";
-import { writeResponse } from "../../src/vscsiif/response.js";
+import {
+  VSCSIIF_ENTRY_SIZE,
+  VscsiifRequest,
+  VscsiifResponse,
+  writeResponse,
+} from "../../src/vscsiif/index.js";
 
 function ring(): { sring: SharedRing; front: FrontRing; back: BackRing } {
   const sring = new SharedRing(new SharedArrayBuffer(4096), 0, 4096, VSCSIIF_ENTRY_SIZE);
