@@ -547,6 +547,7 @@ export class Vhost {
       readRequestSegments(req, n, segs);
     }
     const count = segs.count;
+    if (count === 0) return true; // indirect pages of no descriptors: no data
     const offsets = segs.offset;
     const lengths = segs.length;
     for (let i = 0; i < count; i++) {

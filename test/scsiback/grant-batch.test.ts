@@ -3,12 +3,14 @@ import { GTF_permit_access } from "../../src/grant/index.js";
 import { SharedRing } from "../../src/ring/index.js";
 import { type GrantMapper, Vhost } from "../../src/scsiback/index.js";
 import { FrontCommand, Frontend } from "../../src/scsifront/index.js";
-import { twoDomains } from "../../src/testing/index.js";
+import { RawFront, twoDomains } from "../../src/testing/index.js";
 import {
   DMA_FROM_DEVICE,
+  DMA_NONE,
   DMA_TO_DEVICE,
   makeRslt,
   VSCSIIF_ENTRY_SIZE,
+  VSCSIIF_SG_GRANT,
   XEN_VSCSIIF_RSLT_HOST_ERROR,
 } from "../../src/vscsiif/index.js";
 import { expectNoLeaks } from "../_support/domains.js";
@@ -154,5 +156,28 @@ describe("scsiback maps a request's segments in one batch", () => {
     expect(r.frontend.state).toBe("connected"); // every grant ended: nothing left mapped
     expect(r.back.mapper.isMapped(0)).toBe(false);
     expectNoLeaks(r.hv);
+  });
+});
+
+describe("a batch of no segments", () => {
+  it("indirect pages holding no descriptors: the command runs with an empty data buffer", () => {
+    const f = new RawFront();
+    const disk = new TestDisk();
+    f.attach(0, 0, 0, disk);
+    let seen = -1;
+    const submit = disk.submit.bind(disk);
+    disk.submit = (task) => {
+      seen = task.data.length * 1000 + task.data.count;
+      submit(task);
+    };
+    const page = f.guest.grantAccess(f.guest.allocFrame(), true);
+    const [r] = f.send((q) => {
+      Object.assign(q, { rqid: 1, scDataDirection: DMA_NONE, nrSegments: VSCSIIF_SG_GRANT | 1 });
+      q.setCdb(Uint8Array.of(0, 0, 0, 0, 0, 0));
+      q.setSeg(0, page, 64, 0);
+    });
+    expect(seen).toBe(0);
+    expect(r!.rslt & 0xff0000).toBe(0);
+    expect(f.mapper.mapped()).toBe(0);
   });
 });
