@@ -33,6 +33,13 @@ import { GRANT_SPIN_LIMIT, spinLock, spinUnlock } from "../xen/spin-lock.js";
  * is in use. Both change under the active entry's lock, so "pins > 0" and "GTF_reading set" are
  * never seen apart by a thread that takes the lock, and the granter, which never takes it, can only
  * clear the flags with a compare-and-swap that fails while they are set.
+ *
+ * Atomic operations per pin: the lock's compare-and-swap, one compare-and-swap on the shared
+ * entry's flags when they change (the first pin, or the first writable one), and the unlock's
+ * store. The active entry's own words (pins, domid, frame) are read and written plainly: only
+ * lock holders write them, and the lock's sequentially consistent acquire and release order
+ * those accesses between holders (reports read them racily, as Xen's debug keys do). Words the
+ * granter shares (the grant entry) are always accessed with Atomics: the guest may change them.
  */
 
 /** The `flags` half of the combo word. */
@@ -69,12 +76,12 @@ export function pinGrant(
   const a = g.layout.active + ref * ACTIVE_ENTRY_WORDS;
   if (!spinLock(x, a + ACT_W_LOCK, GRANT_SPIN_LIMIT))
     return fail(GNTST_eagain, "the active grant entry stayed locked");
-  const pins = Atomics.load(x, a + ACT_W_PINS);
+  const pins = x[a + ACT_W_PINS]!;
   const readers = pins & 0xffff;
   const writers = pins >>> 16;
   if (readers !== 0) {
     // Xen: "Bad domain (%d != %d), or risk of counter overflow".
-    if (Atomics.load(x, a + ACT_W_DOMID) !== mapper) {
+    if (x[a + ACT_W_DOMID] !== mapper) {
       spinUnlock(x, a + ACT_W_LOCK);
       return fail(GNTST_general_error, "the grant is pinned by another domain");
     }
@@ -100,12 +107,12 @@ export function pinGrant(
         spinUnlock(x, a + ACT_W_LOCK);
         return fail(GNTST_bad_page, "the granted frame is outside the granter's memory");
       }
-      Atomics.store(x, a + ACT_W_DOMID, mapper);
-      Atomics.store(x, a + ACT_W_FRAME, frame);
+      x[a + ACT_W_DOMID] = mapper;
+      x[a + ACT_W_FRAME] = frame;
     }
   }
-  Atomics.store(x, a + ACT_W_PINS, pins + 1 + (readonly ? 0 : ACT_PIN_WRITER));
-  const frame = Atomics.load(x, a + ACT_W_FRAME);
+  x[a + ACT_W_PINS] = pins + 1 + (readonly ? 0 : ACT_PIN_WRITER);
+  const frame = x[a + ACT_W_FRAME]!;
   spinUnlock(x, a + ACT_W_LOCK);
   failure = "";
   return frame;
@@ -122,14 +129,14 @@ export function unpinGrant(g: DomainView, ref: number, readonly: boolean, force 
   const a = g.layout.active + ref * ACTIVE_ENTRY_WORDS;
   if (!spinLock(x, a + ACT_W_LOCK, GRANT_SPIN_LIMIT) && !force)
     return fail(GNTST_eagain, "the active grant entry stayed locked");
-  const pins = Atomics.load(x, a + ACT_W_PINS);
+  const pins = x[a + ACT_W_PINS]!;
   const readers = (pins & 0xffff) - 1;
   const writers = (pins >>> 16) - (readonly ? 0 : 1);
   if (readers < 0 || writers < 0) {
     spinUnlock(x, a + ACT_W_LOCK);
     return fail(GNTST_general_error, "the grant has no such pin");
   }
-  Atomics.store(x, a + ACT_W_PINS, readers | (writers << 16));
+  x[a + ACT_W_PINS] = readers | (writers << 16);
   let clear = 0;
   if (!readonly && writers === 0) clear |= GTF_writing;
   if (readers === 0) clear |= GTF_reading;

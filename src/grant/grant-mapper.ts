@@ -77,6 +77,8 @@ export class GrantMapper {
   /** Granter view per handle made by this thread, so accessors need no lookup. */
   private readonly handleViews: Array<DomainView | null>;
   private cursor = 0;
+  /** The frame of the last successful {@link mapOne}. */
+  private lastFrame = 0;
 
   constructor(peers: PeerTable) {
     this.self = peers.self;
@@ -102,24 +104,87 @@ export class GrantMapper {
     const g = this.peers.get(granter);
     if (g === null)
       return this.fail(GNTST_bad_domain, "the granting domain is unknown to this thread or gone");
+    return this.mapOne(g, ref, readonly);
+  }
+
+  /**
+   * `GNTTABOP_map_grant_ref` with a count: map `refs[from, from + count)` of `granter`, all
+   * read-only or all writable, each op on its own as Xen runs them — a bad op gets its status and
+   * the next op still runs. `handles[i]` receives op i's handle (>= 0) or its negative `GNTST_*`
+   * (as {@link map} returns them), and `offsets[i]`, for a mapped op, the byte offset of its page
+   * inside the granter's memory ({@link mappedMemory}, also {@link granterMemory}). Returns how many ops
+   * failed; the caller unmaps the others if it wants all or nothing (as Linux's backends do).
+   * The granter is looked up once for the batch; nothing allocates.
+   */
+  mapBatch(
+    granter: number,
+    refs: ArrayLike<number>,
+    from: number,
+    count: number,
+    readonly: boolean,
+    handles: Int32Array,
+    offsets: Int32Array,
+  ): number {
+    const g = this.peers.get(granter);
+    if (g === null) {
+      for (let i = 0; i < count; i++) handles[i] = GNTST_bad_domain;
+      if (count > 0) this.fail(GNTST_bad_domain, "the granting domain is unknown to this thread or gone");
+      return count;
+    }
+    let failed = 0;
+    for (let i = 0; i < count; i++) {
+      const h = this.mapOne(g, refs[from + i]!, readonly);
+      handles[i] = h;
+      if (h < 0) failed++;
+      else offsets[i] = this.lastFrame << XEN_PAGE_SHIFT;
+    }
+    return failed;
+  }
+
+  /**
+   * `GNTTABOP_unmap_grant_ref` with a count: unmap `handles[0, count)`, each on its own; a handle
+   * below 0 (a failed map's status) is skipped. `status[i]` receives op i's result if given.
+   * Returns how many ops failed.
+   */
+  unmapBatch(handles: Int32Array, count: number, status?: Int32Array): number {
+    let failed = 0;
+    for (let i = 0; i < count; i++) {
+      const h = handles[i]!;
+      const st = h < 0 ? GNTST_okay : this.unmap(h);
+      if (status !== undefined) status[i] = st;
+      if (st !== GNTST_okay) failed++;
+    }
+    return failed;
+  }
+
+  /** The memory of live domain `granter` (where {@link mapBatch}'s offsets point), or null. */
+  granterMemory(granter: number): Uint8Array | null {
+    return this.peers.get(granter)?.memory ?? null;
+  }
+
+  private mapOne(g: DomainView, ref: number, readonly: boolean): number {
     const h = this.claimHandle();
     if (h < 0) return this.fail(GNTST_no_device_space, "every maptrack handle is in use");
+    const mt = this.mt;
     const e = this.mtBase + h * MAPTRACK_ENTRY_WORDS;
     if (ref >>> 0 !== ref || ref >= g.grantEntries) {
-      Atomics.store(this.mt, e + MT_W_STATE, MT_FREE);
+      Atomics.store(mt, e + MT_W_STATE, MT_FREE);
       return this.fail(GNTST_bad_gntref, "the grant ref is outside the granter's table");
     }
     const frame = pinGrant(g, ref, this.self.domid, readonly, true);
     if (frame < 0) {
-      Atomics.store(this.mt, e + MT_W_STATE, MT_FREE);
+      Atomics.store(mt, e + MT_W_STATE, MT_FREE);
       return this.fail(frame, lastPinFailure());
     }
-    Atomics.store(this.mt, e + MT_W_DOMID, g.domid | ((g.generation & 0xffff) << 16));
-    Atomics.store(this.mt, e + MT_W_REF, ref);
-    Atomics.store(this.mt, e + MT_W_FRAME, frame);
-    // The state is stored last: a thread that sees it mapped sees the fields (Xen: "flags last").
-    Atomics.store(this.mt, e + MT_W_STATE, readonly ? MT_READONLY : MT_WRITABLE);
+    // Plain stores: this thread owns the entry (state BUSY), and the state's sequentially
+    // consistent store below publishes them — a thread that sees it mapped sees the fields
+    // (Xen: "flags last").
+    mt[e + MT_W_DOMID] = g.domid | ((g.generation & 0xffff) << 16);
+    mt[e + MT_W_REF] = ref;
+    mt[e + MT_W_FRAME] = frame;
+    Atomics.store(mt, e + MT_W_STATE, readonly ? MT_READONLY : MT_WRITABLE);
     this.handleViews[h] = g;
+    this.lastFrame = frame;
     this.lastError = "";
     const t = tracer;
     if (t !== null) t.record(TraceKind.GrantMap, this.self.domid, g.domid, ref, h, readonly ? 1 : 0);
@@ -146,7 +211,7 @@ export class GrantMapper {
     }
     const g = this.granterOf(handle, e);
     if (g !== null) {
-      const rc = unpinGrant(g, Atomics.load(this.mt, e + MT_W_REF), state === MT_READONLY);
+      const rc = unpinGrant(g, this.mt[e + MT_W_REF]!, state === MT_READONLY);
       if (rc !== GNTST_okay) {
         Atomics.store(this.mt, e + MT_W_STATE, state);
         return this.fail(rc, lastPinFailure());

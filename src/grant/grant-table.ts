@@ -168,7 +168,9 @@ export class GrantTable {
   /** Publish an entry the way grant_table.h prescribes: `domid` and `frame` first, `flags` last. */
   private publish(ref: number, domid: number, frame: number, readonly: boolean): void {
     const base = ref * GRANT_ENTRY_WORDS;
-    Atomics.store(this.gt, base + GE_W_FRAME, frame | 0);
+    // A plain store: the sequentially consistent store of the flags below publishes it, and a
+    // mapper reads the frame only after its compare-and-swap on the flags saw them.
+    this.gt[base + GE_W_FRAME] = frame | 0;
     // domid and flags share a word: one SC store publishes both, after the frame.
     const flags = GTF_permit_access | (readonly ? GTF_readonly : 0);
     Atomics.store(this.gt, base + GE_W_COMBO, flags | (domid << GE_DOMID_SHIFT));

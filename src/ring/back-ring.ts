@@ -87,6 +87,17 @@ export class BackRing {
     return this.sring.slotOffset(this.rspProdPvt);
   }
 
+  /**
+   * `RING_GET_RESPONSE(rsp_prod_pvt++)`: the byte offset, in `sring.bytes`, of the next response
+   * slot, which the caller now owns and must write whole (a codec writing field by field);
+   * `rsp_prod_pvt` advances (not yet published).
+   */
+  claimResponseSlot(): number {
+    const off = this.sring.slotOffset(this.rspProdPvt);
+    this.rspProdPvt = (this.rspProdPvt + 1) >>> 0;
+    return off;
+  }
+
   /** Write `rsp` (all of it) into the next response slot and advance `rsp_prod_pvt`. */
   putResponse(rsp: RingEntry): void {
     this.sring.copyIn(this.rspProdPvt, rsp);

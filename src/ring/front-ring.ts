@@ -51,6 +51,17 @@ export class FrontRing {
     return this.sring.slotOffset(this.reqProdPvt);
   }
 
+  /**
+   * `RING_GET_REQUEST(req_prod_pvt++)`: the byte offset, in `sring.bytes`, of the next request
+   * slot, which the caller now owns and must write whole (a codec writing field by field);
+   * `req_prod_pvt` advances (not yet published).
+   */
+  claimRequestSlot(): number {
+    const off = this.sring.slotOffset(this.reqProdPvt);
+    this.reqProdPvt = (this.reqProdPvt + 1) >>> 0;
+    return off;
+  }
+
   /** Write `req` into the next request slot and advance `req_prod_pvt` (not yet published). */
   putRequest(req: RingEntry): void {
     this.sring.copyIn(this.reqProdPvt, req);

@@ -15,4 +15,5 @@ export {
 export { BackRing } from "./back-ring.js";
 export { RingEntry } from "./entry.js";
 export { FrontRing } from "./front-ring.js";
+export { PUBLISH_BATCH_MIN, PUBLISH_BATCH_START, PublishBatch } from "./publish-batch.js";
 export { SharedRing } from "./shared-ring.js";

@@ -97,6 +97,23 @@ export class BackendDevice {
         return 0;
       },
       unmap: (handle) => mapper.unmap(handle),
+      mapBatch(refs, from, count, readonly, handles, bases, out) {
+        let failed = mapper.mapBatch(fe, refs, from, count, readonly, handles, bases);
+        // Retry the ops that got GNTST_eagain, one by one, as gnttab_map_refs does.
+        for (let i = 0; failed > 0 && i < count; i++) {
+          for (let t = 0; t < 3 && handles[i] === GNTST_eagain; t++) {
+            const h = mapper.map(fe, refs[from + i]!, readonly);
+            handles[i] = h;
+            if (h >= 0) {
+              bases[i] = mapper.mappedOffset(h);
+              failed--;
+            }
+          }
+        }
+        out.mem = mapper.granterMemory(fe) ?? out.mem;
+        return failed;
+      },
+      unmapBatch: (handles, count) => mapper.unmapBatch(handles, count),
     };
     this.vhost = new Vhost({
       frontendDomid,

@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { BackRing } from "../ring/back-ring.js";
+import { PublishBatch } from "../ring/publish-batch.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import {
   type Initiator,
@@ -30,7 +31,7 @@ import {
   XEN_VSCSIIF_RSLT_RESET_SUCCESS,
 } from "../vscsiif/constants.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
-import { VscsiifResponse, validSenseLength } from "../vscsiif/response.js";
+import { VscsiifResponse, validSenseLength, writeResponse } from "../vscsiif/response.js";
 import { readIndirectSegments, readRequestSegments, SEGMENT_SIZE, SegmentList } from "../vscsiif/segments.js";
 import { invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
@@ -159,7 +160,10 @@ export class Vhost {
   private readonly free: PendingRequest[] = [];
   private inFlightCount = 0;
   private inService = false;
-  private unpushed = false;
+  /** Responses written since the last push. */
+  private unpushed = 0;
+  /** How many responses to write before publishing them mid-pass (adaptive; see {@link PublishBatch}). */
+  private batch = new PublishBatch(VSCSIIF_MAX_REQS);
   /** A task-management request is outstanding: consume nothing more until it is answered. */
   private tmrPending = false;
   private readonly logged = new Set<string>();
@@ -167,6 +171,11 @@ export class Vhost {
   private readonly req = new VscsiifRequest();
   private readonly rsp = new VscsiifResponse();
   private readonly mapped = new MappedFrame();
+  /** Byte offsets, in the guest's memory, of the pages a batch mapped. */
+  private readonly bases: Int32Array;
+  /** Grant refs of the indirect descriptor pages, and their handles while mapped. */
+  private readonly sglRefs = new Int32Array(VSCSIIF_SG_TABLESIZE);
+  private readonly sglHandles = new Int32Array(VSCSIIF_SG_TABLESIZE);
   /** The request's data segments, copied out of `seg[]` or its indirect pages once. */
   private readonly segs: SegmentList;
   private readonly lunList: number[] = [];
@@ -189,6 +198,7 @@ export class Vhost {
     this.polling = options.polling ?? false;
     const maxData = Math.max(VSCSIIF_SG_TABLESIZE, this.sgGrant);
     this.segs = new SegmentList(maxData);
+    this.bases = new Int32Array(Math.max(maxData, VSCSIIF_SG_TABLESIZE));
     for (let i = 0; i < VSCSIIF_MAX_REQS; i++) {
       const p = new PendingRequest(i, this, this.initiator, maxData, maxData + VSCSIIF_SG_TABLESIZE);
       this.pool.push(p);
@@ -215,6 +225,8 @@ export class Vhost {
     if (this._state !== "disconnected")
       throw invalidState(`vhost dom${this.frontendDomid}/${this.devid}`, `connect while ${this._state}`);
     this.back = BackRing.init(sring);
+    this.batch = new PublishBatch(sring.size);
+    this.unpushed = 0;
     this._state = "connected";
   }
 
@@ -542,9 +554,12 @@ export class Vhost {
   }
 
   /**
-   * Map the request's data grants (Linux `scsiback_gnttab_data_map`), building the task's data
-   * buffer. On any failure everything mapped is unmapped, the guest gets HOST_ERROR, and false is
-   * returned.
+   * Map the request's data grants (Linux `scsiback_gnttab_data_map`) in one batch, building the
+   * task's data buffer. Every segment's bounds are checked first; then one `GNTTABOP_map_grant_ref`
+   * with a count maps them all. On any failure everything mapped is unmapped, the guest gets
+   * HOST_ERROR (the log names the first failed op), and false is returned. Segments whose bytes
+   * follow each other in the guest's memory (adjacent frames, the first ending where the next
+   * starts) become one window of the data buffer, so a device copies them in one `set`.
    */
   private mapData(p: PendingRequest): boolean {
     const req = this.req;
@@ -560,34 +575,65 @@ export class Vhost {
     } else {
       readRequestSegments(req, n, segs);
     }
+    const count = segs.count;
+    if (count === 0) return true; // indirect pages of no descriptors: no data
+    const offsets = segs.offset;
+    const lengths = segs.length;
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]!;
+      const len = lengths[i]!;
+      if (off >= VSCSIIF_PAGE_SIZE || len > VSCSIIF_PAGE_SIZE || off + len > VSCSIIF_PAGE_SIZE) {
+        return this.mapFailed(p, "seg-bounds", i, off, len);
+      }
+    }
 
     const readonly = p.direction === DMA_TO_DEVICE;
     p.data.reset(!readonly);
     const out = this.mapped;
-    for (let i = 0; i < segs.count; i++) {
-      const off = segs.offset[i]!;
-      const len = segs.length[i]!;
-      if (off >= VSCSIIF_PAGE_SIZE || len > VSCSIIF_PAGE_SIZE || off + len > VSCSIIF_PAGE_SIZE) {
-        return this.mapFailed(p, "seg-bounds", i, off, len);
+    const handles = p.handles;
+    const bases = this.bases;
+    const failed = this.mapBatch(segs.gref, 0, count, readonly, handles, bases, out);
+    if (failed !== 0) {
+      // Keep the mapped ops' handles for the unwind; report the first failure.
+      let first = -1;
+      let k = 0;
+      for (let i = 0; i < count; i++) {
+        const h = handles[i]!;
+        if (h >= 0) handles[k++] = h;
+        else if (first < 0) first = i;
       }
-      const status = this.grants.map(segs.gref[i]!, readonly, out);
-      if (status !== 0) {
-        return this.mapFailed(p, "map-data", segs.gref[i]!, status);
-      }
-      p.handles[p.nHandles++] = out.handle;
-      p.data.add(out.mem, out.base + off, len);
+      const status = first >= 0 ? (handles[first] ?? 0) : 0;
+      p.nHandles = k;
+      return this.mapFailed(p, "map-data", segs.gref[first]!, status);
     }
+    p.nHandles = count;
+    const mem = out.mem;
+    let runStart = bases[0]! + offsets[0]!;
+    let runLen = lengths[0]!;
+    for (let i = 1; i < count; i++) {
+      const at = bases[i]! + offsets[i]!;
+      const len = lengths[i]!;
+      if (at === runStart + runLen) {
+        runLen += len;
+        continue;
+      }
+      p.data.add(mem, runStart, runLen);
+      runStart = at;
+      runLen = len;
+    }
+    p.data.add(mem, runStart, runLen);
     return true;
   }
 
   /**
-   * `VSCSIIF_SG_GRANT`: `seg[0..n)` name pages of segment descriptors. Map each read-only, check
-   * `offset + length ≤ 4096` and that `length` is whole descriptors, copy the descriptors out
-   * once into `segs`, unmap. Returns false after answering the guest.
+   * `VSCSIIF_SG_GRANT`: `seg[0..n)` name pages of segment descriptors. Check
+   * `offset + length ≤ 4096` and that `length` is whole descriptors, map the pages read-only in one
+   * batch, copy the descriptors out once into `segs`, unmap. Returns false after answering the guest.
    */
   private readIndirect(p: PendingRequest, n: number): boolean {
     const req = this.req;
     let total = 0;
+    const refs = this.sglRefs;
     for (let i = 0; i < n; i++) {
       const off = req.segOffset(i);
       const len = req.segLength(i);
@@ -596,22 +642,66 @@ export class Vhost {
         return false;
       }
       total += len / SEGMENT_SIZE;
+      refs[i] = req.segGref(i);
     }
     if (total > this.sgGrant) {
       this.mapFailed(p, "sgl-total", total, this.sgGrant);
       return false;
     }
     const out = this.mapped;
+    const handles = this.sglHandles;
+    const bases = this.bases;
+    const failed = this.mapBatch(refs, 0, n, true, handles, bases, out);
+    if (failed === 0) {
+      for (let i = 0; i < n; i++)
+        readIndirectSegments(
+          out.mem,
+          bases[i]! + req.segOffset(i),
+          req.segLength(i) / SEGMENT_SIZE,
+          this.segs,
+        );
+    }
+    let first = -1;
     for (let i = 0; i < n; i++) {
-      const status = this.grants.map(req.segGref(i), true, out);
-      if (status !== 0) {
-        this.mapFailed(p, "map-sgl", req.segGref(i), status);
-        return false;
-      }
-      readIndirectSegments(out.mem, out.base + req.segOffset(i), req.segLength(i) / SEGMENT_SIZE, this.segs);
-      this.grants.unmap(out.handle);
+      const h = handles[i]!;
+      if (h >= 0) this.grants.unmap(h);
+      else if (first < 0) first = i;
+    }
+    if (failed !== 0) {
+      this.mapFailed(p, "map-sgl", refs[first]! >>> 0, handles[first]!);
+      return false;
     }
     return true;
+  }
+
+  /**
+   * Map `refs[from, from + count)` through the port's batch when it has one, else one `map` each
+   * (a port such as a test's fake grant table). Same contract as {@link GrantMapper.mapBatch}.
+   */
+  private mapBatch(
+    refs: ArrayLike<number>,
+    from: number,
+    count: number,
+    readonly: boolean,
+    handles: Int32Array,
+    bases: Int32Array,
+    out: MappedFrame,
+  ): number {
+    const grants = this.grants;
+    if (grants.mapBatch !== undefined)
+      return grants.mapBatch(refs, from, count, readonly, handles, bases, out);
+    let failed = 0;
+    for (let i = 0; i < count; i++) {
+      const status = grants.map(refs[from + i]!, readonly, out);
+      if (status !== 0) {
+        handles[i] = status < 0 ? status : -1;
+        failed++;
+        continue;
+      }
+      handles[i] = out.handle;
+      bases[i] = out.base;
+    }
+    return failed;
   }
 
   private mapFailed(p: PendingRequest, why: RejectWhy, a = 0, b = 0, c = 0): false {
@@ -621,7 +711,9 @@ export class Vhost {
   }
 
   private unmapAll(p: PendingRequest): void {
-    for (let i = 0; i < p.nHandles; i++) this.grants.unmap(p.handles[i]!);
+    const grants = this.grants;
+    if (grants.unmapBatch !== undefined) grants.unmapBatch(p.handles, p.nHandles);
+    else for (let i = 0; i < p.nHandles; i++) grants.unmap(p.handles[i]!);
     p.nHandles = 0;
     p.data.reset(true);
   }
@@ -658,9 +750,12 @@ export class Vhost {
   }
 
   /**
-   * Write a whole response (zeroed first: no byte of an earlier response survives) at
-   * `rsp_prod_pvt`. Inside `service()` responses are pushed once per pass; outside (a device
-   * completing later) each is pushed at once.
+   * Write a whole response, field by field straight into the slot (every byte: no byte of an
+   * earlier response survives; {@link writeResponse}) at
+   * `rsp_prod_pvt`. Inside `service()` responses are pushed in adaptive batches
+   * ({@link PublishBatch}), so the frontend completes the first ones while later requests still
+   * run, and whatever is left at the end of the pass; outside (a device completing later) each is
+   * pushed at once.
    */
   private respond(
     rqid: number,
@@ -671,19 +766,13 @@ export class Vhost {
   ): void {
     const back = this.back;
     if (back === null) return; // the ring is gone (halted and torn down); nobody to answer
-    const rsp = this.rsp;
-    rsp.clear();
-    rsp.rqid = rqid;
-    rsp.rslt = rslt;
-    if (senseLength > 0) rsp.setSense(sense, senseLength);
-    rsp.residualLen = residual;
-    rsp.writeTo(back);
+    writeResponse(back, rqid, rslt, sense, senseLength, residual);
     this.stats.responses++;
     const t = tracer;
     if (t !== null && back.sring.traceDomid >= 0)
       t.record(TraceKind.DeviceEnd, back.sring.traceDomid, this.frontendDomid, this.devid, rqid, rslt);
-    this.unpushed = true;
-    if (!this.inService) this.flush();
+    this.unpushed++;
+    if (!this.inService || this.batch.due(this.unpushed)) this.flush();
   }
 
   /** {@link flush} that never throws (after a quarantine the ring may be what failed). */
@@ -697,9 +786,11 @@ export class Vhost {
 
   /** `RING_PUSH_RESPONSES_AND_CHECK_NOTIFY`, and the event channel send it asks for. */
   private flush(): void {
-    if (!this.unpushed || this.back === null) return;
-    this.unpushed = false;
-    if (this.back.pushResponsesAndCheckNotify()) {
+    if (this.unpushed === 0 || this.back === null) return;
+    this.unpushed = 0;
+    const notify = this.back.pushResponsesAndCheckNotify();
+    this.batch.pushed(notify);
+    if (notify) {
       this.stats.notifies++;
       this.notifier.notify();
     }

@@ -114,6 +114,7 @@ export class FrontendDevice {
       const memory: GuestMemory = {
         bytes: ctx.memory,
         allocFrame: () => ctx.frames.alloc(),
+        allocFrames: (n) => ctx.frames.allocContiguous(n),
         freeFrame: (f) => ctx.frames.free(f),
       };
       const grants: GrantAccess = {

@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { FrontRing } from "../ring/front-ring.js";
+import { PublishBatch } from "../ring/publish-batch.js";
 import type { SharedRing } from "../ring/shared-ring.js";
 import type { DataDirection } from "../scsi/device.js";
 import { TraceKind } from "../trace/trace-buffer.js";
@@ -157,6 +158,10 @@ export class Frontend {
   private freeBits = (1 << VSCSIIF_MAX_REQS) - 1;
   private readonly req = new VscsiifRequest();
   private readonly rsp = new VscsiifResponse();
+  /** Requests written since the last push. */
+  private unpushed = 0;
+  /** How many requests to write before publishing them without waiting for {@link flush}. */
+  private batch = new PublishBatch(VSCSIIF_MAX_REQS);
 
   constructor(options: FrontendOptions) {
     this.backendDomid = options.backendDomid;
@@ -199,6 +204,8 @@ export class Frontend {
     if (sring.size !== VSCSIIF_MAX_REQS)
       throw invalidArgument("sring", `a one-page vscsiif ring (${VSCSIIF_MAX_REQS} entries)`, sring.size);
     this.front = FrontRing.init(sring);
+    this.batch = new PublishBatch(sring.size);
+    this.unpushed = 0;
     this._state = "connected";
   }
 
@@ -231,7 +238,9 @@ export class Frontend {
     const rqid = 31 - Math.clz32(this.freeBits & -this.freeBits);
     const shadow = this.shadows[rqid]!;
     const req = this.req;
-    req.clear();
+    // A patched request is built the old way, on a cleared copy, since a patch may set anything;
+    // otherwise every header field is set below and the slot is written field by field.
+    if (patch !== undefined) req.clear();
     shadow.nRefs = 0;
     shadow.sg.clear();
 
@@ -250,18 +259,24 @@ export class Frontend {
     cmd.rqid = rqid;
     req.rqid = rqid;
     req.act = cmd.act;
-    req.cmdLen = cmd.cdbLength;
-    for (let i = 0; i < cmd.cdbLength; i++) req.cmnd[i] = cmd.cdb[i]!;
+    const cdbLength = cmd.cdbLength;
+    req.cmdLen = cdbLength;
+    const cmnd = req.cmnd;
+    for (let i = 0; i < VSCSIIF_MAX_COMMAND_SIZE; i++) cmnd[i] = i < cdbLength ? cmd.cdb[i]! : 0;
     req.timeoutPerCommand = cmd.timeoutSeconds;
     req.channel = cmd.channel;
     req.id = cmd.id;
     req.lun = cmd.lun;
     req.refRqid = cmd.refRqid;
     req.scDataDirection = cmd.direction;
-    this.fillSegments(shadow);
-    // A protocol test may rewrite any field (act, cmd_len, segments, even rqid) before the slot is written.
-    patch?.(req);
-    req.writeTo(front);
+    const segments = this.fillSegments(shadow);
+    if (patch === undefined) {
+      req.writeFieldsTo(front, segments);
+    } else {
+      // A protocol test may rewrite any field (act, cmd_len, segments, even rqid) before the slot is written.
+      patch(req);
+      req.writeTo(front);
+    }
     this.inFlight++;
     const t = tracer;
     if (t !== null && front.sring.traceDomid >= 0)
@@ -273,15 +288,24 @@ export class Frontend {
         cmd.act === VSCSIIF_ACT_SCSI_CDB ? cmd.cdb[0]! : -cmd.act,
         cmd.length,
       );
+    // Publish in adaptive batches, so the backend starts on these while later ones are built.
+    if (this.batch.due(++this.unpushed)) this.flush();
     return "queued";
   }
 
-  /** `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`, and the event it asks for. Returns whether it notified. */
+  /**
+   * `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`, and the event it asks for. Returns whether it notified.
+   * {@link submit} also calls it every few requests (an adaptive {@link PublishBatch}); call it
+   * after the last submit of a burst.
+   */
   flush(): boolean {
     const front = this.front;
     if (front === null || this._state !== "connected") return false;
+    this.unpushed = 0;
     if (front.reqProdPvt === front.sring.reqProd) return false;
-    if (!front.pushRequestsAndCheckNotify()) return false;
+    const notify = front.pushRequestsAndCheckNotify();
+    this.batch.pushed(notify);
+    if (!notify) return false;
     this.notifier.notify();
     return true;
   }
@@ -390,12 +414,13 @@ export class Frontend {
 
   /**
    * Write `seg[]` and `nr_segments`: the data segments themselves, or with `VSCSIIF_SG_GRANT` one
-   * segment per indirect page covering its descriptors.
+   * segment per indirect page covering its descriptors. Returns the `seg[]` entries used.
    */
-  private fillSegments(shadow: Shadow): void {
+  private fillSegments(shadow: Shadow): number {
     const req = this.req;
     const pages = shadow.sg.count;
-    if (pages === 0) return;
+    req.nrSegments = 0;
+    if (pages === 0) return 0;
     if (pages > VSCSIIF_SG_TABLESIZE) {
       const descPages = shadow.nRefs - pages;
       for (let d = 0; d < descPages; d++) {
@@ -403,10 +428,11 @@ export class Frontend {
         req.setSeg(d, shadow.refs[pages + d]!, 0, n * SEGMENT_SIZE);
       }
       req.nrSegments = VSCSIIF_SG_GRANT | descPages;
-      return;
+      return descPages;
     }
     writeRequestSegments(req, shadow.sg, 0, pages);
     req.nrSegments = pages;
+    return pages;
   }
 
   private unwindGrants(shadow: Shadow): false {

@@ -9,6 +9,12 @@ export interface GuestMemory {
   readonly bytes: Uint8Array;
   /** Allocate one frame; -1 when memory is exhausted. */
   allocFrame(): number;
+  /**
+   * Optional: allocate `n` frames with consecutive numbers and return the first, or -1 when no
+   * such run is free (callers then fall back to {@link allocFrame}). A data buffer in adjacent
+   * frames is copied by the backend in one piece. Each frame is freed with {@link freeFrame}.
+   */
+  allocFrames?(n: number): number;
   freeFrame(frame: number): void;
 }
 

@@ -145,13 +145,11 @@ export class GuestScsiHost {
     cmd.length = length;
     cmd.frameCount = pages;
     const mem = this.memory.bytes;
+    if (!this.allocBuffer(cmd.frames, pages)) {
+      return Promise.reject(new Error(`guest out of memory for a ${length}-byte transfer`));
+    }
     for (let i = 0; i < pages; i++) {
-      const f = this.memory.allocFrame();
-      if (f < 0) {
-        for (let j = 0; j < i; j++) this.memory.freeFrame(cmd.frames[j]!);
-        return Promise.reject(new Error(`guest out of memory for a ${length}-byte transfer`));
-      }
-      cmd.frames[i] = f;
+      const f = cmd.frames[i]!;
       if (outLen > 0) {
         const at = i * VSCSIIF_PAGE_SIZE;
         mem.set(req.dataOut!.subarray(at, Math.min(at + VSCSIIF_PAGE_SIZE, outLen)), f * VSCSIIF_PAGE_SIZE);
@@ -276,15 +274,34 @@ export class GuestScsiHost {
     c.direction = direction;
     c.length = length;
     c.frameCount = pages;
-    for (let p = 0; p < pages; p++) {
-      const f = this.memory.allocFrame();
-      if (f < 0) {
-        for (let q = 0; q < p; q++) this.memory.freeFrame(c.frames[q]!);
-        throw new Error("guest out of memory for a prepared command's buffers");
-      }
-      c.frames[p] = f;
-    }
+    if (!this.allocBuffer(c.frames, pages))
+      throw new Error("guest out of memory for a prepared command's buffers");
     return c;
+  }
+
+  /**
+   * `pages` frames for a data buffer into `frames`: adjacent ones when the guest's allocator can
+   * (the backend then copies the buffer in one piece), else one at a time. False, with nothing
+   * left allocated, when memory ran out.
+   */
+  private allocBuffer(frames: Int32Array, pages: number): boolean {
+    const memory = this.memory;
+    if (pages > 1 && memory.allocFrames !== undefined) {
+      const first = memory.allocFrames(pages);
+      if (first >= 0) {
+        for (let i = 0; i < pages; i++) frames[i] = first + i;
+        return true;
+      }
+    }
+    for (let i = 0; i < pages; i++) {
+      const f = memory.allocFrame();
+      if (f < 0) {
+        for (let j = 0; j < i; j++) memory.freeFrame(frames[j]!);
+        return false;
+      }
+      frames[i] = f;
+    }
+    return true;
   }
 
   /** Put a prepared command on the ring (published by {@link flushPrepared}); false if the ring refused it. */

@@ -57,7 +57,7 @@ export {
   XEN_VSCSIIF_RSLT_RESET_SUCCESS,
 } from "./constants.js";
 export { VscsiifRequest } from "./request.js";
-export { VscsiifResponse, validSenseLength } from "./response.js";
+export { VscsiifResponse, validSenseLength, writeResponse } from "./response.js";
 export {
   indirectPages,
   readIndirectSegments,

@@ -27,6 +27,9 @@ const SEG_SIZE = S.size;
 const SEG_GREF = S.fields.gref.offset;
 const SEG_OFFSET = S.fields.offset.offset;
 const SEG_LENGTH = S.fields.length.offset;
+const W_SEG = SEG >> 2;
+const SEG_WORDS = SEG_SIZE >> 2;
+const W_END = VSCSIIF_ENTRY_SIZE >> 2;
 
 /**
  * A `struct vscsiif_request` in private memory. A backend fills it with {@link readFrom} — one
@@ -62,6 +65,25 @@ export class VscsiifRequest {
   /** Write all 252 bytes into the frontend's next request slot and advance `req_prod_pvt`. */
   writeTo(front: FrontRing): void {
     front.putRequest(this.entry);
+  }
+
+  /**
+   * Write this request into the frontend's next slot field by field and advance `req_prod_pvt`,
+   * without a whole clear and copy: the header (every field up to `nr_segments`) and the first
+   * `segments` entries of `seg[]` are copied, and the other segments and `reserved` are written
+   * as zeros, so every byte of the slot is still written. The buffer therefore needs no
+   * {@link clear} between requests provided every header field is set each time. Allocates nothing.
+   */
+  writeFieldsTo(front: FrontRing, segments: number): void {
+    const n = Math.min(segments >>> 0, VSCSIIF_SG_TABLESIZE);
+    const off = front.claimRequestSlot();
+    const w = front.sring.words;
+    const base = off >> 2;
+    const src = this.entry.words!;
+    const used = W_SEG + n * SEG_WORDS;
+    let i = 0;
+    for (; i < used; i++) w[base + i] = src[i]!;
+    for (; i < W_END; i++) w[base + i] = 0;
   }
 
   /** Zero all 252 bytes. */

@@ -118,6 +118,70 @@ export class VscsiifResponse {
   }
 }
 
+const SENSE = F.sense_buffer.offset;
+const W_SENSE = SENSE >> 2;
+const W_RESERVED = F.reserved.offset >> 2;
+const W_END = VSCSIIF_ENTRY_SIZE >> 2;
+if (
+  F.rqid.offset !== 0 ||
+  B_ACT !== 2 ||
+  B_SENSE_LEN !== 3 ||
+  SENSE !== 4 ||
+  W_RSLT !== 25 ||
+  W_RESIDUAL !== 26
+)
+  throw new Error("vscsiif_response layout is not the one writeResponse assumes");
+
+/**
+ * Write a response straight into the backend's next slot, field by field, and advance
+ * `rsp_prod_pvt` — no private copy to clear and copy whole. Every one of the 252 bytes is still
+ * written, as the word stores below cover the slot: `act` 0, the sense bytes past `senseLength`
+ * and `reserved` zero, so no byte of what the slot held before (or of anything of the backend's)
+ * reaches the frontend (XSA-216). `senseLength` is at most 96 and at most `sense.length`.
+ * Allocates nothing.
+ */
+export function writeResponse(
+  back: BackRing,
+  rqid: number,
+  rslt: number,
+  sense: Uint8Array,
+  senseLength: number,
+  residual: number,
+): void {
+  if (
+    senseLength >>> 0 !== senseLength ||
+    senseLength > VSCSIIF_SENSE_BUFFERSIZE ||
+    senseLength > sense.length
+  ) {
+    throw invalidArgument(
+      "sense length",
+      `0..${VSCSIIF_SENSE_BUFFERSIZE} and at most sense.length`,
+      senseLength,
+    );
+  }
+  const sring = back.sring;
+  const off = back.claimResponseSlot();
+  const w = sring.words;
+  const base = off >> 2;
+  // rqid (u16), act (u8) = 0, sense_len (u8): one little-endian word.
+  w[base] = (rqid & 0xffff) | (senseLength << 24);
+  let i = W_SENSE;
+  if (senseLength > 0) {
+    const b = sring.bytes;
+    const s = off + SENSE;
+    for (let k = 0; k < senseLength; k++) b[s + k] = sense[k]!;
+    // Zero the rest of the word the sense ends in, then whole words.
+    const endByte = SENSE + senseLength;
+    const wordEnd = (endByte + 3) & ~3;
+    for (let k = endByte; k < wordEnd; k++) b[off + k] = 0;
+    i = wordEnd >> 2;
+  }
+  for (; i < W_RSLT; i++) w[base + i] = 0;
+  w[base + W_RSLT] = rslt | 0;
+  w[base + W_RESIDUAL] = residual | 0;
+  for (i = W_RESERVED; i < W_END; i++) w[base + i] = 0;
+}
+
 /**
  * How many bytes of `sense` a response should carry, as Linux scsiback decides with
  * `scsi_normalize_sense`: a response code 0x70-0x7f is valid sense and carries
