@@ -91,9 +91,21 @@ export interface VhostOptions {
    * event the vhost already took.
    */
   readonly wake?: () => void;
+  /** The simulator's mutation check only: a deliberately broken variant ({@link VhostMutation}). */
+  readonly mutation?: VhostMutation;
 }
 
 /** Life of a vhost's ring: not yet mapped, serving, draining for a disconnect, or halted for good. */
+/**
+ * Deliberately broken variants of scsiback, for the simulator's mutation check only
+ * (`pvscsi sim --mutant`, test/sim/mutation.test.ts): each must be caught by an invariant.
+ * Never set outside that check.
+ * - `no-unmap-on-abort`: a command completed TASK ABORTED keeps its grants mapped;
+ * - `double-answer-abort`: a command completed TASK ABORTED is answered twice;
+ * - `skip-notify`: responses are pushed but the event `rsp_event` asks for is never sent.
+ */
+export type VhostMutation = "no-unmap-on-abort" | "double-answer-abort" | "skip-notify";
+
 export type VhostState = "disconnected" | "connected" | "draining" | "halted";
 
 /**
@@ -173,6 +185,7 @@ export class Vhost {
   private emulationScratch = new Uint8Array(8 + 8 * 256);
   private readonly wake: () => void;
   private readonly polling: boolean;
+  private readonly mutation: VhostMutation | null;
 
   constructor(options: VhostOptions) {
     this.frontendDomid = options.frontendDomid;
@@ -185,6 +198,7 @@ export class Vhost {
     this.budget = options.budget ?? DEFAULT_SERVICE_BUDGET;
     this.wake = options.wake ?? (() => {});
     this.polling = options.polling ?? false;
+    this.mutation = options.mutation ?? null;
     const maxData = Math.max(VSCSIIF_SG_TABLESIZE, this.sgGrant);
     this.segs = new SegmentList(maxData);
     for (let i = 0; i < VSCSIIF_MAX_REQS; i++) {
@@ -297,17 +311,20 @@ export class Vhost {
     }
     const expected = p.data.length;
     const moved = Math.max(0, Math.min(transferred, expected));
-    this.unmapAll(p);
+    const aborted = status === SAM_STAT_TASK_ABORTED;
+    if (!(aborted && this.mutation === "no-unmap-on-abort")) this.unmapAll(p);
     if (p.direction === DMA_TO_DEVICE) this.stats.bytesOut += moved;
     else this.stats.bytesIn += moved;
-    const host = status === SAM_STAT_TASK_ABORTED ? XEN_VSCSIIF_RSLT_HOST_ABORT : XEN_VSCSIIF_RSLT_HOST_OK;
-    this.respond(
-      p.rqid,
-      makeRslt(host, status),
-      p.sense,
-      validSenseLength(p.sense, senseLength),
-      expected - moved,
-    );
+    const host = aborted ? XEN_VSCSIIF_RSLT_HOST_ABORT : XEN_VSCSIIF_RSLT_HOST_OK;
+    const answers = aborted && this.mutation === "double-answer-abort" ? 2 : 1;
+    for (let i = 0; i < answers; i++)
+      this.respond(
+        p.rqid,
+        makeRslt(host, status),
+        p.sense,
+        validSenseLength(p.sense, senseLength),
+        expected - moved,
+      );
     this.release(p);
   }
 
@@ -667,7 +684,7 @@ export class Vhost {
   private flush(): void {
     if (!this.unpushed || this.back === null) return;
     this.unpushed = false;
-    if (this.back.pushResponsesAndCheckNotify()) {
+    if (this.back.pushResponsesAndCheckNotify() && this.mutation !== "skip-notify") {
       this.stats.notifies++;
       this.notifier.notify();
     }
