@@ -266,8 +266,12 @@ export class Vhost {
           return false;
         }
         let rc = back.reqCons;
+        let consOverflow = false;
         while (rc !== rp) {
-          if (back.requestConsOverflow(rc)) break;
+          if (back.requestConsOverflow(rc)) {
+            consOverflow = true;
+            break;
+          }
           if (budget === 0) return true;
           const p = this.free.pop();
           this.req.readFrom(back, rc);
@@ -285,6 +289,10 @@ export class Vhost {
           if (this.tmrPending) return false;
         }
         this.flush();
+        // CONS_OVERFLOW with requests left (reachable only if rsp_prod_pvt got ahead of req_cons,
+        // a bug of this end): come back later instead of spinning here, so the kernel's other
+        // rings still run (found by `pvscsi sim`, which hung on the double-answer mutant).
+        if (consOverflow) return true;
         // A polling backend never asks to be notified: it leaves req_event where it is, so the
         // frontend's push-and-check finds the event index behind it and sends nothing.
         if (this.polling) return false;
