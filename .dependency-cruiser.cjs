@@ -17,6 +17,7 @@ const layers = [
   ["system"], // one assembly of the machine: threads or a single thread
   ["toolstack"], // xl / libxl logic over a System
   ["testing"], // the in-memory Xen shipped as pvscsi/testing
+  ["sim"], // deterministic simulation: drives the cores over testing's in-memory Xen (FakeGuest)
   ["cli"], // the pvscsi command
 ];
 

@@ -5,6 +5,7 @@ import { PvscsiError } from "../xen/errors.js";
 import { abiCommand } from "./commands/abi.js";
 import { demoCommand } from "./commands/demo.js";
 import { guestCommand } from "./commands/guest.js";
+import { simCommand } from "./commands/sim.js";
 import { upCommand } from "./commands/up.js";
 import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
 import { xlCommand } from "./commands/xl.js";
@@ -18,6 +19,7 @@ export const commands: readonly Command[] = [
   guestCommand,
   xenstoreLsCommand,
   abiCommand,
+  simCommand,
 ];
 
 function usage(): string {

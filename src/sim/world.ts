@@ -311,7 +311,9 @@ export class World {
   private enabled(): Action[] {
     const out: Action[] = [];
     const s = this.scenario;
-    if (!this.draining && s.faults.length > 0 && s.faultRate > 0) {
+    // Faults strike while the workload runs (not once it is over: that would only idle-loop).
+    const busy = this.guests.some((g) => !g.destroyed && (g.opsLeft > 0 || g.inflight.size > 0));
+    if (!this.draining && busy && s.faults.length > 0 && s.faultRate > 0) {
       out.push({ name: "fault", weight: Math.max(1, Math.round(s.faultRate / 10)), run: () => this.fault() });
     }
     for (const g of this.guests) {
