@@ -73,31 +73,31 @@ export interface ShrinkOptions {
 /**
  * Delta debugging (Zeller's ddmin, then value minimisation) over a failing run's choice
  * sequence: the shortest sequence it finds that still fails the same invariant, replayed with
- * its trace. Replays are deterministic, so the result reproduces by replaying its `choices`.
+ * its trace. Its `choices` is the shortened script (replayed, an exhausted script answers 0),
+ * so the result reproduces exactly by replaying them.
  */
 export function shrink(scenario: Scenario, failing: SimResult, options: ShrinkOptions = {}): SimResult {
   const inv = failing.violation?.invariant;
   if (inv === undefined) return failing;
   let budget = options.budget ?? 400;
-  let best = failing;
-  const fails = (choices: readonly number[]): SimResult | null => {
+  // A candidate script fails the same way: keep only the part of it the run read before failing
+  // (an exhausted script answers 0, so the replay of the prefix is the same run).
+  const fails = (script: readonly number[]): number[] | null => {
     if (budget <= 0) return null;
     budget--;
-    const r = runSim(scenario, choices, { trace: false });
-    return r.violation?.invariant === inv ? r : null;
+    const r = runSim(scenario, script, { trace: false });
+    if (r.violation?.invariant !== inv) return null;
+    return script.slice(0, Math.min(script.length, r.choices.length));
   };
-  // The run stops at the violation: choices after it never mattered.
-  let cur = best.choices.slice(0, best.choices.length);
+  let cur = failing.choices.slice();
   let n = 2;
   while (cur.length >= 2 && budget > 0) {
     const chunk = Math.ceil(cur.length / n);
     let reduced = false;
     for (let i = 0; i < cur.length && budget > 0; i += chunk) {
-      const candidate = [...cur.slice(0, i), ...cur.slice(i + chunk)];
-      const r = fails(candidate);
-      if (r !== null) {
-        cur = r.choices.slice();
-        best = r;
+      const next = fails([...cur.slice(0, i), ...cur.slice(i + chunk)]);
+      if (next !== null) {
+        cur = next;
         n = Math.max(n - 1, 2);
         reduced = true;
         break;
@@ -113,11 +113,11 @@ export function shrink(scenario: Scenario, failing: SimResult, options: ShrinkOp
     if (cur[i] === 0) continue;
     const candidate = cur.slice();
     candidate[i] = 0;
-    const r = fails(candidate);
-    if (r !== null) {
-      cur = r.choices.slice();
-      best = r;
-    }
+    const next = fails(candidate);
+    if (next !== null) cur = next;
   }
-  return runSim(scenario, best.choices, { trace: true });
+  // Trailing zeros are what an exhausted script answers anyway.
+  while (cur.length > 0 && cur[cur.length - 1] === 0) cur.pop();
+  const r = runSim(scenario, cur, { trace: true });
+  return { ...r, choices: cur };
 }

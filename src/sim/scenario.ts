@@ -5,6 +5,7 @@
  */
 
 import type { VhostMutation } from "../scsiback/vhost.js";
+import { configError } from "../xen/errors.js";
 import type { FrontendMutation } from "../scsifront/frontend.js";
 
 /**
@@ -158,11 +159,11 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   },
 };
 
-/** A built-in scenario by name, with `faults` replaced when given; throws naming the choices. */
+/** A built-in scenario by name, with `faults` replaced when given; throws (ECONFIG) naming the choices. */
 export function scenarioNamed(name: string, faults?: readonly FaultClass[]): Scenario {
   const s = SCENARIOS[name];
   if (s === undefined) {
-    throw new Error(`no scenario '${name}' (there are: ${Object.keys(SCENARIOS).join(", ")})`);
+    throw configError("pvscsi sim", `no scenario '${name}' (there are: ${Object.keys(SCENARIOS).join(", ")})`);
   }
   return faults === undefined ? s : { ...s, faults, faultRate: faults.length === 0 ? 0 : s.faultRate || 20 };
 }
