@@ -3,10 +3,12 @@
  * interleaves scsifront, scsiback, event delivery and device completions in one thread, injects
  * faults, checks invariants after every step ({@link runSim}), sweeps seeds over worker threads
  * ({@link sweep}), shrinks a failing run to a short one ({@link shrink}) and replays it exactly
- * from a {@link ReplayFile}. The invariants are stated in docs/sim.md.
+ * from a {@link ReplayFile}. A {@link HostileFront} attacks a backend with classes named after
+ * Xen security advisories. The invariants are stated in docs/sim.md.
  * @module
  */
 export { Chooser } from "./chooser.js";
+export { ATTACK_CLASSES, type AttackChoices, type AttackClass, HostileFront, responseLeak } from "./hostile.js";
 export { Prng } from "./prng.js";
 export { parseReplay, REPLAY_VERSION, type ReplayFile, replayFile } from "./replay.js";
 export { type RunOptions, runSim, type ShrinkOptions, type SimResult, shrink } from "./run.js";

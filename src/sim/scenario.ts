@@ -5,8 +5,9 @@
  */
 
 import type { VhostMutation } from "../scsiback/vhost.js";
-import { configError } from "../xen/errors.js";
 import type { FrontendMutation } from "../scsifront/frontend.js";
+import { configError } from "../xen/errors.js";
+import { ATTACK_CLASSES, type AttackClass } from "./hostile.js";
 
 /**
  * A fault class the simulator can inject (each documented in docs/sim.md):
@@ -80,6 +81,8 @@ export interface Scenario {
   readonly drainSteps: number;
   /** The guest's command timeout in virtual ticks (one tick per step): then ABORT, then RESET. */
   readonly timeoutTicks: number;
+  /** Guest 0 is a hostile frontend running these attack classes (the others stay honest). */
+  readonly hostile?: readonly AttackClass[];
   /** The mutation check only: a deliberately broken backend or frontend. */
   readonly mutation?: { readonly backend?: VhostMutation; readonly frontend?: FrontendMutation };
 }
@@ -147,6 +150,14 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     faults: ["power-loss", "device-error"],
     faultRate: 15,
   },
+  "hostile-frontend": {
+    ...base,
+    name: "hostile-frontend",
+    description:
+      "guest 0 attacks scsiback (XSA-155/-216/-332/-362/-396, ring overflow, bad rqids and segments) beside two honest guests",
+    guests: 3,
+    hostile: [...ATTACK_CLASSES],
+  },
   "all-faults": {
     ...base,
     name: "all-faults",
@@ -163,7 +174,10 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
 export function scenarioNamed(name: string, faults?: readonly FaultClass[]): Scenario {
   const s = SCENARIOS[name];
   if (s === undefined) {
-    throw configError("pvscsi sim", `no scenario '${name}' (there are: ${Object.keys(SCENARIOS).join(", ")})`);
+    throw configError(
+      "pvscsi sim",
+      `no scenario '${name}' (there are: ${Object.keys(SCENARIOS).join(", ")})`,
+    );
   }
   return faults === undefined ? s : { ...s, faults, faultRate: faults.length === 0 ? 0 : s.faultRate || 20 };
 }

@@ -25,6 +25,7 @@ import {
 } from "../vscsiif/constants.js";
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import type { Chooser } from "./chooser.js";
+import { HostileFront, responseLeak } from "./hostile.js";
 import type { FaultClass, Scenario } from "./scenario.js";
 import { SIM_BLOCK, SimDisk } from "./sim-disk.js";
 
@@ -39,6 +40,7 @@ export type InvariantName =
   | "grants-at-completion"
   | "cleanup"
   | "liveness"
+  | "response-padding"
   | "no-crash";
 
 /** An invariant that failed: which, where, and what was seen. */
@@ -147,6 +149,8 @@ class SimGuest {
   seenReq = 0;
   seenRsp = 0;
   readonly outstanding = new Map<number, number>();
+  /** Set for the hostile guest: it writes its ring by hand instead of running scsifront. */
+  readonly hostile: HostileFront | null = null;
 
   constructor(
     readonly index: number,
@@ -195,9 +199,14 @@ class SimGuest {
         busy: new Int32Array(n),
       });
     }
-    this.front.connect(this.sring);
+    if (index === 0 && (scenario.hostile?.length ?? 0) > 0) {
+      this.hostile = new HostileFront(this.sring, this.mem, () => (this.backPending = true), scenario.luns);
+      this.opsLeft = scenario.ops * 2;
+    } else {
+      this.front.connect(this.sring);
+      this.front.setFeatureSgGrant(128);
+    }
     this.vhost.connect(this.sring);
-    this.front.setFeatureSgGrant(128);
   }
 }
 
@@ -324,6 +333,15 @@ export class World {
           out.push({ name: `${p}.l${l}.complete`, weight: 3, run: () => this.complete(g, d) });
       });
       if (g.destroyed) continue;
+      if (g.hostile !== null) {
+        const h = g.hostile;
+        if (!this.draining && g.opsLeft > 0)
+          out.push({ name: `${p}.attack`, weight: 3, run: () => this.attack(g, h) });
+        if (g.backPending) out.push({ name: `${p}.back-event`, weight: 3, run: () => this.backEvent(g) });
+        if (g.frontPending)
+          out.push({ name: `${p}.front-event`, weight: 3, run: () => this.hostileDrain(g, h) });
+        continue;
+      }
       if (!this.draining && g.opsLeft > 0 && g.front.state === "connected" && g.inflight.size < s.depth) {
         out.push({ name: `${p}.submit`, weight: 3, run: () => this.submit(g) });
       }
@@ -499,6 +517,22 @@ export class World {
     const more = g.vhost.service();
     if (more) g.backPending = true; // budget spent: the driver runs the ring again later
     return more ? "budget" : "";
+  }
+
+  private attack(g: SimGuest, h: HostileFront): string {
+    const as = this.scenario.hostile!;
+    const a = as[this.choose.pick(as.length)]!;
+    g.opsLeft--;
+    return `${a}: ${h.attack(a, this.choose)}`;
+  }
+
+  private hostileDrain(g: SimGuest, h: HostileFront): string {
+    g.frontPending = false;
+    const n = h.drain((bytes, off) => {
+      const leak = responseLeak(bytes, off);
+      if (leak !== null) throw this.violation("response-padding", `g${g.index}: a response leaks: ${leak}`);
+    });
+    return `${n} rsp (dropped)`;
   }
 
   private frontEvent(g: SimGuest): string {
@@ -810,6 +844,7 @@ export class World {
       if (!allWords(g.guardWords, GUARD_WORD)) {
         throw this.violation("canaries", `g${g.index}: a never-granted guard page changed`);
       }
+      if (g.hostile !== null) continue;
       this.checkWire(g);
       if (g.mem.endsWhileMapped > 0) {
         throw this.violation(
@@ -862,6 +897,8 @@ export class World {
     }
     while (g.seenRsp !== rspProd) {
       const off = r.slotOffset(g.seenRsp);
+      const leak = responseLeak(bytes, off);
+      if (leak !== null) throw this.violation("response-padding", `g${g.index}: a response leaks: ${leak}`);
       const rqid = bytes[off]! | (bytes[off + 1]! << 8);
       if (!g.outstanding.delete(rqid)) {
         throw this.violation(
@@ -877,6 +914,23 @@ export class World {
   private finalChecks(): void {
     for (const g of this.guests) {
       if (g.destroyed) continue;
+      if (g.hostile !== null) {
+        // The hostile guest is destroyed: scsiback lets go of everything it held for it.
+        g.vhost.abandonAll();
+        if (g.mapper.mapped() !== 0) {
+          throw this.violation(
+            "cleanup",
+            `hostile g${g.index}: ${g.mapper.mapped()} grants still mapped after teardown`,
+          );
+        }
+        if (g.mem.badUnmaps.length !== 0) {
+          throw this.violation(
+            "cleanup",
+            `hostile g${g.index}: scsiback unmapped handle ${g.mem.badUnmaps[0]}, not mapped`,
+          );
+        }
+        continue;
+      }
       if (g.inflight.size > 0) {
         const c = [...g.inflight][0]!;
         throw this.violation(
