@@ -95,7 +95,6 @@ export interface VhostOptions {
   readonly mutation?: VhostMutation;
 }
 
-/** Life of a vhost's ring: not yet mapped, serving, draining for a disconnect, or halted for good. */
 /**
  * Deliberately broken variants of scsiback, for the simulator's mutation check only
  * (`pvscsi sim --mutant`, test/sim/mutation.test.ts): each must be caught by an invariant.
@@ -106,6 +105,7 @@ export interface VhostOptions {
  */
 export type VhostMutation = "no-unmap-on-abort" | "double-answer-abort" | "skip-notify";
 
+/** Life of a vhost's ring: not yet mapped, serving, draining for a disconnect, or halted for good. */
 export type VhostState = "disconnected" | "connected" | "draining" | "halted";
 
 /**

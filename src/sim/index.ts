@@ -8,7 +8,13 @@
  * @module
  */
 export { Chooser } from "./chooser.js";
-export { ATTACK_CLASSES, type AttackChoices, type AttackClass, HostileFront, responseLeak } from "./hostile.js";
+export {
+  ATTACK_CLASSES,
+  type AttackChoices,
+  type AttackClass,
+  HostileFront,
+  responseLeak,
+} from "./hostile.js";
 export { Prng } from "./prng.js";
 export { parseReplay, REPLAY_VERSION, type ReplayFile, replayFile } from "./replay.js";
 export { type RunOptions, runSim, type ShrinkOptions, type SimResult, shrink } from "./run.js";
