@@ -66,7 +66,7 @@ export interface Scenario {
   readonly ops: number;
   /** Most commands a guest keeps in flight (≤ 16, the ring's size). */
   readonly depth: number;
-  /** Largest transfer in blocks (up to 64: 32 KiB, 9 pages with an offset). */
+  /** Largest transfer in blocks (256: 128 KiB, 33 pages with an offset, so indirect segments). */
   readonly maxBlocks: number;
   readonly mix: WorkloadMix;
   /** Disks run with a volatile write cache (WCE=1). */
@@ -157,6 +157,33 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       "guest 0 attacks scsiback (XSA-155/-216/-332/-362/-396, ring overflow, bad rqids and segments) beside two honest guests",
     guests: 3,
     hostile: [...ATTACK_CLASSES],
+  },
+  "indirect-io": {
+    ...base,
+    name: "indirect-io",
+    description: "transfers of up to 128 KiB (33 pages: indirect segment pages) under every fault",
+    luns: 1,
+    blocks: 512,
+    maxBlocks: 256,
+    depth: 4,
+    ops: 12,
+    writeCache: true,
+    faults: [...FAULT_CLASSES],
+    faultRate: 40,
+    timeoutTicks: 150,
+  },
+  "deep-queue": {
+    ...base,
+    name: "deep-queue",
+    description: "16 commands in flight per guest, scsiback's budget at 1 request per pass, every fault",
+    luns: 2,
+    depth: 16,
+    ops: 60,
+    budget: 1,
+    writeCache: true,
+    faults: [...FAULT_CLASSES],
+    faultRate: 40,
+    timeoutTicks: 150,
   },
   "all-faults": {
     ...base,

@@ -122,7 +122,20 @@ export class SimDisk implements ScsiDevice {
   }
 
   addNexus(_initiator: Initiator): void {}
-  removeNexus(_initiator: Initiator): void {}
+
+  /**
+   * I_T nexus loss (the vhost's last LUN on this disk was detached): SAM-5 §6.3.4 aborts every
+   * task of that nexus. Without it, a command that hangs on a LUN detached meanwhile could never
+   * end: the guest's ABORT and RESET no longer reach a detached LUN (the simulator found this).
+   */
+  removeNexus(initiator: Initiator): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const t = this.queue[i]!;
+      if (t.task.initiator.id !== initiator.id) continue;
+      this.queue.splice(i, 1);
+      t.task.done(SAM_STAT_TASK_ABORTED, 0, 0);
+    }
+  }
 
   async close(): Promise<void> {
     const all = this.queue.splice(0, this.queue.length);

@@ -792,7 +792,7 @@ export class World {
       throw bad(`status 0x${fc.status.toString(16)}`);
     }
     if (fc.host === DID_NO_CONNECT && (cmd.unplugged || !g.plugged[cmd.lun])) return;
-    if (fc.host === DID_ABORT && cmd.abortable) return;
+    if (fc.host === DID_ABORT && (cmd.abortable || cmd.unplugged)) return;
     if (fc.host === DID_ERROR && (cmd.revoked || frontFailed)) return;
     throw bad(`host byte ${fc.host}`);
   }
