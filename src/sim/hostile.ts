@@ -6,8 +6,10 @@
  * stop the honest guests' progress. Usable on its own against any {@link Vhost}-shaped backend.
  * @module
  */
+import { BackRing } from "../ring/back-ring.js";
 import { FrontRing } from "../ring/front-ring.js";
 import type { SharedRing } from "../ring/shared-ring.js";
+import { MappedFrame } from "../scsiback/ports.js";
 import type { FakeGuest } from "../testing/fake-guest.js";
 import {
   DMA_FROM_DEVICE,
@@ -19,6 +21,7 @@ import {
   VSCSIIF_SG_GRANT,
 } from "../vscsiif/constants.js";
 import { VscsiifRequest } from "../vscsiif/request.js";
+import { VscsiifResponse } from "../vscsiif/response.js";
 
 /**
  * An attack class (docs/sim.md describes each):
@@ -286,4 +289,111 @@ function setRead(r: VscsiifRequest, lun: number, blocks: number): void {
   r.cmdLen = 10;
   r.cmnd.set([0x28, 0, 0, 0, 0, 0, 0, 0, blocks, 0]);
   r.lun = lun;
+}
+
+/**
+ * An attack class of the hostile backend, against a frontend (docs/sim.md):
+ * - `bad-rqid`: answers with an rqid out of range or not in flight;
+ * - `duplicate-response`: answers one request twice;
+ * - `rsp-prod-overflow`: pushes `rsp_prod` past what was requested;
+ * - `sense-len-overflow`: `sense_len` 97–255 (the buffer holds 96);
+ * - `residual-overflow`: `residual_len` beyond the transfer;
+ * - `keep-mapped`: maps a data grant and never unmaps it (XSA-396 from the other side);
+ * - `drop-response`: never answers a request.
+ */
+export type BackAttackClass =
+  | "bad-rqid"
+  | "duplicate-response"
+  | "rsp-prod-overflow"
+  | "sense-len-overflow"
+  | "residual-overflow"
+  | "keep-mapped"
+  | "drop-response";
+
+/** Every attack class of {@link HostileBack}. */
+export const BACK_ATTACK_CLASSES: readonly BackAttackClass[] = [
+  "bad-rqid",
+  "duplicate-response",
+  "rsp-prod-overflow",
+  "sense-len-overflow",
+  "residual-overflow",
+  "keep-mapped",
+  "drop-response",
+];
+
+/** What {@link HostileBack} maps a grant with (scsiback's `GrantMapper` shape). */
+export interface HostileMapper {
+  map(ref: number, readonly: boolean, out: MappedFrame): number;
+}
+
+/**
+ * A hostile backend over a frontend's ring: it consumes every request and answers each either
+ * correctly (GOOD, nothing moved... so a READ's data is whatever the page held) or with one attack
+ * of the classes it was given. The frontend must complete each command exactly once, or fail its
+ * host for good, and never crash or touch memory outside its own buffers.
+ */
+export class HostileBack {
+  readonly back: BackRing;
+  private readonly req = new VscsiifRequest();
+  private readonly rsp = new VscsiifResponse();
+  private readonly mapped = new MappedFrame();
+
+  constructor(
+    readonly sring: SharedRing,
+    private readonly mapper: HostileMapper,
+    private readonly notify: () => void,
+  ) {
+    this.back = BackRing.init(sring);
+  }
+
+  /** Consume what the frontend pushed and answer it; returns what it did, for the trace. */
+  service(attacks: readonly BackAttackClass[], c: AttackChoices): string {
+    const rp = this.sring.reqProd;
+    const did: string[] = [];
+    while (this.back.reqCons !== rp) {
+      if (this.back.requestConsOverflow(this.back.reqCons)) break;
+      this.req.readFrom(this.back, this.back.reqCons);
+      this.back.reqCons = (this.back.reqCons + 1) >>> 0;
+      const honest = c.pick(3) === 0;
+      const a = honest ? null : attacks[c.pick(attacks.length)]!;
+      const rqid = this.req.rqid;
+      this.rsp.clear();
+      this.rsp.rqid = rqid;
+      switch (a) {
+        case "bad-rqid":
+          this.rsp.rqid = c.pick(2) === 0 ? 16 + c.pick(0xffef) : c.pick(16);
+          break;
+        case "sense-len-overflow":
+          this.rsp.rslt = 2; // CHECK CONDITION
+          this.rsp.senseLen = 97 + c.pick(159);
+          break;
+        case "residual-overflow":
+          this.rsp.residualLen = 0x10000 + c.pick(0x7fff0000);
+          break;
+        case "keep-mapped":
+          if ((this.req.nrSegments & 0x7f) > 0 && (this.req.nrSegments & VSCSIIF_SG_GRANT) === 0) {
+            this.mapper.map(this.req.segGref(0), this.req.scDataDirection === DMA_TO_DEVICE, this.mapped);
+          }
+          break;
+        case "drop-response":
+          did.push(`dropped rqid ${rqid}`);
+          continue;
+        default:
+          break;
+      }
+      this.rsp.writeTo(this.back);
+      if (a === "duplicate-response") this.rsp.writeTo(this.back);
+      did.push(a === null ? `rqid ${rqid} ok` : `rqid ${rqid} ${a}`);
+    }
+    if (attacks.includes("rsp-prod-overflow") && c.pick(8) === 0) {
+      this.back.rspProdPvt = (this.back.rspProdPvt + 17 + c.pick(100)) >>> 0;
+      did.push("rsp_prod overflow");
+    }
+    if (this.back.pushResponsesAndCheckNotify()) this.notify();
+    // Re-arm req_event (RING_FINAL_CHECK_FOR_REQUESTS): more requests arrived means run again.
+    // (Not after CONS_OVERFLOW, which its own rsp_prod games cause: that would spin.)
+    const stuck = this.back.reqCons !== rp && this.back.requestConsOverflow(this.back.reqCons);
+    if (this.back.finalCheckForRequests() !== 0 && !stuck) did.push("more");
+    return did.join(", ");
+  }
 }

@@ -12,7 +12,11 @@ export {
   ATTACK_CLASSES,
   type AttackChoices,
   type AttackClass,
+  BACK_ATTACK_CLASSES,
+  type BackAttackClass,
+  HostileBack,
   HostileFront,
+  type HostileMapper,
   responseLeak,
 } from "./hostile.js";
 export { Prng } from "./prng.js";

@@ -7,7 +7,7 @@
 import type { VhostMutation } from "../scsiback/vhost.js";
 import type { FrontendMutation } from "../scsifront/frontend.js";
 import { configError } from "../xen/errors.js";
-import { ATTACK_CLASSES, type AttackClass } from "./hostile.js";
+import { ATTACK_CLASSES, type AttackClass, BACK_ATTACK_CLASSES, type BackAttackClass } from "./hostile.js";
 
 /**
  * A fault class the simulator can inject (each documented in docs/sim.md):
@@ -83,6 +83,8 @@ export interface Scenario {
   readonly timeoutTicks: number;
   /** Guest 0 is a hostile frontend running these attack classes (the others stay honest). */
   readonly hostile?: readonly AttackClass[];
+  /** Guest 0's backend is hostile, with these attack classes (its scsifront is under attack). */
+  readonly hostileBackend?: readonly BackAttackClass[];
   /** The mutation check only: a deliberately broken backend or frontend. */
   readonly mutation?: { readonly backend?: VhostMutation; readonly frontend?: FrontendMutation };
 }
@@ -157,6 +159,13 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
       "guest 0 attacks scsiback (XSA-155/-216/-332/-362/-396, ring overflow, bad rqids and segments) beside two honest guests",
     guests: 3,
     hostile: [...ATTACK_CLASSES],
+  },
+  "hostile-backend": {
+    ...base,
+    name: "hostile-backend",
+    description:
+      "guest 0's backend attacks its scsifront (bad rqids, duplicate answers, overflows, grants kept mapped)",
+    hostileBackend: [...BACK_ATTACK_CLASSES],
   },
   "indirect-io": {
     ...base,

@@ -25,7 +25,7 @@ import {
 } from "../vscsiif/constants.js";
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import type { Chooser } from "./chooser.js";
-import { HostileFront, responseLeak } from "./hostile.js";
+import { HostileBack, HostileFront, responseLeak } from "./hostile.js";
 import type { FaultClass, Scenario } from "./scenario.js";
 import { SIM_BLOCK, SimDisk } from "./sim-disk.js";
 
@@ -151,6 +151,8 @@ class SimGuest {
   readonly outstanding = new Map<number, number>();
   /** Set for the hostile guest: it writes its ring by hand instead of running scsifront. */
   readonly hostile: HostileFront | null = null;
+  /** Set when this guest's backend is hostile: its scsifront is under attack. */
+  readonly hback: HostileBack | null = null;
 
   constructor(
     readonly index: number,
@@ -202,11 +204,15 @@ class SimGuest {
     if (index === 0 && (scenario.hostile?.length ?? 0) > 0) {
       this.hostile = new HostileFront(this.sring, this.mem, () => (this.backPending = true), scenario.luns);
       this.opsLeft = scenario.ops * 2;
+      this.vhost.connect(this.sring);
+    } else if (index === 0 && (scenario.hostileBackend?.length ?? 0) > 0) {
+      this.front.connect(this.sring);
+      this.hback = new HostileBack(this.sring, this.mapper, () => (this.frontPending = true));
     } else {
       this.front.connect(this.sring);
       this.front.setFeatureSgGrant(128);
+      this.vhost.connect(this.sring);
     }
-    this.vhost.connect(this.sring);
   }
 }
 
@@ -514,6 +520,11 @@ export class World {
 
   private backEvent(g: SimGuest): string {
     g.backPending = false;
+    if (g.hback !== null) {
+      const did = g.hback.service(this.scenario.hostileBackend!, this.choose);
+      if (did.endsWith("more")) g.backPending = true;
+      return did;
+    }
     const more = g.vhost.service();
     if (more) g.backPending = true; // budget spent: the driver runs the ring again later
     return more ? "budget" : "";
@@ -729,6 +740,13 @@ export class World {
       if (cmd.kind === "write") model.pending[b]!.delete(cmd.value);
     }
     const fc = cmd.fc;
+    if (g.hback !== null) {
+      // Under a hostile backend only exactly-once and the canaries hold: results and data are its.
+      this.log(`  g${g.index} #${cmd.id} done rslt 0x${fc.rslt.toString(16)}`);
+      this.checkCanaries(g, cmd);
+      this.freeFrames(g, cmd);
+      return;
+    }
     const good = fc.host === DID_OK && fc.status === SAM_STAT_GOOD;
     this.log(
       `  g${g.index} #${cmd.id} done rslt 0x${fc.rslt.toString(16)}${cmd.preLoss ? " (power lost meanwhile)" : ""}`,
@@ -844,7 +862,7 @@ export class World {
       if (!allWords(g.guardWords, GUARD_WORD)) {
         throw this.violation("canaries", `g${g.index}: a never-granted guard page changed`);
       }
-      if (g.hostile !== null) continue;
+      if (g.hostile !== null || g.hback !== null) continue;
       this.checkWire(g);
       if (g.mem.endsWhileMapped > 0) {
         throw this.violation(
@@ -927,6 +945,16 @@ export class World {
           throw this.violation(
             "cleanup",
             `hostile g${g.index}: scsiback unmapped handle ${g.mem.badUnmaps[0]}, not mapped`,
+          );
+        }
+        continue;
+      }
+      if (g.hback !== null) {
+        // Commands the hostile backend never answered may stay in flight, unless the host failed.
+        if (g.front.state === "error" && g.inflight.size > 0) {
+          throw this.violation(
+            "exactly-once",
+            `g${g.index}: scsifront failed but left ${g.inflight.size} commands hanging`,
           );
         }
         continue;

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { Chooser } from "../../src/sim/chooser.js";
-import { ATTACK_CLASSES, type AttackClass, responseLeak } from "../../src/sim/hostile.js";
+import {
+  ATTACK_CLASSES,
+  type AttackClass,
+  BACK_ATTACK_CLASSES,
+  responseLeak,
+} from "../../src/sim/hostile.js";
 import { SCENARIOS } from "../../src/sim/scenario.js";
 import { World } from "../../src/sim/world.js";
 
@@ -52,4 +57,27 @@ describe("hostile frontend against scsiback", () => {
     b[200] = 1;
     expect(responseLeak(b, 0)).toMatch(/reserved byte/);
   });
+});
+
+describe("hostile backend against scsifront", () => {
+  const fails: Record<string, string> = {
+    "bad-rqid": "illegal rqid returned by backend!",
+    "keep-mapped": "grant still in use by backend",
+    "rsp-prod-overflow": "illegal number of responses",
+  };
+  for (const a of BACK_ATTACK_CLASSES) {
+    it(`${a}: scsifront completes each command once or fails its host, and the other guest is unaffected`, () => {
+      const reasons = new Set<string>();
+      for (let seed = 1; seed <= SEEDS; seed++) {
+        const w = new World({ ...SCENARIOS["hostile-backend"]!, hostileBackend: [a] }, Chooser.seeded(seed), {
+          trace: false,
+        });
+        w.run(); // exactly-once, canaries and the honest guest's invariants hold, or this throws
+        const f = w.guests[0]!.front;
+        if (f.errorReason !== null) reasons.add(f.errorReason);
+        expect(w.guests[1]!.front.state).toBe("disconnected"); // torn down cleanly after the drain
+      }
+      if (fails[a] !== undefined) expect([...reasons]).toContain(fails[a]);
+    });
+  }
 });
