@@ -226,7 +226,7 @@ export function parseFaults(text: string): FaultClass[] {
   for (const f of text.split(",")) {
     const t = f.trim() as FaultClass;
     if (!FAULT_CLASSES.includes(t))
-      throw new Error(`no fault class '${f}' (there are: ${FAULT_CLASSES.join(", ")})`);
+      throw configError("pvscsi sim", `no fault class '${f}' (there are: ${FAULT_CLASSES.join(", ")})`);
     out.push(t);
   }
   return out;

@@ -328,9 +328,7 @@ export class World {
     const s = this.scenario;
     // Faults strike while the workload runs (not once it is over: that would only idle-loop).
     const busy = this.guests.some((g) => !g.destroyed && (g.opsLeft > 0 || g.inflight.size > 0));
-    if (!this.draining && busy && s.faults.length > 0 && s.faultRate > 0) {
-      out.push({ name: "fault", weight: Math.max(1, Math.round(s.faultRate / 10)), run: () => this.fault() });
-    }
+
     for (const g of this.guests) {
       const p = `g${g.index}`;
       // A destroyed guest's devices still finish what they held: scsiback must ignore it.
@@ -356,6 +354,10 @@ export class World {
       if (g.frontPending) out.push({ name: `${p}.front-event`, weight: 3, run: () => this.frontEvent(g) });
       if (this.overdue(g) !== null)
         out.push({ name: `${p}.timeout`, weight: 2, run: () => this.errorHandler(g) });
+    }
+    // Faults only strike between other steps: an idle machine's time jumps to its next timeout.
+    if (out.length > 0 && !this.draining && busy && s.faults.length > 0 && s.faultRate > 0) {
+      out.push({ name: "fault", weight: Math.max(1, Math.round(s.faultRate / 10)), run: () => this.fault() });
     }
     return out;
   }
