@@ -28,7 +28,7 @@ const MUTANTS: ReadonlyArray<{
     what: "backend answers an aborted command twice",
     scenario: "abort-reset",
     mutation: { backend: "double-answer-abort" },
-    caughtBy: ["rqid-unique", "exactly-once"],
+    caughtBy: ["rqid-unique", "exactly-once", "ring-indices"],
   },
   {
     what: "backend skips the notify rsp_event asks for",
@@ -46,7 +46,7 @@ const MUTANTS: ReadonlyArray<{
     what: "frontend ends a grant still mapped",
     scenario: "abort-reset",
     mutation: { frontend: "end-grant-on-abort" },
-    caughtBy: ["grants-at-completion"],
+    caughtBy: ["grants-at-completion", "allowed-result"],
   },
 ];
 
