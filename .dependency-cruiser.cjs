@@ -17,6 +17,7 @@ const layers = [
   ["system"], // one assembly of the machine: threads or a single thread
   ["toolstack"], // xl / libxl logic over a System
   ["testing"], // the in-memory Xen shipped as pvscsi/testing
+  ["sim"], // deterministic simulation: drives the cores over testing's in-memory Xen (FakeGuest)
   ["ui"], // the live web view (pvscsi ui): an observer and stepper over the single-thread system
   ["cli"], // the pvscsi command
 ];

@@ -5,6 +5,7 @@ import { PvscsiError } from "../xen/errors.js";
 import { abiCommand } from "./commands/abi.js";
 import { demoCommand } from "./commands/demo.js";
 import { guestCommand } from "./commands/guest.js";
+import { simCommand } from "./commands/sim.js";
 import { uiCommand } from "./commands/ui.js";
 import { upCommand } from "./commands/up.js";
 import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
@@ -20,6 +21,7 @@ export const commands: readonly Command[] = [
   xenstoreLsCommand,
   abiCommand,
   uiCommand,
+  simCommand,
 ];
 
 function usage(): string {

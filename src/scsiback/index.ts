@@ -13,6 +13,7 @@ export {
   type RejectCause,
   SCSIBACK_SG_GRANT,
   Vhost,
+  type VhostMutation,
   type VhostOptions,
   type VhostState,
   type VhostStats,

@@ -94,7 +94,19 @@ export interface VhostOptions {
    * event the vhost already took.
    */
   readonly wake?: () => void;
+  /** The simulator's mutation check only: a deliberately broken variant ({@link VhostMutation}). */
+  readonly mutation?: VhostMutation;
 }
+
+/**
+ * Deliberately broken variants of scsiback, for the simulator's mutation check only
+ * (`pvscsi sim --mutant`, test/sim/mutation.test.ts): each must be caught by an invariant.
+ * Never set outside that check.
+ * - `no-unmap-on-abort`: a command completed TASK ABORTED keeps its grants mapped;
+ * - `double-answer-abort`: a command completed TASK ABORTED is answered twice;
+ * - `skip-notify`: responses are pushed but the event `rsp_event` asks for is never sent.
+ */
+export type VhostMutation = "no-unmap-on-abort" | "double-answer-abort" | "skip-notify";
 
 /** Life of a vhost's ring: not yet mapped, serving, draining for a disconnect, or halted for good. */
 export type VhostState = "disconnected" | "connected" | "draining" | "halted";
@@ -184,6 +196,7 @@ export class Vhost {
   private emulationScratch = new Uint8Array(8 + 8 * 256);
   private readonly wake: () => void;
   private readonly polling: boolean;
+  private readonly mutation: VhostMutation | null;
 
   constructor(options: VhostOptions) {
     this.frontendDomid = options.frontendDomid;
@@ -196,6 +209,7 @@ export class Vhost {
     this.budget = options.budget ?? DEFAULT_SERVICE_BUDGET;
     this.wake = options.wake ?? (() => {});
     this.polling = options.polling ?? false;
+    this.mutation = options.mutation ?? null;
     const maxData = Math.max(VSCSIIF_SG_TABLESIZE, this.sgGrant);
     this.segs = new SegmentList(maxData);
     this.bases = new Int32Array(Math.max(maxData, VSCSIIF_SG_TABLESIZE));
@@ -274,8 +288,12 @@ export class Vhost {
           return false;
         }
         let rc = back.reqCons;
+        let consOverflow = false;
         while (rc !== rp) {
-          if (back.requestConsOverflow(rc)) break;
+          if (back.requestConsOverflow(rc)) {
+            consOverflow = true;
+            break;
+          }
           if (budget === 0) return true;
           const p = this.free.pop();
           this.req.readFrom(back, rc);
@@ -293,6 +311,10 @@ export class Vhost {
           if (this.tmrPending) return false;
         }
         this.flush();
+        // CONS_OVERFLOW with requests left (reachable only if rsp_prod_pvt got ahead of req_cons,
+        // a bug of this end): come back later instead of spinning here, so the kernel's other
+        // rings still run (found by `pvscsi sim`, which hung on the double-answer mutant).
+        if (consOverflow) return true;
         // A polling backend never asks to be notified: it leaves req_event where it is, so the
         // frontend's push-and-check finds the event index behind it and sends nothing.
         if (this.polling) return false;
@@ -327,17 +349,20 @@ export class Vhost {
     }
     const expected = p.data.length;
     const moved = Math.max(0, Math.min(transferred, expected));
-    this.unmapAll(p);
+    const aborted = status === SAM_STAT_TASK_ABORTED;
+    if (!(aborted && this.mutation === "no-unmap-on-abort")) this.unmapAll(p);
     if (p.direction === DMA_TO_DEVICE) this.stats.bytesOut += moved;
     else this.stats.bytesIn += moved;
-    const host = status === SAM_STAT_TASK_ABORTED ? XEN_VSCSIIF_RSLT_HOST_ABORT : XEN_VSCSIIF_RSLT_HOST_OK;
-    this.respond(
-      p.rqid,
-      makeRslt(host, status),
-      p.sense,
-      validSenseLength(p.sense, senseLength),
-      expected - moved,
-    );
+    const host = aborted ? XEN_VSCSIIF_RSLT_HOST_ABORT : XEN_VSCSIIF_RSLT_HOST_OK;
+    const answers = aborted && this.mutation === "double-answer-abort" ? 2 : 1;
+    for (let i = 0; i < answers; i++)
+      this.respond(
+        p.rqid,
+        makeRslt(host, status),
+        p.sense,
+        validSenseLength(p.sense, senseLength),
+        expected - moved,
+      );
     this.release(p);
   }
 
@@ -790,7 +815,7 @@ export class Vhost {
     this.unpushed = 0;
     const notify = this.back.pushResponsesAndCheckNotify();
     this.batch.pushed(notify);
-    if (notify) {
+    if (notify && this.mutation !== "skip-notify") {
       this.stats.notifies++;
       this.notifier.notify();
     }

@@ -10,6 +10,7 @@ import {
   DMA_TO_DEVICE,
   rsltHost,
   rsltStatus,
+  VSCSIIF_ACT_SCSI_ABORT,
   VSCSIIF_ACT_SCSI_CDB,
   VSCSIIF_MAX_COMMAND_SIZE,
   VSCSIIF_PAGE_SIZE,
@@ -129,7 +130,18 @@ export interface FrontendOptions {
   readonly notifier: Notifier;
   /** The guest polls this ring for responses: never re-arm `rsp_event`. */
   readonly polling?: boolean;
+  /** The simulator's mutation check only: a deliberately broken variant ({@link FrontendMutation}). */
+  readonly mutation?: FrontendMutation;
 }
+
+/**
+ * Deliberately broken variants of scsifront, for the simulator's mutation check only
+ * (test/sim/mutation.test.ts): each must be caught by an invariant. Never set outside it.
+ * - `reuse-rqid`: an rqid is not marked busy when used, so the next command reuses it in flight;
+ * - `end-grant-on-abort`: on sending ABORT for a command, its grants are ended at once (as a
+ *   careless timeout handler might) while the backend may still map them.
+ */
+export type FrontendMutation = "reuse-rqid" | "end-grant-on-abort";
 
 /** A frontend's host: not yet on a ring, serving, or failed for good (Linux STATE_ERROR). */
 export type FrontendState = "disconnected" | "connected" | "error";
@@ -154,6 +166,7 @@ export class Frontend {
   private readonly grants: GrantAccess;
   private readonly notifier: Notifier;
   private readonly polling: boolean;
+  private readonly mutation: FrontendMutation | null;
   private readonly shadows: Shadow[] = [];
   private freeBits = (1 << VSCSIIF_MAX_REQS) - 1;
   private readonly req = new VscsiifRequest();
@@ -169,6 +182,7 @@ export class Frontend {
     this.grants = options.grants;
     this.notifier = options.notifier;
     this.polling = options.polling ?? false;
+    this.mutation = options.mutation ?? null;
     // At most SG_ALL data pages plus one page of their descriptors.
     for (let i = 0; i < VSCSIIF_MAX_REQS; i++)
       this.shadows.push(new Shadow(SCSIFRONT_SG_ALL, SCSIFRONT_SG_ALL + 1));
@@ -253,7 +267,14 @@ export class Frontend {
       if (!this.mapData(cmd, shadow, pages)) return "busy";
     }
 
-    this.freeBits &= ~(1 << rqid);
+    if (this.mutation !== "reuse-rqid") this.freeBits &= ~(1 << rqid);
+    if (this.mutation === "end-grant-on-abort" && cmd.act === VSCSIIF_ACT_SCSI_ABORT) {
+      const victim = this.shadows[cmd.refRqid & 0x1f];
+      if (victim?.inflight) {
+        for (let i = 0; i < victim.nRefs; i++) this.grants.endAccess(victim.refs[i]!);
+        victim.nRefs = 0;
+      }
+    }
     shadow.cmd = cmd;
     shadow.inflight = true;
     cmd.rqid = rqid;

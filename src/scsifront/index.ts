@@ -9,6 +9,7 @@
 export {
   FrontCommand,
   Frontend,
+  type FrontendMutation,
   type FrontendOptions,
   type FrontendState,
   SCSIFRONT_SG_ALL,

@@ -1,0 +1,207 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { VhostMutation } from "../../scsiback/vhost.js";
+import type { FrontendMutation } from "../../scsifront/frontend.js";
+import { parseReplay, replayFile } from "../../sim/replay.js";
+import { runSim, type SimResult, shrink } from "../../sim/run.js";
+import { parseFaults, SCENARIOS, type Scenario, scenarioNamed } from "../../sim/scenario.js";
+import { sweep } from "../../sim/sweep.js";
+import { configError } from "../../xen/errors.js";
+import { parseCommandArgs } from "../args.js";
+import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
+
+const BACKEND_MUTANTS: readonly VhostMutation[] = ["no-unmap-on-abort", "double-answer-abort", "skip-notify"];
+const FRONTEND_MUTANTS: readonly FrontendMutation[] = ["reuse-rqid", "end-grant-on-abort"];
+
+const USAGE = `Usage: pvscsi sim [--scenario NAME] [--seed N | --seeds N [--from S]] [--faults LIST]
+       pvscsi sim --replay FILE
+       pvscsi sim --list
+
+Deterministic simulation of scsifront and scsiback: a seeded scheduler picks every interleaving
+(submissions, ring pushes, event delivery, device completions in any order, the guest's error
+handler, faults), time is virtual, and the invariants of docs/sim.md are checked after every step.
+The same seed gives the same trace, byte for byte. On a violation it prints the seed, the
+invariant, the shortest step sequence shrinking found, and writes a replay file and a trace.
+
+  --scenario NAME   a built-in scenario (default io-verify; --list shows them)
+  --seed N          run one seed (default 1) and print its summary
+  --seeds N         sweep N seeds (from --from, default 1) over worker threads
+  --workers N       worker threads of a sweep (default: the machine's cores; 0: this thread)
+  --faults LIST     replace the scenario's faults: comma-separated classes, 'all' or 'none'
+  --mutant NAME     the mutation check: run a deliberately broken driver (${[...BACKEND_MUTANTS, ...FRONTEND_MUTANTS].join(", ")})
+  --replay FILE     replay a replay file exactly and print its trace
+  --out DIR         where replay and trace files go (default .)
+  --trace           print the whole trace of a single run
+  --json            print the summary as JSON
+  --list            list the scenarios and fault classes
+
+Exit status: 0 no violation, 1 a violation (or a replay that reproduces one), 2 usage error.
+`;
+
+export const simCommand: Command = {
+  name: "sim",
+  summary: "deterministic simulation: seeded interleavings, faults, invariants, shrinking, replay",
+  usage: USAGE,
+  async run(argv: readonly string[], io: CliIo): Promise<number> {
+    const { values } = parseCommandArgs(
+      "sim",
+      argv,
+      {
+        scenario: { type: "string" },
+        seed: { type: "string" },
+        seeds: { type: "string" },
+        from: { type: "string" },
+        workers: { type: "string" },
+        faults: { type: "string" },
+        mutant: { type: "string" },
+        replay: { type: "string" },
+        out: { type: "string" },
+        trace: { type: "boolean" },
+        json: { type: "boolean" },
+        list: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+      false,
+    );
+    if (values.help) {
+      io.out(USAGE);
+      return EXIT_OK;
+    }
+    const json = values.json === true;
+    const outDir = typeof values.out === "string" ? values.out : ".";
+    if (values.list) {
+      for (const s of Object.values(SCENARIOS)) io.out(`${s.name.padEnd(18)} ${s.description}\n`);
+      io.out(`\nfault classes: ${parseFaults("all").join(", ")}\n`);
+      return EXIT_OK;
+    }
+    if (typeof values.replay === "string") {
+      const file = parseReplay(readFileSync(values.replay, "utf8"), values.replay);
+      const r = runSim(file.scenario, file.choices);
+      if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
+      else {
+        io.out(`${r.trace.join("\n")}\n`);
+        io.out(describeResult(r));
+      }
+      return r.ok ? EXIT_OK : EXIT_FAILURE;
+    }
+
+    let scenario = scenarioNamed(
+      typeof values.scenario === "string" ? values.scenario : "io-verify",
+      typeof values.faults === "string" ? parseFaults(values.faults) : undefined,
+    );
+    if (typeof values.mutant === "string") scenario = withMutant(scenario, values.mutant);
+
+    if (typeof values.seeds === "string") {
+      const count = wholeNumber("--seeds", values.seeds, 1);
+      const from = typeof values.from === "string" ? wholeNumber("--from", values.from, 0) : 1;
+      const workers =
+        typeof values.workers === "string" ? wholeNumber("--workers", values.workers, 0) : undefined;
+      const s = await sweep(scenario, from, count, workers === undefined ? {} : { workers });
+      const first = s.failures[0];
+      let shrunk: SimResult | null = null;
+      if (first !== undefined) {
+        shrunk = shrink(scenario, runSim(scenario, first.seed, { trace: false }));
+        writeFiles(io, outDir, scenario, first.seed, shrunk, json);
+      }
+      if (json) {
+        io.out(
+          `${JSON.stringify({ ...s, seedsPerSecond: s.seeds / s.seconds, requestsPerSecond: s.requests / s.seconds, shrunk: shrunk ? summary(shrunk) : null }, null, 2)}\n`,
+        );
+      } else {
+        io.out(
+          `scenario ${scenario.name}: ${s.seeds} seeds from ${from}, ${s.failures.length} failing; ${s.steps} steps, ${s.requests} requests in ${s.seconds.toFixed(1)} s (${(s.seeds / s.seconds).toFixed(0)} seeds/s, ${(s.requests / s.seconds).toFixed(0)} simulated requests/s)\n`,
+        );
+        for (const f of s.failures.slice(0, 10))
+          io.out(`  seed ${f.seed}: ${f.invariant} at step ${f.step}: ${f.detail}\n`);
+        if (shrunk) io.out(shrunkText(first!.seed, shrunk));
+      }
+      return s.failures.length === 0 ? EXIT_OK : EXIT_FAILURE;
+    }
+
+    const seed = typeof values.seed === "string" ? wholeNumber("--seed", values.seed, 0) : 1;
+    const r = runSim(scenario, seed);
+    if (r.ok) {
+      if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
+      else {
+        if (values.trace) io.out(`${r.trace.join("\n")}\n`);
+        io.out(describeResult(r));
+      }
+      return EXIT_OK;
+    }
+    const shrunk = shrink(scenario, r);
+    writeFiles(io, outDir, scenario, seed, shrunk, json);
+    if (json) io.out(`${JSON.stringify({ ...summary(r), shrunk: summary(shrunk) }, null, 2)}\n`);
+    else {
+      if (values.trace) io.out(`${r.trace.join("\n")}\n`);
+      io.out(describeResult(r));
+      io.out(shrunkText(seed, shrunk));
+    }
+    return EXIT_FAILURE;
+  },
+};
+
+function wholeNumber(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw configError(
+      "pvscsi sim",
+      `${flag} wants a whole number ≥ ${min}, not '${text}' (see 'pvscsi sim --help')`,
+    );
+  }
+  return n;
+}
+
+function withMutant(s: Scenario, name: string): Scenario {
+  if ((BACKEND_MUTANTS as readonly string[]).includes(name)) {
+    return { ...s, mutation: { backend: name as VhostMutation } };
+  }
+  if ((FRONTEND_MUTANTS as readonly string[]).includes(name)) {
+    return { ...s, mutation: { frontend: name as FrontendMutation } };
+  }
+  throw configError(
+    "pvscsi sim",
+    `no mutant '${name}' (there are: ${[...BACKEND_MUTANTS, ...FRONTEND_MUTANTS].join(", ")})`,
+  );
+}
+
+function summary(r: SimResult) {
+  return {
+    scenario: r.scenario,
+    seed: r.seed,
+    ok: r.ok,
+    violation: r.violation,
+    stats: r.stats,
+    choices: r.choices.length,
+    traceDigest: r.traceDigest,
+  };
+}
+
+function describeResult(r: SimResult): string {
+  const s = r.stats;
+  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.ticks} ticks, ${s.submitted} commands submitted, ${s.completed} completed, ${s.faults} faults, ${s.bytes} bytes verified\n`;
+  const tail = `trace sha256 ${r.traceDigest}\n`;
+  if (r.violation === null) return `${head}no invariant violated\n${tail}`;
+  const v = r.violation;
+  return `${head}VIOLATION of ${v.invariant} at step ${v.step}: ${v.detail}\n${tail}`;
+}
+
+function shrunkText(seed: number, shrunk: SimResult): string {
+  const lines = shrunk.trace;
+  const shown = lines.length > 80 ? ["...", ...lines.slice(-80)] : lines;
+  return `\nshrunk: seed ${seed} reproduces in ${shrunk.stats.steps} steps (${shrunk.choices.length} choices); the shortest run found:\n${shown.join("\n")}\n`;
+}
+
+function writeFiles(
+  io: CliIo,
+  dir: string,
+  scenario: Scenario,
+  seed: number,
+  shrunk: SimResult,
+  json: boolean,
+): void {
+  const base = join(dir, `sim-${scenario.name}-${seed}`);
+  writeFileSync(`${base}.replay.json`, `${JSON.stringify(replayFile(scenario, seed, shrunk))}\n`);
+  writeFileSync(`${base}.trace.txt`, `${shrunk.trace.join("\n")}\n`);
+  if (!json) io.out(`wrote ${base}.replay.json (pvscsi sim --replay it) and ${base}.trace.txt\n`);
+  else io.err(`wrote ${base}.replay.json and ${base}.trace.txt\n`);
+}

@@ -1,0 +1,36 @@
+/**
+ * `pvscsi/sim`: deterministic simulation of the PV SCSI split driver. A seeded scheduler
+ * interleaves scsifront, scsiback, event delivery and device completions in one thread, injects
+ * faults, checks invariants after every step ({@link runSim}), sweeps seeds over worker threads
+ * ({@link sweep}), shrinks a failing run to a short one ({@link shrink}) and replays it exactly
+ * from a {@link ReplayFile}. A {@link HostileFront} attacks a backend with classes named after
+ * Xen security advisories. The invariants are stated in docs/sim.md.
+ * @module
+ */
+export { Chooser } from "./chooser.js";
+export {
+  ATTACK_CLASSES,
+  type AttackChoices,
+  type AttackClass,
+  BACK_ATTACK_CLASSES,
+  type BackAttackClass,
+  HostileBack,
+  HostileFront,
+  type HostileMapper,
+  responseLeak,
+} from "./hostile.js";
+export { Prng } from "./prng.js";
+export { parseReplay, REPLAY_VERSION, type ReplayFile, replayFile } from "./replay.js";
+export { type RunOptions, runSim, type ShrinkOptions, type SimResult, shrink } from "./run.js";
+export {
+  FAULT_CLASSES,
+  type FaultClass,
+  parseFaults,
+  SCENARIOS,
+  type Scenario,
+  scenarioNamed,
+  type WorkloadMix,
+} from "./scenario.js";
+export { SIM_BLOCK, SimDisk, type SimTask } from "./sim-disk.js";
+export { type SweepFailure, type SweepOptions, type SweepResult, sweep, sweepHere } from "./sweep.js";
+export { type InvariantName, SimViolation, World, type WorldStats } from "./world.js";

@@ -1,0 +1,123 @@
+/**
+ * One simulation run as a pure function of (scenario, seed) — or of (scenario, choice sequence)
+ * for a replay — and the shrinker that turns a failing run into a short one.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { Chooser } from "./chooser.js";
+import type { Scenario } from "./scenario.js";
+import { type InvariantName, SimViolation, World, type WorldStats } from "./world.js";
+
+/** What one run found. */
+export interface SimResult {
+  readonly scenario: string;
+  /** The seed, or null for a replay of a choice sequence. */
+  readonly seed: number | null;
+  readonly ok: boolean;
+  /** The invariant that failed, and how. */
+  readonly violation: {
+    readonly invariant: InvariantName;
+    readonly detail: string;
+    readonly step: number;
+  } | null;
+  readonly stats: WorldStats;
+  /** Every choice the run made (replaying them reproduces the run exactly). */
+  readonly choices: readonly number[];
+  /** One line per step (empty unless traced). */
+  readonly trace: readonly string[];
+  /** SHA-256 of the trace, hex: equal traces, equal digests. */
+  readonly traceDigest: string;
+}
+
+/** Options of {@link runSim}. */
+export interface RunOptions {
+  /** Record the step-by-step trace (default true; sweeps turn it off for speed). */
+  readonly trace?: boolean;
+}
+
+/** Run `scenario` with choices from `seed` (a number) or replayed from `choices` (an array). */
+export function runSim(
+  scenario: Scenario,
+  source: number | readonly number[],
+  options: RunOptions = {},
+): SimResult {
+  const chooser = typeof source === "number" ? Chooser.seeded(source) : Chooser.replay(source);
+  const world = new World(scenario, chooser, { trace: options.trace ?? true });
+  let violation: SimResult["violation"] = null;
+  try {
+    world.run();
+  } catch (e) {
+    if (!(e instanceof SimViolation)) throw e;
+    violation = { invariant: e.invariant, detail: e.detail, step: e.step };
+  }
+  const digest = createHash("sha256");
+  for (const line of world.trace) digest.update(`${line}\n`);
+  return {
+    scenario: scenario.name,
+    seed: typeof source === "number" ? source : null,
+    ok: violation === null,
+    violation,
+    stats: { ...world.stats },
+    choices: chooser.taken,
+    trace: world.trace,
+    traceDigest: digest.digest("hex"),
+  };
+}
+
+/** Options of {@link shrink}. */
+export interface ShrinkOptions {
+  /** Most replays to try (default 400). */
+  readonly budget?: number;
+}
+
+/**
+ * Delta debugging (Zeller's ddmin, then value minimisation) over a failing run's choice
+ * sequence: the shortest sequence it finds that still fails the same invariant, replayed with
+ * its trace. Its `choices` is the shortened script (replayed, an exhausted script answers 0),
+ * so the result reproduces exactly by replaying them.
+ */
+export function shrink(scenario: Scenario, failing: SimResult, options: ShrinkOptions = {}): SimResult {
+  const inv = failing.violation?.invariant;
+  if (inv === undefined) return failing;
+  let budget = options.budget ?? 400;
+  // A candidate script fails the same way: keep only the part of it the run read before failing
+  // (an exhausted script answers 0, so the replay of the prefix is the same run).
+  const fails = (script: readonly number[]): number[] | null => {
+    if (budget <= 0) return null;
+    budget--;
+    const r = runSim(scenario, script, { trace: false });
+    if (r.violation?.invariant !== inv) return null;
+    return script.slice(0, Math.min(script.length, r.choices.length));
+  };
+  let cur = failing.choices.slice();
+  let n = 2;
+  while (cur.length >= 2 && budget > 0) {
+    const chunk = Math.ceil(cur.length / n);
+    let reduced = false;
+    for (let i = 0; i < cur.length && budget > 0; i += chunk) {
+      const next = fails([...cur.slice(0, i), ...cur.slice(i + chunk)]);
+      if (next !== null) {
+        cur = next;
+        n = Math.max(n - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (!reduced) {
+      if (n >= cur.length) break;
+      n = Math.min(cur.length, n * 2);
+    }
+  }
+  // Then make values small: 0 is the first enabled action, the smallest operation.
+  for (let i = 0; i < cur.length && budget > 0; i++) {
+    if (cur[i] === 0) continue;
+    const candidate = cur.slice();
+    candidate[i] = 0;
+    const next = fails(candidate);
+    if (next !== null) cur = next;
+  }
+  // Trailing zeros are what an exhausted script answers anyway.
+  while (cur.length > 0 && cur[cur.length - 1] === 0) cur.pop();
+  const r = runSim(scenario, cur, { trace: true });
+  return { ...r, choices: cur };
+}
