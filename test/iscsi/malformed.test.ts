@@ -54,7 +54,9 @@ describe("bad PDUs from a peer", () => {
 
   it("a PDU before login, or a data segment over MaxRecvDataSegmentLength, drops the connection", async () => {
     const w = new Wire(ramDisk());
-    w.target.receive(encodePdu({ bhs: newBhs(OP_SCSI_CMD), ahs: new Uint8Array(0), data: new Uint8Array(0) }));
+    w.target.receive(
+      encodePdu({ bhs: newBhs(OP_SCSI_CMD), ahs: new Uint8Array(0), data: new Uint8Array(0) }),
+    );
     expect(w.closedBy.target).toMatch(/before login/);
     const v = new Wire(ramDisk());
     await v.login();
