@@ -28,7 +28,7 @@ export interface Tgtd {
 
 /**
  * Start `tgtd -f` on 127.0.0.1:`port` (control port `control`) with one target `iqn` and its
- * LUNs, bound to every initiator unless `allow` names some. The daemon's lifetime is bounded:
+ * LUNs, bound to every initiator address, or only to the initiator names in `allow`. The daemon's lifetime is bounded:
  * it is killed after `maxSeconds` whatever happens.
  */
 export async function startTgtd(options: {
@@ -94,8 +94,22 @@ export async function startTgtd(options: {
       ...(l.deviceType && l.deviceType !== "disk" ? ["--device-type", l.deviceType] : []),
     );
   }
-  for (const who of options.allow ?? ["ALL"])
-    await tgtadm("--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "1", "-I", who);
+  // tgtd admits an initiator that matches any ACL: an address one (ALL) or a name one.
+  if (options.allow === undefined)
+    await tgtadm("--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL");
+  for (const name of options.allow ?? [])
+    await tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "bind",
+      "--mode",
+      "target",
+      "--tid",
+      "1",
+      "--initiator-name",
+      name,
+    );
   return {
     port: options.port,
     control: options.control,
