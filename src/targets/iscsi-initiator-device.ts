@@ -29,6 +29,7 @@ import {
   type ScsiTask,
   type TmfResponse,
 } from "../scsi/device.js";
+import type { TargetMember, TargetPort } from "./target-port.js";
 
 /** Where the LUN is and how to log in. */
 export interface IscsiLunConfig {
@@ -208,8 +209,16 @@ function sense(task: ScsiTask, key: number, asc: number, ascq: number): number {
 const trim = (b: Uint8Array, from: number, to: number): string =>
   String.fromCharCode(...b.subarray(from, to)).trim();
 
-/** An iSCSI LUN as a dom0 {@link ScsiDevice}. */
-export class IscsiInitiatorDevice implements ScsiDevice {
+/**
+ * An iSCSI LUN as a dom0 {@link ScsiDevice}. As a member of a dom0 target (h:c:t) it takes the
+ * place a local unit would; its unit attentions are the remote target's own, so the local
+ * target's (`queueUaAll`) have no effect on it, and REPORT LUNS sent to it is the remote's.
+ */
+export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
+  /** The dom0 target port it sits behind (set by the target). */
+  port: TargetPort | null = null;
+  /** Its LUN in dom0's numbering (set by the target). */
+  lun = 0;
   readonly info: DeviceInfo;
   readonly config: IscsiLunConfig;
   private readonly shared: Nexus;
@@ -275,6 +284,14 @@ export class IscsiInitiatorDevice implements ScsiDevice {
     let n = this.shared.reconnects;
     for (const x of this.nexuses.values()) n += x.reconnects;
     return n;
+  }
+
+  /**
+   * A unit whose target could not be reached at start-up: it answers with `info` (from the
+   * config) and logs in on its next command, NOT READY (02/04/01) until the target answers.
+   */
+  static offline(config: IscsiLunConfig, info: DeviceInfo): IscsiInitiatorDevice {
+    return new IscsiInitiatorDevice(config, info, new Nexus(config, config.initiatorName));
   }
 
   private nexusFor(initiator: Initiator): Nexus {
@@ -368,6 +385,12 @@ export class IscsiInitiatorDevice implements ScsiDevice {
     const r = await conn.tmf(TMF_LOGICAL_UNIT_RESET, this.config.lun, 0);
     return r === TMF_RSP_COMPLETE ? "complete" : "rejected";
   }
+
+  /** Unit attentions are the remote target's: nothing to queue here. */
+  queueUaAll(_code: number, _exceptId?: number): void {}
+
+  /** Nothing is queued here (see {@link queueUaAll}). */
+  clearUa(_initiatorId: number, _code: number): void {}
 
   addNexus(_initiator: Initiator): void {
     // The target raises 06/29/00 for a new I_T nexus itself (on login).

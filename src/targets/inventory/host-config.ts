@@ -6,7 +6,7 @@ import { configError, type PvscsiError } from "../../xen/errors.js";
 import { MAX_LUN } from "../target.js";
 import { bindDrives } from "./changer-drives.js";
 import { claimWwn, parseWwn } from "./config-values.js";
-import { changerSection, diskSection, tapeSection } from "./device-sections.js";
+import { changerSection, diskSection, iscsiSection, tapeSection } from "./device-sections.js";
 import type { CommonConfig, DeviceConfig, HostConfig } from "./host-config-types.js";
 import { type Section, SectionReader } from "./section-reader.js";
 
@@ -39,6 +39,13 @@ import { type Section, SectionReader } from "./section-reader.js";
  * file = /srv/iso/install.iso   # optional: no medium without it
  *
  * [null 0:0:2:0]           # a disk that reads zeros and discards writes (benchmark sink)
+ *
+ * [iscsi 0:0:5:0]          # a LUN of a remote iSCSI target (docs/iscsi.md)
+ * portal = 127.0.0.1:3260
+ * target = iqn.2001-04.com.example:disk1
+ * lun = 1
+ * initiator = iqn.2026-12.org.pvscsi:dom0   # optional (this default)
+ * per-vhba-initiator = yes # each guest controller logs in as <initiator>:<vhba> (target ACLs)
  *
  * [tape 0:0:3:0]           # a stand-alone LTO tape drive (SSC-3)
  * generation = 6           # LTO generation 3..7: the densities it reads and writes (default 6)
@@ -107,6 +114,7 @@ const KEYS: Record<string, readonly string[]> = {
   ],
   cdrom: [...COMMON_KEYS, "file"],
   null: COMMON_KEYS,
+  iscsi: [...COMMON_KEYS, "portal", "target", "lun", "initiator", "per-vhba-initiator"],
   tape: [...COMMON_KEYS, "generation", "cartridges", "load", "write-protect", "capacity", "early-warning"],
   changer: [
     ...COMMON_KEYS,
@@ -363,6 +371,8 @@ function deviceSection(r: SectionReader, st: BuildState): void {
     });
   } else if (s.kind === "cdrom") {
     st.devices.push({ kind: "cdrom", ...common, file: r.path("file") });
+  } else if (s.kind === "iscsi") {
+    st.devices.push(iscsiSection(r, common));
   } else {
     st.devices.push(diskSection(r, common));
   }
