@@ -17,6 +17,7 @@ import {
   TMF_TARGET_WARM_RESET,
   type TmfRequest,
 } from "../iscsi/target.js";
+import type { ScsiResult } from "../scsifront/scsi-host.js";
 import type { GuestScsiDevice } from "./midlayer.js";
 
 /** Options of an {@link IscsiExport}. */
@@ -274,18 +275,21 @@ export class IscsiExport {
     if (fit.noop) return { status: 0, overflow: fit.overflow };
     const max = dev.host.maxTransfer;
     const len = fit.dataOut ? fit.dataOut.length : fit.inLength;
-    if (len > max) return { status: 2, sense: fixedSense(5, 0x24, 0) };
-    const r = await dev.host.execute({
-      channel: dev.channel,
-      id: dev.id,
-      lun: dev.lun,
-      cdb: fit.cdb,
-      ...(fit.dataOut && fit.dataOut.length > 0
-        ? { dataOut: fit.dataOut }
-        : fit.inLength > 0
-          ? { dataInLength: fit.inLength }
-          : {}),
-    });
+    const bs = this.blockSizes.get(cmd.lun) ?? 512;
+    const r =
+      len > max
+        ? await this.split(dev, fit, Math.floor(max / bs), bs)
+        : await dev.host.execute({
+            channel: dev.channel,
+            id: dev.id,
+            lun: dev.lun,
+            cdb: fit.cdb,
+            ...(fit.dataOut && fit.dataOut.length > 0
+              ? { dataOut: fit.dataOut }
+              : fit.inLength > 0
+                ? { dataInLength: fit.inLength }
+                : {}),
+          });
     if (r.host !== 0) {
       // The guest's transport failed the command (host byte): no SCSI status to report, so
       // the initiator sees ABORTED COMMAND, as a SAS/FC target reports a lost nexus.
@@ -313,6 +317,56 @@ export class IscsiExport {
       writeResidual: cmd.dataOut ? cmd.dataOut.length - moved : 0,
       overflow: fit.overflow,
     };
+  }
+
+  /**
+   * A READ/WRITE larger than the guest's ring takes per request, as Linux's block layer splits
+   * it: consecutive pieces of `chunk` blocks, stopping at the first that does not end GOOD (its
+   * status and sense are the command's; the data before it is kept).
+   */
+  private async split(
+    dev: GuestScsiDevice,
+    fit: FittedCommand,
+    chunk: number,
+    bs: number,
+  ): Promise<ScsiResult> {
+    const op = fit.cdb[0]!;
+    const tl = TRANSFER_LENGTH[op];
+    const lbaAt = op === 0x08 || op === 0x0a ? null : 2;
+    if (!tl || lbaAt === null || chunk < 1) {
+      return { status: 2, host: 0, sense: fixedSense(5, 0x24, 0), residual: 0, data: EMPTY };
+    }
+    const [at, n] = tl;
+    const lbaLen = op >= 0x88 && op <= 0x8f ? 8 : 4;
+    const lba = getField(fit.cdb, lbaAt, lbaLen);
+    const blocks = getField(fit.cdb, at, n);
+    const parts: Uint8Array[] = [];
+    let last: ScsiResult | null = null;
+    for (let done = 0; done < blocks; done += chunk) {
+      const count = Math.min(chunk, blocks - done);
+      const cdb = fit.cdb.slice();
+      setField(cdb, lbaAt, lbaLen, lba + done);
+      setField(cdb, at, n, count);
+      last = await dev.host.execute({
+        channel: dev.channel,
+        id: dev.id,
+        lun: dev.lun,
+        cdb,
+        ...(fit.dataOut
+          ? { dataOut: fit.dataOut.subarray(done * bs, (done + count) * bs) }
+          : { dataInLength: count * bs }),
+      });
+      if (last.host !== 0 || last.status !== 0) break;
+      if (!fit.dataOut) parts.push(last.data);
+    }
+    const data = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      data.set(p, o);
+      o += p.length;
+    }
+    const total = fit.dataOut ? fit.dataOut.length : fit.inLength;
+    return { ...last!, data, residual: fit.dataOut ? (last!.status === 0 ? 0 : total) : total - data.length };
   }
 
   /** Learn each LU's block length from the READ CAPACITY answers that pass by. */
