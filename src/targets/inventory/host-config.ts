@@ -93,6 +93,7 @@ export {
   type DeviceKind,
   type DiskConfig,
   type HostConfig,
+  type IscsiConfig,
   type NullConfig,
   type TapeConfig,
 } from "./host-config-types.js";
