@@ -5,7 +5,7 @@
  * behind, fixed in 1.20). With --tgtd, the same runs straight at a tgtd on 127.0.0.1 for the
  * baseline. Prints pass/fail/skip per suite, then every failure and skip by name.
  *
- *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite>] [--md <file>]
+ *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite>] [--md <file>] [--raw <dir>]
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,34 +29,55 @@ function testCu(args: string[]): Promise<string> {
   });
 }
 
-/** CUnit's text: "Suite: X", "  Test: Y ...passed|FAILED"; a skip is a pass that logged [SKIPPED]. */
+/**
+ * CUnit's text: "Suite: X", then per test "  Test: Y ..." followed (on the same line or after the
+ * test's own log lines) by its verdict, "passed" or "FAILED". libiscsi logs "[SKIPPED]" for a
+ * test that did not apply; CUnit still calls it passed, so those are counted as skips.
+ */
 export function parseCu(out: string): Outcome[] {
   const res: Outcome[] = [];
   let suite = "";
+  let test: string | null = null;
   let skipped = false;
+  const verdict = (text: string): boolean => {
+    const v = text.trim();
+    if (test === null || (v !== "passed" && v !== "FAILED")) return false;
+    res.push({ suite, test, result: v === "FAILED" ? "fail" : skipped ? "skip" : "pass" });
+    test = null;
+    return true;
+  };
   for (const line of out.split("\n")) {
     const s = /^Suite: (\S+)/.exec(line);
     if (s) {
       suite = s[1]!;
+      test = null;
       continue;
     }
-    if (/\[SKIPPED\]/.test(line)) skipped = true;
-    const t = /Test: (\S+) \.\.\.(passed|FAILED)/.exec(line);
+    const t = /^\s*Test: (\S+) \.\.\.(.*)$/.exec(line);
     if (t) {
-      res.push({ suite, test: t[1]!, result: t[2] === "FAILED" ? "fail" : skipped ? "skip" : "pass" });
-      skipped = false;
-    } else if (/^\s*Test: /.test(line)) {
-      // the test's own log lines follow "Test: X ..." before its verdict
+      test = t[1]!;
+      skipped = /\[SKIPPED\]/.test(t[2]!);
+      verdict(t[2]!);
+      continue;
     }
+    if (test === null) continue;
+    if (/\[SKIPPED\]/.test(line)) skipped = true;
+    verdict(line);
   }
   return res;
 }
 
-async function runAll(url: string, only: string | undefined): Promise<Outcome[]> {
-  if (only) return parseCu(await testCu(["-d", "-t", only, url]));
-  const main = parseCu(await testCu(["-d", "-t", "ALL.[!C]*", url]));
-  const caw = parseCu(await testCu(["-d", "-t", "ALL.C*", url]));
-  return [...main, ...caw];
+async function runAll(
+  url: string,
+  only: string | undefined,
+  raw: string | undefined,
+  tag: string,
+): Promise<Outcome[]> {
+  const outs = only
+    ? [await testCu(["-d", "-t", only, url])]
+    : [await testCu(["-d", "-t", "ALL.[!C]*", url]), await testCu(["-d", "-t", "ALL.C*", url])];
+  if (raw) writeFileSync(join(raw, `${tag}.log`), outs.join("\n"));
+  return outs.flatMap(parseCu);
 }
 
 function table(title: string, rows: Outcome[]): string {
@@ -98,6 +119,8 @@ async function run(): Promise<void> {
   const only = oi >= 0 ? argv[oi + 1] : undefined;
   const mi = argv.indexOf("--md");
   const md = mi >= 0 ? argv[mi + 1] : undefined;
+  const ri = argv.indexOf("--raw");
+  const raw = ri >= 0 ? argv[ri + 1] : undefined;
   const dir = mkdtempSync(join(tmpdir(), "pvscsi-conf-"));
   const socket = join(dir, "host.sock");
   const conf = join(dir, "host.conf");
@@ -117,7 +140,7 @@ async function run(): Promise<void> {
     process.stdout.write(t.out);
     const portal = /on (\S+)/.exec(t.out)![1]!;
     const started = Date.now();
-    const rows = await runAll(`iscsi://${portal}/${iqn}/0`, only);
+    const rows = await runAll(`iscsi://${portal}/${iqn}/0`, only, raw, "ring");
     out.push(
       table(
         `through the PV ring (guest export of a 64 MiB pvscsi disk), ${((Date.now() - started) / 1000).toFixed(1)} s`,
@@ -137,7 +160,7 @@ async function run(): Promise<void> {
     });
     try {
       const started = Date.now();
-      const rows = await runAll(`iscsi://127.0.0.1:${tgtd.port}/${tgtd.iqn}/1`, only);
+      const rows = await runAll(`iscsi://127.0.0.1:${tgtd.port}/${tgtd.iqn}/1`, only, raw, "tgtd");
       out.push(table(`tgtd directly (64 MiB LUN), ${((Date.now() - started) / 1000).toFixed(1)} s`, rows));
     } finally {
       await tgtd.stop();
