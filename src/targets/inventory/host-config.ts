@@ -40,13 +40,6 @@ import { type Section, SectionReader } from "./section-reader.js";
  *
  * [null 0:0:2:0]           # a disk that reads zeros and discards writes (benchmark sink)
  *
- * [iscsi 0:0:5:0]          # a LUN of a remote iSCSI target (docs/iscsi.md)
- * portal = 127.0.0.1:3260
- * target = iqn.2001-04.com.example:disk1
- * lun = 1
- * initiator = iqn.2026-12.org.pvscsi:dom0   # optional (this default)
- * per-vhba-initiator = yes # each guest controller logs in as <initiator>:<vhba> (target ACLs)
- *
  * [tape 0:0:3:0]           # a stand-alone LTO tape drive (SSC-3)
  * generation = 6           # LTO generation 3..7: the densities it reads and writes (default 6)
  * cartridges = tapes       # cartridge directory (<barcode>.pvtape files), for load
@@ -73,6 +66,11 @@ import { type Section, SectionReader } from "./section-reader.js";
  * A changer keeps where every cartridge is in `<cartridges>/changer-<h>-<c>-<t>-<l>.json`
  * (see `smc/changer-state.ts`); a drive of a changer gets its cartridges from the changer and
  * takes no `load`. Barcodes are 1-32 of `A-Z a-z 0-9 _ . -` and unique per cartridge directory.
+ *
+ * An `[iscsi h:c:t:l]` section is a LUN of a remote iSCSI target (docs/iscsi.md): `portal =
+ * host[:port]`, `target = <iqn>`, `lun = N`, optional `initiator = <iqn>` (default
+ * `iqn.2026-12.org.pvscsi:dom0`) and `per-vhba-initiator = yes` (each guest controller logs in as
+ * `<initiator>:<vhba>`, so target ACLs see each one).
  *
  * Every device section also takes `vendor` (≤ 8 chars), `model` (≤ 16), `rev` (≤ 4), `serial`
  * (≤ 36), `wwn` (16 hex digits, NAA 2, 3 or 5; default derived from kind and h:c:t:l) and
