@@ -73,9 +73,10 @@ async function runAll(
   raw: string | undefined,
   tag: string,
 ): Promise<Outcome[]> {
+  // The URL twice: MultipathIO runs with two sessions to the one LU (the others use the first).
   const outs = only
-    ? [await testCu(["-d", "-t", only, url])]
-    : [await testCu(["-d", "-t", "ALL.[!C]*", url]), await testCu(["-d", "-t", "ALL.C*", url])];
+    ? [await testCu(["-d", "-t", only, url, url])]
+    : [await testCu(["-d", "-t", "ALL.[!C]*", url, url]), await testCu(["-d", "-t", "ALL.C*", url, url])];
   if (raw) writeFileSync(join(raw, `${tag}.log`), outs.join("\n"));
   return outs.flatMap(parseCu);
 }

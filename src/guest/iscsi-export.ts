@@ -155,6 +155,7 @@ export class IscsiExport {
   private readonly inFlight = new Map<TargetCommand, Promise<unknown>>();
   private _address = "";
   private readonly blockSizes = new Map<number, number>();
+  private readonly unitAttentions = new Map<IscsiTargetConnection, Map<number, Uint8Array[]>>();
   private _port = 0;
 
   constructor(devices: readonly GuestScsiDevice[], name: string, options: IscsiExportOptions = {}) {
@@ -229,7 +230,13 @@ export class IscsiExport {
       },
     );
     socket.on("data", (d: Buffer) => conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.length)));
+    // A new I_T nexus meets 06/29/00 POWER ON, RESET OR BUS DEVICE RESET on every LU (SAM-5
+    // §6.3.1), as tgtd and LIO report it: the guest's own power-on UA was its kernel's to see.
+    const uas = new Map<number, Uint8Array[]>();
+    for (const { lun } of this.luns) uas.set(lun, [fixedSense(6, 0x29, 0)]);
+    this.unitAttentions.set(conn, uas);
     const gone = () => {
+      this.unitAttentions.delete(conn);
       conn.closed();
       this.sockets.delete(socket);
     };
@@ -238,7 +245,7 @@ export class IscsiExport {
   }
 
   private execute(conn: IscsiTargetConnection, cmd: TargetCommand): void {
-    const p = this.run(cmd).then(
+    const p = this.withUnitAttentions(conn, cmd).then(
       (r) => {
         this.inFlight.delete(cmd);
         conn.complete(cmd, r);
@@ -250,6 +257,40 @@ export class IscsiExport {
       },
     );
     this.inFlight.set(cmd, p);
+  }
+
+  /**
+   * Every iSCSI session is an I_T nexus of its own to the initiators, but the guest is one
+   * initiator to its devices: a unit attention the guest's device reports through one session
+   * (a LUN reset, changed mode parameters or LUN inventory) is queued for every other session
+   * of the LU too, and each session's pending UAs are reported before its next command runs
+   * (INQUIRY and REPORT LUNS excepted; REQUEST SENSE returns one as its data, SPC-4 §5.15).
+   */
+  private async withUnitAttentions(conn: IscsiTargetConnection, cmd: TargetCommand): Promise<TargetResult> {
+    const op = cmd.cdb[0]!;
+    const mine = this.unitAttentions.get(conn)?.get(cmd.lun);
+    if (mine && mine.length > 0 && op !== 0x12 && op !== 0xa0 && this.luns[cmd.lun]) {
+      const ua = mine.shift()!;
+      if (op === 0x03) return { status: 0, data: ua.subarray(0, Math.min(ua.length, cmd.inLength)) };
+      return { status: 2, sense: ua };
+    }
+    const r = await this.run(cmd);
+    const sense = r.sense;
+    if (
+      r.status === 2 &&
+      sense &&
+      sense.length >= 14 &&
+      (sense[0]! & 0x7f) === 0x70 &&
+      (sense[2]! & 0x0f) === 6
+    ) {
+      for (const [other, map] of this.unitAttentions) {
+        if (other === conn) continue;
+        const q = map.get(cmd.lun);
+        if (q && q.length < 8 && !q.some((x) => x[12] === sense[12] && x[13] === sense[13]))
+          q.push(sense.slice(0, 18));
+      }
+    }
+    return r;
   }
 
   /** The target-level answers, then the guest's own device through its scsifront. */

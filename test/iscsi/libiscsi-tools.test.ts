@@ -92,7 +92,7 @@ describe.runIf(have)("libiscsi's tools against a guest's iSCSI export", () => {
     );
   }, 30_000);
 
-  it("iscsi-test-cu: a bounded subset (Read10, Write10, iSCSIResiduals, iSCSITMF, iSCSIcmdsn, NOP) passes through the ring", async () => {
+  it("iscsi-test-cu: a bounded subset (Read10, Write10, iSCSIResiduals, iSCSITMF, iSCSIcmdsn, TestUnitReady, Inquiry, MultipathIO) passes through the ring", async () => {
     const suites = [
       "ALL.Read10",
       "ALL.Write10",
@@ -102,12 +102,18 @@ describe.runIf(have)("libiscsi's tools against a guest's iSCSI export", () => {
       "ALL.TestUnitReady",
       "ALL.Inquiry",
     ];
-    for (const t of suites) {
-      const r = await run("iscsi-test-cu", ["-d", "-t", t, `iscsi://${portal}/${IQN}/0`], {
-        timeout: 120_000,
-      }).catch((e: { stdout: string; stderr: string; code: number }) => e);
-      const failed = [...r.stdout.matchAll(/Test: (\S+) \.\.\.FAILED/g)].map((m) => m[1]);
+    for (const t of [...suites, "ALL.MultipathIO"]) {
+      const url = `iscsi://${portal}/${IQN}/0`;
+      // MultipathIO takes a second URL: two sessions to the one LU (each its own I_T nexus to
+      // the initiator; the export fans a unit attention out to every session, see docs/iscsi.md).
+      const urls = t === "ALL.MultipathIO" ? [url, url] : [url];
+      const r = await run("iscsi-test-cu", ["-d", "-t", t, ...urls], { timeout: 120_000 }).catch(
+        (e: { stdout: string; stderr: string; code: number }) => e,
+      );
+      const failed = [...r.stdout.matchAll(/Test: (\S+) \.\.\.(?:[^\n]*\n)*?FAILED/g)].map((m) => m[1]);
+      const ran = [...r.stdout.matchAll(/Test: (\S+) \.\.\./g)].length;
       expect({ suite: t, failed }).toEqual({ suite: t, failed: [] });
+      expect(ran).toBeGreaterThan(0);
       expect(r.stdout).toMatch(/Run Summary/);
     }
   }, 300_000);
