@@ -6,9 +6,10 @@
  * baseline. Prints pass/fail/skip per suite, then every failure and skip by name.
  *
  *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite>] [--md <file>] [--raw <dir>]
+ *   npx tsx scripts/iscsi-conformance.ts --from-raw <dir> [--md <file>]   (tabulate kept logs)
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/cli/main.js";
@@ -40,8 +41,9 @@ export function parseCu(out: string): Outcome[] {
   let test: string | null = null;
   let skipped = false;
   const verdict = (text: string): boolean => {
-    const v = text.trim();
-    if (test === null || (v !== "passed" && v !== "FAILED")) return false;
+    // The verdict opens the text; the test's late log lines may follow it on the same line.
+    const v = /^(passed|FAILED)\b/.exec(text.trim())?.[1];
+    if (test === null || v === undefined) return false;
     res.push({ suite, test, result: v === "FAILED" ? "fail" : skipped ? "skip" : "pass" });
     test = null;
     return true;
@@ -122,6 +124,23 @@ async function run(): Promise<void> {
   const md = mi >= 0 ? argv[mi + 1] : undefined;
   const ri = argv.indexOf("--raw");
   const raw = ri >= 0 ? argv[ri + 1] : undefined;
+  const fi = argv.indexOf("--from-raw");
+  if (fi >= 0) {
+    // Tabulate the logs a --raw run kept, without running anything.
+    const from = argv[fi + 1]!;
+    const text = ["ring", "tgtd"]
+      .filter((t) => existsSync(join(from, `${t}.log`)))
+      .map((t) =>
+        table(
+          t === "ring" ? "through the PV ring" : "tgtd directly",
+          parseCu(readFileSync(join(from, `${t}.log`), "utf8")),
+        ),
+      )
+      .join("\n");
+    process.stdout.write(`${text}\n`);
+    if (md) writeFileSync(md, text);
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), "pvscsi-conf-"));
   const socket = join(dir, "host.sock");
   const conf = join(dir, "host.conf");
