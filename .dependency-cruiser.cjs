@@ -9,7 +9,7 @@
 const layers = [
   ["xen", "trace"], // page size, domain ids, every Xen struct layout; the trace recorder every core writes to
   ["ring", "grant", "evtchn", "xenstore", "scsi"], // Xen's mechanisms; SCSI's vocabulary
-  ["vscsiif", "xenbus"], // the PVSCSI wire protocol; xenbus states over xenstore
+  ["vscsiif", "xenbus", "iscsi"], // the PVSCSI wire protocol; xenbus states over xenstore; iSCSI (sans-IO, needs only SCSI vocabulary)
   ["hypervisor"], // Hypervisor, DomainContext, named ports, a domain kernel's base
   ["scsifront", "scsiback"], // the split driver's two halves
   ["targets"], // emulated SCSI devices and dom0's inventory

@@ -9,6 +9,13 @@
 
 export { DIRECT_INITIATOR, directExec } from "./direct.js";
 export {
+  type ExportedLun,
+  type FittedCommand,
+  fitToEdtl,
+  IscsiExport,
+  type IscsiExportOptions,
+} from "./iscsi-export.js";
+export {
   READ_16,
   readCapacity,
   rw16,

@@ -36,6 +36,7 @@ import { readIndirectSegments, readRequestSegments, SEGMENT_SIZE, SegmentList } 
 import { invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { PendingRequest } from "./pending.js";
+import type { MungingPolicy } from "./policy.js";
 import { type GrantMapper, MappedFrame, type Notifier } from "./ports.js";
 import { type EmulatedResult, emulateReportLuns, REPORT_LUNS, reportLunsLength } from "./report-luns.js";
 import { type TranslationEntry, TranslationTable } from "./translation.js";
@@ -78,6 +79,8 @@ export interface VhostOptions {
   readonly initiator: Initiator;
   /** `feature-host`: pass every CDB through untouched (no REPORT LUNS emulation). */
   readonly featureHost: boolean;
+  /** Per-opcode munging filters (policy.ts); default none: every CDB goes to the device. */
+  readonly policy?: MungingPolicy;
   /** Largest number of indirect segments accepted (`feature-sg-grant`); Linux uses 128. */
   readonly sgGrant?: number;
   /** Maps and unmaps the guest's granted pages (the backend's grant-map port). */
@@ -141,6 +144,8 @@ export class Vhost {
   readonly devid: number;
   readonly initiator: Initiator;
   readonly featureHost: boolean;
+  /** The munging policy at the device hook, or null. */
+  readonly policy: MungingPolicy | null;
   readonly sgGrant: number;
   readonly translations = new TranslationTable();
   readonly stats: VhostStats = {
@@ -203,6 +208,7 @@ export class Vhost {
     this.devid = options.devid;
     this.initiator = options.initiator;
     this.featureHost = options.featureHost;
+    this.policy = options.policy ?? null;
     this.sgGrant = options.sgGrant ?? SCSIBACK_SG_GRANT;
     this.grants = options.grants;
     this.notifier = options.notifier;
@@ -511,7 +517,8 @@ export class Vhost {
         p.cdb[0] ?? 0,
       );
     try {
-      device.submit(p);
+      if (this.policy) this.policy.submit(p, device);
+      else device.submit(p);
     } catch (e) {
       if (!this.logged.has("device-error"))
         this.logOnce("device-error", `device threw: ${e instanceof Error ? e.message : e}`);

@@ -41,6 +41,7 @@ export {
   loadHostConfig,
   parseHostConfig,
 } from "./inventory/index.js";
+export { IscsiInitiatorDevice, type IscsiLunConfig, parsePortal } from "./iscsi-initiator-device.js";
 export { Cdrom } from "./mmc/index.js";
 export { NULL_DEVICE_INFO, NullDevice } from "./null-device.js";
 export { Disk, type DiskOptions, FileStore, RamStore } from "./sbc/index.js";

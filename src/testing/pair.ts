@@ -6,6 +6,7 @@
  */
 import { SharedRing } from "../ring/shared-ring.js";
 import type { ScsiDevice } from "../scsi/device.js";
+import type { MungingPolicy } from "../scsiback/policy.js";
 import { Vhost } from "../scsiback/vhost.js";
 import { FrontCommand, Frontend } from "../scsifront/frontend.js";
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
@@ -19,6 +20,8 @@ export interface PairOptions {
   sgGrant?: number;
   /** Requests the backend consumes per `service()` call. */
   budget?: number;
+  /** The vhost's munging policy (scsiback/policy.ts). */
+  policy?: MungingPolicy;
 }
 
 /**
@@ -56,6 +59,7 @@ export class Pair {
       featureHost: opts.featureHost ?? false,
       ...(opts.sgGrant !== undefined ? { sgGrant: opts.sgGrant } : {}),
       ...(opts.budget !== undefined ? { budget: opts.budget } : {}),
+      ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
       grants: this.mapper,
       notifier: {
         notify: () => {

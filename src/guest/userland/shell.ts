@@ -7,6 +7,7 @@ import { cat } from "./cat.js";
 import type { CommandResult, GuestCommand } from "./command.js";
 import { dd } from "./dd.js";
 import { iobenchCommand } from "./iobench.js";
+import { ISCSI_TARGET_USAGE, iscsiTarget } from "./iscsi-target.js";
 import { lsscsi } from "./lsscsi.js";
 import { runMt } from "./mt.js";
 import { runMtx } from "./mtx.js";
@@ -86,3 +87,5 @@ export async function runGuestCommand(
     return fail(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
+registerGuestCommand("iscsi-target", iscsiTarget, ISCSI_TARGET_USAGE);

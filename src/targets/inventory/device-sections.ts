@@ -4,7 +4,13 @@ import { MAX_DATA_TRANSFER, MAX_IMPORT_EXPORT, MAX_STORAGE, MAX_TRANSPORTS } fro
 import { isValidBarcode } from "../ssc/cartridge-library.js";
 import { MAX_LUN } from "../target.js";
 import { parseSize } from "./config-values.js";
-import type { ChangerConfig, CommonConfig, DiskConfig, TapeConfig } from "./host-config-types.js";
+import type {
+  ChangerConfig,
+  CommonConfig,
+  DiskConfig,
+  IscsiConfig,
+  TapeConfig,
+} from "./host-config-types.js";
 import type { SectionReader } from "./section-reader.js";
 
 /** A `[tape h:c:t:l]` section: a stand-alone drive (with `load`) or a changer's. */
@@ -143,5 +149,32 @@ export function diskSection(r: SectionReader, common: CommonConfig): DiskConfig 
     thin: r.bool("thin", false),
     readOnly: r.bool("read-only", false),
     writeCache: r.bool("write-cache", true),
+  };
+}
+
+/** An `[iscsi h:c:t:l]` section: `portal`, `target` and `lun` of a remote iSCSI LU. */
+export function iscsiSection(r: SectionReader, common: CommonConfig): IscsiConfig {
+  const portal = r.get("portal");
+  if (!portal) throw configError(r.where, `an iscsi unit needs "portal = <host>:<port>"`);
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(portal.value))
+    throw configError(r.at("portal"), `portal must be host[:port], got ${JSON.stringify(portal.value)}`);
+  const target = r.get("target");
+  if (!target) throw configError(r.where, `an iscsi unit needs "target = <iqn>"`);
+  if (!/^(iqn\.\d{4}-\d{2}\.\S+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/.test(target.value))
+    throw configError(
+      r.at("target"),
+      `target must be an iSCSI name (iqn.YYYY-MM.domain[:id]), got ${JSON.stringify(target.value)}`,
+    );
+  const initiator = r.get("initiator")?.value ?? "iqn.2026-12.org.pvscsi:dom0";
+  if (!/^(iqn\.\d{4}-\d{2}\.\S+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/.test(initiator))
+    throw configError(r.at("initiator"), `initiator must be an iSCSI name, got ${JSON.stringify(initiator)}`);
+  return {
+    kind: "iscsi",
+    ...common,
+    portal: portal.value,
+    target: target.value,
+    lun: r.integer("lun", 0, 0, 16383),
+    initiator,
+    perVhbaInitiator: r.bool("per-vhba-initiator", false),
   };
 }

@@ -1,7 +1,7 @@
 import type { Hctl } from "../../scsi/hctl.js";
 
 /** Peripheral kinds a config can declare. */
-export type DeviceKind = "disk" | "cdrom" | "null" | "tape" | "changer";
+export type DeviceKind = "disk" | "cdrom" | "null" | "tape" | "changer" | "iscsi";
 
 /** What every device section has. */
 export interface CommonConfig {
@@ -78,8 +78,23 @@ export interface ChangerConfig extends CommonConfig, CartridgeDefaults {
   readonly writeProtect: readonly string[];
 }
 
+/** An `[iscsi …]` section: a LUN of a remote iSCSI target (docs/iscsi.md). */
+export interface IscsiConfig extends CommonConfig {
+  readonly kind: "iscsi";
+  /** `host:port`. */
+  readonly portal: string;
+  /** Target IQN. */
+  readonly target: string;
+  /** LUN on the target. */
+  readonly lun: number;
+  /** dom0's initiator name. */
+  readonly initiator: string;
+  /** Each vHBA logs in as `<initiator>:<nexus>` (target ACLs see each guest controller). */
+  readonly perVhbaInitiator: boolean;
+}
+
 /** One logical unit of the config. */
-export type DeviceConfig = DiskConfig | CdromConfig | NullConfig | TapeConfig | ChangerConfig;
+export type DeviceConfig = DiskConfig | CdromConfig | NullConfig | TapeConfig | ChangerConfig | IscsiConfig;
 
 /** A parsed, validated host config. */
 export interface HostConfig {

@@ -6,7 +6,7 @@ import { configError, type PvscsiError } from "../../xen/errors.js";
 import { MAX_LUN } from "../target.js";
 import { bindDrives } from "./changer-drives.js";
 import { claimWwn, parseWwn } from "./config-values.js";
-import { changerSection, diskSection, tapeSection } from "./device-sections.js";
+import { changerSection, diskSection, iscsiSection, tapeSection } from "./device-sections.js";
 import type { CommonConfig, DeviceConfig, HostConfig } from "./host-config-types.js";
 import { type Section, SectionReader } from "./section-reader.js";
 
@@ -67,6 +67,11 @@ import { type Section, SectionReader } from "./section-reader.js";
  * (see `smc/changer-state.ts`); a drive of a changer gets its cartridges from the changer and
  * takes no `load`. Barcodes are 1-32 of `A-Z a-z 0-9 _ . -` and unique per cartridge directory.
  *
+ * An `[iscsi h:c:t:l]` section is a LUN of a remote iSCSI target (docs/iscsi.md): `portal =
+ * host[:port]`, `target = <iqn>`, `lun = N`, optional `initiator = <iqn>` (default
+ * `iqn.2026-12.org.pvscsi:dom0`) and `per-vhba-initiator = yes` (each guest controller logs in as
+ * `<initiator>:<vhba>`, so target ACLs see each one).
+ *
  * Every device section also takes `vendor` (≤ 8 chars), `model` (≤ 16), `rev` (≤ 4), `serial`
  * (≤ 36), `wwn` (16 hex digits, NAA 2, 3 or 5; default derived from kind and h:c:t:l) and
  * `shareable`. Booleans are yes/no, true/false, on/off, 1/0.
@@ -86,6 +91,7 @@ export {
   type DeviceKind,
   type DiskConfig,
   type HostConfig,
+  type IscsiConfig,
   type NullConfig,
   type TapeConfig,
 } from "./host-config-types.js";
@@ -107,6 +113,7 @@ const KEYS: Record<string, readonly string[]> = {
   ],
   cdrom: [...COMMON_KEYS, "file"],
   null: COMMON_KEYS,
+  iscsi: [...COMMON_KEYS, "portal", "target", "lun", "initiator", "per-vhba-initiator"],
   tape: [...COMMON_KEYS, "generation", "cartridges", "load", "write-protect", "capacity", "early-warning"],
   changer: [
     ...COMMON_KEYS,
@@ -363,6 +370,8 @@ function deviceSection(r: SectionReader, st: BuildState): void {
     });
   } else if (s.kind === "cdrom") {
     st.devices.push({ kind: "cdrom", ...common, file: r.path("file") });
+  } else if (s.kind === "iscsi") {
+    st.devices.push(iscsiSection(r, common));
   } else {
     st.devices.push(diskSection(r, common));
   }

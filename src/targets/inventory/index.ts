@@ -24,6 +24,7 @@ export {
   type DiskConfig,
   type HostConfig,
   type HostConfigSource,
+  type IscsiConfig,
   loadHostConfig,
   type NullConfig,
   parseHostConfig,

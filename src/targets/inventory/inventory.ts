@@ -14,6 +14,7 @@ import { compareHctl, formatHct, formatHctl, type Hctl, parseHctl } from "../../
 import { formatLsscsiLine, lsscsiTypeName } from "../../scsi/lsscsi-format.js";
 import { configError, invalidArgument, invalidState } from "../../xen/errors.js";
 import { type ImageLock, type LockOptions, lockImage } from "../image-lock.js";
+import { IscsiInitiatorDevice } from "../iscsi-initiator-device.js";
 import { Cdrom } from "../mmc/cdrom.js";
 import { NullDevice } from "../null-device.js";
 import { Disk } from "../sbc/disk.js";
@@ -421,6 +422,7 @@ const DEFAULT_MODEL: Record<DeviceKind, string> = {
   null: "NULL",
   tape: "VIRTUAL-TAPE",
   changer: "VIRTUAL-CHANGER",
+  iscsi: "ISCSI-LUN",
 };
 
 const DEVICE_TYPE: Record<DeviceKind, number> = {
@@ -429,6 +431,7 @@ const DEVICE_TYPE: Record<DeviceKind, number> = {
   null: TYPE_DISK,
   tape: TYPE_TAPE,
   changer: TYPE_MEDIUM_CHANGER,
+  iscsi: TYPE_DISK,
 };
 
 /** A unit made from its section. */
@@ -579,6 +582,24 @@ async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Pro
           store: FileStore.faulty(d.file, why),
         });
         return { device: locked, info, fault: why, locks: [] };
+      }
+    }
+    case "iscsi": {
+      // The LU's own identity (INQUIRY, VPD) names it in dom0's inventory; a target that cannot
+      // be reached now leaves a unit that logs in on its next command (NOT READY until then).
+      const cfg = {
+        portal: d.portal,
+        target: d.target,
+        lun: d.lun,
+        initiatorName: d.initiator,
+        perNexusInitiator: d.perVhbaInitiator,
+      };
+      try {
+        const dev = await IscsiInitiatorDevice.open(cfg);
+        return { device: dev, info: dev.info, fault: null, locks: [] };
+      } catch (e) {
+        const dev = IscsiInitiatorDevice.offline(cfg, info);
+        return { device: dev, info, fault: (e as Error).message, locks: [] };
       }
     }
     default:

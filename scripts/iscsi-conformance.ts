@@ -1,0 +1,198 @@
+/**
+ * libiscsi's conformance suite through the PV ring: `pvscsi up` with a 64 MiB disk, a guest
+ * that exports it with `iscsi-target`, and `iscsi-test-cu -d -t ALL` against the export
+ * (CompareAndWrite in a process of its own: libiscsi 1.19's InvalidDataOutSize leaves a PDU hook
+ * behind, fixed in 1.20). With --tgtd, the same runs straight at a tgtd on 127.0.0.1 for the
+ * baseline. Prints pass/fail/skip per suite, then every failure and skip by name.
+ *
+ *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite>] [--md <file>] [--raw <dir>]
+ *   npx tsx scripts/iscsi-conformance.ts --from-raw <dir> [--md <file>]   (tabulate kept logs)
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { main } from "../src/cli/main.js";
+import { startUp } from "../test/_support/pvscsi-up.js";
+import { startTgtd } from "../test/iscsi/_tgtd.js";
+
+interface Outcome {
+  suite: string;
+  test: string;
+  result: "pass" | "fail" | "skip";
+}
+
+function testCu(args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    execFile("iscsi-test-cu", args, { timeout: 900_000, maxBuffer: 64 << 20 }, (_e, stdout, stderr) =>
+      resolve(`${stdout}\n${stderr}`),
+    );
+  });
+}
+
+/**
+ * CUnit's text: "Suite: X", then per test "  Test: Y ..." followed (on the same line or after the
+ * test's own log lines) by its verdict, "passed" or "FAILED". libiscsi logs "[SKIPPED]" for a
+ * test that did not apply; CUnit still calls it passed, so those are counted as skips.
+ */
+export function parseCu(out: string): Outcome[] {
+  const res: Outcome[] = [];
+  let suite = "";
+  let test: string | null = null;
+  let skipped = false;
+  const verdict = (text: string): boolean => {
+    // The verdict opens the text; the test's late log lines may follow it on the same line.
+    const v = /^(passed|FAILED)\b/.exec(text.trim())?.[1];
+    if (test === null || v === undefined) return false;
+    res.push({ suite, test, result: v === "FAILED" ? "fail" : skipped ? "skip" : "pass" });
+    test = null;
+    return true;
+  };
+  for (const line of out.split("\n")) {
+    const s = /^Suite: (\S+)/.exec(line);
+    if (s) {
+      suite = s[1]!;
+      test = null;
+      continue;
+    }
+    const t = /^\s*Test: (\S+) \.\.\.(.*)$/.exec(line);
+    if (t) {
+      test = t[1]!;
+      skipped = /\[SKIPPED\]/.test(t[2]!);
+      verdict(t[2]!);
+      continue;
+    }
+    if (test === null) continue;
+    if (/\[SKIPPED\]/.test(line)) skipped = true;
+    verdict(line);
+  }
+  return res;
+}
+
+async function runAll(
+  url: string,
+  only: string | undefined,
+  raw: string | undefined,
+  tag: string,
+): Promise<Outcome[]> {
+  // The URL twice: MultipathIO runs with two sessions to the one LU (the others use the first).
+  const outs = only
+    ? [await testCu(["-d", "-t", only, url, url])]
+    : [await testCu(["-d", "-t", "ALL.[!C]*", url, url]), await testCu(["-d", "-t", "ALL.C*", url, url])];
+  if (raw) writeFileSync(join(raw, `${tag}.log`), outs.join("\n"));
+  return outs.flatMap(parseCu);
+}
+
+function table(title: string, rows: Outcome[]): string {
+  const suites = new Map<string, { pass: number; fail: number; skip: number }>();
+  for (const r of rows) {
+    const s = suites.get(r.suite) ?? { pass: 0, fail: 0, skip: 0 };
+    s[r.result]++;
+    suites.set(r.suite, s);
+  }
+  const tot = { pass: 0, fail: 0, skip: 0 };
+  const lines = [`### ${title}`, "", "| Suite | Pass | Fail | Skip |", "|---|---|---|---|"];
+  for (const [name, s] of [...suites].sort()) {
+    lines.push(`| ${name} | ${s.pass} | ${s.fail} | ${s.skip} |`);
+    tot.pass += s.pass;
+    tot.fail += s.fail;
+    tot.skip += s.skip;
+  }
+  lines.push(`| **total ${rows.length}** | **${tot.pass}** | **${tot.fail}** | **${tot.skip}** |`, "");
+  const named = (k: Outcome["result"]) =>
+    rows
+      .filter((r) => r.result === k)
+      .map((r) => `${r.suite}.${r.test}`)
+      .join(", ");
+  lines.push(`Failed: ${named("fail") || "none"}`, "", `Skipped: ${named("skip") || "none"}`, "");
+  return lines.join("\n");
+}
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+async function run(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const withTgtd = argv.includes("--tgtd");
+  const oi = argv.indexOf("--only");
+  const only = oi >= 0 ? argv[oi + 1] : undefined;
+  const mi = argv.indexOf("--md");
+  const md = mi >= 0 ? argv[mi + 1] : undefined;
+  const ri = argv.indexOf("--raw");
+  const raw = ri >= 0 ? argv[ri + 1] : undefined;
+  const fi = argv.indexOf("--from-raw");
+  if (fi >= 0) {
+    // Tabulate the logs a --raw run kept, without running anything.
+    const from = argv[fi + 1]!;
+    const text = ["ring", "tgtd"]
+      .filter((t) => existsSync(join(from, `${t}.log`)))
+      .map((t) =>
+        table(
+          t === "ring" ? "through the PV ring" : "tgtd directly",
+          parseCu(readFileSync(join(from, `${t}.log`), "utf8")),
+        ),
+      )
+      .join("\n");
+    process.stdout.write(`${text}\n`);
+    if (md) writeFileSync(md, text);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "pvscsi-conf-"));
+  const socket = join(dir, "host.sock");
+  const conf = join(dir, "host.conf");
+  const vm = join(dir, "vm.cfg");
+  writeFileSync(conf, "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\n");
+  writeFileSync(vm, `name = "vm1"\nvscsi = [ '0:0:0:0,0:0:0:0' ]\n`);
+  const out: string[] = [];
+  const host = await startUp(["--config", conf, "--socket", socket], {
+    env: { ...process.env, PVSCSI_STATE_DIR: join(dir, "state") },
+  });
+  try {
+    const c = await cli("xl", "--socket", socket, "create", vm);
+    if (c.code !== 0) throw new Error(`xl create: ${c.err}`);
+    const iqn = "iqn.2026-12.org.pvscsi:conformance";
+    const t = await cli("guest", "--socket", socket, "vm1", "iscsi-target", "-p", "0", "-n", iqn);
+    if (t.code !== 0) throw new Error(`iscsi-target: ${t.err}`);
+    process.stdout.write(t.out);
+    const portal = /on (\S+)/.exec(t.out)![1]!;
+    const started = Date.now();
+    const rows = await runAll(`iscsi://${portal}/${iqn}/0`, only, raw, "ring");
+    out.push(
+      table(
+        `through the PV ring (guest export of a 64 MiB pvscsi disk), ${((Date.now() - started) / 1000).toFixed(1)} s`,
+        rows,
+      ),
+    );
+  } finally {
+    await host.stop();
+  }
+  if (withTgtd) {
+    const tgtd = await startTgtd({
+      port: 13260 + (process.pid % 1000),
+      control: 400 + (process.pid % 500),
+      iqn: "iqn.2026-12.org.pvscsi:tgtd-baseline",
+      luns: [{ lun: 1, size: 64 * 1024 * 1024 }],
+      maxSeconds: 900,
+    });
+    try {
+      const started = Date.now();
+      const rows = await runAll(`iscsi://127.0.0.1:${tgtd.port}/${tgtd.iqn}/1`, only, raw, "tgtd");
+      out.push(table(`tgtd directly (64 MiB LUN), ${((Date.now() - started) / 1000).toFixed(1)} s`, rows));
+    } finally {
+      await tgtd.stop();
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const text = out.join("\n");
+  process.stdout.write(`${text}\n`);
+  if (md) writeFileSync(md, text);
+}
+
+run().catch((e: unknown) => {
+  process.stderr.write(`iscsi-conformance: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,487 @@
+/**
+ * A guest application: an iSCSI target (RFC 7143) exporting the guest's own SCSI devices. Every
+ * command a remote initiator sends becomes a command the guest issues through its scsifront, so
+ * it crosses the PV ring, the grants and scsiback like any guest I/O. The protocol is
+ * {@link IscsiTargetConnection} (sans-IO); this module is its `node:net` shell plus the
+ * target-level SCSI a multi-LUN target answers itself (REPORT LUNS, absent LUNs).
+ * @module
+ */
+
+import { createServer, type Server, type Socket } from "node:net";
+import {
+  IscsiTargetConnection,
+  type TargetCommand,
+  type TargetResult,
+  TMF_ABORT_TASK,
+  TMF_LOGICAL_UNIT_RESET,
+  TMF_TARGET_WARM_RESET,
+  type TmfRequest,
+} from "../iscsi/target.js";
+import type { ScsiResult } from "../scsifront/scsi-host.js";
+import type { GuestScsiDevice } from "./midlayer.js";
+
+/** Options of an {@link IscsiExport}. */
+export interface IscsiExportOptions {
+  /** Target IQN; default `iqn.2026-12.org.pvscsi:<name>`. */
+  readonly iqn?: string;
+  /** Listen address; default 127.0.0.1 (servers in pvscsi listen on loopback unless told). */
+  readonly host?: string;
+  /** TCP port; default 3260; 0 picks a free one. */
+  readonly port?: number;
+  /** Initiator names allowed to log in (an ACL); default: all. */
+  readonly allow?: readonly string[];
+}
+
+/** One exported LUN: the iSCSI LUN number and the guest device behind it. */
+export interface ExportedLun {
+  readonly lun: number;
+  readonly device: GuestScsiDevice;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Fixed-format sense for key/ASC/ASCQ (SPC-4 §4.5.3). */
+function fixedSense(key: number, asc: number, ascq: number): Uint8Array {
+  const s = new Uint8Array(18);
+  s[0] = 0x70;
+  s[2] = key;
+  s[7] = 10;
+  s[12] = asc;
+  s[13] = ascq;
+  return s;
+}
+
+/** Where a data CDB keeps its TRANSFER LENGTH: [offset, bytes], for READ/WRITE/WRITE AND VERIFY (6/10/12/16). */
+const TRANSFER_LENGTH: Record<number, readonly [number, number, "in" | "out"]> = {
+  8: [4, 1, "in"],
+  10: [4, 1, "out"],
+  40: [7, 2, "in"],
+  42: [7, 2, "out"],
+  46: [7, 2, "out"],
+  168: [6, 4, "in"],
+  170: [6, 4, "out"],
+  174: [6, 4, "out"],
+  136: [10, 4, "in"],
+  138: [10, 4, "out"],
+  142: [10, 4, "out"],
+};
+
+function getField(cdb: Uint8Array, at: number, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 256 + cdb[at + i]!;
+  return v;
+}
+
+function setField(cdb: Uint8Array, at: number, n: number, v: number): void {
+  for (let i = n - 1; i >= 0; i--) {
+    cdb[at + i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+}
+
+/** A data CDB fitted to what the initiator's EDTL allows (see {@link fitToEdtl}). */
+export interface FittedCommand {
+  readonly cdb: Uint8Array;
+  readonly dataOut: Uint8Array | null;
+  readonly inLength: number;
+  /** Bytes the CDB asked for beyond EDTL (residual overflow). */
+  readonly overflow: number;
+  /** Data-in to keep (EDTL when a partial block was read), else -1. */
+  readonly keep: number;
+  /** Answer without sending anything (a 6-byte CDB cannot say 0 blocks). */
+  readonly noop: boolean;
+  /** A partial block of data-out: CHECK CONDITION 05/0E/03. */
+  readonly invalid: boolean;
+}
+
+/**
+ * What an iSCSI target does when the iSCSI Expected Data Transfer Length disagrees with the
+ * CDB's TRANSFER LENGTH (RFC 7143 §11.4.5.1; Linux TCM's `target_cmd_size_check`): move at most
+ * EDTL bytes — a shorter transfer length in the CDB, a read of a partial block cut to EDTL, the
+ * surplus data-out ignored — and report the difference as residual overflow or underflow. A read
+ * CDB sent with data-out runs as the read it is and its data is dropped. Other CDBs pass as
+ * they are. `blockSize` is the LU's logical block length.
+ */
+export function fitToEdtl(cmd: TargetCommand, blockSize: number): FittedCommand {
+  const tl = TRANSFER_LENGTH[cmd.cdb[0]!];
+  const plain: FittedCommand = {
+    cdb: cmd.cdb,
+    dataOut: cmd.dataOut,
+    inLength: cmd.inLength,
+    overflow: 0,
+    keep: -1,
+    noop: false,
+    invalid: false,
+  };
+  if (!tl) return plain;
+  const [at, n, dir] = tl;
+  let blocks = getField(cmd.cdb, at, n);
+  if (n === 1 && blocks === 0) blocks = 256;
+  const wanted = blocks * blockSize;
+  const edtl = cmd.dataOut ? cmd.dataOut.length : cmd.inLength;
+  if (dir === "in" && cmd.dataOut) {
+    return { ...plain, dataOut: null, inLength: wanted, keep: 0 };
+  }
+  if (edtl === wanted) return plain;
+  if (edtl > wanted) {
+    return dir === "out" ? { ...plain, dataOut: cmd.dataOut!.subarray(0, wanted) } : plain;
+  }
+  const overflow = wanted - edtl;
+  const cdb = cmd.cdb.slice();
+  if (dir === "out") {
+    if (edtl % blockSize !== 0) return { ...plain, overflow, invalid: true };
+    const fit = edtl / blockSize;
+    if (fit === 0 && n === 1) return { ...plain, overflow, noop: true };
+    setField(cdb, at, n, fit);
+    return { ...plain, cdb, dataOut: cmd.dataOut ?? new Uint8Array(0), overflow };
+  }
+  const fit = Math.ceil(edtl / blockSize);
+  if (fit === 0 && n === 1) return { ...plain, overflow, noop: true };
+  setField(cdb, at, n, fit);
+  return { ...plain, cdb, inLength: fit * blockSize, overflow, keep: edtl };
+}
+
+/**
+ * An iSCSI target over a list of guest devices: LUN `i` is `luns[i]`. One TCP server, any
+ * number of sessions (each its own connection, ERL 0).
+ */
+export class IscsiExport {
+  readonly iqn: string;
+  readonly luns: readonly ExportedLun[];
+  private readonly options: IscsiExportOptions;
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+  private nextTsih = 1;
+  private readonly inFlight = new Map<TargetCommand, Promise<unknown>>();
+  private _address = "";
+  private readonly blockSizes = new Map<number, number>();
+  private readonly unitAttentions = new Map<IscsiTargetConnection, Map<number, Uint8Array[]>>();
+  private _port = 0;
+
+  constructor(devices: readonly GuestScsiDevice[], name: string, options: IscsiExportOptions = {}) {
+    this.iqn = options.iqn ?? `iqn.2026-12.org.pvscsi:${name}`;
+    this.luns = devices.map((device, lun) => ({ lun, device }));
+    this.options = options;
+  }
+
+  /** `host:port` once listening. */
+  get portal(): string {
+    return `${this._address}:${this._port}`;
+  }
+
+  /** The port listened on (after {@link listen}). */
+  get port(): number {
+    return this._port;
+  }
+
+  /** Sessions connected now. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Start listening; resolves with the portal. */
+  listen(): Promise<string> {
+    const host = this.options.host ?? "127.0.0.1";
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.port ?? 3260, host, () => {
+        server.off("error", reject);
+        const a = server.address();
+        if (a && typeof a === "object") {
+          this._address = a.address;
+          this._port = a.port;
+        }
+        resolve(this.portal);
+      });
+    });
+  }
+
+  /** Stop listening and drop every session. */
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    const tsih = this.nextTsih;
+    this.nextTsih = (this.nextTsih % 0xfffe) + 1;
+    const allow = this.options.allow;
+    const conn: IscsiTargetConnection = new IscsiTargetConnection(
+      { targetName: this.iqn, address: `${this._address}:${this._port},1`, tsih },
+      {
+        send: (b) => {
+          if (!socket.destroyed) socket.write(b);
+        },
+        close: () => {
+          socket.end();
+        },
+        execute: (cmd) => this.execute(conn, cmd),
+        taskManagement: (req) => {
+          void this.tmf(req);
+        },
+        ...(allow ? { authorize: (name: string) => allow.includes(name) } : {}),
+      },
+    );
+    socket.on("data", (d: Buffer) => conn.receive(new Uint8Array(d.buffer, d.byteOffset, d.length)));
+    // A new I_T nexus meets 06/29/00 POWER ON, RESET OR BUS DEVICE RESET on every LU (SAM-5
+    // §6.3.1), as tgtd and LIO report it: the guest's own power-on UA was its kernel's to see.
+    const uas = new Map<number, Uint8Array[]>();
+    for (const { lun } of this.luns) uas.set(lun, [fixedSense(6, 0x29, 0)]);
+    this.unitAttentions.set(conn, uas);
+    const gone = () => {
+      this.unitAttentions.delete(conn);
+      conn.closed();
+      this.sockets.delete(socket);
+    };
+    socket.on("close", gone);
+    socket.on("error", gone);
+  }
+
+  private execute(conn: IscsiTargetConnection, cmd: TargetCommand): void {
+    const p = this.withUnitAttentions(conn, cmd).then(
+      (r) => {
+        this.inFlight.delete(cmd);
+        conn.complete(cmd, r);
+      },
+      (e: unknown) => {
+        this.inFlight.delete(cmd);
+        // A command the guest could not even issue: ABORTED COMMAND, no data.
+        conn.complete(cmd, { status: 2, sense: fixedSense(0x0b, 0, 0), ...(e ? {} : {}) });
+      },
+    );
+    this.inFlight.set(cmd, p);
+  }
+
+  /**
+   * Every iSCSI session is an I_T nexus of its own to the initiators, but the guest is one
+   * initiator to its devices: a unit attention the guest's device reports through one session
+   * (a LUN reset, changed mode parameters or LUN inventory) is queued for every other session
+   * of the LU too, and each session's pending UAs are reported before its next command runs
+   * (INQUIRY and REPORT LUNS excepted; REQUEST SENSE returns one as its data, SPC-4 §5.15).
+   */
+  private async withUnitAttentions(conn: IscsiTargetConnection, cmd: TargetCommand): Promise<TargetResult> {
+    const op = cmd.cdb[0]!;
+    const mine = this.unitAttentions.get(conn)?.get(cmd.lun);
+    if (mine && mine.length > 0 && op !== 0x12 && op !== 0xa0 && this.luns[cmd.lun]) {
+      const ua = mine.shift()!;
+      if (op === 0x03) return { status: 0, data: ua.subarray(0, Math.min(ua.length, cmd.inLength)) };
+      return { status: 2, sense: ua };
+    }
+    const r = await this.run(cmd);
+    const sense = r.sense;
+    if (
+      r.status === 2 &&
+      sense &&
+      sense.length >= 14 &&
+      (sense[0]! & 0x7f) === 0x70 &&
+      (sense[2]! & 0x0f) === 6
+    ) {
+      for (const [other, map] of this.unitAttentions) {
+        if (other === conn) continue;
+        const q = map.get(cmd.lun);
+        if (q && q.length < 8 && !q.some((x) => x[12] === sense[12] && x[13] === sense[13]))
+          q.push(sense.slice(0, 18));
+      }
+    }
+    return r;
+  }
+
+  /** The target-level answers, then the guest's own device through its scsifront. */
+  private async run(cmd: TargetCommand): Promise<TargetResult> {
+    const op = cmd.cdb[0]!;
+    if (op === 0xa0) return this.reportLuns(cmd);
+    const lu = this.luns[cmd.lun];
+    if (!lu) {
+      if (op === 0x12) {
+        // INQUIRY of an absent LUN: peripheral qualifier 011b, type 1Fh (SPC-4 §6.6.2).
+        const inq = new Uint8Array(36);
+        inq[0] = 0x7f;
+        inq[2] = 5;
+        inq[3] = 2;
+        inq[4] = 31;
+        return { status: 0, data: inq.subarray(0, cmd.inLength) };
+      }
+      return { status: 2, sense: fixedSense(5, 0x25, 0) };
+    }
+    const dev = lu.device;
+    const fit = fitToEdtl(cmd, this.blockSizes.get(cmd.lun) ?? 512);
+    if (fit.invalid) return { status: 2, sense: fixedSense(5, 0x0e, 0x03), overflow: fit.overflow };
+    if (fit.noop) return { status: 0, overflow: fit.overflow };
+    const max = dev.host.maxTransfer;
+    const len = fit.dataOut ? fit.dataOut.length : fit.inLength;
+    const bs = this.blockSizes.get(cmd.lun) ?? 512;
+    const r =
+      len > max
+        ? await this.split(dev, fit, Math.floor(max / bs), bs)
+        : await dev.host.execute({
+            channel: dev.channel,
+            id: dev.id,
+            lun: dev.lun,
+            cdb: fit.cdb,
+            ...(fit.dataOut && fit.dataOut.length > 0
+              ? { dataOut: fit.dataOut }
+              : fit.inLength > 0
+                ? { dataInLength: fit.inLength }
+                : {}),
+          });
+    if (r.host !== 0) {
+      // The guest's transport failed the command (host byte): no SCSI status to report, so
+      // the initiator sees ABORTED COMMAND, as a SAS/FC target reports a lost nexus.
+      return { status: 2, sense: fixedSense(0x0b, 0x47, 0) };
+    }
+    let data: Uint8Array = fit.keep >= 0 ? r.data.subarray(0, fit.keep) : r.data;
+    if (r.status === 0) this.sniff(cmd, data);
+    if (op === 0x12 && (cmd.cdb[1]! & 1) === 1 && cmd.cdb[2] === 0xb0 && data.length >= 12) {
+      // Block Limits: no more per command than the guest's ring takes (documented difference).
+      data = data.slice();
+      const blocks = Math.floor(max / (this.blockSizes.get(cmd.lun) ?? 512));
+      const cur = ((data[8]! << 24) | (data[9]! << 16) | (data[10]! << 8) | data[11]!) >>> 0;
+      if (cur === 0 || cur > blocks) {
+        data[8] = blocks >>> 24;
+        data[9] = (blocks >>> 16) & 0xff;
+        data[10] = (blocks >>> 8) & 0xff;
+        data[11] = blocks & 0xff;
+      }
+    }
+    const moved = fit.dataOut ? fit.dataOut.length - Math.min(r.residual, fit.dataOut.length) : 0;
+    return {
+      status: r.status,
+      sense: r.sense,
+      data: cmd.dataOut ? EMPTY : data,
+      writeResidual: cmd.dataOut ? cmd.dataOut.length - moved : 0,
+      overflow: fit.overflow,
+    };
+  }
+
+  /**
+   * A READ/WRITE larger than the guest's ring takes per request, as Linux's block layer splits
+   * it: consecutive pieces of `chunk` blocks, stopping at the first that does not end GOOD (its
+   * status and sense are the command's; the data before it is kept).
+   */
+  private async split(
+    dev: GuestScsiDevice,
+    fit: FittedCommand,
+    chunk: number,
+    bs: number,
+  ): Promise<ScsiResult> {
+    const op = fit.cdb[0]!;
+    const tl = TRANSFER_LENGTH[op];
+    const lbaAt = op === 0x08 || op === 0x0a ? null : 2;
+    if (!tl || lbaAt === null || chunk < 1) {
+      return { status: 2, host: 0, sense: fixedSense(5, 0x24, 0), residual: 0, data: EMPTY };
+    }
+    const [at, n] = tl;
+    const lbaLen = op >= 0x88 && op <= 0x8f ? 8 : 4;
+    const lba = getField(fit.cdb, lbaAt, lbaLen);
+    const blocks = getField(fit.cdb, at, n);
+    const parts: Uint8Array[] = [];
+    let last: ScsiResult | null = null;
+    for (let done = 0; done < blocks; done += chunk) {
+      const count = Math.min(chunk, blocks - done);
+      const cdb = fit.cdb.slice();
+      setField(cdb, lbaAt, lbaLen, lba + done);
+      setField(cdb, at, n, count);
+      last = await dev.host.execute({
+        channel: dev.channel,
+        id: dev.id,
+        lun: dev.lun,
+        cdb,
+        ...(fit.dataOut
+          ? { dataOut: fit.dataOut.subarray(done * bs, (done + count) * bs) }
+          : { dataInLength: count * bs }),
+      });
+      if (last.host !== 0 || last.status !== 0) break;
+      if (!fit.dataOut) parts.push(last.data);
+    }
+    const data = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      data.set(p, o);
+      o += p.length;
+    }
+    const total = fit.dataOut ? fit.dataOut.length : fit.inLength;
+    return { ...last!, data, residual: fit.dataOut ? (last!.status === 0 ? 0 : total) : total - data.length };
+  }
+
+  /** Learn each LU's block length from the READ CAPACITY answers that pass by. */
+  private sniff(cmd: TargetCommand, data: Uint8Array): void {
+    const op = cmd.cdb[0];
+    let bs = 0;
+    if (op === 0x25 && data.length >= 8)
+      bs = ((data[4]! << 24) | (data[5]! << 16) | (data[6]! << 8) | data[7]!) >>> 0;
+    else if (op === 0x9e && (cmd.cdb[1]! & 0x1f) === 0x10 && data.length >= 12)
+      bs = ((data[8]! << 24) | (data[9]! << 16) | (data[10]! << 8) | data[11]!) >>> 0;
+    if (bs >= 512 && bs <= 65536) this.blockSizes.set(cmd.lun, bs);
+  }
+
+  /** REPORT LUNS for the whole target (SPC-4 §6.33): the export's LUN table. */
+  private reportLuns(cmd: TargetCommand): TargetResult {
+    const c = cmd.cdb;
+    const alloc = ((c[6]! << 24) | (c[7]! << 16) | (c[8]! << 8) | c[9]!) >>> 0;
+    if (alloc < 16 || c[2]! > 2) return { status: 2, sense: fixedSense(5, 0x24, 0) };
+    const list = new Uint8Array(8 + 8 * this.luns.length);
+    const n = this.luns.length * 8;
+    list[0] = n >>> 24;
+    list[1] = (n >>> 16) & 0xff;
+    list[2] = (n >>> 8) & 0xff;
+    list[3] = n & 0xff;
+    for (const { lun } of this.luns) {
+      const at = 8 + lun * 8;
+      if (lun < 256) list[at + 1] = lun;
+      else {
+        list[at] = 0x40 | ((lun >> 8) & 0x3f);
+        list[at + 1] = lun & 0xff;
+      }
+    }
+    return { status: 0, data: list.subarray(0, Math.min(alloc, cmd.inLength)) };
+  }
+
+  private async tmf(req: TmfRequest): Promise<void> {
+    const settle = async () => {
+      // The aborted commands' completions are dropped by the connection; wait until the guest has
+      // them back, so "complete" means nothing of theirs is still running below.
+      await Promise.allSettled(req.aborted.map((c) => this.inFlight.get(c)).filter((p) => p !== undefined));
+    };
+    try {
+      if (req.fn === TMF_ABORT_TASK) {
+        await settle();
+        req.respond(0);
+        return;
+      }
+      const resetLun = async (lun: number): Promise<boolean> => {
+        const lu = this.luns[lun];
+        if (!lu) return false;
+        return lu.device.host.reset(lu.device.channel, lu.device.id, lu.device.lun);
+      };
+      if (req.fn === TMF_LOGICAL_UNIT_RESET) {
+        if (!this.luns[req.lun]) {
+          req.respond(2); // LUN does not exist
+          return;
+        }
+        const ok = await resetLun(req.lun);
+        await settle();
+        req.respond(ok ? 0 : 255);
+        return;
+      }
+      if (req.fn === TMF_TARGET_WARM_RESET) {
+        let ok = true;
+        for (const { lun } of this.luns) ok = (await resetLun(lun)) && ok;
+        await settle();
+        req.respond(ok ? 0 : 255);
+        return;
+      }
+      // ABORT TASK SET / CLEAR TASK SET: this session's tasks on the LUN.
+      await settle();
+      req.respond(0);
+    } catch {
+      req.respond(255);
+    }
+  }
+}
