@@ -8,7 +8,7 @@ import { XEN_PAGE_SIZE } from "../xen/page.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import { XenstoreRingPage } from "../xenstore/ring-page.js";
 import { Xenstored } from "../xenstore/xenstored.js";
-import type { BackendBoot } from "./kernel-api.js";
+import type { BackendBoot, PvLimits } from "./kernel-api.js";
 
 /** Options of {@link boot}. */
 export interface BootOptions {
@@ -18,6 +18,8 @@ export interface BootOptions {
   readonly pollMode?: boolean;
   /** Frames of dom0's memory (default 4096: 16 MiB). */
   readonly dom0Frames?: number;
+  /** Protocol limits dom0's backends offer (2007-era reruns). */
+  readonly pvLimits?: PvLimits;
 }
 
 /** The machine's fixed parts: the hypervisor, dom0, and xenstored with the toolstack's client. */
@@ -101,6 +103,7 @@ export async function boot<K>(
     xenstore: { frame, port },
     hostConfig: options.hostConfig ?? null,
     pollMode: machine.pollMode,
+    ...(options.pvLimits ? { pvLimits: options.pvLimits } : {}),
   });
   return { machine, dom0Kernel };
 }
