@@ -1,8 +1,9 @@
 import { runDemo } from "../../toolstack/demo.js";
+import { runVbdDemo } from "../../toolstack/vbd-demo.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
 
-const USAGE = `Usage: pvscsi demo [--json]
+const USAGE = `Usage: pvscsi demo [--vbd] [--json]
 
 Run the backup-to-tape scenario end to end in one process: an emulated host whose dom0 has an LTO tape
 autoloader and a disk; a guest with two vscsi devices scans them, writes and reads its disk with
@@ -10,6 +11,8 @@ checksums while the tape drive is hot-attached, backs a directory tree up to tap
 rewinds, restores and verifies it, unloads; then a detach, and destroy. Cartridges live in a
 temporary directory. DEBUG=pvscsi:* shows every layer's events.
 
+  --vbd    instead, the second split driver: one dom0 disk as a vscsi disk (sda) and as a Xen
+           virtual block device (xvda) in the same guest, data across both, fio on each, hot-unplug
   --json   print the steps, checks, rates and backend counters as one JSON document
 `;
 
@@ -21,7 +24,7 @@ export const demoCommand: Command = {
     const { values } = parseCommandArgs(
       "demo",
       argv,
-      { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      { json: { type: "boolean" }, vbd: { type: "boolean" }, help: { type: "boolean", short: "h" } },
       false,
     );
     if (values.help) {
@@ -30,7 +33,7 @@ export const demoCommand: Command = {
     }
     const json = values.json === true;
     let n = 0;
-    const report = await runDemo((s) => {
+    const report = await (values.vbd === true ? runVbdDemo : runDemo)((s) => {
       if (json) return;
       n++;
       io.out(`\n== ${n}. ${s.title}  (${s.ms.toFixed(0)} ms)\n${s.text}`);
