@@ -46,7 +46,10 @@ const ROWS: readonly SeedRow[] = [
 ];
 
 const ERAS: ReadonlyArray<{ readonly name: string; readonly limits: PvLimits }> = [
-  { name: "2007 limits (blkif 11 segments, vscsiif 26)", limits: { blkifIndirectSegments: 0, scsiSgGrant: 0, blkifPersistent: false } },
+  {
+    name: "2007 limits (blkif 11 segments, vscsiif 26)",
+    limits: { blkifIndirectSegments: 0, scsiSgGrant: 0, blkifPersistent: false },
+  },
   { name: "today (indirect segments, feature-sg-grant)", limits: {} },
 ];
 
@@ -97,7 +100,11 @@ const xvd = Array.from({ length: DISKS }, (_, i) => `/dev/xvd${"abc"[i]}`);
 const table: Array<Record<string, string>> = [];
 for (const era of ERAS) {
   const host = await Host.start({
-    hostConfig: { text: hostConfig(), source: "vbd.bench", baseDir: IMAGES ?? mkdtempSync(join(tmpdir(), "vbd-bench-")) },
+    hostConfig: {
+      text: hostConfig(),
+      source: "vbd.bench",
+      baseDir: IMAGES ?? mkdtempSync(join(tmpdir(), "vbd-bench-")),
+    },
     pvLimits: era.limits,
   });
   try {

@@ -93,7 +93,12 @@ export async function runVbdDemo(sink: (step: DemoStep) => void = () => {}): Pro
         dbLsSource(db.connect(0)),
         `/local/domain/0/backend/vbd/${domid}/51712`,
         { perms: false, flat: false, width: 100 },
-        { out: (t) => void (out += t), warn: () => {} },
+        {
+          out: (t) => {
+            out += t;
+          },
+          warn: () => {},
+        },
       );
       say(`dom0# xenstore-ls /local/domain/0/backend/vbd/${domid}/51712`);
       say(out);
