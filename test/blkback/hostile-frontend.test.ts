@@ -113,3 +113,81 @@ describe("blkback against garbage in a frontend's xenstore", () => {
     await goodStillWorks(5);
   });
 });
+
+describe("a hand-built multi-queue frontend", () => {
+  it("two queues (queue-N/ring-ref, queue-N/event-channel) each get a ring; I/O on both", async () => {
+    const { BlkfrontRing, BlkCommand } = await import("../../src/blkfront/blkfront-ring.js");
+    const { SharedRing } = await import("../../src/ring/shared-ring.js");
+    const ctx = sys.hv.context(bad);
+    const xs = sys.xs;
+    const devid = 51792;
+    const be = `/local/domain/0/backend/vbd/${bad}/${devid}`;
+    const fe = `/local/domain/${bad}/hostile/${devid}`;
+    const rings: InstanceType<typeof BlkfrontRing>[] = [];
+    const nodes: Record<string, string> = { "multi-queue-num-queues": "2", protocol: "x86_64-abi" };
+    for (let q = 0; q < 2; q++) {
+      const frame = ctx.frames.alloc();
+      ctx.page(frame).fill(0);
+      const ref = ctx.grants.grantAccess(0, frame, false);
+      const port = ctx.evtchn.allocUnbound(0);
+      const ring = new BlkfrontRing({
+        memory: {
+          bytes: ctx.memory,
+          allocFrame: () => ctx.frames.alloc(),
+          freeFrame: (f) => ctx.frames.free(f),
+        },
+        grants: {
+          grantAccess: (f, ro) => ctx.grants.grantAccess(0, f, ro),
+          endAccess: (r) => ctx.grants.endAccess(r),
+        },
+        notifier: { notify: () => ctx.evtchn.send(port) },
+        polling: true,
+      });
+      ring.connect(new SharedRing(ctx.memory.buffer, ctx.memory.byteOffset + frame * 4096, 4096, 112));
+      rings.push(ring);
+      nodes[`queue-${q}/ring-ref`] = String(ref);
+      nodes[`queue-${q}/event-channel`] = String(port);
+    }
+    await sys.run(
+      xs.transaction(async (tx) => {
+        for (const [k, v] of Object.entries(nodes)) await tx.write(`${fe}/${k}`, v);
+        await tx.write(`${fe}/state`, "3");
+        await tx.write(`${be}/frontend`, fe);
+        await tx.write(`${be}/frontend-id`, String(bad));
+        await tx.write(`${be}/online`, "1");
+        await tx.write(`${be}/params`, "0:0:1:0");
+        await tx.write(`${be}/mode`, "w");
+        await tx.write(`${be}/state`, "1");
+      }),
+    );
+    let state = "";
+    for (let i = 0; i < 300 && state !== "4"; i++) {
+      state = (await sys.run(xs.tryRead(`${be}/state`))) ?? "";
+      if (state !== "4") await sys.run(sleep(2));
+    }
+    expect(state).toBe("4");
+    const report = (await sys.run(host.vbdReport())).find(
+      (r) => r.frontendDomid === bad && r.devid === devid,
+    )!;
+    expect(report.rings).toBe(2);
+    for (const [q, ring] of rings.entries()) {
+      const c = new BlkCommand(1);
+      c.frames[0] = ctx.frames.alloc();
+      c.frameCount = 1;
+      c.length = 4096;
+      c.op = 1;
+      c.sector = q * 8;
+      let status = 99;
+      c.onComplete = (d) => {
+        status = d.status;
+      };
+      expect(ring.submit(c)).toBe("queued");
+      for (let i = 0; i < 200 && status === 99; i++) {
+        await sys.run(sleep(2));
+        ring.onEvent();
+      }
+      expect(status).toBe(0);
+    }
+    await sys.run(xs.rm(be));
+  });
+});
