@@ -9,9 +9,9 @@
 const layers = [
   ["xen", "trace"], // page size, domain ids, every Xen struct layout; the trace recorder every core writes to
   ["ring", "grant", "evtchn", "xenstore", "scsi"], // Xen's mechanisms; SCSI's vocabulary
-  ["vscsiif", "xenbus", "iscsi"], // the PVSCSI wire protocol; xenbus states over xenstore; iSCSI (sans-IO, needs only SCSI vocabulary)
+  ["vscsiif", "blkif", "xenbus", "iscsi"], // the PVSCSI and block (VBD) wire protocols; xenbus states over xenstore; iSCSI (sans-IO, needs only SCSI vocabulary)
   ["hypervisor"], // Hypervisor, DomainContext, named ports, a domain kernel's base
-  ["scsifront", "scsiback"], // the split driver's two halves
+  ["scsifront", "scsiback", "blkfront", "blkback"], // each split driver's two halves (blkback reaches disks as SCSI devices)
   ["targets"], // emulated SCSI devices and dom0's inventory
   ["guest"], // the guest's SCSI midlayer, upper drivers and userland
   ["system"], // one assembly of the machine: threads or a single thread

@@ -41,6 +41,8 @@ export interface BackendEnv {
   schedule(vhost: Vhost): void;
   /** Whether the driver polls rings instead of sleeping on event channels. */
   readonly pollMode: boolean;
+  /** `feature-sg-grant` to offer; 0 offers none (default `SCSIBACK_SG_GRANT`). */
+  readonly sgGrant?: number;
 }
 
 /** `VSCSIBACK_OP_ADD_OR_DEL_LUN` / `VSCSIBACK_OP_UPDATEDEV_STATE` of Linux scsiback. */
@@ -120,7 +122,7 @@ export class BackendDevice {
       devid,
       initiator: env.initiator(frontendDomid, devid),
       featureHost,
-      sgGrant: SCSIBACK_SG_GRANT,
+      sgGrant: env.sgGrant ?? SCSIBACK_SG_GRANT,
       grants,
       notifier: { notify: () => this.notify() },
       wake: () => {
@@ -143,7 +145,8 @@ export class BackendDevice {
     return this.queue.run(async () => {
       const xs = this.env.xs;
       this.frontendDir = (await xs.tryRead(`${this.dir}/${XenbusNode.frontend}`)) ?? "";
-      await xs.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(SCSIBACK_SG_GRANT));
+      const sgGrant = this.env.sgGrant ?? SCSIBACK_SG_GRANT;
+      if (sgGrant > 0) await xs.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(sgGrant));
       await this.switchTo(XenbusState.InitWait);
       if (this.frontendDir === "") {
         await this.fatal("frontend path missing");

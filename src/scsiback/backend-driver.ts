@@ -23,6 +23,11 @@ export interface ScsibackDriverOptions {
   readonly pollMode?: boolean;
   /** First I_T nexus id this driver hands out (ids must be unique among all initiators of a device). */
   readonly firstInitiatorId?: number;
+  /**
+   * `feature-sg-grant` to offer (default `SCSIBACK_SG_GRANT`, 128); 0 leaves the node out, as
+   * 2007's scsiback did, so frontends stay at `VSCSIIF_SG_TABLESIZE` (26) segments.
+   */
+  readonly sgGrant?: number;
 }
 
 /** What `scsi-list`, `pvscsi demo` and the benchmarks read about one vhost. */
@@ -69,6 +74,7 @@ export class ScsibackDriver {
       xs: options.xs,
       resolve: options.resolve,
       pollMode: this.pollMode,
+      sgGrant: options.sgGrant,
       initiator: (fe, devid): Initiator => ({
         id: this.nextInitiator++,
         name: `xen-pvscsi:dom${fe}/vhost${devid}`,

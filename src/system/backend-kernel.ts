@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { BlkbackDriver, type VbdReport } from "../blkback/backend-driver.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import { DomainKernel } from "../hypervisor/domain-kernel.js";
 import type { ScsiDevice } from "../scsi/device.js";
@@ -37,11 +38,13 @@ export class BackendKernel implements BackendKernelApi {
     pollMode: boolean,
     hostThreads: SharedArrayBuffer | undefined,
     idleWaitMs: number | undefined,
+    /** blkback: the same units served as Xen virtual block devices (VBDs). */
+    readonly blkback: BlkbackDriver,
   ) {
     const ev = ctx.evtchn;
     this.loop =
       drive === "loop"
-        ? runKernelLoop(kernel.dispatcher, [backend], {
+        ? runKernelLoop(kernel.dispatcher, [backend, blkback], {
             pollMode,
             stats: this.loopStats,
             ...(idleWaitMs !== undefined ? { idleWaitMs } : {}),
@@ -52,6 +55,7 @@ export class BackendKernel implements BackendKernelApi {
               ev.callsInTransit() === 0 &&
               !kernel.xenstoreBusy() &&
               !backend.busyOffRing &&
+              !blkback.busyOffRing &&
               this.baselineServing === 0,
             ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
           })
@@ -75,21 +79,40 @@ export class BackendKernel implements BackendKernelApi {
           parseHostConfig(boot.hostConfig.text, boot.hostConfig.source, boot.hostConfig.baseDir),
         )
       : await Inventory.openDefault();
+    const resolve = async (pdev: string): Promise<ResolvedPdev | string> => {
+      const own = extra?.(pdev);
+      if (own !== undefined) return own;
+      const e = inventory.find(pdev);
+      if (!e) return "doesn't exist";
+      // A unit that could not be opened is tried again on each attach: the user may have
+      // fixed the image (or the other host released it) since the host started.
+      const fault = e.fault === null ? null : await inventory.reopen(e);
+      if (fault !== null) return `not ready: ${fault}`;
+      return { device: e.device, physLun: e.hctl.lun };
+    };
+    const limits = boot.pvLimits ?? {};
     const backend = new ScsibackDriver({
       ctx,
       dispatcher: kernel.dispatcher,
       xs: kernel.xs,
       pollMode: boot.pollMode,
-      resolve: async (pdev) => {
-        const own = extra?.(pdev);
-        if (own !== undefined) return own;
-        const e = inventory.find(pdev);
-        if (!e) return "doesn't exist";
-        // A unit that could not be opened is tried again on each attach: the user may have
-        // fixed the image (or the other host released it) since the host started.
-        const fault = e.fault === null ? null : await inventory.reopen(e);
-        if (fault !== null) return `not ready: ${fault}`;
-        return { device: e.device, physLun: e.hctl.lun };
+      resolve,
+      ...(limits.scsiSgGrant !== undefined ? { sgGrant: limits.scsiSgGrant } : {}),
+    });
+    // A VBD's `params` names a unit of the same inventory (`/dev/sdX`, h:c:t:l or naa.), so a vscsi
+    // disk and a vbd over one image reach the same device object.
+    const blkback = new BlkbackDriver({
+      ctx,
+      dispatcher: kernel.dispatcher,
+      xs: kernel.xs,
+      pollMode: boot.pollMode,
+      ...(limits.blkifIndirectSegments !== undefined
+        ? { maxIndirectSegments: limits.blkifIndirectSegments }
+        : {}),
+      ...(limits.blkifPersistent !== undefined ? { persistent: limits.blkifPersistent } : {}),
+      resolve: async (target) => {
+        const r = await resolve(target);
+        return typeof r === "string" ? r : { device: r.device, lun: r.physLun };
       },
     });
     return new BackendKernel(
@@ -101,17 +124,19 @@ export class BackendKernel implements BackendKernelApi {
       boot.pollMode,
       boot.hostThreads,
       boot.idleWaitMs,
+      blkback,
     );
   }
 
   /** Start scsiback (its watch on `backend/vscsi`). */
-  start(): Promise<void> {
-    return this.backend.start();
+  async start(): Promise<void> {
+    await this.backend.start();
+    await this.blkback.start();
   }
 
   /** One pass of a pumped kernel: dispatch events and run the rings. */
   pump(): number {
-    return this.kernel.dispatcher.poll() + this.backend.runPending();
+    return this.kernel.dispatcher.poll() + this.backend.runPending() + this.blkback.runPending();
   }
 
   async introducePeer(handle: DomainHandle): Promise<void> {
@@ -124,6 +149,10 @@ export class BackendKernel implements BackendKernelApi {
 
   async report(): Promise<VhostReport[]> {
     return this.backend.report();
+  }
+
+  async vbdReport(): Promise<VbdReport[]> {
+    return this.blkback.report();
   }
 
   async inventory(): Promise<LsscsiRow[]> {
@@ -142,6 +171,7 @@ export class BackendKernel implements BackendKernelApi {
 
   async stop(): Promise<void> {
     await this.backend.stop();
+    await this.blkback.stop();
     this.stopping = true;
     this.ctx.evtchn.kick();
     if (this.loop) await this.loop;

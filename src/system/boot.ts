@@ -8,7 +8,7 @@ import { XEN_PAGE_SIZE } from "../xen/page.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import { XenstoreRingPage } from "../xenstore/ring-page.js";
 import { Xenstored } from "../xenstore/xenstored.js";
-import type { BackendBoot } from "./kernel-api.js";
+import type { BackendBoot, PvLimits } from "./kernel-api.js";
 
 /** Options of {@link boot}. */
 export interface BootOptions {
@@ -23,6 +23,8 @@ export interface BootOptions {
    * tracer, and each kernel worker's — listed in the system's `traces`.
    */
   readonly trace?: boolean;
+  /** Protocol limits dom0's backends offer (2007-era reruns). */
+  readonly pvLimits?: PvLimits;
 }
 
 /** The machine's fixed parts: the hypervisor, dom0, and xenstored with the toolstack's client. */
@@ -109,6 +111,7 @@ export async function boot<K>(
     xenstore: { frame, port },
     hostConfig: options.hostConfig ?? null,
     pollMode: machine.pollMode,
+    ...(options.pvLimits ? { pvLimits: options.pvLimits } : {}),
   });
   return { machine, dom0Kernel };
 }

@@ -1,4 +1,6 @@
 import createDebug from "debug";
+import { BlkfrontDriver } from "../blkfront/frontend-driver.js";
+import { attachBlockLayer, GuestBlock } from "../guest/block-layer.js";
 import { GuestFs } from "../guest/guest-fs.js";
 import { GuestScsi } from "../guest/midlayer.js";
 import type { CommandResult } from "../guest/userland/command.js";
@@ -36,6 +38,8 @@ export class GuestKernel implements GuestKernelApi {
   private readonly loop: Promise<void> | null;
   /** The guest's own filesystem, the only files its commands reach. */
   readonly fs: GuestFs;
+  /** blkfront: the guest's Xen virtual disks (`xvdX`), beside scsifront's SCSI hosts. */
+  readonly blkfront: BlkfrontDriver;
 
   private constructor(
     readonly ctx: DomainContext,
@@ -49,15 +53,30 @@ export class GuestKernel implements GuestKernelApi {
   ) {
     this.fs = new GuestFs(guestRoot);
     const ev = ctx.evtchn;
+    const block = new GuestBlock({
+      bytes: ctx.memory,
+      allocFrame: () => ctx.frames.alloc(),
+      freeFrame: (f) => ctx.frames.free(f),
+    });
+    attachBlockLayer(frontend.scsi, block);
+    const blkfront = new BlkfrontDriver({
+      ctx,
+      dispatcher: kernel.dispatcher,
+      xs: kernel.xs,
+      block,
+      pollMode,
+    });
+    this.blkfront = blkfront;
     this.loop =
       drive === "loop"
-        ? runKernelLoop(kernel.dispatcher, [frontend], {
+        ? runKernelLoop(kernel.dispatcher, [frontend, blkfront], {
             pollMode,
             stats: this.loopStats,
             ...(idleWaitMs !== undefined ? { idleWaitMs } : {}),
             stopped: () => this.stopping,
             tick: () => {
               if (frontend.deferredGrants > 0) frontend.retryDeferred();
+              if (blkfront.deferredGrants > 0) blkfront.retryDeferred();
             },
             // A guest command is a control call: while one runs (its promises, file I/O and
             // timers need the event loop) the loop sleeps with waitAsync; between commands it
@@ -97,14 +116,16 @@ export class GuestKernel implements GuestKernelApi {
   }
 
   /** Start scsifront (its watch on the domain's `device/vscsi`). */
-  start(): Promise<void> {
-    return this.frontend.start();
+  async start(): Promise<void> {
+    await this.frontend.start();
+    await this.blkfront.start();
   }
 
   /** One pass of a pumped kernel: dispatch events, run the rings, retry deferred grant ends. */
   pump(): number {
-    const work = this.kernel.dispatcher.poll() + this.frontend.runPending();
+    const work = this.kernel.dispatcher.poll() + this.frontend.runPending() + this.blkfront.runPending();
     this.frontend.retryDeferred();
+    this.blkfront.retryDeferred();
     return work;
   }
 
@@ -126,26 +147,34 @@ export class GuestKernel implements GuestKernelApi {
       .map((c) => ({ devid: c.devid, state: c.state, backend: c.backend, hostNo: c.host?.hostNo ?? null }));
   }
 
-  settled(): Promise<void> {
-    return this.frontend.settled();
+  async settled(): Promise<void> {
+    await this.frontend.settled();
+    await this.blkfront.settled();
   }
 
   baselineRun(args: BaselineRunArgs): Promise<BaselineResult> {
     return runBaseline(args.port, args);
   }
 
-  shutdown(): Promise<void> {
-    return this.frontend.shutdown();
+  async shutdown(): Promise<void> {
+    await this.frontend.shutdown();
+    await this.blkfront.shutdown();
   }
 
   async released(): Promise<GuestReleased> {
     await this.frontend.settled();
+    await this.blkfront.settled();
     this.frontend.retryDeferred();
-    return { devices: this.frontend.deviceCount, deferredGrants: this.frontend.deferredGrants };
+    this.blkfront.retryDeferred();
+    return {
+      devices: this.frontend.deviceCount + this.blkfront.deviceCount,
+      deferredGrants: this.frontend.deferredGrants + this.blkfront.deferredGrants,
+    };
   }
 
   async stop(): Promise<void> {
     await this.frontend.stop();
+    await this.blkfront.stop();
     this.stopping = true;
     this.ctx.evtchn.kick();
     if (this.loop) await this.loop;

@@ -1,4 +1,5 @@
 import type { MessagePort } from "node:worker_threads";
+import type { VbdReport } from "../blkback/backend-driver.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
@@ -41,10 +42,25 @@ export interface GuestBoot extends KernelBoot {
   readonly guestRoot: string;
 }
 
+/**
+ * Protocol limits a backend offers, to rerun old measurements: 2007's backends offered neither
+ * indirect blkif segments nor vscsiif's `feature-sg-grant`. Absent fields keep today's defaults.
+ */
+export interface PvLimits {
+  /** blkback's `feature-max-indirect-segments` (default 256; 0 = not offered). */
+  readonly blkifIndirectSegments?: number;
+  /** blkback's `feature-persistent` (default offered). */
+  readonly blkifPersistent?: boolean;
+  /** scsiback's `feature-sg-grant` (default 128; 0 = not offered). */
+  readonly scsiSgGrant?: number;
+}
+
 /** What the toolstack boots a backend kernel (dom0's or a driver domain's scsiback) with. */
 export interface BackendBoot extends KernelBoot {
   /** The host config (text and where it came from); null for the built-in default inventory. */
   readonly hostConfig: HostConfigSource | null;
+  /** Protocol limits to offer instead of today's defaults. */
+  readonly pvLimits?: PvLimits;
 }
 
 /** One of a guest's vscsi controllers as its scsifront sees it. */
@@ -120,6 +136,8 @@ export interface BackendKernelApi {
   report(): Promise<VhostReport[]>;
   /** The SCSI devices of its inventory, as `lsscsi` lists them. */
   inventory(): Promise<LsscsiRow[]>;
+  /** blkback's view of every VBD it serves. */
+  vbdReport(): Promise<VbdReport[]>;
   /** Benchmarks only: serve the postMessage baseline for `pdev` on `args.port`. */
   baselineServe(args: { readonly port: MessagePort; readonly pdev: string }): Promise<void>;
   /** Stop scsiback, the kernel, and close the inventory's devices. */
@@ -148,6 +166,7 @@ export const BACKEND_KERNEL_METHODS: Readonly<Record<keyof BackendKernelApi, tru
   forgetPeer: true,
   report: true,
   inventory: true,
+  vbdReport: true,
   baselineServe: true,
   stop: true,
 };

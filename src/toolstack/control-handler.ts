@@ -62,6 +62,18 @@ export function hostControlHandler(host: Host): ControlHandler {
           }
           return host.scsiList(domains as string[]);
         }
+        case "xl.block-attach": {
+          const spec = args.spec;
+          if (!Array.isArray(spec) || !spec.every((d) => typeof d === "string"))
+            throw configError(`control ${op}`, "'spec' must be a list of disk spec components");
+          await host.blockAttach(str(args, "domain", op), spec as string[]);
+          return null;
+        }
+        case "xl.block-detach":
+          await host.blockDetach(str(args, "domain", op), str(args, "vdev", op));
+          return null;
+        case "xl.block-list":
+          return host.blockList(str(args, "domain", op));
         case "guest": {
           const argv = args.argv;
           if (!Array.isArray(argv) || !argv.every((a) => typeof a === "string"))

@@ -5,6 +5,7 @@ import {
   readHostConfigSource,
 } from "../targets/inventory/host-config.js";
 import { configError } from "../xen/errors.js";
+import { type DiskSpec, parseDiskSpec } from "./disk-spec.js";
 import { parseVscsiSpec, type VscsiSpec } from "./vscsi-spec.js";
 import { parseXlConfig, type XlSetting, xlString, xlStringList } from "./xl-config.js";
 
@@ -13,6 +14,8 @@ export interface DomainSpec {
   readonly name: string;
   readonly memoryMiB: number;
   readonly vscsi: ReadonlyArray<{ readonly spec: VscsiSpec; readonly where: string }>;
+  /** `disk = [ ... ]`: Xen virtual block devices (xl-disk-configuration syntax), served by blkback. */
+  readonly disk?: ReadonlyArray<{ readonly spec: DiskSpec; readonly where: string }>;
   /**
    * `driver_domain = 1`: the domain's kernel runs scsiback over a physical SCSI inventory of its
    * own (`scsi_host_config`, or the built-in one) instead of scsifront; guests name it with
@@ -34,6 +37,7 @@ export const DOMAIN_CONFIG_KEYS: readonly string[] = [
   "name",
   "memory",
   "vscsi",
+  "disk",
   "driver_domain",
   "scsi_host_config",
   "guest_root",
@@ -57,7 +61,6 @@ const XL_CFG_IGNORED = new Set([
   "root",
   "bootloader",
   "bootloader_args",
-  "disk",
   "vif",
   "vfb",
   "vkb",
@@ -154,10 +157,15 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
       );
     }
     const guestRoot = xlString(cfg, "guest_root", file);
+    const disk = xlStringList(cfg, "disk", file).map((e) => {
+      const where = `${file}:${e.line}`;
+      return { spec: parseDiskSpec(e.value, where), where };
+    });
     return {
       name,
       memoryMiB,
       vscsi,
+      ...(disk.length > 0 ? { disk } : {}),
       warnings,
       ...(guestRoot !== undefined ? { guestRoot: resolve(baseDir, guestRoot) } : {}),
     };

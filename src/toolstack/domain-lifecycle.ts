@@ -12,6 +12,7 @@ import { XenbusNode } from "../xenbus/paths.js";
 import type { DomainSpec } from "./domain-config.js";
 import { type BackendDomain, backendLabel, type DomainTable, deviceKey } from "./domain-table.js";
 import { resolvePdev } from "./pdev.js";
+import { VbdDevices } from "./vbd-devices.js";
 import { sameVdev, type VscsiDevices } from "./vscsi-devices.js";
 import {
   controllerPaths,
@@ -60,6 +61,8 @@ export class DomainLifecycle {
     private readonly table: DomainTable,
     private readonly devices: VscsiDevices,
     private readonly timeoutMs: number,
+    /** Xen virtual block devices (`disk = [...]`, `xl block-*`). */
+    readonly vbds: VbdDevices = new VbdDevices(system.xs, table, timeoutMs),
   ) {}
 
   /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
@@ -69,6 +72,7 @@ export class DomainLifecycle {
     if (spec.driverDomain) return this.createDriverDomain(spec, spec.driverDomain.hostConfig);
     // Check every device before anything is created: nothing half-built on a bad config.
     const controllers = this.planControllers(spec, await this.devices.pdevUsers(), force);
+    this.vbds.check(spec.disk ?? []);
     const handle = this.system.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
     const domid = handle.domid;
     try {
@@ -91,6 +95,7 @@ export class DomainLifecycle {
       );
       this.table.guests.set(domid, { handle, name: spec.name, memoryMiB: spec.memoryMiB, kernel, guestRoot });
       await this.connectControllers(domid, controllers);
+      await this.vbds.addAll(domid, spec.disk ?? []);
       debug("created dom%d %s with %d vscsi controller(s)", domid, spec.name, controllers.size);
       return { domid, name: spec.name, warnings: this.pollWarnings(spec.name, kernel.pollMode, domid) };
     } catch (e) {
@@ -291,8 +296,10 @@ export class DomainLifecycle {
     const ctrls = await this.devices.controllersOf(domid);
     const xs = this.system.xs;
     for (const c of ctrls) await xs.write(`${c.backend}/${XenbusNode.online}`, "0").catch(() => undefined);
+    await this.vbds.offlineAll(domid);
     if (guest && !quick)
       await withTimeout(guest.kernel.api.shutdown(), this.timeoutMs).catch(() => undefined);
+    await this.vbds.removeAll(domid, quick);
     for (const c of ctrls)
       await removeController(
         xs,

@@ -1,10 +1,12 @@
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
+import type { VbdReport } from "../blkback/backend-driver.js";
 import { GuestFs, type GuestPathError } from "../guest/guest-fs.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
+import type { PvLimits } from "../system/kernel-api.js";
 import type { System } from "../system/system.js";
 import { ThreadedSystem } from "../system/threaded-system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
@@ -17,11 +19,13 @@ import type { Xenstored } from "../xenstore/xenstored.js";
 import { type DomainSpec, parseDomainConfig } from "./domain-config.js";
 import { DomainLifecycle, type DomainRow } from "./domain-lifecycle.js";
 import { DomainTable, type GuestDomain } from "./domain-table.js";
+import type { BlockListRow } from "./vbd-devices.js";
 import { type ScsiListRow, VscsiDevices } from "./vscsi-devices.js";
 import { DEFAULT_STATE_TIMEOUT_MS } from "./vscsi-nodes.js";
 
 export { DEFAULT_GUEST_MEMORY_MIB, type DomainSpec } from "./domain-config.js";
 export type { DomainRow } from "./domain-lifecycle.js";
+export type { BlockListRow } from "./vbd-devices.js";
 export type { ScsiListRow } from "./vscsi-devices.js";
 
 /** Options of {@link Host.start}. */
@@ -41,6 +45,8 @@ export interface HostOptions extends ToolstackOptions {
   readonly dom0Frames?: number;
   /** Record a trace of every thread ({@link Host.trace}). */
   readonly trace?: boolean;
+  /** Protocol limits dom0's backends offer (to rerun 2007-era measurements). */
+  readonly pvLimits?: PvLimits;
 }
 
 /** Options of the toolstack over a {@link System}. */
@@ -215,6 +221,29 @@ export class Host {
   /** `xl scsi-list <domain>...`. */
   scsiList(domains: readonly string[]): Promise<ScsiListRow[]> {
     return this.devices.list(domains);
+  }
+
+  /** `xl block-attach <Domain> <disk-spec-component(s)>...` (xl-disk-configuration syntax). */
+  blockAttach(domain: string, spec: readonly string[]): Promise<void> {
+    return this.exclusive(() => this.domains.vbds.attach(domain, spec));
+  }
+
+  /** `xl block-detach <Domain> <VirtualDevice>`. */
+  blockDetach(domain: string, vdev: string): Promise<void> {
+    return this.exclusive(() => this.domains.vbds.detach(domain, vdev));
+  }
+
+  /** `xl block-list <Domain>`. */
+  blockList(domain: string): Promise<BlockListRow[]> {
+    return this.domains.vbds.list(this.resolveDomain(domain).handle.domid);
+  }
+
+  /** blkback's view of every VBD, in dom0 and in every driver domain. */
+  async vbdReport(): Promise<Array<VbdReport & { backendDomid: number }>> {
+    const out: Array<VbdReport & { backendDomid: number }> = [];
+    for (const [backendDomid, be] of this.table.backends)
+      for (const r of await be.kernel.api.vbdReport()) out.push({ backendDomid, ...r });
+    return out;
   }
 
   /** Run a command in a guest (`pvscsi guest <domain> <command>`). */

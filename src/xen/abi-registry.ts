@@ -1,3 +1,12 @@
+import {
+  blkifRequestDiscardLayout,
+  blkifRequestIndirectLayout,
+  blkifRequestLayout,
+  blkifRequestSegmentLayout,
+  blkifResponseLayout,
+  blkifRingEntries,
+  blkifSringLayout,
+} from "./blkif-layout.js";
 import { grantEntryV1Layout } from "./grant-layout.js";
 import type { StructLayout } from "./struct-layout.js";
 import {
@@ -22,11 +31,18 @@ export const sharedStructs: readonly StructLayout[] = [
   grantEntryV1Layout,
   xsdSockmsgLayout,
   xenstoreDomainInterfaceLayout,
+  blkifRequestLayout,
+  blkifRequestDiscardLayout,
+  blkifRequestIndirectLayout,
+  blkifResponseLayout,
+  blkifRequestSegmentLayout,
+  blkifSringLayout,
 ];
 
 /** Ring entry counts for 1, 2, 4 and 8 pages, per ring type. */
 export const ringEntries: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   vscsiif: vscsiifRingEntries,
+  blkif: blkifRingEntries,
 };
 
 /** The stable JSON document of `pvscsi abi --json`. */

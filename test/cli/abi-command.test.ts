@@ -47,7 +47,11 @@ describe("pvscsi abi", () => {
         rsp_event: { offset: 12, size: 4 },
       },
     });
-    expect(doc.ringEntries).toEqual({ vscsiif: { "1": 16, "2": 32, "4": 64, "8": 128 } });
+    expect(doc.ringEntries).toEqual({
+      vscsiif: { "1": 16, "2": 32, "4": 64, "8": 128 },
+      blkif: { "1": 32, "2": 64, "4": 128, "8": 256 },
+    });
+    expect(doc.structs.blkif_request.fields.id).toEqual({ offset: 8, size: 8 });
   });
 
   it("prints a pahole-like text table by default", async () => {

@@ -74,7 +74,9 @@ describe("npm pack → npm install → import from another project", () => {
       ]),
     );
     // web/ holds the live view's page (plain files, no build step).
-    expect(files.filter((f) => !/^(dist\/|bin\/|web\/|LICENSE$|README\.md$|package\.json$)/.test(f))).toEqual([]);
+    expect(files.filter((f) => !/^(dist\/|bin\/|web\/|LICENSE$|README\.md$|package\.json$)/.test(f))).toEqual(
+      [],
+    );
 
     // Offline: pvscsi's one runtime dependency (debug, and its ms) is copied in from ours first.
     const app = join(scratch, "app");

@@ -1,10 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { runDemo } from "../../toolstack/demo.js";
+import { runVbdDemo } from "../../toolstack/vbd-demo.js";
 import { checkChromeTrace } from "../../trace/chrome-trace.js";
 import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
 
-const USAGE = `Usage: pvscsi demo [--json] [--trace FILE]
+const USAGE = `Usage: pvscsi demo [--vbd] [--json] [--trace FILE]
 
 Run the backup-to-tape scenario end to end in one process: an emulated host whose dom0 has an LTO tape
 autoloader and a disk; a guest with two vscsi devices scans them, writes and reads its disk with
@@ -12,6 +13,9 @@ checksums while the tape drive is hot-attached, backs a directory tree up to tap
 rewinds, restores and verifies it, unloads; then a detach, and destroy. Cartridges live in a
 temporary directory. DEBUG=pvscsi:* shows every layer's events.
 
+  --vbd          instead, the second split driver: one dom0 disk as a vscsi disk (sda) and as a
+                 Xen virtual block device (xvda) in the same guest, data across both, fio on each,
+                 hot-unplug
   --json         print the steps, checks, rates and backend counters as one JSON document
   --trace FILE   record every request, notification, grant and xenbus change of every domain
                  and write them as Chrome trace-event JSON to FILE (open it in ui.perfetto.dev)
@@ -25,7 +29,12 @@ export const demoCommand: Command = {
     const { values } = parseCommandArgs(
       "demo",
       argv,
-      { json: { type: "boolean" }, trace: { type: "string" }, help: { type: "boolean", short: "h" } },
+      {
+        json: { type: "boolean" },
+        trace: { type: "string" },
+        vbd: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
       false,
     );
     if (values.help) {
@@ -36,7 +45,7 @@ export const demoCommand: Command = {
     const traceFile = typeof values.trace === "string" ? values.trace : undefined;
     if (traceFile !== undefined) checkWritable(traceFile);
     let n = 0;
-    const { trace, ...report } = await runDemo(
+    const { trace, ...report } = await (values.vbd === true ? runVbdDemo : runDemo)(
       (s) => {
         if (json) return;
         n++;

@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import { type DomainReport, describeLeaks } from "../../hypervisor/report.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
-import type { DomainRow, ScsiListRow } from "../../toolstack/host.js";
+import type { BlockListRow, DomainRow, ScsiListRow } from "../../toolstack/host.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../io.js";
@@ -27,6 +27,11 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
   scsi-attach <Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>] [--force]
   scsi-detach <Domain> <VirtDevice>
   scsi-list <Domain> [<Domain> ...]
+  block-attach <Domain> <disk-spec-component(s)>...   a Xen virtual block device (blkif), e.g.
+                                               block-attach guest1 'format=raw, vdev=xvdb, access=rw, target=/dev/sda'
+                                             (or in a config: disk = [ '/dev/sda,raw,xvda,rw' ])
+  block-detach <Domain> <DevId>              DevId: the vdev (xvdb) or its number (51728)
+  block-list <Domain>
 
 PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
             domain (dom0's: see 'pvscsi up').
@@ -56,9 +61,21 @@ export function formatScsiList(rows: readonly ScsiListRow[]): string {
   return out;
 }
 
+/**
+ * `xl block-list`'s format (tools/xl/xl_vdevs.c `main_blocklist`): `%-5s %-3s %-6s %-5s %-6s %-8s %-30s`
+ * header (Vdev BE handle state evt-ch ring-ref BE-path), `%-5d %-3d %-6d %-5d %-6d %-8d %-30s` rows.
+ */
+export function formatBlockList(rows: readonly BlockListRow[]): string {
+  let out = `${"Vdev".padEnd(5)} ${"BE".padEnd(3)} ${"handle".padEnd(6)} ${"state".padEnd(5)} ${"evt-ch".padEnd(6)} ${"ring-ref".padEnd(8)} ${"BE-path".padEnd(30)}\n`;
+  for (const r of rows)
+    out += `${String(r.vdev).padEnd(5)} ${String(r.backendId).padEnd(3)} ${String(r.frontendId).padEnd(6)} ${String(r.state).padEnd(5)} ${String(r.eventChannel).padEnd(6)} ${String(r.ringRef).padEnd(8)} ${r.backendPath.padEnd(30)}\n`;
+  return out;
+}
+
 export const xlCommand: Command = {
   name: "xl",
-  summary: "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list against 'pvscsi up'",
+  summary:
+    "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list|block-attach|block-detach|block-list against 'pvscsi up'",
   usage: USAGE,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseCommandArgs("xl", argv, {
@@ -135,6 +152,27 @@ export const xlCommand: Command = {
         need(1, Number.POSITIVE_INFINITY, "<Domain> [<Domain> ...]");
         io.out(
           formatScsiList((await controlRequest(socket, "xl.scsi-list", { domains: rest })) as ScsiListRow[]),
+        );
+        return EXIT_OK;
+      case "block-attach":
+        need(2, Number.POSITIVE_INFINITY, "<Domain> <disk-spec-component(s)>...");
+        await controlRequest(socket, "xl.block-attach", { domain: rest[0], spec: rest.slice(1) });
+        return EXIT_OK;
+      case "block-detach":
+        need(2, 2, "<Domain> <DevId>");
+        try {
+          await controlRequest(socket, "xl.block-detach", { domain: rest[0], vdev: rest[1] });
+        } catch (e) {
+          io.err(`${e instanceof Error ? e.message : e}\n`);
+          return EXIT_FAILURE;
+        }
+        return EXIT_OK;
+      case "block-list":
+        need(1, 1, "<Domain>");
+        io.out(
+          formatBlockList(
+            (await controlRequest(socket, "xl.block-list", { domain: rest[0] })) as BlockListRow[],
+          ),
         );
         return EXIT_OK;
       default:

@@ -9,6 +9,20 @@ export const USAGES: Readonly<Record<string, { readonly summary: string; readonl
     usage:
       "Usage: cat /proc/scsi/scsi\nPrint the SCSI devices the guest's kernel knows, as Linux's /proc/scsi/scsi.\n",
   },
+  lsblk: {
+    summary: "list the guest's Xen virtual disks (xvdX)",
+    usage:
+      "Usage: lsblk\nList the block devices blkfront added (NAME MAJ:MIN RM SIZE RO TYPE), as util-linux's lsblk.\n",
+  },
+  fio: {
+    summary: "fio's job options over sdX and xvdX (randrw, numjobs, iodepth)",
+    usage:
+      "Usage: fio --filename=<dev>[:<dev>...] [--rw=read|write|randread|randwrite|randrw] [--rwmixread=50]\n" +
+      "           [--bs=4k] [--numjobs=1] [--iodepth=1] [--runtime=2] [--number_ios=N] [--size=N] [--json]\n" +
+      "Run numjobs jobs on each device (/dev/sdX through scsifront, /dev/xvdX through blkfront), each\n" +
+      "keeping iodepth I/Os of bs in flight (iodepth 1 is psync: QD = numjobs). An I/O larger than the\n" +
+      "frontend's maximum transfer goes as several requests at once, as the block layer splits it.\n",
+  },
   lsscsi: {
     summary: "list the guest's SCSI devices",
     usage:

@@ -5,7 +5,7 @@ import { firstChanger, firstTape, tapeTool } from "./_tape-tool.js";
 import { USAGES } from "./_usage.js";
 import { cat } from "./cat.js";
 import type { CommandResult, GuestCommand } from "./command.js";
-import { dd } from "./dd.js";
+import { fioCommand } from "./fio.js";
 import { iobenchCommand } from "./iobench.js";
 import { ISCSI_TARGET_USAGE, iscsiTarget } from "./iscsi-target.js";
 import { lsscsi } from "./lsscsi.js";
@@ -17,6 +17,7 @@ import { sgReadcap } from "./sg-readcap.js";
 import { sgReset } from "./sg-reset.js";
 import { runTar } from "./tar.js";
 import { vscsiifSend } from "./vscsiif-send.js";
+import { ddAny, lsblk } from "./xvd.js";
 
 /** The guest's commands, by name. Other modules (tape tools) add theirs with {@link registerGuestCommand}. */
 const commands = new Map<string, GuestCommand>([
@@ -28,7 +29,9 @@ const commands = new Map<string, GuestCommand>([
   ["sg_reset", sgReset],
   ["vscsiif-send", vscsiifSend],
   ["iobench", iobenchCommand],
-  ["dd", dd],
+  ["dd", ddAny], // sdX through the SCSI dd, xvdX through the block layer
+  ["lsblk", lsblk],
+  ["fio", fioCommand],
   ["mt", tapeTool("mt", "ft", firstTape, runMt)],
   ["mtx", tapeTool("mtx", "f", firstChanger, runMtx)],
   ["tar", tapeTool("tar", "f", firstTape, runTar)],
