@@ -11,6 +11,9 @@ const layers = [
   ["ring", "grant", "evtchn", "xenstore", "scsi"], // Xen's mechanisms; SCSI's vocabulary
   ["vscsiif", "xenbus"], // the PVSCSI wire protocol; xenbus states over xenstore
   ["hypervisor"], // Hypervisor, DomainContext, named ports, a domain kernel's base
+  // A domain whose kernel is a WebAssembly module: its hypercall imports act through a
+  // DomainContext (so above hypervisor), and system boots it like a scsifront kernel (so below).
+  ["wasm"],
   ["scsifront", "scsiback"], // the split driver's two halves
   ["targets"], // emulated SCSI devices and dom0's inventory
   ["guest"], // the guest's SCSI midlayer, upper drivers and userland

@@ -27,6 +27,11 @@ export interface GuestBoot extends KernelBoot {
    * confined to it (`GuestFs`). Created on first use.
    */
   readonly guestRoot: string;
+  /**
+   * The domain's kernel is this WebAssembly module (xl's `kernel = "front.wasm"`), run by
+   * `WasmGuestKernel` instead of pvscsi's scsifront; the domain's memory is its shared memory.
+   */
+  readonly wasmKernel?: Uint8Array;
 }
 
 /** What the toolstack boots a backend kernel (dom0's or a driver domain's scsiback) with. */

@@ -16,6 +16,7 @@ import { writeDomainHome } from "./domain-home.js";
 import { bootGuestKernel, type GuestKernel } from "./guest-kernel.js";
 import type { BackendBoot, GuestBoot } from "./kernel-api.js";
 import type { RunningBackend, RunningKernel, System } from "./system.js";
+import { WasmGuestKernel } from "./wasm-guest-kernel.js";
 
 /** A guest running in this thread: its kernel and its scsifront. */
 export interface LocalGuest {
@@ -61,7 +62,7 @@ export class LocalSystem implements System {
   readonly guests = new Map<number, LocalGuest>();
   private dom0Backend: BackendKernel | null = null;
   /** Every kernel this thread pumps: dom0's, driver domains', guests'. */
-  private readonly kernels = new Set<GuestKernel | BackendKernel>();
+  private readonly kernels = new Set<GuestKernel | BackendKernel | WasmGuestKernel>();
 
   private constructor(
     private readonly machine: Machine,
@@ -118,8 +119,13 @@ export class LocalSystem implements System {
     return this.dom0Backend;
   }
 
-  async startGuestKernel(b: GuestBoot): Promise<RunningKernel<GuestKernel>> {
+  async startGuestKernel(b: GuestBoot): Promise<RunningKernel<GuestKernel | WasmGuestKernel>> {
     const ctx = this.hv.context(b.self.domid, { vcpu: b.vcpu });
+    if (b.wasmKernel) {
+      const w = new WasmGuestKernel(ctx, b, "pumped");
+      this.kernels.add(w);
+      return this.running(b.self.domid, w, b.pollMode);
+    }
     const k = await this.run(bootGuestKernel(ctx, b, "pumped", (k) => this.kernels.add(k)));
     return this.running(b.self.domid, k, b.pollMode);
   }
@@ -132,7 +138,7 @@ export class LocalSystem implements System {
     return { ...this.running(b.self.domid, k, b.pollMode), inventory: await k.inventory() };
   }
 
-  private running<K extends GuestKernel | BackendKernel>(
+  private running<K extends GuestKernel | BackendKernel | WasmGuestKernel>(
     domid: number,
     k: K,
     pollMode: boolean,
@@ -182,6 +188,8 @@ export class LocalSystem implements System {
       pollMode: this.pollMode,
       guestRoot,
     });
+    if (api instanceof WasmGuestKernel)
+      throw new Error("LocalSystem.createGuest boots pvscsi's scsifront only");
     const guest = { handle, kernel: api.kernel, frontend: api.frontend };
     this.guests.set(domid, guest);
     return guest;

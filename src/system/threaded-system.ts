@@ -93,7 +93,8 @@ export class ThreadedSystem implements System {
   ): Promise<RunningKernel<GuestKernelApi>> {
     const pollMode = this.pollBudget.claim(b.pollMode);
     const boot: GuestBoot = { ...b, pollMode };
-    const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: boot });
+    const entry = b.wasmKernel ? "./wasm-guest-worker" : "./guest-worker";
+    const worker = spawnWorker(import.meta.url, entry, { workerData: boot });
     const rpc = new RpcClient<GuestKernelApi>(worker, `dom${b.self.domid} (${name}) kernel`);
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS), pollMode);
     try {
