@@ -1,0 +1,43 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { assertCleanedUp } from "../../src/testing/index.js";
+import { Host } from "../../src/toolstack/host.js";
+import { XEN_HEADERS } from "../_support/cc.js";
+import { requireSystem } from "../_support/system.js";
+import { buildScsifront, CLANG19, LLD19, until } from "../_support/wasm.js";
+
+/**
+ * The same C scsifront with threads: the module runs in its domain's worker, dom0's scsiback in
+ * another, xenstored here. Only rings, grants, event channels and xenstore pages connect them.
+ */
+describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))("C scsifront as a wasm kernel, workers", () => {
+  it("passes its self-test against scsiback in another worker; destroy leaves nothing", async () => {
+    const { path } = buildScsifront();
+    const dir = mkdtempSync(join(tmpdir(), "pvscsi-wasm-w-"));
+    const host = await Host.start({
+      hostConfig: { text: "[disk 1:0:0:0]\nsize = 8M\n", source: "dom0.conf", baseDir: dir },
+    });
+    try {
+      const cfg = `name = "cfront"\nmemory = 16\nkernel = "${path}"\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`;
+      await host.create(cfg, join(dir, "cfront.cfg"));
+      const log = await until(
+        async () => {
+          const out = (await host.guestCommand("cfront", ["dmesg"])).stdout;
+          return /self-test passed|FAIL|stopped/.test(out) ? out : undefined;
+        },
+        20_000,
+        "the C scsifront's self-test",
+      );
+      expect(log).toContain("WRITE+READ 64 pages (indirect segments): data checked");
+      expect(log).toContain("self-test passed");
+      expect(log).not.toContain("FAIL");
+      const ls = await host.guestCommand("cfront", ["lsscsi"]);
+      expect(ls.exitCode).toBe(127);
+      assertCleanedUp(await host.destroy("cfront"));
+    } finally {
+      await host.shutdown();
+    }
+  }, 60_000);
+});
