@@ -10,7 +10,9 @@ const layers = [
   ["xen"], // page size, domain ids, endianness, every Xen struct layout, shared-memory substrate
   ["ring", "grant", "evtchn", "xenstore", "scsi"], // Xen's mechanisms; SCSI's vocabulary
   ["vscsiif", "xenbus"], // the PVSCSI wire protocol; xenbus states over xenstore
-  ["hypervisor"], // Hypervisor, DomainContext, named ports, a domain kernel's base
+  // Hypervisor, DomainContext, named ports, a domain kernel's base; checker: protocol checkers
+  // that read only shared state (rings, grant tables), for any driver, C (wasm) or TypeScript.
+  ["hypervisor", "checker"],
   // A domain whose kernel is a WebAssembly module: its hypercall imports act through a
   // DomainContext (so above hypervisor), and system boots it like a scsifront kernel (so below).
   ["wasm"],

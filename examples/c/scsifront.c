@@ -17,7 +17,8 @@
  * worker) or on every pass (single-thread mode). Build: see examples/c/Makefile.
  *
  * Deliberately broken variants for the protocol checker's tests: -DBREAK_TRAP, -DBREAK_OOB,
- * -DBREAK_RQID_REUSE, -DBREAK_RING_OVERFLOW, -DBREAK_NO_NOTIFY, -DBREAK_END_MAPPED, -DBREAK_LOOP.
+ * -DBREAK_RQID_REUSE, -DBREAK_RING_OVERFLOW, -DBREAK_NO_NOTIFY, -DBREAK_END_MAPPED, -DBREAK_GRANT_RO,
+ * -DBREAK_LOOP.
  */
 #include <pvwasm/xen-wasm.h>
 #include <pvwasm/hypercall.h>
@@ -119,7 +120,11 @@ static void submit(uint16_t rqid, uint8_t act, const uint8_t *cdb, uint8_t cdb_l
     uint32_t left = bytes;
     if (s->npages <= VSCSIIF_SG_TABLESIZE) {
         for (uint32_t i = 0; i < s->npages; i++) {
+#ifdef BREAK_GRANT_RO
+            s->refs[i] = grant(s->pages[i], 1); /* broken: the device writes into a read-only grant */
+#else
             s->refs[i] = grant(s->pages[i], dir == 1);
+#endif
             req->seg[i].gref = s->refs[i];
             req->seg[i].offset = 0;
             req->seg[i].length = left < 4096 ? left : 4096;
@@ -152,8 +157,6 @@ static void submit(uint16_t rqid, uint8_t act, const uint8_t *cdb, uint8_t cdb_l
     s->inflight = 1;
     s->done = 0;
     ring.req_prod_pvt++;
-#ifndef BREAK_RQID_REUSE_ONLY_ONCE
-#endif
 }
 
 static void push(void)
@@ -266,6 +269,15 @@ static int self_test(void)
             alloc_pages(s0, 1);
             memset(cdb, 0, 6); cdb[0] = 0x12; cdb[4] = 96;
             submit(0, VSCSIIF_ACT_SCSI_CDB, cdb, 6, 2, 96, 0);
+#ifdef BREAK_RQID_REUSE
+            submit(0, VSCSIIF_ACT_SCSI_CDB, cdb, 6, 2, 96, 0); /* broken: rqid 0 is in flight */
+#endif
+#ifdef BREAK_RING_OVERFLOW
+            for (unsigned i = 1; i <= NR_SHADOW; i++) { /* broken: 17 requests on a 16-slot ring */
+                shadows[i % NR_SHADOW].npages = 0;
+                submit((uint16_t)(i % NR_SHADOW), VSCSIIF_ACT_SCSI_CDB, (const uint8_t *)"\0\0\0\0\0\0", 6, 0, 0, 0);
+            }
+#endif
             push();
             test_sent = 1;
             return 1;
@@ -406,6 +418,11 @@ static uint32_t be_watch_seen;
 
 static int step(void)
 {
+    if (closing && !issued && xstate < X_RUN) {
+        /* Shut down before connecting: nothing set up yet, or close what is. */
+        xstate = xstate < X_SETUP ? X_GONE : X_W_CLOSING;
+        return 1;
+    }
     switch (xstate) {
     case X_INIT:
         pv_start_info(&si);
@@ -506,16 +523,25 @@ static int step(void)
         return 1;
     case X_W_CONNECTED:
         if (!xs_wr(P(fe, "state"), N(XenbusStateConnected))) return 0;
+#ifdef BREAK_END_MAPPED
+        if (!gnttab_end_access(ring_ref)) pv_printf("scsifront: (broken) ended the ring grant the backend maps");
+#endif
         pv_printf("scsifront: connected to %s (dom%u), ring-ref %u, port %u, feature-sg-grant %u", be, be_id,
                   ring_ref, port, sg_grant);
         xstate = X_RUN;
         return 1;
     case X_RUN:
         if (closing) {
-            for (unsigned i = 0; i < NR_SHADOW; i++) if (shadows[i].inflight) return 0; /* drain first */
+            /* As Linux's scsifront_remove: go Closing; the backend answers or drops what is in flight. */
             xstate = X_W_CLOSING;
             return 1;
         }
+#ifdef BREAK_TRAP
+        __builtin_trap(); /* broken: an unreachable instruction */
+#endif
+#ifdef BREAK_OOB
+        *(volatile uint32_t *)(uintptr_t)(si.nr_pages * 4096u + 64) = 1; /* broken: past the domain's memory */
+#endif
         return status == 0 ? self_test() : 0;
     case X_W_CLOSING:
         if (!xs_wr(P(fe, "state"), N(XenbusStateClosing))) return 0;
@@ -532,6 +558,8 @@ static int step(void)
         unsigned st = (unsigned)pv_strtoul(xs.reply, &ok);
         if (!xs_err && st != XenbusStateClosing && st != XenbusStateClosed) { xstate = X_WAIT_CLOSED; return 1; }
         /* The backend let go of the ring: end its grant, close the port, free the pages. */
+        for (unsigned i = 0; i < NR_SHADOW; i++)
+            if (shadows[i].inflight) { release(&shadows[i]); shadows[i].inflight = 0; }
         if (!gnttab_end_access(ring_ref)) FAIL("the backend still maps the ring page after Closing");
         pv_page_free(ring_page);
         evtchn_close(port);
@@ -573,5 +601,6 @@ EXPORT(pv_poll) int pv_poll(void)
 
 EXPORT(pv_status) int pv_status(void) { return xstate == X_GONE && status == 1 ? 2 : status; }
 EXPORT(pv_shutdown) void pv_shutdown(void) { closing = 1; }
+EXPORT(pv_closed) int pv_closed(void) { return xstate == X_GONE; }
 EXPORT(pv_set_requests) void pv_set_requests(uint32_t n) { bench_left = n; }
 EXPORT(pv_requests_done) uint32_t pv_requests_done(void) { return bench_done; }

@@ -1,3 +1,4 @@
+import { VscsiifFrontChecker, type VscsiifViolation } from "../checker/vscsiif-checker.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
 import { DOMID_SELF } from "../xen/domid.js";
@@ -40,6 +41,8 @@ export interface WasmKernelOptions {
   readonly blocking: boolean;
   /** Where the module's `pv_log` lines go. */
   readonly log?: (line: string) => void;
+  /** Check the module's vscsiif ring with a {@link VscsiifFrontChecker} (default true). */
+  readonly checkProtocol?: boolean;
 }
 
 type Exports = {
@@ -76,6 +79,14 @@ export class WasmKernel {
   private readonly logLine: (line: string) => void;
   /** Hypercalls made, by name (for reports and benchmarks). */
   readonly hypercalls = new Map<string, number>();
+  /**
+   * The protocol checker of the module's vscsiif ring, once it granted one: a page granted
+   * writable whose indexes read as `SHARED_RING_INIT` left them ({0, 1, 0, 1}). Its port is the
+   * next one the module allocates for the same backend.
+   */
+  private checker: VscsiifFrontChecker | null = null;
+  private ringPort = -1;
+  private readonly checkRings: boolean;
 
   private constructor(opts: WasmKernelOptions, image: WasmImage, instance: WebAssembly.Instance) {
     this.ctx = opts.ctx;
@@ -86,6 +97,12 @@ export class WasmKernel {
     this.mem = new DataView(buf);
     this.bytes = new Uint8Array(buf);
     this.logLine = opts.log ?? (() => undefined);
+    this.checkRings = opts.checkProtocol !== false;
+  }
+
+  /** Protocol violations the checker saw, oldest first (empty without a ring or a checker). */
+  get violations(): readonly VscsiifViolation[] {
+    return this.checker?.violations ?? [];
   }
 
   /**
@@ -148,12 +165,24 @@ export class WasmKernel {
    */
   poll(): number {
     if (this.faultValue !== null) return 0;
+    let work: number;
     try {
-      return this.exportsRef.pv_poll!() | 0;
+      work = this.exportsRef.pv_poll!() | 0;
     } catch (e) {
       this.stopWith(e);
-      return 0;
+      work = 0;
     }
+    const c = this.checker;
+    if (c !== null) {
+      const seen = c.total;
+      if (c.observe() > 0) this.logViolations(seen);
+    }
+    return work;
+  }
+
+  private logViolations(from: number): void {
+    const v = this.checker!.violations;
+    for (let i = from; i < v.length; i++) this.logLine(`[pvscsi] protocol violation: ${v[i]!.message}`);
   }
 
   /** The module's `pv_status()` (0 running, 1 finished, negative failed); null if not exported. */
@@ -212,8 +241,11 @@ export class WasmKernel {
         this.check("EVTCHNOP_alloc_unbound", arg, 8);
         const dom = m.getUint16(arg, true);
         if (dom !== DOMID_SELF && dom !== this.ctx.domid) return -XEN_EINVAL;
-        const port = ev.allocUnbound(m.getUint16(arg + 2, true));
+        const remote = m.getUint16(arg + 2, true);
+        const port = ev.allocUnbound(remote);
         if (port < 0) return port;
+        if (this.checker !== null && this.ringPort < 0 && this.checkerBackend === remote)
+          this.ringPort = port;
         m.setUint32(arg + 4, port, true);
         return 0;
       }
@@ -225,10 +257,13 @@ export class WasmKernel {
         m.setUint32(arg + 8, port, true);
         return 0;
       }
-      case EVTCHNOP.send:
+      case EVTCHNOP.send: {
         this.count("evtchn_send");
         this.check("EVTCHNOP_send", arg, 4);
-        return Math.min(0, ev.send(m.getUint32(arg, true)));
+        const port = m.getUint32(arg, true);
+        if (port === this.ringPort) this.checker?.notified();
+        return Math.min(0, ev.send(port));
+      }
       case EVTCHNOP.close:
         this.count("evtchn_close");
         this.check("EVTCHNOP_close", arg, 4);
@@ -251,7 +286,31 @@ export class WasmKernel {
     }
     if (domid < 0 || domid > 0xffff)
       throw new HypercallFault(`gnttab_grant_access: domid ${domid} is not a domain id`);
-    return this.ctx.grants.grantAccess(domid, frame, ro !== 0);
+    const ref = this.ctx.grants.grantAccess(domid, frame, ro !== 0);
+    if (this.checkRings && this.checker === null && ro === 0 && ref >= 0 && this.looksLikeFreshRing(frame)) {
+      this.checker = new VscsiifFrontChecker({
+        memory: this.bytes,
+        ringOffset: frame * XEN_PAGE_SIZE,
+        grantTable: this.ctx.view.grantTable,
+        backendDomid: domid,
+      });
+      this.checkerBackend = domid;
+    }
+    return ref;
+  }
+
+  private checkerBackend = -1;
+
+  /** req_prod 0, req_event 1, rsp_prod 0, rsp_event 1: what SHARED_RING_INIT leaves. */
+  private looksLikeFreshRing(frame: number): boolean {
+    const o = frame * XEN_PAGE_SIZE;
+    const m = this.mem;
+    return (
+      m.getUint32(o, true) === 0 &&
+      m.getUint32(o + 4, true) === 1 &&
+      m.getUint32(o + 8, true) === 0 &&
+      m.getUint32(o + 12, true) === 1
+    );
   }
 
   private endAccess(ref: number): number {
@@ -259,7 +318,14 @@ export class WasmKernel {
     if (ref >= this.ctx.grants.entries || !this.ctx.grants.isAllocated(ref) || ref < 8) {
       throw new HypercallFault(`gnttab_end_access: ref ${ref} is not a grant this domain holds`);
     }
-    return this.ctx.grants.endAccess(ref) ? 1 : 0;
+    if (this.ctx.grants.endAccess(ref)) return 1;
+    const c = this.checker;
+    if (c !== null) {
+      const seen = c.total;
+      c.endedWhileMapped(ref);
+      this.logViolations(seen);
+    }
+    return 0;
   }
 
   private evtchnPoll(ptr: number, max: number): number {

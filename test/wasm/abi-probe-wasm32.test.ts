@@ -23,8 +23,16 @@ const EXTRA: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ["evtchn_alloc_unbound_t", "xen/event_channel.h", ["dom", "remote_dom", "port"]],
   ["evtchn_bind_interdomain_t", "xen/event_channel.h", ["remote_dom", "remote_port", "local_port"]],
   ["evtchn_send_t", "xen/event_channel.h", ["port"]],
-  ["struct blkif_request", "xen/io/blkif.h", ["operation", "nr_segments", "handle", "id", "sector_number", "seg"]],
-  ["struct blkif_request_indirect", "xen/io/blkif.h", ["operation", "indirect_op", "nr_segments", "id", "sector_number", "handle", "indirect_grefs"]],
+  [
+    "struct blkif_request",
+    "xen/io/blkif.h",
+    ["operation", "nr_segments", "handle", "id", "sector_number", "seg"],
+  ],
+  [
+    "struct blkif_request_indirect",
+    "xen/io/blkif.h",
+    ["operation", "indirect_op", "nr_segments", "id", "sector_number", "handle", "indirect_grefs"],
+  ],
   ["struct blkif_response", "xen/io/blkif.h", ["id", "operation", "status"]],
 ];
 
@@ -41,7 +49,8 @@ function probes(): Array<[string, string]> {
   for (const s of sharedStructs) add(s.cType, s.name, Object.keys(s.fields), s.cSize);
   for (const [cType, , fields] of EXTRA) add(cType, cType, fields);
   for (const [tag, counts] of Object.entries(ringEntries))
-    for (const pages of Object.keys(counts)) out.push([`R ${tag} ${pages}`, `__CONST_RING_SIZE(${tag}, ${pages} * 4096)`]);
+    for (const pages of Object.keys(counts))
+      out.push([`R ${tag} ${pages}`, `__CONST_RING_SIZE(${tag}, ${pages} * 4096)`]);
   return out;
 }
 
@@ -54,7 +63,10 @@ function gccValues(): number[] {
   const body = probes()
     .map(([, e]) => `  printf("%zu\\n", (size_t)(${e}));`)
     .join("\n");
-  const exe = compileC("abi-probe-x86_64", `#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <errno.h>\n${headers()}\nint main(void)\n{\n${body}\n  return 0;\n}\n`);
+  const exe = compileC(
+    "abi-probe-x86_64",
+    `#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n#include <errno.h>\n${headers()}\nint main(void)\n{\n${body}\n  return 0;\n}\n`,
+  );
   return execFileSync(exe, { encoding: "utf8" }).trim().split("\n").map(Number);
 }
 
@@ -75,14 +87,28 @@ __attribute__((export_name("probe_len"))) unsigned probe_len(void) { return size
     execFileSync(
       "clang-19",
       [
-        "--target=wasm32", "-O1", "-ffreestanding", "-nostdlib", "-matomics", "-mbulk-memory", "-Wall", "-Werror",
-        `-I${SDK_INCLUDE}`, "-idirafter", "/usr/include",
-        "-Wl,--no-entry", "-o", out, join(dir, "probe.c"),
+        "--target=wasm32",
+        "-O1",
+        "-ffreestanding",
+        "-nostdlib",
+        "-matomics",
+        "-mbulk-memory",
+        "-Wall",
+        "-Werror",
+        `-I${SDK_INCLUDE}`,
+        "-idirafter",
+        "/usr/include",
+        "-Wl,--no-entry",
+        "-o",
+        out,
+        join(dir, "probe.c"),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
   } catch (e) {
-    throw new Error(`clang-19 --target=wasm32 failed:\n${(e as { stderr?: Buffer }).stderr?.toString() ?? e}`);
+    throw new Error(
+      `clang-19 --target=wasm32 failed:\n${(e as { stderr?: Buffer }).stderr?.toString() ?? e}`,
+    );
   }
   const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(out)), {});
   const mem = exports.memory as WebAssembly.Memory;
@@ -91,17 +117,20 @@ __attribute__((export_name("probe_len"))) unsigned probe_len(void) { return size
   return [...new Uint32Array(mem.buffer, ptr, len)];
 }
 
-describe.runIf(requireSystem(XEN_HEADERS, GCC, CLANG19, LLD19))("ABI on wasm32 through the SDK's arch shim", () => {
-  it("every size, offset and ring size matches x86_64 (gcc) and pvscsi's registry", () => {
-    const labels = probes().map(([l]) => l);
-    const x86 = gccValues();
-    const wasm = wasm32Values();
-    const table = (v: number[]) => Object.fromEntries(labels.map((l, i) => [l, v[i]]));
-    expect(table(wasm)).toEqual(table(x86));
-    // And both are what the codecs use (the registry gcc is checked against in test/xen).
-    const doc = abiDocument();
-    for (const s of sharedStructs) expect(table(wasm)[`S ${s.name}`]).toBe(doc.structs[s.name]!.size);
-    expect(table(wasm)["S struct blkif_request_indirect"]).toBe(64);
-    expect(table(wasm)["F struct blkif_request.id offset"]).toBe(8);
-  });
-});
+describe.runIf(requireSystem(XEN_HEADERS, GCC, CLANG19, LLD19))(
+  "ABI on wasm32 through the SDK's arch shim",
+  () => {
+    it("every size, offset and ring size matches x86_64 (gcc) and pvscsi's registry", () => {
+      const labels = probes().map(([l]) => l);
+      const x86 = gccValues();
+      const wasm = wasm32Values();
+      const table = (v: number[]) => Object.fromEntries(labels.map((l, i) => [l, v[i]]));
+      expect(table(wasm)).toEqual(table(x86));
+      // And both are what the codecs use (the registry gcc is checked against in test/xen).
+      const doc = abiDocument();
+      for (const s of sharedStructs) expect(table(wasm)[`S ${s.name}`]).toBe(doc.structs[s.name]!.size);
+      expect(table(wasm)["S struct blkif_request_indirect"]).toBe(64);
+      expect(table(wasm)["F struct blkif_request.id offset"]).toBe(8);
+    });
+  },
+);
