@@ -75,6 +75,8 @@ export class VscsiifFrontChecker {
   readonly violations: VscsiifViolation[] = [];
   /** Every violation seen, including those past `limit`. */
   total = 0;
+  /** Requests looked at so far. */
+  requests = 0;
   private readonly memory: Uint8Array;
   private readonly dv: DataView;
   private readonly ring: number;
@@ -88,6 +90,8 @@ export class VscsiifFrontChecker {
   private overflowAt = -1;
   /** rqid -> ring index of the request in flight with it. */
   private readonly inFlight = new Map<number, number>();
+  /** rqid -> responses seen in the current look. */
+  private readonly answered = new Map<number, number>();
   /** gref -> rqid of the in-flight request that uses it. */
   private readonly grefUse = new Map<number, number>();
 
@@ -124,51 +128,68 @@ export class VscsiifFrontChecker {
   /** Look at the ring and grant table now; returns how many new violations were found. */
   observe(): number {
     const before = this.total;
+    // Responses published since the last look, counted per rqid: between two looks a request may
+    // have been answered and its rqid reused, which is legal; only a reuse with no answer is not.
     const rspProd = this.u32(SRING_RSP_PROD);
+    const answered = this.answered;
+    answered.clear();
     for (let i = this.lastRsp, n = 0; i !== rspProd && n < 4 * this.slots; i = (i + 1) >>> 0, n++) {
       const rqid = this.dv.getUint16(this.entry(i) + OFF_RQID, true);
-      this.inFlight.delete(rqid);
-      for (const [g, r] of this.grefUse) if (r === rqid) this.grefUse.delete(g);
+      answered.set(rqid, (answered.get(rqid) ?? 0) + 1);
     }
     this.lastRsp = rspProd;
     const reqProd = this.u32(SRING_REQ_PROD);
-    if (reqProd === this.lastReq) return 0;
-    const reqEvent = this.u32(SRING_REQ_EVENT);
     const pushed = (reqProd - this.lastReq) >>> 0;
-    const outstanding = (reqProd - rspProd) >>> 0;
-    if (outstanding > this.slots && this.overflowAt !== reqProd) {
-      this.overflowAt = reqProd;
-      this.report(
-        "ring-overflow",
-        null,
-        reqProd,
-        `req_prod ${reqProd} is ${outstanding} requests ahead of rsp_prod ${rspProd}, but the ring has ${this.slots} slots: ` +
-          "requests were written over ones the backend has not answered (check RING_FULL before RING_GET_REQUEST)",
-      );
-    }
-    for (let i = this.lastReq, n = 0; i !== reqProd && n < this.slots; i = (i + 1) >>> 0, n++)
-      this.request(i);
-    // RING_PUSH_REQUESTS_AND_CHECK_NOTIFY: notify iff req_event lies in (old, new].
-    if ((reqProd - reqEvent) >>> 0 < pushed && !this.notifiedSince) {
-      this.report(
-        "missing-notify",
-        null,
-        reqProd,
-        `pushed requests ${this.lastReq}..${(reqProd - 1) >>> 0} past req_event ${reqEvent} without an event: ` +
-          "the backend asked to be notified (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY said notify) and may sleep forever",
-      );
+    if (pushed !== 0) {
+      const reqEvent = this.u32(SRING_REQ_EVENT);
+      const outstanding = (reqProd - rspProd) >>> 0;
+      if (outstanding > this.slots && this.overflowAt !== reqProd) {
+        this.overflowAt = reqProd;
+        this.report(
+          "ring-overflow",
+          null,
+          reqProd,
+          `req_prod ${reqProd} is ${outstanding} requests ahead of rsp_prod ${rspProd}, but the ring has ${this.slots} slots: ` +
+            "requests were written over ones the backend has not answered (check RING_FULL before RING_GET_REQUEST)",
+        );
+      }
+      for (let i = this.lastReq, n = 0; i !== reqProd && n < this.slots; i = (i + 1) >>> 0, n++)
+        this.request(i);
+      // RING_PUSH_REQUESTS_AND_CHECK_NOTIFY: notify iff req_event lies in (old, new].
+      if ((reqProd - reqEvent) >>> 0 < pushed && !this.notifiedSince) {
+        this.report(
+          "missing-notify",
+          null,
+          reqProd,
+          `pushed requests ${this.lastReq}..${(reqProd - 1) >>> 0} past req_event ${reqEvent} without an event: ` +
+            "the backend asked to be notified (RING_PUSH_REQUESTS_AND_CHECK_NOTIFY said notify) and may sleep forever",
+        );
+      }
+      this.lastReq = reqProd;
     }
     this.notifiedSince = false;
-    this.lastReq = reqProd;
+    for (const [rqid] of answered) this.complete(rqid);
     return this.total - before;
   }
 
+  private complete(rqid: number): void {
+    this.inFlight.delete(rqid);
+    for (const [g, r] of this.grefUse) if (r === rqid) this.grefUse.delete(g);
+  }
+
   private request(index: number): void {
+    this.requests++;
     const e = this.entry(index);
     const rqid = this.dv.getUint16(e + OFF_RQID, true);
     const act = this.memory[e + OFF_ACT]!;
     const prev = this.inFlight.get(rqid);
-    if (prev !== undefined) {
+    const answers = this.answered.get(rqid) ?? 0;
+    if (prev !== undefined && answers > 0) {
+      // Answered since the last look: the reuse is legal.
+      this.answered.set(rqid, answers - 1);
+      if (answers === 1) this.answered.delete(rqid);
+      this.complete(rqid);
+    } else if (prev !== undefined) {
       this.report(
         "rqid-in-flight",
         rqid,
