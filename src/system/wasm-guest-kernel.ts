@@ -14,8 +14,8 @@ import type {
 
 const debug = createDebug("pvscsi:wasm");
 
-/** Passes of a busy wasm kernel between yields to the thread's event loop. */
-const PASSES_PER_YIELD = 64;
+/** Passes of a busy (or polling) wasm kernel between yields to the thread's event loop (as POLL_PASSES_PER_YIELD). */
+const PASSES_PER_YIELD = 512;
 /** How long a wasm kernel's own loop sleeps without an event before looking again. */
 const IDLE_WAIT_MS = 100;
 /** How long {@link WasmGuestKernel.shutdown} waits for the driver to close its device. */
@@ -37,6 +37,7 @@ export class WasmGuestKernel implements GuestKernelApi {
   private stopping = false;
   private readonly loop: Promise<void> | null;
   private readonly xenstorePort: number;
+  private readonly pollMode: boolean;
 
   constructor(
     readonly ctx: DomainContext,
@@ -57,6 +58,7 @@ export class WasmGuestKernel implements GuestKernelApi {
       },
     });
     this.xenstorePort = boot.xenstore.port;
+    this.pollMode = boot.pollMode;
     this.loop = drive === "loop" ? this.run() : null;
   }
 
@@ -69,10 +71,11 @@ export class WasmGuestKernel implements GuestKernelApi {
     const ev = this.ctx.evtchn;
     let passes = 0;
     while (!this.stopping) {
-      if (this.wasm.poll() !== 0 && ++passes < PASSES_PER_YIELD) continue;
+      // Poll mode: never sleep, yield to the thread's event loop now and then (RPC, timers).
+      if ((this.wasm.poll() !== 0 || this.pollMode) && ++passes < PASSES_PER_YIELD) continue;
       passes = 0;
       if (this.wasm.fault !== null) return;
-      if (!ev.upcallPending()) {
+      if (!ev.upcallPending() && !this.pollMode) {
         const r = Atomics.waitAsync(ev.waitArray, ev.waitIndex, 0, IDLE_WAIT_MS);
         if (r.async) await r.value;
       } else {
