@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ThreadedSystem } from "../../src/system/threaded-system.js";
 import { assertCleanedUp } from "../../src/testing/index.js";
 import { Host } from "../../src/toolstack/host.js";
 import { XEN_HEADERS } from "../_support/cc.js";
@@ -41,3 +42,38 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))("C scsifront as a was
     }
   }, 60_000);
 });
+
+describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
+  "a wasm kernel that loops forever, in a worker",
+  () => {
+    it("is terminated by xl destroy; the host and its other guests carry on", async () => {
+      const { path } = buildScsifront("LOOP");
+      const dir = mkdtempSync(join(tmpdir(), "pvscsi-wasm-loop-"));
+      // Short toolstack timeouts (the looping kernel answers nothing), a long one for dom0's boot.
+      const system = await ThreadedSystem.start({
+        hostConfig: {
+          text: "[disk 1:0:0:0]\nsize = 8M\n[disk 1:0:1:0]\nsize = 8M\n",
+          source: "dom0.conf",
+          baseDir: dir,
+        },
+        bootTimeoutMs: 30_000,
+      });
+      const host = new Host(system, { stateTimeoutMs: 3000 });
+      try {
+        await host.create(
+          `name = "looper"\nmemory = 16\nkernel = "${path}"\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`,
+          "l.cfg",
+        );
+        const report = await host.destroy("looper");
+        // It never let go of its ring: the leak report says so, and the domain is gone anyway.
+        expect(report.liveGrants.length).toBeGreaterThan(0);
+        expect(host.list().map((d) => d.name)).toEqual(["Domain-0"]);
+        await host.create(`name = "vm"\nmemory = 16\nvscsi = [ '1:0:1:0,0:0:0:0' ]\n`, "vm.cfg");
+        expect((await host.guestCommand("vm", ["lsscsi"])).stdout).toMatch(/disk/);
+        assertCleanedUp(await host.destroy("vm"));
+      } finally {
+        await host.shutdown();
+      }
+    }, 60_000);
+  },
+);

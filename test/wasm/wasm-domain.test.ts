@@ -28,7 +28,11 @@ function tinyModule(opts: { shared: boolean; heapBase?: number }): Uint8Array {
 describe("a domain whose memory is a wasm module's", () => {
   it("reads __heap_base and the memory import before instantiating", () => {
     const img = inspectWasmImage(tinyModule({ shared: true, heapBase: 70_000 }));
-    expect(img).toMatchObject({ heapBase: 70_000, imageFrames: 18, memory: { minPages: 1, maxPages: 16, shared: true } });
+    expect(img).toMatchObject({
+      heapBase: 70_000,
+      imageFrames: 18,
+      memory: { minPages: 1, maxPages: 16, shared: true },
+    });
   });
 
   it("refuses modules built without the SDK's link flags, naming the flag", () => {
@@ -42,7 +46,10 @@ describe("a domain whose memory is a wasm module's", () => {
     const b = wasmDomainBacking(bytes, 256);
     expect(b.wasmMemory!.buffer.byteLength).toBe(256 * 4096);
     const hv = new Hypervisor();
-    const h = hv.createDomain({ name: "w", frames: 256 }, { wasmMemory: b.wasmMemory!, reservedFrames: b.reservedFrames });
+    const h = hv.createDomain(
+      { name: "w", frames: 256 },
+      { wasmMemory: b.wasmMemory!, reservedFrames: b.reservedFrames },
+    );
     expect(h.memory).toBe(b.wasmMemory!.buffer);
     const ctx = hv.context(h.domid);
     const got: number[] = [];
@@ -59,19 +66,26 @@ describe("a domain whose memory is a wasm module's", () => {
     ).toThrow(/exactly 128 frames/);
   });
 
-  it.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))("xl's kernel = \"x.wasm\" is checked at parse time, naming the line", () => {
-    const dir = mkdtempSync(join(tmpdir(), "pvscsi-wasm-cfg-"));
-    writeFileSync(join(dir, "bad.wasm"), tinyModule({ shared: false, heapBase: 4096 }));
-    expect(() => parseDomainConfig(`name = "g"\nkernel = "bad.wasm"\n`, join(dir, "g.cfg"))).toThrow(
-      /g\.cfg:2: kernel 'bad\.wasm': .*--shared-memory/,
-    );
-    expect(() => parseDomainConfig(`name = "g"\nkernel = "none.wasm"\n`, join(dir, "g.cfg"))).toThrow(
-      /g\.cfg:2: kernel 'none\.wasm' cannot be read: ENOENT/,
-    );
-    const spec = parseDomainConfig(`name = "g"\nkernel = "${buildScsifront().path}"\n`, join(dir, "g.cfg"));
-    expect(spec.wasmKernel?.bytes.length).toBeGreaterThan(1000);
-    expect(parseDomainConfig(`name = "g"\nkernel = "/boot/vmlinuz"\n`, join(dir, "g.cfg")).warnings).toEqual([
-      expect.stringMatching(/g\.cfg:2: 'kernel' runs only WebAssembly modules \(\.wasm\) in pvscsi; ignored/),
-    ]);
-  });
+  it.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
+    'xl\'s kernel = "x.wasm" is checked at parse time, naming the line',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "pvscsi-wasm-cfg-"));
+      writeFileSync(join(dir, "bad.wasm"), tinyModule({ shared: false, heapBase: 4096 }));
+      expect(() => parseDomainConfig(`name = "g"\nkernel = "bad.wasm"\n`, join(dir, "g.cfg"))).toThrow(
+        /g\.cfg:2: kernel 'bad\.wasm': .*--shared-memory/,
+      );
+      expect(() => parseDomainConfig(`name = "g"\nkernel = "none.wasm"\n`, join(dir, "g.cfg"))).toThrow(
+        /g\.cfg:2: kernel 'none\.wasm' cannot be read: ENOENT/,
+      );
+      const spec = parseDomainConfig(`name = "g"\nkernel = "${buildScsifront().path}"\n`, join(dir, "g.cfg"));
+      expect(spec.wasmKernel?.bytes.length).toBeGreaterThan(1000);
+      expect(
+        parseDomainConfig(`name = "g"\nkernel = "/boot/vmlinuz"\n`, join(dir, "g.cfg")).warnings,
+      ).toEqual([
+        expect.stringMatching(
+          /g\.cfg:2: 'kernel' runs only WebAssembly modules \(\.wasm\) in pvscsi; ignored/,
+        ),
+      ]);
+    },
+  );
 });
