@@ -13,6 +13,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Host } from "../src/toolstack/host.js";
 
+try {
+  execFileSync("clang-19", ["--version"], { stdio: "ignore" });
+  execFileSync("wasm-ld-19", ["--version"], { stdio: "ignore" });
+} catch {
+  console.log("wasm.bench.ts: skipped: needs clang-19 and lld-19 (sudo apt-get install -y clang-19 lld-19)");
+  process.exit(0);
+}
+
 const N = Number(process.env.PVSCSI_BENCH_WASM_REQUESTS ?? 20000);
 const HOST_CONFIG = "[null 0:0:2:0]\n";
 const out = mkdtempSync(join(tmpdir(), "pvscsi-bench-wasm-"));

@@ -3,7 +3,7 @@ import { portEntry, releasePort } from "../evtchn/event-channels.js";
 import { unpinGrant } from "../grant/active.js";
 import { setBits } from "../xen/bitmap.js";
 import { type DomainConfig, resolveDomainConfig } from "../xen/domain-config.js";
-import type { DomainHandle } from "../xen/domain-handle.js";
+import type { DomainHandle, WasmMemoryLike } from "../xen/domain-handle.js";
 import {
   DOM_ALIVE,
   DOM_DYING,
@@ -55,7 +55,7 @@ const log = createDebug("pvscsi:hypervisor");
  */
 export interface DomainBacking {
   /** The domain's memory: shared, initial = maximum, exactly the configured frames. */
-  readonly wasmMemory?: WebAssembly.Memory;
+  readonly wasmMemory?: WasmMemoryLike;
   /** Frames `[0, reservedFrames)` are taken from the start (the frame allocator skips them). */
   readonly reservedFrames?: number;
 }

@@ -119,8 +119,8 @@ export class WasmGuestKernel implements GuestKernelApi {
   /** Ask the driver to close (`pv_shutdown()`), and wait until it has (`pv_closed()`) or faulted. */
   async shutdown(): Promise<void> {
     this.wasm.shutdown();
-    const closed = this.wasm.instance.exports.pv_closed as (() => number) | undefined;
-    if (typeof closed !== "function") return;
+    const closed = this.wasm.exportedFunction("pv_closed");
+    if (closed === undefined) return;
     const until = performance.now() + SHUTDOWN_WAIT_MS;
     while (this.wasm.fault === null && performance.now() < until) {
       try {

@@ -1,6 +1,7 @@
 import { VscsiifFrontChecker, type VscsiifViolation } from "../checker/vscsiif-checker.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
+import type { WasmMemoryLike } from "../xen/domain-handle.js";
 import { DOMID_SELF } from "../xen/domid.js";
 import { invalidArgument } from "../xen/errors.js";
 import { XEN_EINVAL } from "../xen/evtchn-constants.js";
@@ -68,8 +69,7 @@ type Exports = {
 export class WasmKernel {
   readonly ctx: DomainContext;
   readonly image: WasmImage;
-  /** The module's instance (its exports). */
-  readonly instance: WebAssembly.Instance;
+  private readonly instance: WebAssembly.Instance;
   private readonly exportsRef: Exports;
   private readonly mem: DataView;
   private readonly bytes: Uint8Array;
@@ -152,6 +152,12 @@ export class WasmKernel {
       );
     }
     return self;
+  }
+
+  /** The module's exported function `name`, or undefined (for a driver's own entry points). */
+  exportedFunction(name: string): ((...args: number[]) => number) | undefined {
+    const f = this.instance.exports[name];
+    return typeof f === "function" ? (f as (...args: number[]) => number) : undefined;
   }
 
   /** Why the kernel stopped, or null while it runs. */
@@ -407,7 +413,7 @@ export function wasmDomainBacking(
   frames: number,
   allocate = true,
 ): {
-  readonly wasmMemory: WebAssembly.Memory | null;
+  readonly wasmMemory: WasmMemoryLike | null;
   readonly reservedFrames: number;
   readonly image: WasmImage;
 } {

@@ -25,12 +25,21 @@ export interface DomainHandle {
    * Set when the domain's kernel is a WebAssembly module: the shared `WebAssembly.Memory` whose
    * buffer is `memory` (the module imports the object; no API wraps an existing buffer).
    */
-  readonly wasmMemory?: WebAssembly.Memory;
+  readonly wasmMemory?: WasmMemoryLike;
   readonly grantTable: SharedArrayBuffer;
   readonly sharedInfo: SharedArrayBuffer;
   readonly xen: SharedArrayBuffer;
   readonly kernel: SharedArrayBuffer;
   readonly registry: SharedArrayBuffer;
+}
+
+/**
+ * A shared `WebAssembly.Memory`, as far as pvscsi's public types need it (so that they do not
+ * depend on lib.dom's WebAssembly declarations).
+ */
+export interface WasmMemoryLike {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(delta: number): number;
 }
 
 /**

@@ -43,6 +43,15 @@ export function buildScsifront(
   return { path, bytes: new Uint8Array(readFileSync(path)) };
 }
 
+/** Build examples/c/xs-hello.c (the Makefile's xs-hello target) into a temporary folder. */
+export function buildXsHello(): string {
+  const out = mkdtempSync(join(tmpdir(), "pvscsi-wasm-"));
+  execFileSync("make", ["-s", "-C", EXAMPLES_C, `OUT=${out}`, "xs-hello"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return join(out, "xs-hello.wasm");
+}
+
 /** Poll `f` every few ms until it returns a value other than undefined, at most `ms`. */
 export async function until<T>(f: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
   const end = Date.now() + ms;

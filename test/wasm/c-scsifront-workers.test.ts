@@ -7,7 +7,7 @@ import { assertCleanedUp } from "../../src/testing/index.js";
 import { Host } from "../../src/toolstack/host.js";
 import { XEN_HEADERS } from "../_support/cc.js";
 import { requireSystem } from "../_support/system.js";
-import { buildScsifront, CLANG19, LLD19, until } from "../_support/wasm.js";
+import { buildScsifront, buildXsHello, CLANG19, LLD19, until } from "../_support/wasm.js";
 
 /**
  * The same C scsifront with threads: the module runs in its domain's worker, dom0's scsiback in
@@ -77,3 +77,29 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
     }, 60_000);
   },
 );
+
+describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))("a blocking-style wasm kernel in a worker", () => {
+  it("reads xenstore with the synchronous helpers, sleeping in pv_evtchn_wait", async () => {
+    const path = buildXsHello();
+    const host = await Host.start({
+      hostConfig: { text: "[disk 1:0:0:0]\nsize = 8M\n", source: "d", baseDir: "/tmp" },
+    });
+    try {
+      await host.create(`name = "hello"\nmemory = 4\nkernel = "${path}"\n`, "hello.cfg");
+      const log = await until(
+        async () => {
+          const out = (await host.guestCommand("hello", ["dmesg"])).stdout;
+          return out.includes("xs-hello:") ? out : undefined;
+        },
+        20_000,
+        "xs-hello's greeting",
+      );
+      const m = /xs-hello: hello from hello \(dom\d+\); an idle wait returned 0 after (\d+) ms/.exec(log);
+      expect(m, log).not.toBeNull();
+      expect(Number(m![1])).toBeGreaterThanOrEqual(45);
+      assertCleanedUp(await host.destroy("hello"));
+    } finally {
+      await host.shutdown();
+    }
+  }, 60_000);
+});
