@@ -74,6 +74,7 @@ export class WasmKernel {
   private readonly mem: DataView;
   private readonly bytes: Uint8Array;
   private readonly scratch = new Int32Array(64);
+  private readonly scratchViews: Array<Int32Array | undefined> = [];
   private readonly started = performance.now();
   private faultValue: WasmFault | null = null;
   private readonly logLine: (line: string) => void;
@@ -339,7 +340,13 @@ export class WasmKernel {
     this.check("pv_evtchn_poll", ptr, n0 * 4);
     const ev = this.ctx.evtchn;
     if (!ev.upcallPending()) return 0;
-    const n = ev.collect(n0 === this.scratch.length ? this.scratch : this.scratch.subarray(0, n0));
+    // One view per size asked for, made once: the event path allocates nothing.
+    let out = this.scratchViews[n0];
+    if (out === undefined) {
+      out = this.scratch.subarray(0, n0);
+      this.scratchViews[n0] = out;
+    }
+    const n = ev.collect(out);
     for (let i = 0; i < n; i++) this.mem.setUint32(ptr + i * 4, this.scratch[i]!, true);
     return n;
   }
