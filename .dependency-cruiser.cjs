@@ -10,7 +10,12 @@ const layers = [
   ["xen", "trace"], // page size, domain ids, every Xen struct layout; the trace recorder every core writes to
   ["ring", "grant", "evtchn", "xenstore", "scsi"], // Xen's mechanisms; SCSI's vocabulary
   ["vscsiif", "blkif", "xenbus", "iscsi"], // the PVSCSI and block (VBD) wire protocols; xenbus states over xenstore; iSCSI (sans-IO, needs only SCSI vocabulary)
-  ["hypervisor"], // Hypervisor, DomainContext, named ports, a domain kernel's base
+  // Hypervisor, DomainContext, named ports, a domain kernel's base; checker: protocol checkers
+  // that read only shared state (rings, grant tables), for any driver, C (wasm) or TypeScript.
+  ["hypervisor", "checker"],
+  // A domain whose kernel is a WebAssembly module: its hypercall imports act through a
+  // DomainContext (so above hypervisor), and system boots it like a scsifront kernel (so below).
+  ["wasm"],
   ["scsifront", "scsiback", "blkfront", "blkback"], // each split driver's two halves (blkback reaches disks as SCSI devices)
   ["targets"], // emulated SCSI devices and dom0's inventory
   ["guest"], // the guest's SCSI midlayer, upper drivers and userland

@@ -5,6 +5,12 @@
  * `pvscsi/targets`, `pvscsi/xen`, `pvscsi/xenstore`, `pvscsi/system`, `pvscsi/testing`).
  * @module
  */
+export {
+  VscsiifFrontChecker,
+  type VscsiifFrontCheckerOptions,
+  type VscsiifRule,
+  type VscsiifViolation,
+} from "./checker/vscsiif-checker.js";
 export { DomainContext, type DomainContextOptions } from "./hypervisor/context.js";
 export { Hypervisor } from "./hypervisor/hypervisor.js";
 export { type DomainReport, describeLeaks } from "./hypervisor/report.js";
@@ -57,6 +63,8 @@ export {
 } from "./vscsiif/constants.js";
 export { VscsiifRequest } from "./vscsiif/request.js";
 export { VscsiifResponse } from "./vscsiif/response.js";
+export { inspectWasmImage, type WasmImage } from "./wasm/image.js";
+export { type WasmFault, WasmKernel, type WasmKernelOptions, wasmDomainBacking } from "./wasm/kernel.js";
 export { PvscsiError } from "./xen/errors.js";
 export { XEN_PAGE_SIZE } from "./xen/page.js";
 export { VSCSIIF_ENTRY_SIZE } from "./xen/vscsiif-layout.js";

@@ -3,7 +3,7 @@ import { portEntry, releasePort } from "../evtchn/event-channels.js";
 import { unpinGrant } from "../grant/active.js";
 import { setBits } from "../xen/bitmap.js";
 import { type DomainConfig, resolveDomainConfig } from "../xen/domain-config.js";
-import type { DomainHandle } from "../xen/domain-handle.js";
+import type { DomainHandle, WasmMemoryLike } from "../xen/domain-handle.js";
 import {
   DOM_ALIVE,
   DOM_DYING,
@@ -41,11 +41,24 @@ import {
   MT_W_STATE,
   MT_WRITABLE,
 } from "../xen/grant-layout.js";
+import { XEN_PAGE_SIZE } from "../xen/page.js";
 import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "../xen/spin-lock.js";
 import { DomainContext, type DomainContextOptions } from "./context.js";
 import { type DomainReport, inspectDomain } from "./report.js";
 
 const log = createDebug("pvscsi:hypervisor");
+
+/**
+ * Where a new domain's memory comes from (default: a fresh SharedArrayBuffer). A domain whose
+ * kernel is a WebAssembly module gets the module's shared `WebAssembly.Memory`, and the frames its
+ * image occupies reserved.
+ */
+export interface DomainBacking {
+  /** The domain's memory: shared, initial = maximum, exactly the configured frames. */
+  readonly wasmMemory?: WasmMemoryLike;
+  /** Frames `[0, reservedFrames)` are taken from the start (the frame allocator skips them). */
+  readonly reservedFrames?: number;
+}
 
 /**
  * The toolstack's handle on the emulated hypervisor: creates and destroys domains and owns the
@@ -77,8 +90,23 @@ export class Hypervisor {
    * Create a domain: its memory, an empty grant table, closed ports, and its registry entry.
    * Throws if the id is taken or the configuration is malformed (naming the option).
    */
-  createDomain(config: DomainConfig): DomainHandle {
+  createDomain(config: DomainConfig, backing: DomainBacking = {}): DomainHandle {
     const c = resolveDomainConfig(config);
+    const wasmMemory = backing.wasmMemory;
+    const reserved = backing.reservedFrames ?? 0;
+    if (wasmMemory !== undefined) {
+      const buf = wasmMemory.buffer as ArrayBufferLike;
+      if (!(buf instanceof SharedArrayBuffer) || buf.byteLength !== c.frames * XEN_PAGE_SIZE) {
+        throw invalidArgument(
+          "DomainBacking.wasmMemory",
+          `a shared WebAssembly.Memory of exactly ${c.frames} frames (initial = maximum)`,
+          `${buf.byteLength} bytes${buf instanceof SharedArrayBuffer ? "" : ", not shared"}`,
+        );
+      }
+    }
+    if (!Number.isInteger(reserved) || reserved < 0 || reserved >= c.frames) {
+      throw invalidArgument("DomainBacking.reservedFrames", `an integer in [0, ${c.frames - 1}]`, reserved);
+    }
     const domid = c.domid ?? this.nextDomid();
     const word = Atomics.load(this.reg, domid);
     if (registryState(word) !== DOM_FREE) throw invalidState(`dom${domid}`, "already exists");
@@ -97,7 +125,10 @@ export class Hypervisor {
       maxPorts: c.maxPorts,
       vcpus: c.vcpus,
       maptrackEntries: c.maptrackEntries,
-      memory: new SharedArrayBuffer(layout.memoryBytes),
+      memory: wasmMemory
+        ? (wasmMemory.buffer as unknown as SharedArrayBuffer)
+        : new SharedArrayBuffer(layout.memoryBytes),
+      ...(wasmMemory ? { wasmMemory } : {}),
       grantTable: new SharedArrayBuffer(layout.grantTableBytes),
       sharedInfo: new SharedArrayBuffer(layout.sharedInfoBytes),
       xen: new SharedArrayBuffer(layout.xenBytes),
@@ -107,6 +138,8 @@ export class Hypervisor {
     const view = new DomainView(handle);
     // Bits past the last frame and ref, and the reserved refs, are never handed out.
     setBits(view.kernel, layout.frameBitmap, c.frames, layout.frameBitmapWords * 32);
+    // A wasm kernel's image, stack and static heap: never handed out.
+    if (reserved > 0) setBits(view.kernel, layout.frameBitmap, 0, reserved);
     setBits(view.kernel, layout.refBitmap, 0, GNTTAB_NR_RESERVED_ENTRIES);
     setBits(view.kernel, layout.refBitmap, c.grantEntries, layout.refBitmapWords * 32);
     // Xen's evtchn_init reserves port 0, so 0 can mean "no port".

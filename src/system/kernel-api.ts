@@ -40,6 +40,11 @@ export interface GuestBoot extends KernelBoot {
    * confined to it (`GuestFs`). Created on first use.
    */
   readonly guestRoot: string;
+  /**
+   * The domain's kernel is this WebAssembly module (xl's `kernel = "front.wasm"`), run by
+   * `WasmGuestKernel` instead of pvscsi's scsifront; the domain's memory is its shared memory.
+   */
+  readonly wasmKernel?: Uint8Array;
 }
 
 /**

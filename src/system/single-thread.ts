@@ -12,12 +12,13 @@ import { setTracer } from "../trace/tracer.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
-import { type BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
+import { BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
 import { type BootOptions, boot, type Machine } from "./boot.js";
 import { writeDomainHome } from "./domain-home.js";
 import { bootGuestKernel, GuestKernel } from "./guest-kernel.js";
 import type { BackendBoot, GuestBoot } from "./kernel-api.js";
 import type { RunningBackend, RunningKernel, System } from "./system.js";
+import { WasmGuestKernel } from "./wasm-guest-kernel.js";
 
 /** A guest running in this thread: its kernel and its scsifront. */
 export interface LocalGuest {
@@ -74,7 +75,7 @@ export class LocalSystem implements System {
   readonly guests = new Map<number, LocalGuest>();
   private dom0Backend: BackendKernel | null = null;
   /** Every kernel this thread pumps: dom0's, driver domains', guests'. */
-  private readonly kernels = new Set<GuestKernel | BackendKernel>();
+  private readonly kernels = new Set<GuestKernel | BackendKernel | WasmGuestKernel>();
   private stepCursor = 0;
 
   private constructor(
@@ -137,8 +138,13 @@ export class LocalSystem implements System {
     return this.dom0Backend;
   }
 
-  async startGuestKernel(b: GuestBoot): Promise<RunningKernel<GuestKernel>> {
+  async startGuestKernel(b: GuestBoot): Promise<RunningKernel<GuestKernel | WasmGuestKernel>> {
     const ctx = this.hv.context(b.self.domid, { vcpu: b.vcpu });
+    if (b.wasmKernel) {
+      const w = new WasmGuestKernel(ctx, b, "pumped");
+      this.kernels.add(w);
+      return this.running(b.self.domid, w, b.pollMode);
+    }
     const k = await this.run(bootGuestKernel(ctx, b, "pumped", (k) => this.kernels.add(k)));
     return this.running(b.self.domid, k, b.pollMode);
   }
@@ -151,7 +157,7 @@ export class LocalSystem implements System {
     return { ...this.running(b.self.domid, k, b.pollMode), inventory: await k.inventory() };
   }
 
-  private running<K extends GuestKernel | BackendKernel>(
+  private running<K extends GuestKernel | BackendKernel | WasmGuestKernel>(
     domid: number,
     k: K,
     pollMode: boolean,
@@ -201,6 +207,8 @@ export class LocalSystem implements System {
       pollMode: this.pollMode,
       guestRoot,
     });
+    if (api instanceof WasmGuestKernel)
+      throw new Error("LocalSystem.createGuest boots pvscsi's scsifront only");
     const guest = { handle, kernel: api.kernel, frontend: api.frontend };
     this.guests.set(domid, guest);
     return guest;
@@ -244,10 +252,11 @@ export class LocalSystem implements System {
   }
 
   /**
-   * The kernel of `domid` running in this thread (a guest's {@link GuestKernel}, or a backend
-   * domain's {@link BackendKernel}), for tools that inspect it; undefined if none.
+   * The kernel of `domid` running in this thread (a guest's {@link GuestKernel} or
+   * {@link WasmGuestKernel}, or a backend domain's {@link BackendKernel}), for tools that inspect
+   * it; undefined if none.
    */
-  kernelOf(domid: number): GuestKernel | BackendKernel | undefined {
+  kernelOf(domid: number): GuestKernel | BackendKernel | WasmGuestKernel | undefined {
     for (const k of this.kernels) if (k.ctx.domid === domid) return k;
     return undefined;
   }
@@ -278,7 +287,16 @@ export class LocalSystem implements System {
         if (skip?.(k.ctx.domid)) continue;
         const w = k.pump();
         if (w > 0)
-          ran = { actor: k instanceof GuestKernel ? "scsifront" : "scsiback", domid: k.ctx.domid, work: w };
+          ran = {
+            actor:
+              k instanceof BackendKernel
+                ? "scsiback"
+                : k instanceof GuestKernel
+                  ? "scsifront"
+                  : "wasm kernel",
+            domid: k.ctx.domid,
+            work: w,
+          };
       }
       if (ran !== null) {
         this.stepCursor = (a + 1) % n;

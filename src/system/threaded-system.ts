@@ -142,19 +142,21 @@ export class ThreadedSystem implements System {
     timeoutMs: number,
   ): Promise<RunningKernel<GuestKernelApi>> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: GuestBoot = {
-      ...b,
-      pollMode,
-      hostThreads: this.threads.buffer,
-      ...this.idle,
-      ...this.traceFor(),
-    };
-    const worker = spawnWorker(import.meta.url, "./guest-worker", { workerData: boot });
-    const rpc = new RpcClient<GuestKernelApi>(
-      worker,
-      `dom${b.self.domid} (${name}) kernel`,
-      this.callPosted(b.self.domid, b.vcpu),
-    );
+    const wasm = b.wasmKernel !== undefined;
+    // A wasm kernel's worker runs the module's own loop: no host thread count, no blocking-loop calls.
+    const boot: GuestBoot = wasm
+      ? { ...b, pollMode }
+      : { ...b, pollMode, hostThreads: this.threads.buffer, ...this.idle, ...this.traceFor() };
+    const worker = spawnWorker(import.meta.url, wasm ? "./wasm-guest-worker" : "./guest-worker", {
+      workerData: boot,
+    });
+    const rpc = wasm
+      ? new RpcClient<GuestKernelApi>(worker, `dom${b.self.domid} (${name}) kernel`)
+      : new RpcClient<GuestKernelApi>(
+          worker,
+          `dom${b.self.domid} (${name}) kernel`,
+          this.callPosted(b.self.domid, b.vcpu),
+        );
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, GUEST_KERNEL_METHODS), pollMode);
     try {
       await withTimeout(rpc.ready, timeoutMs, `${name}'s kernel to boot`);

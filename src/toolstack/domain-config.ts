@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   type HostConfigSource,
   parseHostConfig,
   readHostConfigSource,
 } from "../targets/inventory/host-config.js";
+import { wasmDomainBacking } from "../wasm/kernel.js";
 import { configError } from "../xen/errors.js";
 import { type DiskSpec, parseDiskSpec } from "./disk-spec.js";
 import { parseVscsiSpec, type VscsiSpec } from "./vscsi-spec.js";
@@ -25,6 +27,11 @@ export interface DomainSpec {
   /** `guest_root`: the guest's filesystem, absolute (resolved against the config's folder). */
   readonly guestRoot?: string;
   /**
+   * `kernel = "front.wasm"`: the guest's kernel is this WebAssembly module (a driver built with
+   * pvscsi's C SDK, sdk/) instead of pvscsi's scsifront; its memory is the domain's memory.
+   */
+  readonly wasmKernel?: { readonly path: string; readonly bytes: Uint8Array };
+  /**
    * Settings that were ignored, each naming the setting and its line (`file:line: ...`): xl
    * itself ignores a setting it does not know, so a typo like `vscsii` would silently give a
    * guest without disks. `xl create` prints them on stderr.
@@ -41,6 +48,7 @@ export const DOMAIN_CONFIG_KEYS: readonly string[] = [
   "driver_domain",
   "scsi_host_config",
   "guest_root",
+  "kernel",
 ];
 
 /**
@@ -54,7 +62,6 @@ const XL_CFG_IGNORED = new Set([
   "maxvcpus",
   "maxmem",
   "uuid",
-  "kernel",
   "ramdisk",
   "cmdline",
   "extra",
@@ -161,6 +168,7 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
       const where = `${file}:${e.line}`;
       return { spec: parseDiskSpec(e.value, where), where };
     });
+    const wasmKernel = parseWasmKernel(cfg, file, baseDir, memoryMiB, warnings);
     return {
       name,
       memoryMiB,
@@ -168,6 +176,7 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
       ...(disk.length > 0 ? { disk } : {}),
       warnings,
       ...(guestRoot !== undefined ? { guestRoot: resolve(baseDir, guestRoot) } : {}),
+      ...(wasmKernel !== undefined ? { wasmKernel } : {}),
     };
   }
   if (vscsi.length > 0) {
@@ -187,6 +196,40 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
     parseHostConfig(hostConfig.text, hostConfig.source, hostConfig.baseDir); // its errors name its lines
   }
   return { name, memoryMiB, vscsi, driverDomain: { hostConfig }, warnings };
+}
+
+/**
+ * `kernel = "<file>.wasm"`: read and check the module now (its memory import, `__heap_base`), so
+ * a module built without the SDK's link flags is refused naming the line. Any other kernel (a
+ * real vmlinuz) is ignored with a warning: pvscsi runs its own scsifront then.
+ */
+function parseWasmKernel(
+  cfg: Map<string, XlSetting>,
+  file: string,
+  baseDir: string,
+  memoryMiB: number,
+  warnings: string[],
+): { path: string; bytes: Uint8Array } | undefined {
+  const value = xlString(cfg, "kernel", file);
+  if (value === undefined) return undefined;
+  const where = `${file}:${cfg.get("kernel")!.line}`;
+  if (!value.endsWith(".wasm")) {
+    warnings.push(`${where}: 'kernel' runs only WebAssembly modules (.wasm) in pvscsi; ignored`);
+    return undefined;
+  }
+  const path = resolve(baseDir, value);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (e) {
+    throw configError(where, `kernel '${value}' cannot be read: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  try {
+    wasmDomainBacking(bytes, memoryMiB * 256, false);
+  } catch (e) {
+    throw configError(where, `kernel '${value}': ${e instanceof Error ? e.message : e}`);
+  }
+  return { path, bytes };
 }
 
 /** `memory = <MiB>`, between 4 and 1024; {@link DEFAULT_GUEST_MEMORY_MIB} when absent. */

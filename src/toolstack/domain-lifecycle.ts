@@ -6,6 +6,7 @@ import { formatHctl } from "../scsi/hctl.js";
 import { writeDomainHome } from "../system/domain-home.js";
 import { type System, withTimeout } from "../system/system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
+import { wasmDomainBacking } from "../wasm/kernel.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import { configError, PvscsiError } from "../xen/errors.js";
 import { XenbusNode } from "../xenbus/paths.js";
@@ -73,7 +74,13 @@ export class DomainLifecycle {
     // Check every device before anything is created: nothing half-built on a bad config.
     const controllers = this.planControllers(spec, await this.devices.pdevUsers(), force);
     this.vbds.check(spec.disk ?? []);
-    const handle = this.system.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
+    const frames = spec.memoryMiB * 256;
+    // kernel = "front.wasm": the domain's memory is the module's shared memory, its image reserved.
+    const wasm = spec.wasmKernel ? wasmDomainBacking(spec.wasmKernel.bytes, frames) : undefined;
+    const handle = this.system.hv.createDomain(
+      { name: spec.name, frames },
+      wasm?.wasmMemory ? { wasmMemory: wasm.wasmMemory, reservedFrames: wasm.reservedFrames } : {},
+    );
     const domid = handle.domid;
     try {
       const start = await this.buildDomain(handle);
@@ -89,6 +96,7 @@ export class DomainLifecycle {
           xenstore: start,
           pollMode: this.system.pollMode,
           guestRoot,
+          ...(spec.wasmKernel ? { wasmKernel: spec.wasmKernel.bytes } : {}),
         },
         spec.name,
         this.timeoutMs,

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FrontCommand } from "../scsifront/frontend.js";
+import { BackendKernel } from "../system/backend-kernel.js";
 import { GuestKernel } from "../system/guest-kernel.js";
 import { LocalSystem } from "../system/single-thread.js";
 import { Host } from "../toolstack/host.js";
@@ -317,9 +318,7 @@ export class LiveView {
     const front = host?.frontend.ring ?? null;
     const k = this.sys.kernelOf(0);
     const back =
-      k === undefined || k instanceof GuestKernel
-        ? null
-        : k.backend.vhostOf(this.observer.domid, this.observer.devid)?.ring;
+      k instanceof BackendKernel ? k.backend.vhostOf(this.observer.domid, this.observer.devid)?.ring : null;
     if (host === null || front === null || back === null || back === undefined) {
       this.note("wrap: the selected controller is not connected");
       return;

@@ -1,3 +1,4 @@
+import { BackendKernel } from "../system/backend-kernel.js";
 import { GuestKernel } from "../system/guest-kernel.js";
 import type { LocalSystem } from "../system/single-thread.js";
 import { type TraceBuffer, TraceKind } from "../trace/trace-buffer.js";
@@ -375,7 +376,7 @@ export class Observer {
 
   private backRing() {
     const k = this.sys.kernelOf(this.backendDomid);
-    if (k === undefined || k instanceof GuestKernel) return null;
+    if (!(k instanceof BackendKernel)) return null;
     return k.backend.vhostOf(this.domid, this.devid)?.ring ?? null;
   }
 

@@ -21,11 +21,25 @@ export interface DomainHandle {
   readonly vcpus: number;
   readonly maptrackEntries: number;
   readonly memory: SharedArrayBuffer;
+  /**
+   * Set when the domain's kernel is a WebAssembly module: the shared `WebAssembly.Memory` whose
+   * buffer is `memory` (the module imports the object; no API wraps an existing buffer).
+   */
+  readonly wasmMemory?: WasmMemoryLike;
   readonly grantTable: SharedArrayBuffer;
   readonly sharedInfo: SharedArrayBuffer;
   readonly xen: SharedArrayBuffer;
   readonly kernel: SharedArrayBuffer;
   readonly registry: SharedArrayBuffer;
+}
+
+/**
+ * A shared `WebAssembly.Memory`, as far as pvscsi's public types need it (so that they do not
+ * depend on lib.dom's WebAssembly declarations).
+ */
+export interface WasmMemoryLike {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(delta: number): number;
 }
 
 /**
@@ -54,6 +68,12 @@ export function checkDomainHandle(value: unknown, what = "domain handle"): Domai
     const buf = h[key];
     if (!(buf instanceof SharedArrayBuffer) || buf.byteLength !== bytes) {
       throw invalidArgument(`${what}.${key}`, `a SharedArrayBuffer of ${bytes} bytes`, buf);
+    }
+  }
+  if (h.wasmMemory !== undefined) {
+    const m = h.wasmMemory;
+    if (!(m instanceof WebAssembly.Memory) || m.buffer.byteLength !== layout.memoryBytes) {
+      throw invalidArgument(`${what}.wasmMemory`, `a WebAssembly.Memory of ${layout.memoryBytes} bytes`, m);
     }
   }
   return value as DomainHandle;

@@ -71,12 +71,13 @@ describe("npm pack → npm install → import from another project", () => {
         "dist/cli/main.js",
         "web/index.html",
         "web/app.js",
+        "sdk/include/pvwasm/xen-wasm.h",
       ]),
     );
-    // web/ holds the live view's page (plain files, no build step).
-    expect(files.filter((f) => !/^(dist\/|bin\/|web\/|LICENSE$|README\.md$|package\.json$)/.test(f))).toEqual(
-      [],
-    );
+    // web/: the live view's page (plain files, no build step); sdk/: the C SDK for wasm drivers.
+    expect(
+      files.filter((f) => !/^(dist\/|bin\/|web\/|sdk\/|LICENSE$|README\.md$|package\.json$)/.test(f)),
+    ).toEqual([]);
 
     // Offline: pvscsi's one runtime dependency (debug, and its ms) is copied in from ours first.
     const app = join(scratch, "app");

@@ -11,7 +11,7 @@ describe("domain config checks", () => {
     );
     expect(spec.vscsi).toEqual([]);
     expect(spec.warnings).toEqual([
-      "g.cfg:2: unknown setting 'vscsii' ignored (did you mean 'vscsi'?); known: name, memory, vscsi, disk, driver_domain, scsi_host_config, guest_root",
+      "g.cfg:2: unknown setting 'vscsii' ignored (did you mean 'vscsi'?); known: name, memory, vscsi, disk, driver_domain, scsi_host_config, guest_root, kernel",
       "g.cfg:3: 'vif' is an xl.cfg setting pvscsi does not emulate; ignored",
     ]);
   });
