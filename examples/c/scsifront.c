@@ -532,6 +532,10 @@ static int step(void)
         pv_printf("scsifront: connected to %s (dom%u), ring-ref %u, port %u, feature-sg-grant %u", be, be_id,
                   ring_ref, port, sg_grant);
         xstate = X_RUN;
+#ifdef BREAK_LOOP
+        /* Connected (the state write is on the xenstore ring), then never returns to pvscsi. */
+        for (;;) {}
+#endif
         return 1;
     case X_RUN:
         if (closing) {
@@ -589,9 +593,6 @@ EXPORT(pv_poll) int pv_poll(void)
     evtchn_port_t fired[16];
     int work = 0;
     pv_evtchn_poll(fired, 16);
-#ifdef BREAK_LOOP
-    if (xstate == X_RUN) for (;;) {}
-#endif
     for (int i = 0; i < 64; i++) {
         int w = xs_service(&xs);
         if (ring.sring && RING_HAS_UNCONSUMED_RESPONSES(&ring)) w |= take_responses();

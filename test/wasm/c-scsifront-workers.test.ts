@@ -60,10 +60,16 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
       });
       const host = new Host(system, { stateTimeoutMs: 3000 });
       try {
-        await host.create(
+        const { domid } = await host.create(
           `name = "looper"\nmemory = 16\nkernel = "${path}"\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`,
           "l.cfg",
         );
+        // xl create returns once the backend is connected; the driver starts looping only after it
+        // writes its own Connected, so wait for that (bounded) before destroying it.
+        for (let i = 0; i < 200; i++) {
+          if ((await host.xs.tryRead(`/local/domain/${domid}/device/vscsi/0/state`)) === "4") break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
         const report = await host.destroy("looper");
         // It never let go of its ring: the leak report says so, and the domain is gone anyway.
         expect(report.liveGrants.length).toBeGreaterThan(0);
