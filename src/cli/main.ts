@@ -6,6 +6,7 @@ import { abiCommand } from "./commands/abi.js";
 import { demoCommand } from "./commands/demo.js";
 import { guestCommand } from "./commands/guest.js";
 import { upCommand } from "./commands/up.js";
+import { virshCommand } from "./commands/virsh.js";
 import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
 import { xlCommand } from "./commands/xl.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from "./io.js";
@@ -18,6 +19,7 @@ export const commands: readonly Command[] = [
   guestCommand,
   xenstoreLsCommand,
   abiCommand,
+  virshCommand,
 ];
 
 function usage(): string {
