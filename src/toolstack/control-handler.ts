@@ -90,6 +90,10 @@ export function hostControlHandler(host: Host): ControlHandler {
           );
           return { data: Buffer.from(r.data).toString("base64"), size: r.size };
         }
+        case "xl.save":
+          return host.save(str(args, "domain", op), str(args, "file", op));
+        case "xl.restore":
+          return host.restore(str(args, "file", op));
         case "xenstore.dump":
           return dumpFile(host.xenstored.db.dump());
         case "backend.report":

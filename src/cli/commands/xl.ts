@@ -27,6 +27,10 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
   scsi-attach <Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>] [--force]
   scsi-detach <Domain> <VirtDevice>
   scsi-list <Domain> [<Domain> ...]
+  save <Domain> <CheckpointFile>             save the guest (memory, filesystem, xenstore device
+                                             nodes, vscsi devices by identity) and destroy it
+  restore <CheckpointFile>                   recreate a saved guest; its devices are found here by
+                                             identity (same image files), h:c:t:l renumbered
 
 PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
             domain (dom0's: see 'pvscsi up').
@@ -58,7 +62,8 @@ export function formatScsiList(rows: readonly ScsiListRow[]): string {
 
 export const xlCommand: Command = {
   name: "xl",
-  summary: "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list against 'pvscsi up'",
+  summary:
+    "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list|save|restore|migrate against 'pvscsi up'",
   usage: USAGE,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseCommandArgs("xl", argv, {
@@ -137,6 +142,32 @@ export const xlCommand: Command = {
           formatScsiList((await controlRequest(socket, "xl.scsi-list", { domains: rest })) as ScsiListRow[]),
         );
         return EXIT_OK;
+      case "save": {
+        need(2, 2, "<Domain> <CheckpointFile>");
+        const file = resolve(rest[1]!);
+        io.err(`Saving to ${file}\n`);
+        const r = (await controlRequest(socket, "xl.save", { domain: rest[0], file })) as {
+          name: string;
+          bytes: number;
+          devices: number;
+        };
+        io.out(`saved ${r.name}: ${r.bytes} bytes, ${r.devices} vscsi device(s), to ${file}\n`);
+        return EXIT_OK;
+      }
+      case "restore": {
+        need(1, 1, "<CheckpointFile>");
+        const file = resolve(rest[0]!);
+        io.err(`Loading save file ${file}\n`);
+        const r = (await controlRequest(socket, "xl.restore", { file })) as {
+          domid: number;
+          name: string;
+          devices: Array<{ vdev: string; pdevname: string; from: string; to: string }>;
+        };
+        for (const d of r.devices)
+          io.out(`  vdev ${d.vdev}: ${d.pdevname} was ${d.from} on the source, is ${d.to} here\n`);
+        io.out(`restored domain ${r.name} (domid ${r.domid})\n`);
+        return EXIT_OK;
+      }
       default:
         io.err(`pvscsi xl: unknown subcommand '${sub}' (see 'pvscsi xl --help')\n`);
         return EXIT_USAGE;
