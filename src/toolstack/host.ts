@@ -234,9 +234,7 @@ export class Host {
    * before anything is created, then recreate the guest with each vscsi device found by its
    * identity and named by this host's h:c:t:l.
    */
-  restore(
-    file: string,
-  ): Promise<{
+  restore(file: string): Promise<{
     domid: number;
     name: string;
     devices: Array<{ vdev: string; pdevname: string; from: string; to: string }>;

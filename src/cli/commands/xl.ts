@@ -4,6 +4,7 @@ import { type DomainReport, describeLeaks } from "../../hypervisor/report.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import type { DomainRow, ScsiListRow } from "../../toolstack/host.js";
+import type { MigrationReport } from "../../toolstack/migrate.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../io.js";
@@ -31,6 +32,9 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
                                              nodes, vscsi devices by identity) and destroy it
   restore <CheckpointFile>                   recreate a saved guest; its devices are found here by
                                              identity (same image files), h:c:t:l renumbered
+  migrate <Domain> <Host>                    live-migrate the guest to another 'pvscsi up', <Host>
+                                             being its control socket; memory in rounds, then
+                                             stop-and-copy; devices re-evaluated on the target
 
 PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
             domain (dom0's: see 'pvscsi up').
@@ -166,6 +170,22 @@ export const xlCommand: Command = {
         for (const d of r.devices)
           io.out(`  vdev ${d.vdev}: ${d.pdevname} was ${d.from} on the source, is ${d.to} here\n`);
         io.out(`restored domain ${r.name} (domid ${r.domid})\n`);
+        return EXIT_OK;
+      }
+      case "migrate": {
+        need(2, 2, "<Domain> <Host>");
+        const target = resolve(rest[1]!);
+        if (target === resolve(socket))
+          throw configError(`pvscsi xl migrate`, `${rest[1]} is this host's own control socket`);
+        const r = (await controlRequest(socket, "xl.migrate", {
+          domain: rest[0],
+          target,
+        })) as MigrationReport;
+        for (const d of r.devices)
+          io.out(`  vdev ${d.vdev}: ${d.pdevname} was ${d.from} on the source, is ${d.to} on the target\n`);
+        io.out(
+          `migrated ${r.name} to ${r.target} (domid ${r.domid} there): memory rounds ${r.rounds.join(", ")} + ${r.stopAndCopyFrames} frames at stop; downtime ${r.downtimeMs.toFixed(1)} ms, total ${r.totalMs.toFixed(1)} ms\n`,
+        );
         return EXIT_OK;
       }
       default:
