@@ -11,6 +11,7 @@ export {
   Frontend,
   type FrontendOptions,
   type FrontendState,
+  RESUME_RSLT,
   SCSIFRONT_SG_ALL,
   SCSIFRONT_SG_MAX,
   type SubmitResult,
