@@ -89,4 +89,52 @@ describe("xl migrate failures", () => {
     expect(names(a)).not.toContain("g");
     expect(names(b)).toContain("g");
   }, 60_000);
+
+  it("under I/O: every write the guest had acknowledged is there after the migration", async () => {
+    // A guest writes block after block while it migrates from a to b; a write whose command
+    // failed (the guest moved under it, its kernel stopped) is written again where the guest is.
+    await a.create(`name = "io"\nmemory = 16\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`, "io.cfg");
+    const acked: number[] = [];
+    const failures: string[] = [];
+    let stop = false;
+    const writer = (async () => {
+      // Bounded: at most 400 attempts; a failed one waits 20 ms and is tried again at the same block.
+      for (let i = 0, attempts = 0; !stop && attempts < 400; attempts++) {
+        const where = names(a).includes("io") ? a : b;
+        const r = await where
+          .guestCommand("io", ["dd", "if=pattern:7", "of=/dev/sda", "bs=4k", "count=1", `seek=${i}`])
+          .catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
+        if (r.exitCode === 0) acked.push(i++);
+        else {
+          failures.push(r.stderr);
+          await new Promise((res) => setTimeout(res, 20));
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 150));
+    failOp = null;
+    const m = await migrateOut(a, "io", sock);
+    expect(m.devices[0]).toMatchObject({ from: "0:0:0:0", to: "5:0:0:0" });
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await writer;
+    const before = acked.filter((i) => i < 5);
+    expect(before.length, failures.join("\n")).toBeGreaterThan(0);
+    expect(names(b)).toContain("io");
+    // Blocks were acknowledged in order, 0..n-1; the pattern is addressed by disk offset, so the
+    // first n blocks read on the target must hash as the pattern's first n blocks.
+    const n = acked.length;
+    expect(acked).toEqual([...Array(n).keys()]);
+    const r = await b.guestCommand("io", ["dd", "if=/dev/sda", "bs=4k", `count=${n}`, "status=hash"]);
+    const w = await b.guestCommand("io", [
+      "dd",
+      "if=pattern:7",
+      "of=/dev/null",
+      "bs=4k",
+      `count=${n}`,
+      "status=hash",
+    ]);
+    expect(/sha256 (\w+)/.exec(r.stdout)?.[1]).toBe(/sha256 (\w+)/.exec(w.stdout)?.[1]);
+    expect(r.stdout).toContain(`${n}+0 records in`);
+  }, 90_000);
 });
