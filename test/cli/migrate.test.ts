@@ -113,7 +113,10 @@ describe("xl migrate between two pvscsi hosts", () => {
     expect((await run("xl", "--socket", sockB, "list")).out).not.toContain("pinned");
     expect((await run("guest", "--socket", sockA, "pinned", "lsscsi")).out).toMatch(/\[0:0:0:0\]\s+disk/);
     const self = await run("xl", "--socket", sockA, "migrate", "pinned", sockA);
-    expect(self).toMatchObject({ code: 2, err: expect.stringContaining("is this host's own control socket") });
+    expect(self).toMatchObject({
+      code: 2,
+      err: expect.stringContaining("is this host's own control socket"),
+    });
     expect((await run("xl", "--socket", sockA, "destroy", "pinned")).code).toBe(0);
   }, 60_000);
 });
