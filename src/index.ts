@@ -51,6 +51,9 @@ export {
   type ScsiListRow,
   type ToolstackOptions,
 } from "./toolstack/host.js";
+export { type MigrationReport, migrateOut } from "./toolstack/migrate.js";
+export { SAVE_FORMAT_VERSION } from "./toolstack/save-file.js";
+export { type Converted, domxmlFromNative, domxmlToNative, PVSCSI_XML_NAMESPACE } from "./toolstack/virsh.js";
 export {
   DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,

@@ -8,6 +8,7 @@ import { guestCommand } from "./commands/guest.js";
 import { simCommand } from "./commands/sim.js";
 import { uiCommand } from "./commands/ui.js";
 import { upCommand } from "./commands/up.js";
+import { virshCommand } from "./commands/virsh.js";
 import { xenstoreLsCommand } from "./commands/xenstore-ls.js";
 import { xlCommand } from "./commands/xl.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo } from "./io.js";
@@ -22,6 +23,7 @@ export const commands: readonly Command[] = [
   abiCommand,
   uiCommand,
   simCommand,
+  virshCommand,
 ];
 
 function usage(): string {

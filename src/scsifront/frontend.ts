@@ -31,10 +31,13 @@ import {
 } from "../vscsiif/segments.js";
 import { invalidArgument, invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
-import { DID_ERROR, scsifrontHostByte } from "./host-byte.js";
+import { DID_ERROR, DID_RESET, scsifrontHostByte } from "./host-byte.js";
 import type { GrantAccess, GuestMemory, Notifier } from "./ports.js";
 
 const debug = createDebug("pvscsi:scsifront");
+
+/** The response scsifront synthesizes on resume for a command still in flight: `DID_RESET << 16`. */
+export const RESUME_RSLT = DID_RESET << 16;
 
 /** `SG_ALL`: the most segments a Linux frontend uses, whatever the backend offers. */
 export const SCSIFRONT_SG_ALL = 128;
@@ -373,6 +376,33 @@ export class Frontend {
       s.descFrames.length = 0;
     }
     if (this._state !== "error") this._state = "disconnected";
+  }
+
+  /**
+   * Linux `scsifront_resume`'s first half (`scsifront_finish_all`), after a save/restore or a
+   * migration: drain the responses really on the ring, then complete every rqid still allocated
+   * locally with a synthesized response — `rslt = DID_RESET << 16` (0x00080000), `sense_len` 0,
+   * `residual_len` 0 — through the normal completion path (grants ended, rqid freed), so the
+   * midlayer retries those commands on the new ring. Then the old ring is given up (the caller
+   * frees its page and port, connects a new ring with {@link connect} and goes Initialised).
+   * Returns how many commands were completed with DID_RESET. Nothing in flight survives.
+   */
+  finishAllForResume(): number {
+    if (this._state === "connected") this.service();
+    let reset = 0;
+    for (let rqid = 0; rqid < VSCSIIF_MAX_REQS && this._state !== "error"; rqid++) {
+      if ((this.freeBits & (1 << rqid)) !== 0) continue;
+      const rsp = this.rsp;
+      rsp.rqid = rqid;
+      rsp.rslt = RESUME_RSLT;
+      rsp.senseLen = 0;
+      rsp.residualLen = 0;
+      this.completeResponse();
+      reset++;
+    }
+    if (this._state === "error") return reset;
+    this.disconnect();
+    return reset;
   }
 
   /**

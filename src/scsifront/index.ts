@@ -12,6 +12,7 @@ export {
   type FrontendMutation,
   type FrontendOptions,
   type FrontendState,
+  RESUME_RSLT,
   SCSIFRONT_SG_ALL,
   SCSIFRONT_SG_MAX,
   type SubmitResult,

@@ -2,6 +2,7 @@ import { configError } from "../xen/errors.js";
 import { dumpFile } from "../xenstore/dump.js";
 import { type ControlHandler, GUEST_FILE_CHUNK } from "./control-protocol.js";
 import type { Host } from "./host.js";
+import { MigrationReceiver, migrateOut } from "./migrate.js";
 
 function str(args: Record<string, unknown>, key: string, op: string): string {
   const v = args[key];
@@ -31,6 +32,7 @@ function options(args: Record<string, unknown>, op: string): string[] {
  * xl's commands, guest commands, and reads of the store and of scsiback's state.
  */
 export function hostControlHandler(host: Host): ControlHandler {
+  const receiver = new MigrationReceiver(host);
   return {
     async handle(op, args) {
       switch (op) {
@@ -102,6 +104,22 @@ export function hostControlHandler(host: Host): ControlHandler {
           );
           return { data: Buffer.from(r.data).toString("base64"), size: r.size };
         }
+        case "xl.save":
+          return host.save(str(args, "domain", op), str(args, "file", op));
+        case "xl.restore":
+          return host.restore(str(args, "file", op));
+        case "xl.migrate":
+          return migrateOut(host, str(args, "domain", op), str(args, "target", op));
+        case "migrate.prepare":
+          return receiver.prepare(args.meta);
+        case "migrate.memory":
+          return receiver.memory(args.session, args.frames, args.data);
+        case "migrate.image":
+          return receiver.image(args.session, args.offset, args.data);
+        case "migrate.commit":
+          return receiver.commit(args.session);
+        case "migrate.abort":
+          return receiver.abort(str(args, "session", op));
         case "xenstore.dump":
           return dumpFile(host.xenstored.db.dump());
         case "backend.report":

@@ -67,7 +67,7 @@ export class DomainLifecycle {
   ) {}
 
   /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
-  async create(spec: DomainSpec, force: boolean): Promise<CreatedDomain> {
+  async create(spec: DomainSpec, force: boolean, memory: Uint8Array | null = null): Promise<CreatedDomain> {
     if (spec.name === "Domain-0" || this.table.findByName(spec.name) !== undefined)
       throw new PvscsiError("ESTATE", `domain '${spec.name}' already exists`);
     if (spec.driverDomain) return this.createDriverDomain(spec, spec.driverDomain.hostConfig);
@@ -83,6 +83,17 @@ export class DomainLifecycle {
     );
     const domid = handle.domid;
     try {
+      // xl restore / migrate: the saved memory goes back before the kernel boots (which then
+      // builds its xenstore page, rings and grants over it, as a resumed PV kernel rebuilds them).
+      if (memory !== null) {
+        const dst = new Uint8Array(handle.memory);
+        if (memory.length !== dst.length)
+          throw new PvscsiError(
+            "EINVALARG",
+            `saved memory is ${memory.length} bytes, the domain has ${dst.length}`,
+          );
+        dst.set(memory);
+      }
       const start = await this.buildDomain(handle);
       for (const be of this.table.backends.values()) await be.kernel.api.introducePeer(handle);
       this.system.introducePeer(handle);

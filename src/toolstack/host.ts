@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
 import type { VbdReport } from "../blkback/backend-driver.js";
-import { GuestFs, type GuestPathError } from "../guest/guest-fs.js";
+import { defaultGuestRoot, GuestFs, type GuestPathError } from "../guest/guest-fs.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
@@ -13,12 +15,13 @@ import type { HostConfigSource } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import { type ChromeTrace, toChromeTrace } from "../trace/chrome-trace.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
-import { invalidState } from "../xen/errors.js";
+import { invalidState, PvscsiError } from "../xen/errors.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
 import { type DomainSpec, parseDomainConfig } from "./domain-config.js";
 import { DomainLifecycle, type DomainRow } from "./domain-lifecycle.js";
 import { DomainTable, type GuestDomain } from "./domain-table.js";
+import { captureGuest, readSaveImage, restoreGuest, type SaveRestoreContext } from "./save-restore.js";
 import type { BlockListRow } from "./vbd-devices.js";
 import { type ScsiListRow, VscsiDevices } from "./vscsi-devices.js";
 import { DEFAULT_STATE_TIMEOUT_MS } from "./vscsi-nodes.js";
@@ -80,10 +83,17 @@ export class Host {
   private readonly traceNames = new Map<number, string>([[0, "Domain-0"]]);
   /** Serialises toolstack operations, as libxl's per-domain lock does. */
   private lock: Promise<unknown> = Promise.resolve();
+  /** This host's instance: a RAM disk saved here is the same device only on this very host. */
+  readonly hostId: string = randomUUID();
+  private readonly hostConfig: HostConfigSource | null;
 
   /** The toolstack over a booted system (its dom0 kernel running). */
-  constructor(system: System, options: ToolstackOptions = {}) {
+  constructor(
+    system: System,
+    options: ToolstackOptions & { readonly hostConfig?: HostConfigSource | null } = {},
+  ) {
     this.system = system;
+    this.hostConfig = options.hostConfig ?? null;
     this.timeoutMs = options.stateTimeoutMs ?? DEFAULT_STATE_TIMEOUT_MS;
     this.guestRoots = options.guestRoots;
     const dom0 = system.dom0Kernel;
@@ -195,6 +205,86 @@ export class Host {
    */
   destroy(domain: string): Promise<DomainReport> {
     return this.exclusive(() => this.domains.destroy(domain));
+  }
+
+  /** What save, restore and migrate work with. @internal */
+  saveRestoreContext(): SaveRestoreContext {
+    const roots = this.guestRoots;
+    return {
+      system: this.system,
+      table: this.table,
+      devices: this.devices,
+      hostId: this.hostId,
+      hostConfig: this.hostConfig,
+      defaultGuestRoot: (name) => (roots !== undefined ? join(roots, name, "root") : defaultGuestRoot(name)),
+    };
+  }
+
+  /**
+   * `xl save <domain> <file>`: quiesce the guest, write its memory, filesystem, xenstore device
+   * nodes and vscsi assignments (by device identity) to `file` (written whole, then renamed into
+   * place), then destroy it. If the file cannot be written the guest keeps running.
+   */
+  save(domain: string, file: string): Promise<{ name: string; bytes: number; devices: number }> {
+    return this.exclusive(async () => {
+      const g = this.resolveDomain(domain);
+      const { meta, image } = await captureGuest(this.saveRestoreContext(), g, true);
+      const tmp = `${file}.pvscsi-partial-${process.pid}`;
+      try {
+        writeFileSync(tmp, image, { flag: "wx", mode: 0o600 });
+        renameSync(tmp, file);
+      } catch (e) {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // Not created.
+        }
+        throw new PvscsiError(
+          "ESTATE",
+          `${file}: cannot write the save file (${(e as Error).message}); ${g.name} keeps running`,
+        );
+      }
+      await this.domains.teardown(g.handle.domid, false);
+      return { name: meta.name, bytes: image.length, devices: meta.devices.length };
+    });
+  }
+
+  /**
+   * `xl restore <file>`: check the file whole (format, version, checksums, devices reachable here)
+   * before anything is created, then recreate the guest with each vscsi device found by its
+   * identity and named by this host's h:c:t:l.
+   */
+  restore(file: string): Promise<{
+    domid: number;
+    name: string;
+    devices: Array<{ vdev: string; pdevname: string; from: string; to: string }>;
+  }> {
+    return this.exclusive(async () => {
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(file);
+      } catch (e) {
+        throw new PvscsiError("ESTATE", `${file}: cannot read: ${(e as Error).message}`);
+      }
+      return this.restoreImage(readSaveImage(bytes, file));
+    });
+  }
+
+  /** Restore a decoded image (xl restore, or the receiving side of xl migrate). @internal */
+  restoreImage(image: ReturnType<typeof readSaveImage>, memory: Uint8Array | null = image.memory) {
+    return restoreGuest(this.saveRestoreContext(), image, (spec, _m) =>
+      this.domains.create(spec, false, memory),
+    );
+  }
+
+  /** Run `op` under the toolstack's lock. @internal */
+  locked<T>(op: () => Promise<T>): Promise<T> {
+    return this.exclusive(op);
+  }
+
+  /** Tear a guest down (the source side of a migration, once the target has it). @internal */
+  teardownGuest(domid: number): Promise<DomainReport> {
+    return this.domains.teardown(domid, false);
   }
 
   /** `xl list`: dom0, then driver domains and guests by domid. */

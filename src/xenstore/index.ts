@@ -97,6 +97,7 @@ export { DEFAULT_QUOTAS, type XsQuotas } from "./quotas.js";
 export { type RingClientState, XenstoreRingClient } from "./ring-client.js";
 export { ringIndexesValid, XenstoreRingPage } from "./ring-page.js";
 export { type RingServerOptions, type RingServerState, XenstoreRingServer } from "./ring-server.js";
+export { XenstoreSocketServer } from "./socket-server.js";
 export type { XsTransport } from "./transport.js";
 export type { TreeChange, XsCaller } from "./tree-ops.js";
 export type { XsWatchEvent } from "./watch.js";
@@ -145,9 +146,11 @@ export {
   type XsErrno,
 } from "./wire.js";
 export {
+  STREAM_INPUT_LIMIT,
   type XenstoreDomainBinder,
   type XenstoreDomainBinding,
   Xenstored,
   type XenstoredOptions,
   type XenstoredRing,
+  type XenstoredStream,
 } from "./xenstored.js";

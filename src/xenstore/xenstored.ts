@@ -80,6 +80,7 @@ export class Xenstored {
   private readonly ready = new Set<Serviced>();
   private readonly rings = new Map<number, XenstoredRing>();
   private readonly locals = new Set<LocalTransport>();
+  private readonly streams = new Set<StreamConnection>();
   private scheduled = false;
   private closed = false;
 
@@ -106,6 +107,30 @@ export class Xenstored {
     const t = new LocalTransport(this, new ProtocolConnection(this.db.connect(domid), this.protocolOptions));
     this.locals.add(t);
     return t;
+  }
+
+  /**
+   * A byte-stream connection for `domid` (a client on xenstored's Unix socket: dom0, privileged,
+   * as real xenstored treats its socket). Request bytes go in through {@link XenstoredStream.push};
+   * replies and watch events come out, on a later pass, through `write`, which returns false when
+   * the peer is not reading (then nothing more is written until {@link XenstoredStream.resume}).
+   * `onClosed` is called once when the connection ends on xenstored's side (protocol violation,
+   * xenstored closed).
+   */
+  connectStream(
+    domid: number,
+    write: (bytes: Uint8Array) => boolean,
+    onClosed: (reason: string) => void,
+  ): XenstoredStream {
+    this.checkOpen();
+    const s = new StreamConnection(
+      this,
+      new ProtocolConnection(this.db.connect(domid), this.protocolOptions),
+      write,
+      onClosed,
+    );
+    this.streams.add(s);
+    return s;
   }
 
   /**
@@ -174,11 +199,17 @@ export class Xenstored {
     return { rings: this.rings.size, localConnections: this.locals.size, ready: this.ready.size };
   }
 
+  /** Byte-stream (Unix socket) connections open now ({@link connectStream}). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
   /** Close every connection and ring. */
   close(): void {
     if (this.closed) return;
     for (const r of [...this.rings.values()]) r.close();
     for (const t of [...this.locals]) t.close();
+    for (const s of [...this.streams]) s.close("xenstored closed");
     this.ready.clear();
     this.closed = true;
   }
@@ -193,6 +224,11 @@ export class Xenstored {
   /** @internal */
   forget(t: LocalTransport): void {
     this.locals.delete(t);
+  }
+
+  /** @internal */
+  forgetStream(s: StreamConnection): void {
+    this.streams.delete(s);
   }
 
   private kick(): void {
@@ -286,5 +322,115 @@ class LocalTransport implements XsTransport {
       if (!moved) return false;
     }
     return this.input.length > 0 || this.protocol.hasOutput;
+  }
+}
+
+/** A byte-stream connection to xenstored ({@link Xenstored.connectStream}). */
+export interface XenstoredStream {
+  /**
+   * Request bytes from the peer (copied). Returns false once more than {@link STREAM_INPUT_LIMIT}
+   * bytes wait to be handled: the shell should stop reading the peer until `onDrained`.
+   */
+  push(bytes: Uint8Array): boolean;
+  /** Called when the input queue has room again after {@link push} returned false. */
+  onDrained: (() => void) | undefined;
+  /** The peer reads again (the socket's `drain`): output resumes. */
+  resume(): void;
+  /** End the connection: its watches and transactions are dropped. */
+  close(reason?: string): void;
+}
+
+/** Request bytes a stream connection queues before asking its shell to stop reading. */
+export const STREAM_INPUT_LIMIT = 64 * 1024;
+
+/**
+ * A byte-stream client (xenstored's Unix socket): the peer's bytes are queued and fed to the
+ * protocol layer on the driver's passes, output is handed to `write`. Bounded both ways: input by
+ * {@link STREAM_INPUT_LIMIT} (the shell pauses the socket), output by the protocol layer's queue
+ * (a peer that stops reading stops being served).
+ */
+class StreamConnection implements XenstoredStream {
+  onDrained: (() => void) | undefined;
+  private readonly input: Uint8Array[] = [];
+  private inputOffset = 0;
+  private inputBytes = 0;
+  private paused = false;
+  private blocked = false;
+  private closed = false;
+  private readonly item: Serviced;
+  private readonly scratch = new Uint8Array(16 + 4096);
+
+  constructor(
+    private readonly server: Xenstored,
+    private readonly protocol: ProtocolConnection,
+    private readonly write: (bytes: Uint8Array) => boolean,
+    private readonly onClosed: (reason: string) => void,
+  ) {
+    this.item = { pass: () => this.pass() };
+    protocol.db.onWatchEvent = () => server.wake(this.item);
+  }
+
+  push(bytes: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (bytes.length > 0) {
+      this.input.push(bytes.slice());
+      this.inputBytes += bytes.length;
+      this.server.wake(this.item);
+    }
+    if (this.inputBytes > STREAM_INPUT_LIMIT) this.paused = true;
+    return !this.paused;
+  }
+
+  resume(): void {
+    if (this.closed || !this.blocked) return;
+    this.blocked = false;
+    this.server.wake(this.item);
+  }
+
+  close(reason = "closed"): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.protocol.close();
+    this.server.forgetStream(this);
+    this.onClosed(reason);
+  }
+
+  private pass(): boolean {
+    if (this.closed) return false;
+    for (let turn = 0; turn < 8; turn++) {
+      let moved = false;
+      if (this.input.length > 0 && this.protocol.acceptsInput) {
+        const head = this.input[0]!;
+        const n = this.protocol.receive(head, this.inputOffset, head.length - this.inputOffset);
+        this.inputOffset += n;
+        this.inputBytes -= n;
+        if (this.inputOffset === head.length) {
+          this.input.shift();
+          this.inputOffset = 0;
+        }
+        moved = n > 0;
+      }
+      const failure = this.protocol.failure;
+      if (failure !== undefined) {
+        this.close(`protocol violation: ${failure.kind} (${failure.len} bytes)`);
+        return false;
+      }
+      if (this.paused && this.inputBytes <= STREAM_INPUT_LIMIT / 2) {
+        this.paused = false;
+        this.onDrained?.();
+      }
+      if (!this.blocked) {
+        const n = this.protocol.takeOutput(this.scratch, 0, this.scratch.length);
+        if (n > 0) {
+          moved = true;
+          if (!this.write(this.scratch.slice(0, n))) this.blocked = true;
+        }
+      }
+      if (this.closed) return false;
+      if (!moved) return false;
+    }
+    return (
+      (this.input.length > 0 && this.protocol.acceptsInput) || (!this.blocked && this.protocol.hasOutput)
+    );
   }
 }

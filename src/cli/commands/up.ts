@@ -12,10 +12,12 @@ import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import { ControlServer, checkSocketPath } from "../../toolstack/control-server.js";
 import { Host } from "../../toolstack/host.js";
 import { configError } from "../../xen/errors.js";
+import { XenstoreSocketServer } from "../../xenstore/socket-server.js";
 import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 
-const USAGE = `Usage: pvscsi up [--config <host.conf>] [--socket <path>] [--poll] [--trace FILE]
+const USAGE = `Usage: pvscsi up [--config <host.conf>] [--socket <path>] [--xenstore-socket <path>] [--poll]
+                 [--trace FILE]
 
 Run an emulated Xen host in the foreground: the hypervisor, xenstored and the toolstack, dom0's
 kernel with scsiback and its SCSI devices. Manage it from another terminal with 'pvscsi xl ...',
@@ -24,6 +26,10 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
   --config FILE   dom0's SCSI devices (host config; see src/targets/inventory/host-config.ts);
                   default: the built-in inventory
   --socket PATH   control socket (default: $PVSCSI_SOCKET, or $XDG_RUNTIME_DIR/pvscsi-<uid>.sock)
+  --xenstore-socket PATH
+                  xenstored's Unix socket, for Xen's own tools as dom0 (XENSTORED_PATH=PATH
+                  xenstore-ls ...); owner-only (0600). Default: beside the control socket,
+                  its name with '-xenstored' added before '.sock'
   --poll          poll rings instead of sleeping on event channels (for benchmarks); a polling
                   kernel spins a thread, so at most one per core less one for this process's
                   own thread (at least 1) polls: dom0's backend first, then domains in the
@@ -63,6 +69,16 @@ export function loadHostConfig(path: string | undefined): HostConfigSource | nul
   return source;
 }
 
+/**
+ * Where `pvscsi up` puts xenstored's socket by default: beside the control socket, `-xenstored`
+ * added before its `.sock` (`pvscsi-0.sock` → `pvscsi-0-xenstored.sock`).
+ */
+export function xenstoredSocketPath(controlSocket: string): string {
+  return controlSocket.endsWith(".sock")
+    ? `${controlSocket.slice(0, -".sock".length)}-xenstored.sock`
+    : `${controlSocket}-xenstored`;
+}
+
 export const upCommand: Command = {
   name: "up",
   summary: "run an emulated Xen host with dom0's scsiback (foreground, control socket)",
@@ -71,6 +87,7 @@ export const upCommand: Command = {
     const { values, positionals } = parseCommandArgs("up", argv, {
       config: { type: "string" },
       socket: { type: "string" },
+      "xenstore-socket": { type: "string" },
       poll: { type: "boolean" },
       trace: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -82,6 +99,9 @@ export const upCommand: Command = {
     if (positionals.length > 0) throw configError("pvscsi up", `unexpected argument '${positionals[0]}'`);
     const socket = typeof values.socket === "string" ? values.socket : defaultSocketPath();
     checkSocketPath(socket); // before booting anything: a bad path is the user's to fix first
+    const xsSocket =
+      typeof values["xenstore-socket"] === "string" ? values["xenstore-socket"] : xenstoredSocketPath(socket);
+    checkSocketPath(xsSocket);
     const hostConfig = loadHostConfig(typeof values.config === "string" ? values.config : undefined);
     const traceFile = typeof values.trace === "string" ? values.trace : undefined;
     if (traceFile !== undefined) checkWritable(traceFile);
@@ -91,9 +111,12 @@ export const upCommand: Command = {
       trace: traceFile !== undefined,
     });
     const server = new ControlServer(socket, hostControlHandler(host));
+    const xsServer = new XenstoreSocketServer(host.xenstored, xsSocket);
     try {
       await server.listen();
+      await xsServer.listen();
     } catch (e) {
+      await server.close();
       await host.shutdown();
       throw e;
     }
@@ -106,6 +129,7 @@ export const upCommand: Command = {
       const warning = pollOversubscription(host.pollThreads, availableParallelism());
       if (warning !== null) io.err(`pvscsi up: warning: ${warning}\n`);
     }
+    io.out(`xenstored socket: ${xsSocket}   (XENSTORED_PATH=${xsSocket} xenstore-ls)\n`);
     io.out(`control socket: ${socket}\ntry: pvscsi xl create <domain.cfg>   (Ctrl-C stops the host)\n`);
     await new Promise<void>((resolveStop) => {
       const stop = () => {
@@ -117,6 +141,7 @@ export const upCommand: Command = {
       process.on("SIGTERM", stop);
     });
     io.out("stopping: destroying guests and dom0's kernel...\n");
+    await xsServer.close();
     await server.close();
     const trace = traceFile !== undefined ? host.trace() : null;
     await host.shutdown();

@@ -4,6 +4,7 @@ import { type DomainReport, describeLeaks } from "../../hypervisor/report.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import type { BlockListRow, DomainRow, ScsiListRow } from "../../toolstack/host.js";
+import type { MigrationReport } from "../../toolstack/migrate.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../io.js";
@@ -32,6 +33,13 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
                                              (or in a config: disk = [ '/dev/sda,raw,xvda,rw' ])
   block-detach <Domain> <DevId>              DevId: the vdev (xvdb) or its number (51728)
   block-list <Domain>
+  save <Domain> <CheckpointFile>             save the guest (memory, filesystem, xenstore device
+                                             nodes, vscsi devices by identity) and destroy it
+  restore <CheckpointFile>                   recreate a saved guest; its devices are found here by
+                                             identity (same image files), h:c:t:l renumbered
+  migrate <Domain> <Host>                    live-migrate the guest to another 'pvscsi up', <Host>
+                                             being its control socket; memory in rounds, then
+                                             stop-and-copy; devices re-evaluated on the target
 
 PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
             domain (dom0's: see 'pvscsi up').
@@ -75,7 +83,7 @@ export function formatBlockList(rows: readonly BlockListRow[]): string {
 export const xlCommand: Command = {
   name: "xl",
   summary:
-    "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list|block-attach|block-detach|block-list against 'pvscsi up'",
+    "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list|block-attach|block-detach|block-list|save|restore|migrate against 'pvscsi up'",
   usage: USAGE,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseCommandArgs("xl", argv, {
@@ -175,6 +183,48 @@ export const xlCommand: Command = {
           ),
         );
         return EXIT_OK;
+      case "save": {
+        need(2, 2, "<Domain> <CheckpointFile>");
+        const file = resolve(rest[1]!);
+        io.err(`Saving to ${file}\n`);
+        const r = (await controlRequest(socket, "xl.save", { domain: rest[0], file })) as {
+          name: string;
+          bytes: number;
+          devices: number;
+        };
+        io.out(`saved ${r.name}: ${r.bytes} bytes, ${r.devices} vscsi device(s), to ${file}\n`);
+        return EXIT_OK;
+      }
+      case "restore": {
+        need(1, 1, "<CheckpointFile>");
+        const file = resolve(rest[0]!);
+        io.err(`Loading save file ${file}\n`);
+        const r = (await controlRequest(socket, "xl.restore", { file })) as {
+          domid: number;
+          name: string;
+          devices: Array<{ vdev: string; pdevname: string; from: string; to: string }>;
+        };
+        for (const d of r.devices)
+          io.out(`  vdev ${d.vdev}: ${d.pdevname} was ${d.from} on the source, is ${d.to} here\n`);
+        io.out(`restored domain ${r.name} (domid ${r.domid})\n`);
+        return EXIT_OK;
+      }
+      case "migrate": {
+        need(2, 2, "<Domain> <Host>");
+        const target = resolve(rest[1]!);
+        if (target === resolve(socket))
+          throw configError(`pvscsi xl migrate`, `${rest[1]} is this host's own control socket`);
+        const r = (await controlRequest(socket, "xl.migrate", {
+          domain: rest[0],
+          target,
+        })) as MigrationReport;
+        for (const d of r.devices)
+          io.out(`  vdev ${d.vdev}: ${d.pdevname} was ${d.from} on the source, is ${d.to} on the target\n`);
+        io.out(
+          `migrated ${r.name} to ${r.target} (domid ${r.domid} there): memory rounds ${r.rounds.join(", ")} + ${r.stopAndCopyFrames} frames at stop; downtime ${r.downtimeMs.toFixed(1)} ms, total ${r.totalMs.toFixed(1)} ms\n`,
+        );
+        return EXIT_OK;
+      }
       default:
         io.err(`pvscsi xl: unknown subcommand '${sub}' (see 'pvscsi xl --help')\n`);
         return EXIT_USAGE;
