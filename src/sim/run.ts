@@ -3,7 +3,10 @@
  * for a replay — and the shrinker that turns a failing run into a short one.
  * @module
  */
+
 import { createHash } from "node:crypto";
+import type { TraceBuffer } from "../trace/trace-buffer.js";
+import { setTracer } from "../trace/tracer.js";
 import { Chooser } from "./chooser.js";
 import type { Scenario } from "./scenario.js";
 import { type InvariantName, SimViolation, World, type WorldStats } from "./world.js";
@@ -33,6 +36,11 @@ export interface SimResult {
 export interface RunOptions {
   /** Record the step-by-step trace (default true; sweeps turn it off for speed). */
   readonly trace?: boolean;
+  /**
+   * Record the run into this trace recorder (`pvscsi/trace`), stamped with virtual time (one
+   * tick = 1 µs), for `toChromeTrace`: the same seed gives the same Perfetto trace.
+   */
+  readonly recorder?: TraceBuffer;
 }
 
 /** Run `scenario` with choices from `seed` (a number) or replayed from `choices` (an array). */
@@ -44,11 +52,16 @@ export function runSim(
   const chooser = typeof source === "number" ? Chooser.seeded(source) : Chooser.replay(source);
   const world = new World(scenario, chooser, { trace: options.trace ?? true });
   let violation: SimResult["violation"] = null;
+  const recorder = options.recorder;
+  const previous = recorder !== undefined ? setTracer(recorder) : null;
+  if (recorder !== undefined) recorder.clock = () => world.now;
   try {
     world.run();
   } catch (e) {
     if (!(e instanceof SimViolation)) throw e;
     violation = { invariant: e.invariant, detail: e.detail, step: e.step };
+  } finally {
+    if (recorder !== undefined) setTracer(previous);
   }
   const digest = createHash("sha256");
   for (const line of world.trace) digest.update(`${line}\n`);

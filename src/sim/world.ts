@@ -209,9 +209,14 @@ class SimGuest {
       this.front.connect(this.sring);
       this.hback = new HostileBack(this.sring, this.mapper, () => (this.frontPending = true));
     } else {
+      // Each end has its own view of the shared page, tagged for tracing with its own domain
+      // (the guest is dom index+1, the backend dom0), as in the real system.
+      this.sring.traceDomid = index + 1;
+      const backView = new SharedRing(this.mem.bytes.buffer, this.sring.byteOffset, PAGE, VSCSIIF_ENTRY_SIZE);
+      backView.traceDomid = 0;
       this.front.connect(this.sring);
       this.front.setFeatureSgGrant(128);
-      this.vhost.connect(this.sring);
+      this.vhost.connect(backView);
     }
   }
 }
@@ -241,6 +246,11 @@ export class World {
   private tick = 0;
   private step = 0;
   private nextId = 1;
+
+  /** Virtual time: the current tick (a trace recorder's clock in simulated runs). */
+  get now(): number {
+    return this.tick;
+  }
   private nextValue = 1;
   private draining = false;
   /** TMFs in flight, per guest and LUN (an aborted answer is allowed to what they overlap). */

@@ -6,8 +6,10 @@ import { parseReplay, replayFile } from "../../sim/replay.js";
 import { runSim, type SimResult, shrink } from "../../sim/run.js";
 import { parseFaults, SCENARIOS, type Scenario, scenarioNamed } from "../../sim/scenario.js";
 import { sweep } from "../../sim/sweep.js";
+import { toChromeTrace } from "../../trace/chrome-trace.js";
+import { TraceBuffer } from "../../trace/trace-buffer.js";
 import { configError } from "../../xen/errors.js";
-import { parseCommandArgs } from "../args.js";
+import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
 
 const BACKEND_MUTANTS: readonly VhostMutation[] = ["no-unmap-on-abort", "double-answer-abort", "skip-notify"];
@@ -32,6 +34,7 @@ invariant, the shortest step sequence shrinking found, and writes a replay file 
   --replay FILE     replay a replay file exactly and print its trace
   --out DIR         where replay and trace files go (default .)
   --trace           print the whole trace of a single run
+  --perfetto FILE   write a single run as Chrome trace-event JSON (ui.perfetto.dev), in virtual time
   --json            print the summary as JSON
   --list            list the scenarios and fault classes
 
@@ -57,6 +60,7 @@ export const simCommand: Command = {
         replay: { type: "string" },
         out: { type: "string" },
         trace: { type: "boolean" },
+        perfetto: { type: "string" },
         json: { type: "boolean" },
         list: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -119,7 +123,17 @@ export const simCommand: Command = {
     }
 
     const seed = typeof values.seed === "string" ? wholeNumber("--seed", values.seed, 0) : 1;
-    const r = runSim(scenario, seed);
+    const perfetto = typeof values.perfetto === "string" ? values.perfetto : undefined;
+    if (perfetto !== undefined) checkWritable(perfetto, "--perfetto");
+    const recorder = perfetto !== undefined ? TraceBuffer.create({ records: 1 << 18 }) : undefined;
+    const r = runSim(scenario, seed, recorder !== undefined ? { recorder } : {});
+    if (perfetto !== undefined && recorder !== undefined) {
+      const t = toChromeTrace([recorder]);
+      writeFileSync(perfetto, JSON.stringify(t));
+      io.err(
+        `trace: ${t.traceEvents.length} events in virtual time (1 tick = 1 µs) written to ${perfetto}\n`,
+      );
+    }
     if (r.ok) {
       if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
       else {
