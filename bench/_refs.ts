@@ -151,17 +151,22 @@ export function oneThreadCeiling(seconds: number): Rate {
   let failed = 0;
   let running = true;
   const cmds: FrontCommand[] = [];
+  const ready: FrontCommand[] = [];
   for (let i = 0; i < 16; i++) {
     const c = pair.command([0, 0, 0], rw10(0x28, i * 8, 8), 2, pair.buffer(1), 4096);
+    // Resubmitted by the loop, not from the completion: scsifront publishes in batches as it
+    // submits, so a resubmit inside the pump would keep the pump from ever settling.
     c.onComplete = (cmd) => {
       done++;
       if (cmd.host !== 0 || cmd.status !== 0) failed++;
-      if (running && pair.front.submit(cmd) !== "queued") failed++;
+      if (running) ready.push(cmd);
     };
     cmds.push(c);
   }
   for (const c of cmds) if (pair.front.submit(c) !== "queued") throw new Error("one-thread ceiling: busy");
   const r = timed(seconds, 0, () => {
+    for (let i = 0; i < ready.length; i++) if (pair.front.submit(ready[i]!) !== "queued") failed++;
+    ready.length = 0;
     pair.front.flush();
     pair.pump();
   });
