@@ -4,6 +4,7 @@ import { attachBlockLayer, GuestBlock } from "../guest/block-layer.js";
 import { GuestFs } from "../guest/guest-fs.js";
 import { GuestScsi } from "../guest/midlayer.js";
 import type { CommandResult } from "../guest/userland/command.js";
+import { iscsiTargetsRunning } from "../guest/userland/iscsi-target.js";
 import { runGuestCommand } from "../guest/userland/shell.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import { DomainKernel } from "../hypervisor/domain-kernel.js";
@@ -80,8 +81,10 @@ export class GuestKernel implements GuestKernelApi {
             },
             // A guest command is a control call: while one runs (its promises, file I/O and
             // timers need the event loop) the loop sleeps with waitAsync; between commands it
-            // blocks once xenstore traffic has settled.
-            mayBlock: () => ev.callsInTransit() === 0 && !kernel.xenstoreBusy(),
+            // blocks once xenstore traffic has settled — unless a guest service (an iSCSI target)
+            // has sockets on the event loop.
+            mayBlock: () =>
+              ev.callsInTransit() === 0 && !kernel.xenstoreBusy() && !iscsiTargetsRunning(frontend.scsi),
             // A response may resolve a command's promise (a scan between commands, too).
             turnAfterWork: true,
             ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),

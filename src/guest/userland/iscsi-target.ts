@@ -98,3 +98,11 @@ export async function iscsiTarget(argv: readonly string[], scsi: GuestScsi): Pro
   running.set(scsi, [...list, exp]);
   return ok(describe(exp));
 }
+
+/**
+ * Whether the guest runs an iSCSI target: its sockets live on the guest worker's event loop, so
+ * the guest's kernel loop must not block its thread while one runs (it sleeps with `waitAsync`).
+ */
+export function iscsiTargetsRunning(scsi: GuestScsi): boolean {
+  return (running.get(scsi)?.length ?? 0) > 0;
+}
