@@ -306,6 +306,7 @@ $("plug").onclick = () => send({ action: "plug" });
 $("revoke").onclick = () => send({ action: "revoke" });
 $("stall").onclick = () => send({ action: "stall", on: !$("stall").classList.contains("on") });
 $("wrap").onclick = () => send({ action: "wrap" });
+$("replay").onclick = () => send({ action: "replay" });
 $("lesson-prev").onclick = () =>
   last?.lesson && send({ action: "lesson", index: Math.max(0, last.lesson.index - 1) });
 $("lesson-next").onclick = () => last?.lesson && send({ action: "lesson", index: last.lesson.index + 1 });

@@ -9,7 +9,7 @@ import { Host } from "../toolstack/host.js";
 import { TraceBuffer } from "../trace/trace-buffer.js";
 import { setTracer } from "../trace/tracer.js";
 import { VSCSIIF_ACT_SCSI_ABORT } from "../vscsiif/constants.js";
-import type { LiveControl } from "./controls.js";
+import type { LiveControl, LiveRecording } from "./controls.js";
 import { LESSON, type LessonApi } from "./lesson.js";
 import { Observer, type Snapshot } from "./observer.js";
 
@@ -41,6 +41,8 @@ export class LiveView {
   private runner: Promise<void> | null = null;
   private closed = false;
   private busy: Promise<unknown> = Promise.resolve();
+  private readonly journal: Array<{ atStep: number; control: LiveControl }> = [];
+  private replaying = false;
 
   private constructor(
     readonly sys: LocalSystem,
@@ -66,6 +68,7 @@ export class LiveView {
       await sys.run(host.create(LIVE_VIEW_GUEST, "learner.cfg"));
       view.note("xl create learner.cfg: the guest is connected (paused: press step or run)");
     }
+    view.snapshot(); // selects the first controller, as a page opening now would see it
     return view;
   }
 
@@ -100,6 +103,32 @@ export class LiveView {
     const next = this.busy.then(() => this.apply(c));
     this.busy = next.catch(() => undefined);
     return next;
+  }
+
+  /** This session so far, to save and replay ({@link replay}). */
+  recording(): LiveRecording {
+    return { version: 1, entries: this.journal.map((e) => ({ ...e })), steps: this.steps };
+  }
+
+  /**
+   * Repeat `rec` on this (fresh) machine: each control after the same number of core actions as
+   * when it was recorded, then the remaining steps. The toolstack's real timers aside (hot-plug
+   * waits on them), the machine ends in the recorded state.
+   */
+  async replay(rec: LiveRecording): Promise<void> {
+    if (rec.version !== 1 || !Array.isArray(rec.entries))
+      throw new Error("replay: not a pvscsi ui recording (version 1)");
+    this.replaying = true;
+    try {
+      for (const e of rec.entries) {
+        while (this.steps < e.atStep) if (!(await this.stepOnce())) break;
+        await this.apply(e.control);
+      }
+      while (this.steps < rec.steps) if (!(await this.stepOnce())) break;
+    } finally {
+      this.replaying = false;
+    }
+    this.note(`replayed a recording: ${rec.entries.length} controls, ${rec.steps} core actions`);
   }
 
   /** Stop running and release the machine and its temporary folder. */
@@ -138,6 +167,9 @@ export class LiveView {
   }
 
   private async apply(c: LiveControl): Promise<void> {
+    // Record what changes the machine; steps are counted, run/pause/select/lesson are the viewer's.
+    if (!this.replaying && !["run", "pause", "select", "lesson", "step", "replay"].includes(c.action))
+      this.journal.push({ atStep: this.steps, control: c });
     switch (c.action) {
       case "run":
         this.speed = Math.max(1, Math.min(1000, Math.floor(c.speed ?? this.speed)));
@@ -193,6 +225,9 @@ export class LiveView {
         return;
       case "lesson":
         await this.goToLesson(c.index);
+        return;
+      case "replay":
+        // Handled by the server, which swaps in a fresh machine ({@link replay}).
         return;
     }
   }

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import type { LiveControl } from "./controls.js";
-import type { LiveView } from "./live-view.js";
+import type { LiveControl, LiveRecording } from "./controls.js";
+import { LiveView } from "./live-view.js";
 
 /** The page's files: `web/` at the package's root (next to `src/` and `dist/`). */
 const WEB_DIR = fileURLToPath(new URL("../../web/", import.meta.url));
@@ -23,8 +23,13 @@ const MIN_PUSH_MS = 33;
 export interface UiServer {
   readonly url: string;
   readonly server: Server;
+  /** The machine served now (a replay swaps in a fresh one; the old one is closed). */
+  readonly view: LiveView;
   close(): Promise<void>;
 }
+
+/** Longest recording accepted by `POST /api/replay`. */
+const MAX_RECORDING = 1 << 20;
 
 const ACTIONS = new Set([
   "run",
@@ -39,6 +44,7 @@ const ACTIONS = new Set([
   "wrap",
   "select",
   "lesson",
+  "replay",
 ]);
 
 /**
@@ -69,11 +75,48 @@ export function parseControl(body: string): LiveControl | string {
 }
 
 /**
+ * Check a recording (`GET /api/recording`, or a file): version 1, entries of known controls at
+ * non-decreasing step counts. Returns it or a message naming what is wrong.
+ */
+export function parseRecording(text: string): LiveRecording | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return "the recording is not JSON";
+  }
+  const o = v as Partial<LiveRecording> | null;
+  if (typeof o !== "object" || o === null || o.version !== 1 || !Array.isArray(o.entries))
+    return "not a pvscsi ui recording (version 1, entries)";
+  if (typeof o.steps !== "number" || !Number.isInteger(o.steps) || o.steps < 0 || o.steps > 10_000_000)
+    return "steps must be a non-negative integer";
+  let last = 0;
+  for (const [i, e] of o.entries.entries()) {
+    if (
+      typeof e !== "object" ||
+      e === null ||
+      typeof e.atStep !== "number" ||
+      !Number.isInteger(e.atStep) ||
+      e.atStep < last
+    )
+      return `entry ${i}: atStep must be an integer, not below the previous entry's`;
+    last = e.atStep;
+    const c = parseControl(JSON.stringify(e.control));
+    if (typeof c === "string") return `entry ${i}: ${c}`;
+    if (c.action === "replay" || c.action === "lesson") return `entry ${i}: ${c.action} cannot be replayed`;
+  }
+  return o as LiveRecording;
+}
+
+/**
  * Serve the live view on `host:port` (127.0.0.1 and a free port by default): the page and its
  * modules, `GET /events` (Server-Sent Events: one snapshot per change, coalesced), `GET
- * /api/state` (the snapshot now) and `POST /api/control` (a {@link LiveControl} as JSON).
+ * /api/state` (the snapshot now), `POST /api/control` (a {@link LiveControl} as JSON; `replay`
+ * repeats this session on a fresh machine), `GET /api/recording` (the session, to save) and
+ * `POST /api/replay` (a saved recording, replayed on a fresh machine).
  */
-export async function serveLiveView(view: LiveView, port = 0, host = "127.0.0.1"): Promise<UiServer> {
+export async function serveLiveView(first: LiveView, port = 0, host = "127.0.0.1"): Promise<UiServer> {
+  let view = first;
   const clients = new Set<ServerResponse>();
   let timer: ReturnType<typeof setTimeout> | null = null;
   let lastPush = 0;
@@ -87,7 +130,33 @@ export async function serveLiveView(view: LiveView, port = 0, host = "127.0.0.1"
       for (const c of clients) c.write(data);
     }, wait);
   };
-  const unsubscribe = view.onChange(push);
+  let unsubscribe = view.onChange(push);
+
+  /** Replay `rec` on a fresh machine and serve that one from now on. */
+  async function replayOnFresh(rec: LiveRecording): Promise<void> {
+    const fresh = await LiveView.start();
+    try {
+      await fresh.replay(rec);
+    } catch (e) {
+      await fresh.close();
+      throw e;
+    }
+    const old = view;
+    unsubscribe();
+    view = fresh;
+    unsubscribe = view.onChange(push);
+    await old.close();
+    push();
+  }
+
+  async function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+    let body = "";
+    for await (const chunk of req) {
+      body += String(chunk);
+      if (body.length > max) return null;
+    }
+    return body;
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -120,17 +189,35 @@ export async function serveLiveView(view: LiveView, port = 0, host = "127.0.0.1"
       req.on("close", () => clients.delete(res));
       return;
     }
-    if (req.method === "POST" && path === "/api/control") {
-      let body = "";
-      let tooLong = false;
-      for await (const chunk of req) {
-        body += String(chunk);
-        if (body.length > MAX_BODY) {
-          tooLong = true;
-          break;
-        }
+    if (req.method === "GET" && path === "/api/recording") {
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-disposition": "attachment; filename=pvscsi-ui-recording.json",
+      });
+      res.end(JSON.stringify(view.recording()));
+      return;
+    }
+    if (req.method === "POST" && path === "/api/replay") {
+      const body = await readBody(req, MAX_RECORDING);
+      if (body === null) {
+        res.writeHead(413, { "content-type": "text/plain" });
+        res.end(`the recording is longer than ${MAX_RECORDING} bytes\n`);
+        return;
       }
-      if (tooLong) {
+      const rec = parseRecording(body);
+      if (typeof rec === "string") {
+        res.writeHead(400, { "content-type": "text/plain" });
+        res.end(`${rec}\n`);
+        return;
+      }
+      await replayOnFresh(rec);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(view.snapshot()));
+      return;
+    }
+    if (req.method === "POST" && path === "/api/control") {
+      const body = await readBody(req, MAX_BODY);
+      if (body === null) {
         res.writeHead(413, { "content-type": "text/plain" });
         res.end(`the body is longer than ${MAX_BODY} bytes\n`);
         return;
@@ -141,7 +228,8 @@ export async function serveLiveView(view: LiveView, port = 0, host = "127.0.0.1"
         res.end(`${c}\n`);
         return;
       }
-      await view.control(c);
+      if (c.action === "replay") await replayOnFresh(view.recording());
+      else await view.control(c);
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(view.snapshot()));
       return;
@@ -158,6 +246,9 @@ export async function serveLiveView(view: LiveView, port = 0, host = "127.0.0.1"
   return {
     url: `http://${host}:${addr.port}/`,
     server,
+    get view() {
+      return view;
+    },
     close: async () => {
       unsubscribe();
       if (timer !== null) clearTimeout(timer);

@@ -1,10 +1,12 @@
+import { readFileSync } from "node:fs";
+import type { LiveRecording } from "../../ui/controls.js";
 import { LiveView } from "../../ui/live-view.js";
-import { serveLiveView } from "../../ui/server.js";
+import { parseRecording, serveLiveView } from "../../ui/server.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 
-const USAGE = `Usage: pvscsi ui [--port N] [--lesson]
+const USAGE = `Usage: pvscsi ui [--port N] [--lesson | --replay FILE]
 
 Serve a live, steppable view of the PV split driver on http://127.0.0.1:PORT/: a guest's vscsi
 ring with its slots and indices (raw u32 and slot), every notification decision as arithmetic,
@@ -14,7 +16,8 @@ reads, and inject faults (ABORT, hot-unplug, grant revocation, a stalled backend
 2^32). Stop with Ctrl-C.
 
   --port N    port on 127.0.0.1 (default 7380; 0 picks a free one)
-  --lesson    start the guided lesson: handshake, one request, suppression, wrap-around, hot-plug
+  --lesson        start the guided lesson: handshake, one request, suppression, wrap-around, hot-plug
+  --replay FILE   replay a recording saved from the page (GET /api/recording), step for step
 `;
 
 export const uiCommand: Command = {
@@ -25,6 +28,7 @@ export const uiCommand: Command = {
     const { values, positionals } = parseCommandArgs("ui", argv, {
       port: { type: "string" },
       lesson: { type: "boolean" },
+      replay: { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -36,7 +40,20 @@ export const uiCommand: Command = {
     const port = Number(portText);
     if (!/^\d+$/.test(portText) || port > 65535)
       throw configError("pvscsi ui --port", `'${portText}' is not a port number (0-65535)`);
-    const view = await LiveView.start({ lesson: values.lesson === true });
+    let recording: LiveRecording | null = null;
+    if (typeof values.replay === "string") {
+      let text: string;
+      try {
+        text = readFileSync(values.replay, "utf8");
+      } catch (e) {
+        throw configError(`pvscsi ui --replay ${values.replay}`, `cannot read: ${(e as Error).message}`);
+      }
+      const r = parseRecording(text);
+      if (typeof r === "string") throw configError(`pvscsi ui --replay ${values.replay}`, r);
+      recording = r;
+    }
+    const view = await LiveView.start({ lesson: values.lesson === true && recording === null });
+    if (recording !== null) await view.replay(recording);
     let server: Awaited<ReturnType<typeof serveLiveView>>;
     try {
       server = await serveLiveView(view, port);
@@ -58,7 +75,7 @@ export const uiCommand: Command = {
       process.on("SIGTERM", stop);
     });
     await server.close();
-    await view.close();
+    await server.view.close();
     io.out("stopped\n");
     return EXIT_OK;
   },
