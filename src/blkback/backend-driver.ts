@@ -9,7 +9,7 @@ import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { partsBelow } from "../xenstore/path.js";
 import { BlkbackDevice, type BlkbackEnv, type ResolvedTarget } from "./backend-device.js";
-import { BLKBACK_MAX_INDIRECT_SEGMENTS, type VbdRing, type VbdStats } from "./vbd-ring.js";
+import { BLKBACK_MAX_INDIRECT_SEGMENTS, emptyVbdStats, type VbdRing, type VbdStats } from "./vbd-ring.js";
 
 const debug = createDebug("pvscsi:blkback");
 
@@ -165,7 +165,7 @@ export class BlkbackDriver {
         sectors: d.disk?.sectors ?? 0,
         readonly: d.disk?.readonly ?? false,
         rings: d.rings.length,
-        stats: total ?? emptyStats(),
+        stats: total ?? emptyVbdStats(),
       };
     });
   }
@@ -223,30 +223,4 @@ export class BlkbackDriver {
     debug("%s: probe", dir);
     await dev.probe();
   }
-}
-
-function emptyStats(): VbdStats {
-  return {
-    requests: 0,
-    responses: 0,
-    notifies: 0,
-    reads: 0,
-    writes: 0,
-    flushes: 0,
-    discards: 0,
-    indirect: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    persistentGrants: 0,
-    rejected: {
-      "bad-segments": 0,
-      "bad-indirect-op": 0,
-      "read-only": 0,
-      "out-of-range": 0,
-      misaligned: 0,
-      "grant-map-failed": 0,
-      "unsupported-op": 0,
-      "device-error": 0,
-    },
-  };
 }

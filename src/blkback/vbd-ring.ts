@@ -94,6 +94,33 @@ export interface VbdStats {
   rejected: Record<VbdRejectCause, number>;
 }
 
+/** A vbd's counters, all zero (a new ring's, or a VBD with no ring yet). */
+export function emptyVbdStats(): VbdStats {
+  return {
+    requests: 0,
+    responses: 0,
+    notifies: 0,
+    reads: 0,
+    writes: 0,
+    flushes: 0,
+    discards: 0,
+    indirect: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    persistentGrants: 0,
+    rejected: {
+      "bad-segments": 0,
+      "bad-indirect-op": 0,
+      "read-only": 0,
+      "out-of-range": 0,
+      misaligned: 0,
+      "grant-map-failed": 0,
+      "unsupported-op": 0,
+      "device-error": 0,
+    },
+  };
+}
+
 /** Options of one {@link VbdRing}. */
 export interface VbdRingOptions {
   readonly frontendDomid: number;
@@ -153,29 +180,7 @@ export class VbdRing {
   readonly disk: VbdDisk;
   readonly maxIndirectSegments: number;
   readonly persistent: boolean;
-  readonly stats: VbdStats = {
-    requests: 0,
-    responses: 0,
-    notifies: 0,
-    reads: 0,
-    writes: 0,
-    flushes: 0,
-    discards: 0,
-    indirect: 0,
-    bytesIn: 0,
-    bytesOut: 0,
-    persistentGrants: 0,
-    rejected: {
-      "bad-segments": 0,
-      "bad-indirect-op": 0,
-      "read-only": 0,
-      "out-of-range": 0,
-      misaligned: 0,
-      "grant-map-failed": 0,
-      "unsupported-op": 0,
-      "device-error": 0,
-    },
-  };
+  readonly stats: VbdStats = emptyVbdStats();
   /** Called once when a drain completes. */
   onDrained: (() => void) | null = null;
   /** Why the ring halted, if it did. */

@@ -37,6 +37,28 @@ export interface DemoOptions {
   readonly trace?: boolean;
 }
 
+/**
+ * The demos' step recorder: `step(title, body)` runs `body`, collects what it says (a line at a
+ * time), times it, keeps it in `steps` and hands it to `sink` as it finishes.
+ */
+export function stepRecorder(sink: (step: DemoStep) => void): {
+  steps: DemoStep[];
+  step: (title: string, body: (say: (s: string) => void) => Promise<void>) => Promise<void>;
+} {
+  const steps: DemoStep[] = [];
+  const step = async (title: string, body: (say: (s: string) => void) => Promise<void>): Promise<void> => {
+    const s0 = performance.now();
+    let text = "";
+    await body((s) => {
+      text += s.endsWith("\n") ? s : `${s}\n`;
+    });
+    const st = { title, text, ms: performance.now() - s0 };
+    steps.push(st);
+    sink(st);
+  };
+  return { steps, step };
+}
+
 /** The domain configuration the demo creates (shown to the user as an xl config). */
 export const DEMO_DOMAIN_CONFIG = `# a backup server: a disk and the LTO autoloader's changer; the drive comes later
 name = "backup"
@@ -60,19 +82,9 @@ export async function runDemo(
 ): Promise<DemoReport> {
   const t0 = performance.now();
   const work = mkdtempSync(join(tmpdir(), "pvscsi-demo-"));
-  const steps: DemoStep[] = [];
+  const { steps, step } = stepRecorder(sink);
   const checks: Record<string, boolean> = {};
   const rates: Record<string, number> = {};
-  const step = async (title: string, body: (say: (s: string) => void) => Promise<void>): Promise<void> => {
-    const s0 = performance.now();
-    let text = "";
-    await body((s) => {
-      text += s.endsWith("\n") ? s : `${s}\n`;
-    });
-    const st = { title, text, ms: performance.now() - s0 };
-    steps.push(st);
-    sink(st);
-  };
   const shown = (cmd: string, r: CommandResult) => `guest# ${cmd}\n${r.stdout}${r.stderr}`;
 
   const host = await Host.start({

@@ -5,7 +5,7 @@ import type { CommandResult } from "../guest/userland/command.js";
 import { XenstoreDb } from "../xenstore/database.js";
 import { dumpFile } from "../xenstore/dump.js";
 import { dbLsSource, renderLs } from "../xenstore/ls.js";
-import type { DemoOptions, DemoReport, DemoStep } from "./demo.js";
+import { type DemoOptions, type DemoReport, type DemoStep, stepRecorder } from "./demo.js";
 import { Host } from "./host.js";
 
 /** The host of the VBD demo: two RAM disks in dom0. */
@@ -33,19 +33,9 @@ export async function runVbdDemo(
 ): Promise<DemoReport> {
   const t0 = performance.now();
   const work = mkdtempSync(join(tmpdir(), "pvscsi-vbd-demo-"));
-  const steps: DemoStep[] = [];
+  const { steps, step } = stepRecorder(sink);
   const checks: Record<string, boolean> = {};
   const rates: Record<string, number> = {};
-  const step = async (title: string, body: (say: (s: string) => void) => Promise<void>): Promise<void> => {
-    const s0 = performance.now();
-    let text = "";
-    await body((s) => {
-      text += s.endsWith("\n") ? s : `${s}\n`;
-    });
-    const st = { title, text, ms: performance.now() - s0 };
-    steps.push(st);
-    sink(st);
-  };
   const run = async (say: (s: string) => void, argv: string[]): Promise<CommandResult> => {
     const r = await host.guestCommand("both", argv);
     say(`guest# ${argv.join(" ")}\n${r.stdout}${r.stderr}`);
