@@ -14,6 +14,7 @@ import type { DomainContext } from "../hypervisor/context.js";
 import { SharedRing } from "../ring/shared-ring.js";
 import type { Initiator, ScsiDevice } from "../scsi/device.js";
 import { GNTST_eagain } from "../xen/grant-constants.js";
+import { XEN_PAGE_SIZE } from "../xen/page.js";
 import { deviceFatal, publishState } from "../xenbus/device-state.js";
 import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
@@ -51,11 +52,20 @@ export interface BlkbackEnv {
   readonly maxQueues: number;
   /** Offer `feature-persistent`. */
   readonly persistent: boolean;
+  /** `max-ring-page-order` to offer: rings of up to `2^order` pages (0: one page, 2007's blkback). */
+  readonly maxRingPageOrder: number;
 }
+
+/**
+ * Linux's `XENBUS_MAX_RING_GRANT_ORDER`, blkback's default `max_ring_page_order`: a ring of up to
+ * 16 pages (512 requests). xenbus cannot map more grants for one ring (`XENBUS_MAX_RING_GRANTS`).
+ */
+export const BLKBACK_MAX_RING_PAGE_ORDER = 4;
 
 interface Connected {
   readonly ring: VbdRing;
-  readonly handle: number;
+  /** The grant handles of the ring's pages, in ref order. */
+  readonly handles: Int32Array;
   readonly port: number;
 }
 
@@ -78,8 +88,12 @@ function parseUnsigned(v: string | undefined): number | undefined {
  * and `connect` writes the features, `sectors`, `info` and the sector sizes, then Connected. The
  * frontend's Closing drains and unmaps; Closed (and `online` 0) removes the VBD.
  *
- * Multi-page rings are not offered (`max-ring-page-order` 0): pvscsi's shared ring is one
- * contiguous region, and separately granted pages are not contiguous in the backend's view.
+ * Multi-page rings (`max-ring-page-order`, Linux `xen_blkif_map`): the backend maps the frontend's
+ * `2^order` refs and uses them as one ring of `__CONST_RING_SIZE(blkif, order pages)` entries.
+ * Linux puts the pages side by side in its virtual address space (`xenbus_map_ring_valloc`);
+ * pvscsi has no MMU, so the granted frames must already be consecutive in the frontend's memory —
+ * which they are for Linux blkfront, whose ring is one `alloc_pages_exact` allocation. A ring
+ * granted from scattered frames is refused with a fatal error instead of being misread.
  */
 export class BlkbackDevice {
   readonly frontendDomid: number;
@@ -136,7 +150,7 @@ export class BlkbackDevice {
             String(this.env.maxIndirectSegments),
           );
         await tx.write(`${this.dir}/${BlkifNode.multiQueueMaxQueues}`, String(this.env.maxQueues));
-        await tx.write(`${this.dir}/${BlkifNode.maxRingPageOrder}`, "0");
+        await tx.write(`${this.dir}/${BlkifNode.maxRingPageOrder}`, String(this.env.maxRingPageOrder));
       });
       await this.switchTo(XenbusState.InitWait);
       if (this.frontendDir === "") return this.fatal("frontend path missing");
@@ -245,21 +259,35 @@ export class BlkbackDevice {
       await this.fatal(`Invalid number of requested queues ${nqText}, max ${this.env.maxQueues}`, 38);
       return false;
     }
+    // A readable `ring-page-order` (even 0) means the refs are `ring-ref%u` (Linux's `multi_ref`);
+    // absent or unreadable, as xenbus_scanf fails, it is one page at `ring-ref`.
     const order = parseUnsigned(await xs.tryRead(`${fe}/${BlkifNode.ringPageOrder}`));
-    if (order !== undefined && order > 0) {
-      await this.fatal(`requested ring page order ${order} exceed max:0`, 22);
+    const multiRef = order !== undefined;
+    if (order !== undefined && order > this.env.maxRingPageOrder) {
+      await this.fatal(`requested ring page order ${order} exceed max:${this.env.maxRingPageOrder}`, 22);
       return false;
     }
+    const pages = 1 << (order ?? 0);
+    const refs = new Int32Array(pages);
     for (let q = 0; q < nq; q++) {
       const dir = nqText === undefined ? fe : `${fe}/queue-${q}`;
-      const ref = parseUnsigned(await xs.tryRead(`${dir}/${BlkifNode.ringRef}`));
       const port = parseUnsigned(await xs.tryRead(`${dir}/${BlkifNode.eventChannel}`));
-      if (ref === undefined || port === undefined) {
-        await this.fatal(`reading ${dir}/ring-ref and event-channel`, 22);
+      if (port === undefined) {
+        await this.fatal(`reading ${dir}/event-channel`, 22);
         await this.disconnect();
         return false;
       }
-      if (!(await this.mapRing(q, ref, port, persistent))) {
+      for (let i = 0; i < pages; i++) {
+        const name = !multiRef ? BlkifNode.ringRef : `${BlkifNode.ringRef}${i}`;
+        const ref = parseUnsigned(await xs.tryRead(`${dir}/${name}`));
+        if (ref === undefined) {
+          await this.fatal(`reading ${dir}/${name}`, 22);
+          await this.disconnect();
+          return false;
+        }
+        refs[i] = ref;
+      }
+      if (!(await this.mapRing(q, refs, port, persistent))) {
         await this.disconnect();
         return false;
       }
@@ -267,16 +295,46 @@ export class BlkbackDevice {
     return true;
   }
 
-  private async mapRing(q: number, ref: number, port: number, persistent: boolean): Promise<boolean> {
+  /** `xen_blkif_map`: map the ring's pages as one area, bind the event channel, start the ring. */
+  private async mapRing(q: number, refs: Int32Array, port: number, persistent: boolean): Promise<boolean> {
     const ctx = this.env.ctx;
-    const h = ctx.mapper.map(this.frontendDomid, ref, false);
-    if (h < 0) {
-      await this.fatal(`mapping in shared page ${ref} from domain ${this.frontendDomid}`, -h);
+    const mapper = ctx.mapper;
+    const n = refs.length;
+    const handles = new Int32Array(n);
+    const offsets = new Int32Array(n);
+    let failed = mapper.mapBatch(this.frontendDomid, refs, 0, n, false, handles, offsets);
+    for (let i = 0; i < n && failed > 0; i++) {
+      // GNTST_eagain: another thread held the entry a moment; Linux's gnttab_batch_map retries.
+      for (let t = 0; t < 3 && handles[i] === GNTST_eagain; t++) {
+        handles[i] = mapper.map(this.frontendDomid, refs[i]!, false);
+        if (handles[i]! >= 0) {
+          offsets[i] = mapper.mappedOffset(handles[i]!);
+          failed--;
+        }
+      }
+    }
+    if (failed > 0) {
+      let bad = 0;
+      while (handles[bad]! >= 0) bad++;
+      const status = handles[bad]!;
+      mapper.unmapBatch(handles, n);
+      await this.fatal(`mapping in shared page ${refs[bad]} from domain ${this.frontendDomid}`, -status);
       return false;
+    }
+    for (let i = 1; i < n; i++) {
+      if (offsets[i] !== offsets[0]! + i * XEN_PAGE_SIZE) {
+        mapper.unmapBatch(handles, n);
+        await this.fatal(
+          `mapping in shared page ${refs[i]} from domain ${this.frontendDomid}: ` +
+            `ring pages must be consecutive frames (page ${i} is not after page ${i - 1})`,
+          22,
+        );
+        return false;
+      }
     }
     const local = ctx.evtchn.bindInterdomain(this.frontendDomid, port);
     if (local <= 0) {
-      ctx.mapper.unmap(h);
+      mapper.unmapBatch(handles, n);
       await this.fatal(`binding irq to event channel ${port}`, 22);
       return false;
     }
@@ -292,11 +350,11 @@ export class BlkbackDevice {
       polling: this.env.pollMode,
       wake: () => this.env.schedule(ring),
     });
-    const mem = ctx.mapper.mappedMemory(h);
+    const mem = mapper.mappedMemory(handles[0]!);
     ring.connect(
-      new SharedRing(mem.buffer, mem.byteOffset + ctx.mapper.mappedOffset(h), 4096, blkifEntrySize(this.abi)),
+      new SharedRing(mem.buffer, mem.byteOffset + offsets[0]!, n * XEN_PAGE_SIZE, blkifEntrySize(this.abi)),
     );
-    this.rings[q] = { ring, handle: h, port: local };
+    this.rings[q] = { ring, handles, port: local };
     this.env.dispatcher.on(local, () => this.env.schedule(ring));
     this.env.schedule(ring);
     return true;
@@ -342,7 +400,7 @@ export class BlkbackDevice {
       ring.disconnect();
       this.env.dispatcher.off(c.port);
       ctx.evtchn.close(c.port);
-      ctx.mapper.unmap(c.handle);
+      ctx.mapper.unmapBatch(c.handles, c.handles.length);
     }
     this.rings = [];
   }

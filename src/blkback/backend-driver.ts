@@ -8,8 +8,13 @@ import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { partsBelow } from "../xenstore/path.js";
-import { BlkbackDevice, type BlkbackEnv, type ResolvedTarget } from "./backend-device.js";
-import { BLKBACK_MAX_INDIRECT_SEGMENTS, emptyVbdStats, type VbdRing, type VbdStats } from "./vbd-ring.js";
+import {
+  BLKBACK_MAX_RING_PAGE_ORDER,
+  BlkbackDevice,
+  type BlkbackEnv,
+  type ResolvedTarget,
+} from "./backend-device.js";
+import { BLKBACK_MAX_INDIRECT_SEGMENTS, sumVbdStats, type VbdRing, type VbdStats } from "./vbd-ring.js";
 
 const debug = createDebug("pvscsi:blkback");
 
@@ -27,6 +32,8 @@ export interface BlkbackDriverOptions {
   readonly maxQueues?: number;
   /** Offer `feature-persistent` (Linux: yes). */
   readonly persistent?: boolean;
+  /** `max-ring-page-order` to offer (Linux: 4, 16 pages); 0 offers single-page rings only. */
+  readonly maxRingPageOrder?: number;
   /** First I_T nexus id this driver hands out (unique among every initiator of a device). */
   readonly firstInitiatorId?: number;
 }
@@ -41,6 +48,9 @@ export interface VbdReport {
   readonly sectors: number;
   readonly readonly: boolean;
   readonly rings: number;
+  /** Pages of each shared ring (`2^ring-page-order`; 0 before connect). */
+  readonly ringPages: number;
+  /** Every ring's counters added up. */
   readonly stats: VbdStats;
 }
 
@@ -76,6 +86,10 @@ export class BlkbackDriver {
       maxIndirectSegments: options.maxIndirectSegments ?? BLKBACK_MAX_INDIRECT_SEGMENTS,
       maxQueues: Math.max(1, options.maxQueues ?? 4),
       persistent: options.persistent ?? true,
+      maxRingPageOrder: Math.min(
+        BLKBACK_MAX_RING_PAGE_ORDER,
+        Math.max(0, options.maxRingPageOrder ?? BLKBACK_MAX_RING_PAGE_ORDER),
+      ),
       initiator: (fe, devid): Initiator => ({
         id: this.nextInitiator++,
         name: `xen-blkback:dom${fe}/vbd${devid}`,
@@ -155,7 +169,7 @@ export class BlkbackDriver {
   /** One report per VBD. */
   report(): VbdReport[] {
     return [...this.devices.values()].map((d) => {
-      const total: VbdStats | null = d.rings.length > 0 ? d.rings[0]!.ring.stats : null;
+      const total = sumVbdStats(d.rings.map((c) => c.ring.stats));
       return {
         frontendDomid: d.frontendDomid,
         devid: d.devid,
@@ -165,7 +179,8 @@ export class BlkbackDriver {
         sectors: d.disk?.sectors ?? 0,
         readonly: d.disk?.readonly ?? false,
         rings: d.rings.length,
-        stats: total ?? emptyVbdStats(),
+        ringPages: d.rings[0]?.handles.length ?? 0,
+        stats: total,
       };
     });
   }

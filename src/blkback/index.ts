@@ -5,6 +5,7 @@
  */
 export {
   BLKBACK_DEFAULT_MAX_INDIRECT,
+  BLKBACK_MAX_RING_PAGE_ORDER,
   BlkbackDevice,
   type BlkbackEnv,
   type ResolvedTarget,
@@ -17,6 +18,7 @@ export {
   BLKBACK_MAX_INDIRECT_SEGMENTS,
   BLKBACK_MAX_PERSISTENT_GRANTS,
   BLKBACK_SERVICE_BUDGET,
+  sumVbdStats,
   type VbdDisk,
   type VbdRejectCause,
   VbdRing,

@@ -121,6 +121,26 @@ export function emptyVbdStats(): VbdStats {
   };
 }
 
+/** The counters of a VBD's rings added up (all zero for none): what `vbdReport` shows per VBD. */
+export function sumVbdStats(all: readonly VbdStats[]): VbdStats {
+  const t = emptyVbdStats();
+  for (const s of all) {
+    t.requests += s.requests;
+    t.responses += s.responses;
+    t.notifies += s.notifies;
+    t.reads += s.reads;
+    t.writes += s.writes;
+    t.flushes += s.flushes;
+    t.discards += s.discards;
+    t.indirect += s.indirect;
+    t.bytesIn += s.bytesIn;
+    t.bytesOut += s.bytesOut;
+    t.persistentGrants += s.persistentGrants;
+    for (const k of Object.keys(t.rejected) as VbdRejectCause[]) t.rejected[k] += s.rejected[k];
+  }
+  return t;
+}
+
 /** Options of one {@link VbdRing}. */
 export interface VbdRingOptions {
   readonly frontendDomid: number;

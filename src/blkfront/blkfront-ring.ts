@@ -54,16 +54,34 @@ export class BlkCommand {
   }
 }
 
+/**
+ * One page of the persistent-grant pool (Linux blkfront's `struct grant` with its own page): a
+ * guest frame that stays granted to the backend while the backend keeps it mapped.
+ */
+class PoolPage {
+  /** The grant ref, or -1 while the page is not granted. */
+  ref = -1;
+  constructor(readonly frame: number) {}
+}
+
 /** Per-id bookkeeping (Linux's `struct blk_shadow`). */
 class Shadow {
   cmd: BlkCommand | null = null;
   operation = 0;
   readonly refs: Int32Array;
   nRefs = 0;
+  /** Persistent mode: the pool pages carrying the request's data segments, in order. */
+  readonly pages: Array<PoolPage | null>;
+  nPages = 0;
+  /** Persistent mode: the pool pages holding its indirect descriptors. */
+  readonly indirectPages: Array<PoolPage | null>;
+  nIndirect = 0;
   /** Frames of indirect descriptors, allocated when first needed and kept. */
   readonly descFrames: number[] = [];
   constructor(maxRefs: number) {
     this.refs = new Int32Array(maxRefs);
+    this.pages = new Array<PoolPage | null>(maxRefs).fill(null);
+    this.indirectPages = new Array<PoolPage | null>(maxRefs).fill(null);
   }
 }
 
@@ -74,8 +92,11 @@ export interface BlkfrontRingOptions {
   readonly notifier: Notifier;
   /** The guest polls for responses: never re-arm `rsp_event`. */
   readonly polling?: boolean;
-  /** A grant still mapped by the backend at completion: end it later. */
-  readonly deferEndAccess?: (ref: number) => void;
+  /**
+   * A grant still mapped by the backend at completion or teardown: end it later, then free
+   * `frame` if one is given (a persistent-grant pool page).
+   */
+  readonly deferEndAccess?: (ref: number, frame?: number) => void;
 }
 
 /** A ring: not yet connected, serving, or failed for good (Linux `BLKIF_STATE_ERROR`). */
@@ -89,6 +110,14 @@ export type BlkfrontState = "disconnected" | "connected" | "error";
  * more (when the backend offers `feature-max-indirect-segments`) in granted indirect pages.
  * Responses are copied once and checked: a producer overflow, an unknown id or an operation
  * that does not echo the request's put the ring in a permanent error state.
+ *
+ * Persistent grants (both ends offered `feature-persistent`; Linux's `fill_grant_buffer`,
+ * `get_grant`, `blkif_completion`): data and indirect descriptors go through a pool of the
+ * ring's own pages, granted once and reused while the backend keeps them mapped. A write's data
+ * is copied into pool pages before the request, a read's copied out at completion. At
+ * completion a page the backend still maps goes back to the front of the pool, granted; one the
+ * backend let go has its grant ended and goes to the back. The pool holds at most Linux's
+ * `(segments + indirect pages) × RING_SIZE` pages; its pages are allocated as first needed.
  */
 export class BlkfrontRing {
   /** Requests submitted and not yet answered. */
@@ -99,16 +128,26 @@ export class BlkfrontRing {
   /** The backend took FLUSH/BARRIER (cleared when it answers EOPNOTSUPP, as Linux does). */
   flushOp = 0;
   discard = false;
+  /** Persistent grants negotiated (both ends offered `feature-persistent`). */
+  persistent = false;
+  /** Every grant this ring has made (data, indirect and pool pages): what persistence saves. */
+  grantsIssued = 0;
   private _state: BlkfrontState = "disconnected";
   private front: FrontRing | null = null;
   private readonly memory: GuestMemory;
   private readonly grants: GrantAccess;
   private readonly notifier: Notifier;
   private readonly polling: boolean;
-  private readonly deferEnd: (ref: number) => void;
+  private readonly deferEnd: (ref: number, frame?: number) => void;
   private shadows: Shadow[] = [];
   private readonly freeIds: number[] = [];
   private req: BlkifRequest = new BlkifRequest("x86_64");
+  /** Every pool page this ring allocated. */
+  private readonly pool: PoolPage[] = [];
+  /** Free pool pages still granted (reused first), and free ones without a grant. */
+  private readonly poolGranted: PoolPage[] = [];
+  private readonly poolUngranted: PoolPage[] = [];
+  private poolCap = 0;
   private readonly rsp = new BlkifResponse("x86_64");
   private unpushed = false;
 
@@ -122,6 +161,11 @@ export class BlkfrontRing {
 
   get state(): BlkfrontState {
     return this._state;
+  }
+
+  /** `RING_SIZE` of the connected ring (0 before). */
+  get size(): number {
+    return this.front?.size ?? 0;
   }
 
   /** Free slots for requests. */
@@ -141,9 +185,10 @@ export class BlkfrontRing {
 
   /**
    * The backend connected: take its `feature-max-indirect-segments` (0 or absent: 11 direct
-   * segments only; else at most Linux's default of 32). Only while nothing is in flight.
+   * segments only; else at most Linux's default of 32) and whether persistent grants are on
+   * (both ends offered them). Only while nothing is in flight.
    */
-  negotiate(backendMaxIndirect: number): void {
+  negotiate(backendMaxIndirect: number, persistent = false): void {
     const sring = this.front!.sring;
     if (this.inFlight !== 0) throw invalidState("blkfront", "renegotiating with requests in flight");
     this.releaseFrames();
@@ -156,6 +201,9 @@ export class BlkfrontRing {
     this.freeIds.length = 0;
     for (let i = sring.size - 1; i >= 0; i--) this.freeIds.push(i);
     for (let i = 0; i < sring.size; i++) this.shadows.push(new Shadow(this.maxSegments + descPages));
+    this.persistent = persistent;
+    // `blkfront_setup_indirect`: `(grants + INDIRECT_GREFS(grants)) * BLK_RING_SIZE` pool entries.
+    this.poolCap = persistent ? (this.maxSegments + descPages) * sring.size : 0;
     if (this._state === "disconnected") this._state = "connected";
   }
 
@@ -184,6 +232,9 @@ export class BlkfrontRing {
     const sh = this.shadows[id]!;
     sh.cmd = cmd;
     sh.nRefs = 0;
+    sh.nPages = 0;
+    sh.nIndirect = 0;
+    const pers = this.persistent;
     const req = this.req.clear();
     req.setId(id);
     req.sectorNumber = cmd.sector;
@@ -198,14 +249,25 @@ export class BlkfrontRing {
       let page = -1;
       let left = cmd.length;
       for (let i = 0; i < nseg; i++) {
-        const ref = this.grants.grantAccess(cmd.frames[i]!, ro);
-        if (ref < 0) {
-          this.undo(sh, id);
-          return "busy";
-        }
-        sh.refs[sh.nRefs++] = ref;
         const last = Math.min(BLKIF_SECTORS_PER_PAGE, left / BLKIF_SECTOR_SIZE) - 1;
         left -= (last + 1) * BLKIF_SECTOR_SIZE;
+        let ref: number;
+        if (pers) {
+          const pg = this.takePoolPage();
+          if (pg === null) return this.undo(sh, id);
+          sh.pages[sh.nPages++] = pg;
+          ref = pg.ref;
+          // `need_copy`: a write's data goes into the persistently granted page.
+          if (op !== BLKIF_OP_READ) {
+            const src = cmd.frames[i]! * PAGE;
+            descMem.copyWithin(pg.frame * PAGE, src, src + (last + 1) * BLKIF_SECTOR_SIZE);
+          }
+        } else {
+          ref = this.grants.grantAccess(cmd.frames[i]!, ro);
+          if (ref < 0) return this.undo(sh, id);
+          this.grantsIssued++;
+          sh.refs[sh.nRefs++] = ref;
+        }
         if (!indirect) {
           req.setSegment(i, ref, 0, last);
           continue;
@@ -213,23 +275,28 @@ export class BlkfrontRing {
         const p = Math.floor(i / BLKIF_SEGS_PER_INDIRECT_FRAME);
         if (p !== page) {
           page = p;
-          let f = sh.descFrames[p];
-          if (f === undefined) {
-            f = this.memory.allocFrame();
-            if (f < 0) {
-              this.undo(sh, id);
-              return "busy";
+          let dref: number;
+          if (pers) {
+            // `get_indirect_grant`: the descriptor page is a pool page too.
+            const pg = this.takePoolPage();
+            if (pg === null) return this.undo(sh, id);
+            sh.indirectPages[sh.nIndirect++] = pg;
+            descOff = pg.frame * PAGE;
+            dref = pg.ref;
+          } else {
+            let f = sh.descFrames[p];
+            if (f === undefined) {
+              f = this.memory.allocFrame();
+              if (f < 0) return this.undo(sh, id);
+              sh.descFrames[p] = f;
             }
-            sh.descFrames[p] = f;
+            descOff = f * PAGE;
+            dref = this.grants.grantAccess(f, true);
+            if (dref < 0) return this.undo(sh, id);
+            this.grantsIssued++;
+            sh.refs[sh.nRefs++] = dref;
           }
-          descOff = f * PAGE;
           descMem.fill(0, descOff, descOff + PAGE);
-          const dref = this.grants.grantAccess(f, true);
-          if (dref < 0) {
-            this.undo(sh, id);
-            return "busy";
-          }
-          sh.refs[sh.nRefs++] = dref;
           req.setIndirectGref(p, dref);
         }
         writeIndirectSegment(
@@ -291,6 +358,8 @@ export class BlkfrontRing {
           return n;
         }
         const cmd = sh.cmd;
+        // A read's data comes out of the pool pages (`blkif_completion`'s copy back).
+        if (sh.nPages > 0 && cmd.op === BLKIF_OP_READ && this.rsp.status === 0) this.copyOut(sh, cmd);
         this.endGrants(sh);
         sh.cmd = null;
         this.freeIds.push(id);
@@ -342,19 +411,96 @@ export class BlkfrontRing {
       if (!this.grants.endAccess(ref)) this.deferEnd(ref);
     }
     sh.nRefs = 0;
+    // Persistent pages: still mapped by the backend → kept granted, reused first; let go → the
+    // grant is ended and the page waits at the back of the pool (Linux's list_add / list_add_tail).
+    this.returnPages(sh.pages, sh.nPages);
+    this.returnPages(sh.indirectPages, sh.nIndirect);
+    sh.nPages = 0;
+    sh.nIndirect = 0;
   }
 
-  private undo(sh: Shadow, id: number): void {
+  private returnPages(pages: Array<PoolPage | null>, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const pg = pages[i]!;
+      pages[i] = null;
+      if (this.grants.endAccess(pg.ref)) {
+        pg.ref = -1;
+        this.poolUngranted.push(pg);
+      } else this.poolGranted.push(pg);
+    }
+  }
+
+  /** A pool page to carry a segment: a granted one first, else grant a free or a new page. */
+  private takePoolPage(): PoolPage | null {
+    const g = this.poolGranted.pop();
+    if (g !== undefined) return g;
+    let pg = this.poolUngranted.pop();
+    if (pg === undefined) {
+      if (this.pool.length >= this.poolCap) return null;
+      const f = this.memory.allocFrame();
+      if (f < 0) return null;
+      pg = new PoolPage(f);
+      this.pool.push(pg);
+    }
+    const ref = this.grants.grantAccess(pg.frame, false);
+    if (ref < 0) {
+      this.poolUngranted.push(pg);
+      return null;
+    }
+    this.grantsIssued++;
+    pg.ref = ref;
+    return pg;
+  }
+
+  /** Copy a completed read's data from its pool pages to the command's frames. */
+  private copyOut(sh: Shadow, cmd: BlkCommand): void {
+    const mem = this.memory.bytes;
+    let left = cmd.length;
+    for (let i = 0; i < sh.nPages; i++) {
+      const n = Math.min(PAGE, left);
+      const src = sh.pages[i]!.frame * PAGE;
+      mem.copyWithin(cmd.frames[i]! * PAGE, src, src + n);
+      left -= n;
+    }
+  }
+
+  /** Give back what a request took before it could be sent (out of refs or frames): retry later. */
+  private undo(sh: Shadow, id: number): "busy" {
     this.endGrants(sh);
     sh.cmd = null;
     this.freeIds.push(id);
+    return "busy";
   }
 
-  /** Frames this ring allocated for indirect descriptors, to free at teardown. */
+  /** Pool pages granted now (persistent grants the frontend holds). */
+  get persistentGrants(): number {
+    let n = 0;
+    for (const pg of this.pool) if (pg.ref >= 0) n++;
+    return n;
+  }
+
+  /** Pages in the persistent-grant pool. */
+  get poolPages(): number {
+    return this.pool.length;
+  }
+
+  /**
+   * Frames this ring allocated for indirect descriptors and the persistent-grant pool, to free at
+   * teardown (only with nothing in flight). A pool page the backend still maps is ended later.
+   */
   releaseFrames(): void {
     for (const sh of this.shadows) {
       for (const f of sh.descFrames) this.memory.freeFrame(f);
       sh.descFrames.length = 0;
     }
+    for (const pg of this.pool) {
+      if (pg.ref < 0) this.memory.freeFrame(pg.frame);
+      else if (this.grants.endAccess(pg.ref)) this.memory.freeFrame(pg.frame);
+      else this.deferEnd(pg.ref, pg.frame);
+      pg.ref = -1;
+    }
+    this.pool.length = 0;
+    this.poolGranted.length = 0;
+    this.poolUngranted.length = 0;
   }
 }

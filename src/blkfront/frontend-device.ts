@@ -25,6 +25,9 @@ import { XenDisk } from "./xen-disk.js";
 
 const debug = createDebug("pvscsi:blkfront");
 
+/** Linux's `XENBUS_MAX_RING_GRANT_ORDER`: blkfront never asks for more than 16 ring pages. */
+export const BLKFRONT_MAX_RING_PAGE_ORDER = 4;
+
 /** Where the guest's block layer learns of disks (Linux's `add_disk` / `del_gendisk`). */
 export interface BlockLayer {
   addDisk(disk: XenDisk): void;
@@ -39,6 +42,13 @@ export interface BlkfrontEnv {
   readonly block: BlockLayer;
   /** Rings to ask for (`multi-queue-num-queues`), capped by the backend's maximum. */
   readonly queues: number;
+  /**
+   * Largest ring page order to use (Linux blkfront's `max_ring_page_order`, default 0), capped by
+   * the backend's `max-ring-page-order`.
+   */
+  readonly maxRingPageOrder: number;
+  /** Offer `feature-persistent` (Linux blkfront's `feature_persistent`, default on). */
+  readonly persistent: boolean;
   readonly pollMode: boolean;
   /** A ring's event fired: run it after dispatch. */
   schedule(dev: BlkfrontDevice, ring: number): void;
@@ -48,8 +58,10 @@ export interface BlkfrontEnv {
 
 interface RingSlot {
   readonly ring: BlkfrontRing;
+  /** First frame of the ring's consecutive pages. */
   readonly frame: number;
-  readonly ref: number;
+  /** The grant ref of each page, in order. */
+  readonly refs: number[];
   readonly port: number;
 }
 
@@ -86,6 +98,11 @@ export class BlkfrontDevice {
   /** The rings, for the driver's event handling. */
   ring(i: number): BlkfrontRing | undefined {
     return this.rings[i]?.ring;
+  }
+
+  /** Pages of ring `i`'s shared ring. */
+  ringPages(i: number): number {
+    return this.rings[i]?.refs.length ?? 0;
   }
 
   /** Number of rings set up. */
@@ -165,19 +182,33 @@ export class BlkfrontDevice {
       grantAccess: (f, ro) => ctx.grants.grantAccess(beId, f, ro),
       endAccess: (r) => ctx.grants.endAccess(r),
     };
+    // `talk_to_blkback`: min(our max order, the backend's); an unreadable node counts as 0.
+    const beOrder = Number((await xs.tryRead(`${this.backendDir}/${BlkifNode.maxRingPageOrder}`)) ?? "0");
+    const order = Math.min(
+      this.env.maxRingPageOrder,
+      Number.isInteger(beOrder) && beOrder >= 0 ? beOrder : 0,
+      BLKFRONT_MAX_RING_PAGE_ORDER,
+    );
+    const pages = 1 << order;
     for (let q = 0; q < queues; q++) {
-      const frame = ctx.frames.alloc();
+      // `setup_blkring` → `xenbus_setup_ring`: one zeroed allocation of `pages` pages, each granted.
+      const frame = ctx.frames.allocContiguous(pages);
       if (frame < 0) return this.fatal("allocating ring page");
-      ctx.page(frame).fill(0);
-      const ref = ctx.grants.grantAccess(beId, frame, false);
-      if (ref < 0) {
-        ctx.frames.free(frame);
-        return this.fatal("granting ring page");
+      for (let i = 0; i < pages; i++) ctx.page(frame + i).fill(0);
+      const refs: number[] = [];
+      for (let i = 0; i < pages; i++) {
+        const ref = ctx.grants.grantAccess(beId, frame + i, false);
+        if (ref < 0) {
+          for (const r of refs) ctx.grants.endAccess(r);
+          for (let j = 0; j < pages; j++) ctx.frames.free(frame + j);
+          return this.fatal("granting ring page");
+        }
+        refs.push(ref);
       }
       const port = ctx.evtchn.allocUnbound(beId);
       if (port <= 0) {
-        ctx.grants.endAccess(ref);
-        ctx.frames.free(frame);
+        for (const r of refs) ctx.grants.endAccess(r);
+        for (let j = 0; j < pages; j++) ctx.frames.free(frame + j);
         return this.fatal("allocating event channel");
       }
       const ring = new BlkfrontRing({
@@ -185,34 +216,37 @@ export class BlkfrontDevice {
         grants,
         notifier: { notify: () => ctx.evtchn.send(port) },
         polling: this.env.pollMode,
-        deferEndAccess: (r) => this.env.deferEndAccess(r, -1),
+        deferEndAccess: (r, f) => this.env.deferEndAccess(r, f ?? -1),
       });
       ring.connect(
         new SharedRing(
           ctx.memory.buffer,
           ctx.memory.byteOffset + frame * 4096,
-          4096,
+          pages * 4096,
           BLKIF_ENTRY_SIZE_X86_64,
         ),
       );
       const index = this.rings.length;
-      this.rings.push({ ring, frame, ref, port });
+      this.rings.push({ ring, frame, refs, port });
       this.env.dispatcher.on(port, () => this.env.schedule(this, index));
     }
     await xs.transaction(async (tx) => {
-      if (queues === 1) {
-        await tx.write(`${this.dir}/${BlkifNode.ringRef}`, String(this.rings[0]!.ref));
-        await tx.write(`${this.dir}/${BlkifNode.eventChannel}`, String(this.rings[0]!.port));
-      } else {
+      // `write_per_ring_nodes`: `ring-ref` for one page, `ring-ref%u` for more.
+      const writeRing = async (dir: string, r: RingSlot) => {
+        if (pages === 1) await tx.write(`${dir}/${BlkifNode.ringRef}`, String(r.refs[0]));
+        else
+          for (let i = 0; i < pages; i++)
+            await tx.write(`${dir}/${BlkifNode.ringRef}${i}`, String(r.refs[i]));
+        await tx.write(`${dir}/${BlkifNode.eventChannel}`, String(r.port));
+      };
+      if (pages > 1) await tx.write(`${this.dir}/${BlkifNode.ringPageOrder}`, String(order));
+      if (queues === 1) await writeRing(this.dir, this.rings[0]!);
+      else {
         await tx.write(`${this.dir}/${BlkifNode.multiQueueNumQueues}`, String(queues));
-        for (let q = 0; q < queues; q++) {
-          await tx.write(`${this.dir}/queue-${q}/${BlkifNode.ringRef}`, String(this.rings[q]!.ref));
-          await tx.write(`${this.dir}/queue-${q}/${BlkifNode.eventChannel}`, String(this.rings[q]!.port));
-        }
+        for (let q = 0; q < queues; q++) await writeRing(`${this.dir}/queue-${q}`, this.rings[q]!);
       }
       await tx.write(`${this.dir}/${BlkifNode.protocol}`, XEN_IO_PROTO_ABI_X86_64);
-      // Grants are per request here (no persistent pool of bounce pages), so none are offered.
-      await tx.write(`${this.dir}/${BlkifNode.featurePersistent}`, "0");
+      await tx.write(`${this.dir}/${BlkifNode.featurePersistent}`, this.env.persistent ? "1" : "0");
     });
     await this.switchTo(XenbusState.Initialised);
   }
@@ -238,8 +272,10 @@ export class BlkfrontDevice {
     const maxIndirect = await num(BlkifNode.featureMaxIndirectSegments, 0);
     const discard = (await num(BlkifNode.featureDiscard, 0)) === 1;
     const flushOp = flushCache ? BLKIF_OP_FLUSH_DISKCACHE : barrier ? BLKIF_OP_WRITE_BARRIER : 0;
+    // `blkfront_gather_backend_features`: persistent grants only when both ends offered them.
+    const persistent = this.env.persistent && (await num(BlkifNode.featurePersistent, 0)) === 1;
     for (const r of this.rings) {
-      r.ring.negotiate(maxIndirect);
+      r.ring.negotiate(maxIndirect, persistent);
       r.ring.flushOp = flushOp;
       r.ring.discard = discard;
     }
@@ -258,7 +294,7 @@ export class BlkfrontDevice {
         discard,
         discardGranularity: await num(BlkifNode.discardGranularity, 0),
         maxIndirectSegments: maxIndirect,
-        persistent: false,
+        persistent,
         queues: this.rings.length,
         backend: be,
       },
@@ -293,8 +329,10 @@ export class BlkfrontDevice {
         this.env.dispatcher.off(r.port);
         ctx.evtchn.close(r.port);
         r.ring.releaseFrames();
-        if (ctx.grants.endAccess(r.ref)) ctx.frames.free(r.frame);
-        else this.env.deferEndAccess(r.ref, r.frame);
+        for (let i = 0; i < r.refs.length; i++) {
+          if (ctx.grants.endAccess(r.refs[i]!)) ctx.frames.free(r.frame + i);
+          else this.env.deferEndAccess(r.refs[i]!, r.frame + i);
+        }
       }
       this.rings = [];
       const w = this.watch;

@@ -7,9 +7,40 @@ import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { partsBelow } from "../xenstore/path.js";
-import { BlkfrontDevice, type BlkfrontEnv, type BlockLayer } from "./frontend-device.js";
+import {
+  BLKFRONT_MAX_RING_PAGE_ORDER,
+  BlkfrontDevice,
+  type BlkfrontEnv,
+  type BlockLayer,
+} from "./frontend-device.js";
 
 const debug = createDebug("pvscsi:blkfront");
+
+/** One ring of a disk, as {@link BlkfrontDriver.disks} reports it. */
+export interface BlkfrontRingReport {
+  /** Pages of the shared ring (`2^ring-page-order`). */
+  readonly pages: number;
+  /** `RING_SIZE`: requests the ring holds. */
+  readonly size: number;
+  /** Persistent grants in use (both ends offered `feature-persistent`). */
+  readonly persistent: boolean;
+  /** Grants made so far (data, indirect and pool pages). */
+  readonly grantsIssued: number;
+  /** Pool pages granted now. */
+  readonly persistentGrants: number;
+  /** Pages in the persistent-grant pool. */
+  readonly poolPages: number;
+}
+
+/** One disk, as {@link BlkfrontDriver.disks} reports it. */
+export interface BlkfrontDiskReport {
+  readonly devid: number;
+  readonly state: string;
+  readonly backend: string;
+  /** `xvdX` once connected. */
+  readonly name: string | null;
+  readonly rings: readonly BlkfrontRingReport[];
+}
 
 /** Options of {@link BlkfrontDriver}. */
 export interface BlkfrontDriverOptions {
@@ -20,6 +51,13 @@ export interface BlkfrontDriverOptions {
   readonly block: BlockLayer;
   /** Queues (rings) per disk to ask for; Linux asks for one per vcpu. Default 1. */
   readonly queues?: number;
+  /**
+   * Largest ring page order to ask for (Linux blkfront's `max_ring_page_order` module parameter,
+   * default 0: one page whatever the backend offers); at most 4.
+   */
+  readonly maxRingPageOrder?: number;
+  /** Offer `feature-persistent` (Linux blkfront's `feature_persistent`, default true). */
+  readonly persistent?: boolean;
   readonly pollMode?: boolean;
 }
 
@@ -51,6 +89,8 @@ export class BlkfrontDriver {
       xs: options.xs,
       block: options.block,
       queues: options.queues ?? 1,
+      maxRingPageOrder: Math.min(BLKFRONT_MAX_RING_PAGE_ORDER, Math.max(0, options.maxRingPageOrder ?? 0)),
+      persistent: options.persistent ?? true,
       pollMode: this.pollMode,
       schedule: (dev, ring) => {
         this.pending.add(dev);
@@ -134,14 +174,29 @@ export class BlkfrontDriver {
     return n;
   }
 
-  /** The disks, for tools. */
-  disks(): ReadonlyArray<{ devid: number; state: string; backend: string; name: string | null }> {
-    return [...this.devices.values()].map((d) => ({
-      devid: d.devid,
-      state: xenbusStateName(d.state),
-      backend: d.backendDir,
-      name: d.disk?.info.name ?? null,
-    }));
+  /** The disks, with what each of their rings negotiated, for tools and tests. */
+  disks(): BlkfrontDiskReport[] {
+    return [...this.devices.values()].map((d) => {
+      const rings: BlkfrontRingReport[] = [];
+      for (let i = 0; i < d.ringCount; i++) {
+        const r = d.ring(i)!;
+        rings.push({
+          pages: d.ringPages(i),
+          size: r.size,
+          persistent: r.persistent,
+          grantsIssued: r.grantsIssued,
+          persistentGrants: r.persistentGrants,
+          poolPages: r.poolPages,
+        });
+      }
+      return {
+        devid: d.devid,
+        state: xenbusStateName(d.state),
+        backend: d.backendDir,
+        name: d.disk?.info.name ?? null,
+        rings,
+      };
+    });
   }
 
   async settled(): Promise<void> {

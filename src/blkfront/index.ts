@@ -9,7 +9,18 @@ export {
   type BlkfrontRingOptions,
   type BlkfrontState,
 } from "./blkfront-ring.js";
-export { BlkfrontDevice, type BlkfrontEnv, type BlockLayer } from "./frontend-device.js";
-export { BlkfrontDriver, type BlkfrontDriverOptions } from "./frontend-driver.js";
+export {
+  BLKFRONT_MAX_RING_PAGE_ORDER,
+  BlkfrontDevice,
+  type BlkfrontEnv,
+  type BlockLayer,
+} from "./frontend-device.js";
+export {
+  type BlkfrontDiskReport,
+  BlkfrontDriver,
+  type BlkfrontDriverOptions,
+  type BlkfrontRingReport,
+} from "./frontend-driver.js";
+export { type BlkfrontParams, parseBlkfrontParams } from "./module-params.js";
 export type { GrantAccess, GuestMemory, Notifier } from "./ports.js";
 export { XenDisk, type XenDiskInfo } from "./xen-disk.js";

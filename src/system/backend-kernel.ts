@@ -110,6 +110,7 @@ export class BackendKernel implements BackendKernelApi {
         ? { maxIndirectSegments: limits.blkifIndirectSegments }
         : {}),
       ...(limits.blkifPersistent !== undefined ? { persistent: limits.blkifPersistent } : {}),
+      ...(limits.blkifRingPageOrder !== undefined ? { maxRingPageOrder: limits.blkifRingPageOrder } : {}),
       resolve: async (target) => {
         const r = await resolve(target);
         return typeof r === "string" ? r : { device: r.device, lun: r.physLun };

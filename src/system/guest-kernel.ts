@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { BlkfrontDriver } from "../blkfront/frontend-driver.js";
+import { parseBlkfrontParams } from "../blkfront/module-params.js";
 import { attachBlockLayer, GuestBlock } from "../guest/block-layer.js";
 import { GuestFs } from "../guest/guest-fs.js";
 import { GuestScsi } from "../guest/midlayer.js";
@@ -51,6 +52,7 @@ export class GuestKernel implements GuestKernelApi {
     guestRoot: string,
     hostThreads: SharedArrayBuffer | undefined,
     idleWaitMs: number | undefined,
+    cmdline: string,
   ) {
     this.fs = new GuestFs(guestRoot);
     const ev = ctx.evtchn;
@@ -66,6 +68,8 @@ export class GuestKernel implements GuestKernelApi {
       xs: kernel.xs,
       block,
       pollMode,
+      // `xen_blkfront.max_ring_page_order=` / `.feature_persistent=` on the kernel command line.
+      ...parseBlkfrontParams(cmdline),
     });
     this.blkfront = blkfront;
     this.loop =
@@ -115,6 +119,7 @@ export class GuestKernel implements GuestKernelApi {
       boot.guestRoot,
       boot.hostThreads,
       boot.idleWaitMs,
+      boot.cmdline ?? "",
     );
   }
 

@@ -45,6 +45,8 @@ export interface GuestBoot extends KernelBoot {
    * `WasmGuestKernel` instead of pvscsi's scsifront; the domain's memory is its shared memory.
    */
   readonly wasmKernel?: Uint8Array;
+  /** The kernel command line (xl's `cmdline` / `extra`): blkfront's module parameters. */
+  readonly cmdline?: string;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface PvLimits {
   readonly blkifIndirectSegments?: number;
   /** blkback's `feature-persistent` (default offered). */
   readonly blkifPersistent?: boolean;
+  /** blkback's `max-ring-page-order` (default 4, Linux's; 0 = single-page rings only). */
+  readonly blkifRingPageOrder?: number;
   /** scsiback's `feature-sg-grant` (default 128; 0 = not offered). */
   readonly scsiSgGrant?: number;
 }

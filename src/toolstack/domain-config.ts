@@ -32,6 +32,11 @@ export interface DomainSpec {
    */
   readonly wasmKernel?: { readonly path: string; readonly bytes: Uint8Array };
   /**
+   * `cmdline` (or the older `extra`): the guest kernel's command line. pvscsi's guest kernel reads
+   * blkfront's module parameters from it (`xen_blkfront.max_ring_page_order=4`).
+   */
+  readonly cmdline?: string;
+  /**
    * Settings that were ignored, each naming the setting and its line (`file:line: ...`): xl
    * itself ignores a setting it does not know, so a typo like `vscsii` would silently give a
    * guest without disks. `xl create` prints them on stderr.
@@ -49,6 +54,8 @@ export const DOMAIN_CONFIG_KEYS: readonly string[] = [
   "scsi_host_config",
   "guest_root",
   "kernel",
+  "cmdline",
+  "extra",
 ];
 
 /**
@@ -63,8 +70,6 @@ const XL_CFG_IGNORED = new Set([
   "maxmem",
   "uuid",
   "ramdisk",
-  "cmdline",
-  "extra",
   "root",
   "bootloader",
   "bootloader_args",
@@ -169,6 +174,8 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
       return { spec: parseDiskSpec(e.value, where), where };
     });
     const wasmKernel = parseWasmKernel(cfg, file, baseDir, memoryMiB, warnings);
+    // libxl: `cmdline` if given, else `root` and `extra` (pvscsi has no root device to name).
+    const cmdline = xlString(cfg, "cmdline", file) ?? xlString(cfg, "extra", file);
     return {
       name,
       memoryMiB,
@@ -177,6 +184,7 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
       warnings,
       ...(guestRoot !== undefined ? { guestRoot: resolve(baseDir, guestRoot) } : {}),
       ...(wasmKernel !== undefined ? { wasmKernel } : {}),
+      ...(cmdline !== undefined ? { cmdline } : {}),
     };
   }
   if (vscsi.length > 0) {

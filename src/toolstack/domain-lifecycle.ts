@@ -108,6 +108,7 @@ export class DomainLifecycle {
           pollMode: this.system.pollMode,
           guestRoot,
           ...(spec.wasmKernel ? { wasmKernel: spec.wasmKernel.bytes } : {}),
+          ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}),
         },
         spec.name,
         this.timeoutMs,

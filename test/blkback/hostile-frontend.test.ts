@@ -84,7 +84,7 @@ describe("blkback against garbage in a frontend's xenstore", () => {
   it("a ring-ref that is not a number → fatal, naming the nodes", async () => {
     const r = await hostileVbd(51728, { "ring-ref": "0x10; rm -rf", "event-channel": "3" });
     expect(r.state).toBe("5");
-    expect(r.error).toMatch(/^22 reading .*ring-ref and event-channel$/);
+    expect(r.error).toMatch(/^22 reading \/local\/domain\/\d+\/hostile\/51728\/ring-ref$/);
     await goodStillWorks(2);
   });
 
@@ -98,13 +98,65 @@ describe("blkback against garbage in a frontend's xenstore", () => {
   it("more queues than offered, or a multi-page ring → fatal", async () => {
     const q = await hostileVbd(51760, { "multi-queue-num-queues": "99", "queue-0/ring-ref": "8" });
     expect(q.error).toMatch(/Invalid number of requested queues 99, max 4/);
-    const o = await hostileVbd(51776, { "ring-page-order": "3", "ring-ref0": "8", "event-channel": "3" });
-    expect(o.error).toMatch(/requested ring page order 3 exceed max:0/);
+    const o = await hostileVbd(51776, { "ring-page-order": "5", "ring-ref0": "8", "event-channel": "3" });
+    expect(o.error).toMatch(/^22 requested ring page order 5 exceed max:4$/);
     await goodStillWorks(4);
   });
 
+  it("a multi-page ring with a ref missing, a ref never granted, or scattered frames → fatal, nothing left mapped", async () => {
+    const ctx = sys.hv.context(bad);
+    // Four consecutive frames, granted to dom0: a valid order-2 ring but for what each case breaks.
+    const first = ctx.frames.allocContiguous(4);
+    expect(first).toBeGreaterThanOrEqual(0);
+    const refs = [0, 1, 2, 3].map((i) => ctx.grants.grantAccess(0, first + i, false));
+    const missing = await hostileVbd(51808, {
+      "ring-page-order": "2",
+      "ring-ref0": String(refs[0]),
+      "ring-ref1": String(refs[1]),
+      "ring-ref3": String(refs[3]),
+      "event-channel": "3",
+    });
+    expect(missing).toEqual({
+      state: "5",
+      error: expect.stringMatching(/^22 reading .*\/51808\/ring-ref2$/),
+    });
+    const ungranted = await hostileVbd(51824, {
+      "ring-page-order": "2",
+      "ring-ref0": String(refs[0]),
+      "ring-ref1": String(refs[1]),
+      "ring-ref2": "4000",
+      "ring-ref3": String(refs[3]),
+      "event-channel": "3",
+    });
+    expect(ungranted.error).toMatch(/mapping in shared page 4000 from domain \d+$/);
+    // Every page granted, but page 2 is not the frame after page 1 (pages 1 and 2 swapped).
+    const scattered = await hostileVbd(51840, {
+      "ring-page-order": "2",
+      "ring-ref0": String(refs[0]),
+      "ring-ref1": String(refs[2]),
+      "ring-ref2": String(refs[1]),
+      "ring-ref3": String(refs[3]),
+      "event-channel": "3",
+    });
+    expect(scattered.error).toMatch(
+      /^22 mapping in shared page \d+ from domain \d+: ring pages must be consecutive/,
+    );
+    // The same page twice is not a ring either.
+    const twice = await hostileVbd(51856, {
+      "ring-page-order": "1",
+      "ring-ref0": String(refs[0]),
+      "ring-ref1": String(refs[0]),
+      "event-channel": "3",
+    });
+    expect(twice.error).toMatch(/ring pages must be consecutive/);
+    // Each failed map was undone at once: the frontend can end every grant.
+    for (const r of refs) expect(ctx.grants.endAccess(r)).toBe(true);
+    for (let i = 0; i < 4; i++) ctx.frames.free(first + i);
+    await goodStillWorks(6);
+  });
+
   it("removing the hostile VBDs (libxl's cleanup after its timeout) leaves nothing of them mapped", async () => {
-    for (const devid of [51712, 51728, 51744, 51760, 51776])
+    for (const devid of [51712, 51728, 51744, 51760, 51776, 51808, 51824, 51840, 51856])
       await sys.run(sys.xs.rm(`/local/domain/0/backend/vbd/${bad}/${devid}`));
     await sys.run(sleep(20));
     const dom0 = sys.hv.reports().find((r) => r.domid === 0)!;
