@@ -11,9 +11,17 @@ describe("domain config checks", () => {
     );
     expect(spec.vscsi).toEqual([]);
     expect(spec.warnings).toEqual([
-      "g.cfg:2: unknown setting 'vscsii' ignored (did you mean 'vscsi'?); known: name, memory, vscsi, disk, driver_domain, scsi_host_config, guest_root, kernel",
+      "g.cfg:2: unknown setting 'vscsii' ignored (did you mean 'vscsi'?); known: name, memory, vscsi, disk, driver_domain, scsi_host_config, guest_root, kernel, cmdline, extra",
       "g.cfg:3: 'vif' is an xl.cfg setting pvscsi does not emulate; ignored",
     ]);
+  });
+
+  it("reads the guest kernel's command line from cmdline, else from the older extra (as libxl)", () => {
+    const both = parseDomainConfig(`name = "g"\ncmdline = "a=1"\nextra = "b=2"\n`, "g.cfg", "/");
+    expect(both.cmdline).toBe("a=1");
+    expect(both.warnings).toEqual([]);
+    expect(parseDomainConfig(`name = "g"\nextra = "b=2"\n`, "g.cfg", "/").cmdline).toBe("b=2");
+    expect(parseDomainConfig(`name = "g"\n`, "g.cfg", "/").cmdline).toBeUndefined();
   });
 
   it("has no warnings for the settings it reads, guest_root included", () => {
