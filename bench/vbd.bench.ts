@@ -6,9 +6,13 @@
  * kind, then of the other, and prints pvscsi/vbd (the ratio of throughputs) beside the seed's
  * figure. Two eras, each on a freshly booted host:
  *
- * - 2007: blkback offers no indirect segments (11 segments, 44 KiB per request) and scsiback no
- *   `feature-sg-grant` (26 segments; scsifront then moves at most 100 KiB per request);
- * - today: blkback's 256 indirect segments (blkfront uses 32: 128 KiB) and `feature-sg-grant` 128.
+ * - 2007: blkback offers no indirect segments (11 segments, 44 KiB per request), no persistent
+ *   grants and single-page rings (`max-ring-page-order` 0), and scsiback no `feature-sg-grant`
+ *   (26 segments; scsifront then moves at most 100 KiB per request);
+ * - today: blkback's 256 indirect segments (blkfront uses 32: 128 KiB), persistent grants (both
+ *   ends offer them, as Linux's do by default), `max-ring-page-order` 4 (the guest keeps Linux
+ *   blkfront's default order 0, one page: its `extra` sets no `xen_blkfront.max_ring_page_order`)
+ *   and `feature-sg-grant` 128.
  *
  * Each figure is the median of REPEATS runs, sd and xvd alternating. `npm run bench vbd`;
  * PVSCSI_BENCH_SECONDS sets each run's runtime (default 2 s), PVSCSI_BENCH_REPEATS the repeats
@@ -48,7 +52,7 @@ const ROWS: readonly SeedRow[] = [
 const ERAS: ReadonlyArray<{ readonly name: string; readonly limits: PvLimits }> = [
   {
     name: "2007 limits (blkif 11 segments, vscsiif 26)",
-    limits: { blkifIndirectSegments: 0, scsiSgGrant: 0, blkifPersistent: false },
+    limits: { blkifIndirectSegments: 0, scsiSgGrant: 0, blkifPersistent: false, blkifRingPageOrder: 0 },
   },
   { name: "today (indirect segments, feature-sg-grant)", limits: {} },
 ];
@@ -139,6 +143,7 @@ for (const era of ERAS) {
     const vh = await host.backendReport();
     process.stdout.write(
       `${era.name}: blkback ${vbd.reduce((n, r) => n + r.stats.requests, 0)} requests (${vbd.reduce((n, r) => n + r.stats.indirect, 0)} indirect), ` +
+        `${vbd.reduce((n, r) => n + r.stats.persistentGrants, 0)} persistent grants, ring pages ${vbd.map((r) => r.ringPages).join("/")}; ` +
         `scsiback ${vh.reduce((n, r) => n + r.stats.requests, 0)} requests\n`,
     );
   } finally {
