@@ -243,3 +243,99 @@ describe("a hand-built multi-queue frontend", () => {
     await sys.run(xs.rm(be));
   });
 });
+
+describe("a hand-built multi-queue frontend with multi-page rings", () => {
+  it("two queues of order 1 (queue-N/ring-ref0, ring-ref1): both mapped as 64-entry rings; I/O on both past a wrap", async () => {
+    const { BlkfrontRing, BlkCommand } = await import("../../src/blkfront/blkfront-ring.js");
+    const { SharedRing } = await import("../../src/ring/shared-ring.js");
+    const ctx = sys.hv.context(bad);
+    const xs = sys.xs;
+    const devid = 51872;
+    const be = `/local/domain/0/backend/vbd/${bad}/${devid}`;
+    const fe = `/local/domain/${bad}/hostile/${devid}`;
+    const rings: InstanceType<typeof BlkfrontRing>[] = [];
+    const nodes: Record<string, string> = {
+      "multi-queue-num-queues": "2",
+      "ring-page-order": "1",
+      protocol: "x86_64-abi",
+    };
+    for (let q = 0; q < 2; q++) {
+      const frame = ctx.frames.allocContiguous(2);
+      ctx.page(frame).fill(0);
+      ctx.page(frame + 1).fill(0);
+      const port = ctx.evtchn.allocUnbound(0);
+      const ring = new BlkfrontRing({
+        memory: {
+          bytes: ctx.memory,
+          allocFrame: () => ctx.frames.alloc(),
+          freeFrame: (f) => ctx.frames.free(f),
+        },
+        grants: {
+          grantAccess: (f, ro) => ctx.grants.grantAccess(0, f, ro),
+          endAccess: (r) => ctx.grants.endAccess(r),
+        },
+        notifier: { notify: () => ctx.evtchn.send(port) },
+        polling: true,
+      });
+      ring.connect(new SharedRing(ctx.memory.buffer, ctx.memory.byteOffset + frame * 4096, 8192, 112));
+      expect(ring.size).toBe(64);
+      rings.push(ring);
+      for (let i = 0; i < 2; i++)
+        nodes[`queue-${q}/ring-ref${i}`] = String(ctx.grants.grantAccess(0, frame + i, false));
+      nodes[`queue-${q}/event-channel`] = String(port);
+    }
+    await sys.run(
+      xs.transaction(async (tx) => {
+        for (const [k, v] of Object.entries(nodes)) await tx.write(`${fe}/${k}`, v);
+        await tx.write(`${fe}/state`, "3");
+        await tx.write(`${be}/frontend`, fe);
+        await tx.write(`${be}/frontend-id`, String(bad));
+        await tx.write(`${be}/online`, "1");
+        await tx.write(`${be}/params`, "0:0:1:0");
+        await tx.write(`${be}/mode`, "w");
+        await tx.write(`${be}/state`, "1");
+      }),
+    );
+    let state = "";
+    for (let i = 0; i < 300 && state !== "4"; i++) {
+      state = (await sys.run(xs.tryRead(`${be}/state`))) ?? "";
+      if (state !== "4") await sys.run(sleep(2));
+    }
+    expect(state).toBe("4");
+    const report = (await sys.run(host.vbdReport())).find(
+      (r) => r.frontendDomid === bad && r.devid === devid,
+    )!;
+    expect(report).toMatchObject({ rings: 2, ringPages: 2 });
+    // 80 one-page reads on each ring (more than its 64 entries), in batches of 20.
+    const data = ctx.frames.alloc();
+    for (const ring of rings) {
+      for (let batch = 0; batch < 4; batch++) {
+        let done = 0;
+        for (let k = 0; k < 20; k++) {
+          const c = new BlkCommand(1);
+          c.frames[0] = data;
+          c.frameCount = 1;
+          c.length = 4096;
+          c.op = 0;
+          c.sector = k * 8;
+          c.onComplete = (d) => {
+            if (d.status === 0) done++;
+          };
+          expect(ring.submit(c, false)).toBe("queued");
+        }
+        ring.push();
+        for (let i = 0; i < 300 && done < 20; i++) {
+          await sys.run(sleep(2));
+          ring.onEvent();
+        }
+        expect(done).toBe(20);
+      }
+    }
+    const after = (await sys.run(host.vbdReport())).find(
+      (r) => r.frontendDomid === bad && r.devid === devid,
+    )!;
+    // vbdReport adds up both rings.
+    expect(after.stats.reads).toBe(160);
+    await sys.run(xs.rm(be));
+  });
+});
