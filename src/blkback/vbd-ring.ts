@@ -514,13 +514,28 @@ export class VbdRing {
     this.disk.device.submit(p);
   }
 
-  /** `xen_blkbk_parse_indirect`: map the indirect pages read-only, copy the descriptors out once. */
+  /**
+   * `xen_blkbk_parse_indirect`: map the indirect pages (read-only, or through the persistent-grant
+   * cache when both ends offered it, as Linux's `xen_blkbk_map` does), copy the descriptors out once.
+   */
   private readIndirect(nseg: number): boolean {
     const pages = Math.ceil(nseg / BLKIF_SEGS_PER_INDIRECT_FRAME);
-    const m = this.mapped;
     for (let pg = 0; pg < pages; pg++) {
-      const r = this.grants.map(this.req.indirectGref(pg), true, m);
-      if (r !== 0) return false;
+      const gref = this.req.indirectGref(pg);
+      let m: PersistentGrant | MappedFrame | null = null;
+      let unmap = false;
+      if (this.persistent) {
+        m = this.pgrants.get(gref) ?? null;
+        if (m === null && this.pgrants.size < BLKBACK_MAX_PERSISTENT_GRANTS) {
+          m = this.mapPersistent(gref);
+          if (m === null) return false;
+        }
+      }
+      if (m === null) {
+        if (this.grants.map(gref, true, this.mapped) !== 0) return false;
+        m = this.mapped;
+        unmap = true;
+      }
       const n = Math.min(BLKIF_SEGS_PER_INDIRECT_FRAME, nseg - pg * BLKIF_SEGS_PER_INDIRECT_FRAME);
       const mem = m.mem;
       for (let k = 0; k < n; k++) {
@@ -531,9 +546,22 @@ export class VbdRing {
         this.segFirst[i] = mem[off + 4]!;
         this.segLast[i] = mem[off + 5]!;
       }
-      this.grants.unmap(m.handle);
+      if (unmap) this.grants.unmap(m.handle);
     }
     return true;
+  }
+
+  /**
+   * Map `gref` into the persistent-grant cache (writable, as Linux blkback maps persistent grants
+   * whatever the operation); null when the cache is full or the map failed.
+   */
+  private mapPersistent(gref: number): PersistentGrant | null {
+    if (this.pgrants.size >= BLKBACK_MAX_PERSISTENT_GRANTS) return null;
+    if (this.grants.map(gref, false, this.mapped) !== 0) return null;
+    const pg = { handle: this.mapped.handle, mem: this.mapped.mem, base: this.mapped.base };
+    this.pgrants.set(gref, pg);
+    this.stats.persistentGrants = this.pgrants.size;
+    return pg;
   }
 
   /** Map one data grant, through the persistent-grant cache when both ends offered it. */
@@ -541,14 +569,7 @@ export class VbdRing {
     if (this.persistent) {
       const g = this.pgrants.get(gref);
       if (g !== undefined) return g;
-      if (this.pgrants.size < BLKBACK_MAX_PERSISTENT_GRANTS) {
-        // Persistent grants are mapped writable whatever the operation (Linux blkback does too).
-        if (this.grants.map(gref, false, this.mapped) !== 0) return null;
-        const pg = { handle: this.mapped.handle, mem: this.mapped.mem, base: this.mapped.base };
-        this.pgrants.set(gref, pg);
-        this.stats.persistentGrants = this.pgrants.size;
-        return pg;
-      }
+      if (this.pgrants.size < BLKBACK_MAX_PERSISTENT_GRANTS) return this.mapPersistent(gref);
     }
     if (this.grants.map(gref, readonly, this.mapped) !== 0) return null;
     p.handles[p.nHandles++] = this.mapped.handle;
