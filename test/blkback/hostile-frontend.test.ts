@@ -149,6 +149,13 @@ describe("blkback against garbage in a frontend's xenstore", () => {
       "event-channel": "3",
     });
     expect(twice.error).toMatch(/ring pages must be consecutive/);
+    // A readable ring-page-order, even 0, means ring-ref%u (Linux's multi_ref): a lone ring-ref is missing.
+    const zero = await hostileVbd(51888, {
+      "ring-page-order": "0",
+      "ring-ref": String(refs[0]),
+      "event-channel": "3",
+    });
+    expect(zero.error).toMatch(/^22 reading .*\/51888\/ring-ref0$/);
     // Each failed map was undone at once: the frontend can end every grant.
     for (const r of refs) expect(ctx.grants.endAccess(r)).toBe(true);
     for (let i = 0; i < 4; i++) ctx.frames.free(first + i);
@@ -156,7 +163,7 @@ describe("blkback against garbage in a frontend's xenstore", () => {
   });
 
   it("removing the hostile VBDs (libxl's cleanup after its timeout) leaves nothing of them mapped", async () => {
-    for (const devid of [51712, 51728, 51744, 51760, 51776, 51808, 51824, 51840, 51856])
+    for (const devid of [51712, 51728, 51744, 51760, 51776, 51808, 51824, 51840, 51856, 51888])
       await sys.run(sys.xs.rm(`/local/domain/0/backend/vbd/${bad}/${devid}`));
     await sys.run(sleep(20));
     const dom0 = sys.hv.reports().find((r) => r.domid === 0)!;
