@@ -161,7 +161,18 @@ export class BlkfrontDriver {
       this.pendingRings.delete(d);
       n += this.runDevice(d, mask);
     }
+    if (n > 0) this.restartStarved();
     return n;
+  }
+
+  /**
+   * Completions gave back grant refs and frames the whole guest shares: retry every disk whose
+   * commands wait for them, not only the disk that completed. Linux blkfront does this with
+   * `gnttab_request_free_callback` (`blkif_restart_queue_callback`); without it a disk with
+   * nothing in flight would wait for a completion that never comes.
+   */
+  private restartStarved(): void {
+    for (const d of this.devices.values()) if (d.disk?.starved) d.disk.drain();
   }
 
   private runDevice(d: BlkfrontDevice, mask: number): number {

@@ -75,6 +75,11 @@ export class XenDisk {
     if (push) this.push();
   }
 
+  /** Commands waiting for a ring slot, a grant ref or a frame. */
+  get starved(): boolean {
+    return this.waiting.length > 0;
+  }
+
   /** Publish every ring's queued requests (after a batch of submits). */
   push(): void {
     for (const r of this.rings) r.push();
