@@ -155,6 +155,11 @@ export class BackendKernel implements BackendKernelApi {
     return this.blkback.report();
   }
 
+  /** pvscsi's scsiback logs through `debug` (`DEBUG=pvscsi:*`), not a kernel log. */
+  async kernelLog(): Promise<string[]> {
+    return [];
+  }
+
   async inventory(): Promise<LsscsiRow[]> {
     return this.devices.list();
   }

@@ -21,6 +21,9 @@ const IDLE_WAIT_MS = 100;
 /** How long {@link WasmGuestKernel.shutdown} waits for the driver to close its device. */
 const SHUTDOWN_WAIT_MS = 10_000;
 
+/** What a wasm kernel boots with: a guest's or a driver domain's boot, with the module. */
+export type WasmBoot = Pick<GuestBoot, "peers" | "xenstore" | "pollMode" | "wasmKernel">;
+
 /**
  * A guest whose kernel is a WebAssembly module (xl's `kernel = "front.wasm"`): the toolstack
  * drives it through {@link GuestKernelApi} like pvscsi's own scsifront kernel, in the domain's
@@ -41,7 +44,7 @@ export class WasmGuestKernel implements GuestKernelApi {
 
   constructor(
     readonly ctx: DomainContext,
-    boot: GuestBoot,
+    boot: WasmBoot,
     drive: KernelDrive,
   ) {
     for (const p of boot.peers) ctx.introducePeer(p);

@@ -43,6 +43,33 @@ export function buildScsifront(
   return { path, bytes: new Uint8Array(readFileSync(path)) };
 }
 
+const builtBack = new Map<string, string>();
+
+/**
+ * Build examples/c's scsiback (`make scsiback`) into a temporary folder; `broken` picks a
+ * deliberately misbehaving variant (-DBREAK_<broken>). Cached per variant.
+ */
+export function buildScsiback(broken?: string): { path: string; bytes: Uint8Array } {
+  const key = broken ?? "";
+  let path = builtBack.get(key);
+  if (path === undefined) {
+    const out = mkdtempSync(join(tmpdir(), "pvscsi-wasm-"));
+    try {
+      execFileSync(
+        "make",
+        ["-s", "-C", EXAMPLES_C, `OUT=${out}`, "scsiback", ...(broken ? [`BROKEN=${broken}`] : [])],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+    } catch (e) {
+      const err = e as { stderr?: Buffer };
+      throw new Error(`make failed:\n${err.stderr?.toString() ?? String(e)}`);
+    }
+    path = join(out, broken ? `scsiback-broken-${broken}.wasm` : "scsiback.wasm");
+    builtBack.set(key, path);
+  }
+  return { path, bytes: new Uint8Array(readFileSync(path)) };
+}
+
 /** Build examples/c/xs-hello.c (the Makefile's xs-hello target) into a temporary folder. */
 export function buildXsHello(): string {
   const out = mkdtempSync(join(tmpdir(), "pvscsi-wasm-"));
