@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { sleepOnUpcall } from "../evtchn/wait.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import { WasmKernel } from "../wasm/kernel.js";
@@ -79,8 +80,8 @@ export class WasmGuestKernel implements GuestKernelApi {
       passes = 0;
       if (this.wasm.fault !== null) return;
       if (!ev.upcallPending() && !this.pollMode) {
-        const r = Atomics.waitAsync(ev.waitArray, ev.waitIndex, 0, IDLE_WAIT_MS);
-        if (r.async) await r.value;
+        // Announced in the vcpu's blocked flag, or a sender never wakes us (wait.ts).
+        await sleepOnUpcall(ev, IDLE_WAIT_MS);
       } else {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }

@@ -1,4 +1,5 @@
 import { VscsiifFrontChecker, type VscsiifViolation } from "../checker/vscsiif-checker.js";
+import { blockOnUpcall } from "../evtchn/wait.js";
 import { GrantCopyBatch } from "../grant/copy-batch.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
@@ -512,7 +513,8 @@ export class WasmKernel {
     this.count("evtchn_wait");
     const ev = this.ctx.evtchn;
     if (blocking && !ev.upcallPending() && timeoutMs !== 0) {
-      Atomics.wait(ev.waitArray, ev.waitIndex, 0, timeoutMs < 0 ? Number.POSITIVE_INFINITY : timeoutMs);
+      // Through the vcpu's blocked flag: a sender notifies only a vcpu that announced its sleep.
+      blockOnUpcall(ev, timeoutMs < 0 ? Number.POSITIVE_INFINITY : timeoutMs);
     }
     return ev.upcallPending() ? 1 : 0;
   }
