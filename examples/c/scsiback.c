@@ -27,7 +27,8 @@
  *
  * Deliberately broken variants (backend misuse, each reported by pvscsi while the backend keeps
  * serving): -DBREAK_MAP_UNGRANTED (maps a ref the frontend never granted it), -DBREAK_DOUBLE_UNMAP
- * (unmaps a data page twice), -DBREAK_COPY_OOB (a grant copy running past the granted page).
+ * (unmaps a data page twice), -DBREAK_COPY_OOB (the first READ's grant copy runs past the granted
+ * page: that READ fails with DID_ERROR).
  */
 #include <pvwasm/xen-wasm.h>
 #include <pvwasm/hypercall.h>
@@ -143,7 +144,7 @@ static int copy_out(const uint8_t *src, uint32_t len)
     }
 #ifdef BREAK_COPY_OOB
     static int broke;
-    if (n > 0 && !broke++) {
+    if (n > 0 && (req.cmnd[0] == 0x28 || req.cmnd[0] == 0x88) && !broke++) { /* the first READ */
         cseg[0].dest.foreign.offset = 4000; /* broken: 4000 + length passes the end of the page */
         pv_printf("scsiback: (broken) a grant copy past the end of the granted page");
     }

@@ -89,3 +89,44 @@ export async function until<T>(f: () => Promise<T | undefined>, ms: number, what
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Compile a test fixture (C, in test/wasm/fixtures) with the Makefile's flags and the SDK
+ * (runtime, xenbus, userspace) into a temporary folder; returns the module's bytes.
+ */
+export function buildFixture(name: string): Uint8Array {
+  const out = join(mkdtempSync(join(tmpdir(), "pvscsi-wasm-")), `${name}.wasm`);
+  const sdk = fileURLToPath(new URL("../../sdk", import.meta.url));
+  const src = fileURLToPath(new URL(`../wasm/fixtures/${name}.c`, import.meta.url));
+  try {
+    execFileSync(
+      "clang-19",
+      [
+        "--target=wasm32",
+        "-O2",
+        "-ffreestanding",
+        "-nostdlib",
+        "-matomics",
+        "-mbulk-memory",
+        "-Wall",
+        "-Wextra",
+        `-I${sdk}/include`,
+        "-idirafter",
+        "/usr/include",
+        "-Wl,--no-entry,--import-memory,--shared-memory,--max-memory=4294967296",
+        "-Wl,--stack-first,-z,stack-size=65536,--export=__heap_base",
+        "-o",
+        out,
+        src,
+        `${sdk}/src/runtime.c`,
+        `${sdk}/src/xenbus.c`,
+        `${sdk}/src/userspace.c`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+  } catch (e) {
+    const err = e as { stderr?: Buffer };
+    throw new Error(`clang failed:\n${err.stderr?.toString() ?? String(e)}`);
+  }
+  return new Uint8Array(readFileSync(out));
+}
