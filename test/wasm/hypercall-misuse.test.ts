@@ -93,4 +93,36 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))("hypercall misuse by 
       expect(oc.grants.endAccess(ref)).toBe(true);
     });
   }
+
+  it("refuses a grant map when the granter is not in the backend's machine memory, and reports it", () => {
+    const hv = new Hypervisor();
+    hv.createDomain({ domid: 0, name: "dom0", frames: 256 });
+    const backing = wasmDomainBacking(bytes, 256);
+    const be = hv.createDomain(
+      { name: "be", frames: 256 },
+      { wasmMemory: backing.wasmMemory!, reservedFrames: backing.reservedFrames },
+    );
+    const g = hv.createDomain({ name: "g", frames: 256 });
+    const gc = hv.context(g.domid);
+    const ref = gc.grants.grantAccess(be.domid, gc.frames.alloc(), false);
+    const bc = hv.context(be.domid);
+    const log: string[] = [];
+    const k = WasmKernel.create({
+      ctx: bc,
+      bytes,
+      xenstore: { frame: bc.frames.alloc(), port: bc.evtchn.allocUnbound(0) },
+      blocking: false,
+      log: (l) => log.push(l),
+    });
+    k.exportedFunction("pv_set_map")!(g.domid, ref);
+    k.exportedFunction("pv_set_case")!(10);
+    k.poll();
+    expect(k.fault).toBeNull();
+    expect(log.join("\n")).toMatch(
+      /gnttab map of dom\d+ ref \d+: GNTST_general_error: dom\d+'s memory is not in this backend's machine memory/,
+    );
+    expect(log.join("\n")).toContain("misuse: pv_gnttab_map returned -1");
+    expect(hv.report(g.domid).mappedGrants).toEqual([]);
+    expect(gc.grants.endAccess(ref)).toBe(true);
+  });
 });
