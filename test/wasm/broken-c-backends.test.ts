@@ -21,7 +21,7 @@ const VARIANTS: ReadonlyArray<readonly [string, string, RegExp]> = [
   [
     "MAP_UNGRANTED",
     "mapping a ref the frontend never granted it",
-    /\[pvscsi\] dom\d+: gnttab map of dom\d+ ref \d+ read-only: GNTST_general_error: .+/,
+    /\[pvscsi\] dom\d+: gnttab map of dom\d+ ref \d+ read-only: GNTST_general_error: the grant entry (names another domain|does not permit access)/,
   ],
   [
     "DOUBLE_UNMAP",
