@@ -69,6 +69,23 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
         // The other LUN is another RAM disk: the same range there is still zeros.
         const other = await cmd(["dd", "if=/dev/sdb", "bs=64k", "count=8", "skip=3", "status=hash"]);
         expect(hash(other.stdout)).not.toBe(hash(w.stdout));
+        // 6 KiB requests at 6 KiB: a 4 KiB segment's copy crosses a page of the RAM disk, which
+        // the SDK's xengnttab_grant_copy splits in two hypercall segments.
+        const wu = await cmd([
+          "dd",
+          "of=/dev/sdb",
+          "if=pattern:12",
+          "bs=6144",
+          "seek=1",
+          "count=8",
+          "status=hash",
+        ]);
+        expect(wu.exitCode, wu.stderr).toBe(0);
+        const ru = await cmd(["dd", "if=/dev/sdb", "bs=6144", "skip=1", "count=8", "status=hash"]);
+        expect(ru.exitCode, ru.stderr).toBe(0);
+        expect(hash(ru.stdout)).toBe(hash(wu.stdout));
+        const shifted = await cmd(["dd", "if=/dev/sdb", "bs=4096", "skip=1", "count=12", "status=hash"]);
+        expect(hash(shifted.stdout)).not.toBe(hash(wu.stdout));
         const past = await cmd(["dd", "of=/dev/sda", "if=pattern:1", "bs=1M", "count=3"]);
         expect(past.exitCode).toBe(1);
 
