@@ -7,7 +7,7 @@ import { assertCleanedUp } from "../../src/testing/index.js";
 import { Host } from "../../src/toolstack/host.js";
 import { XEN_HEADERS } from "../_support/cc.js";
 import { requireSystem } from "../_support/system.js";
-import { buildScsiback, CLANG19, LLD19 } from "../_support/wasm.js";
+import { buildScsiback, CLANG19, LLD19, until } from "../_support/wasm.js";
 
 const hash = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)?.[1];
 
@@ -92,4 +92,42 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))("a misbehaving C scsi
       }
     }, 120_000);
   }
+
+  it("is reported the same way in workers (BROKEN=DOUBLE_UNMAP); the guest's data is intact", async () => {
+    const { path } = buildScsiback("DOUBLE_UNMAP");
+    const dir = mkdtempSync(join(tmpdir(), "pvscsi-wasm-bbw-"));
+    const host = await Host.start({
+      hostConfig: { text: "[disk 1:0:0:0]\nsize = 8M\n", source: "dom0.conf", baseDir: dir },
+      machineMemoryMiB: 64,
+      stateTimeoutMs: 30_000,
+    });
+    try {
+      await host.create(`name = "cback"\nmemory = 8\ndriver_domain = 1\nkernel = "${path}"\n`, "b.cfg");
+      await host.create(`name = "vm"\nmemory = 16\nvscsi = [ '0:0:0:0,0:0:0:0,backend=cback' ]\n`, "vm.cfg");
+      const w = await host.guestCommand("vm", [
+        "dd",
+        "of=/dev/sda",
+        "if=pattern:8",
+        "bs=64k",
+        "count=4",
+        "status=hash",
+      ]);
+      expect(w.exitCode, w.stderr).toBe(0);
+      const r = await host.guestCommand("vm", ["dd", "if=/dev/sda", "bs=64k", "count=4", "status=hash"]);
+      expect(hash(r.stdout)).toBe(hash(w.stdout));
+      const log = await until(
+        async () => {
+          const out = (await host.guestCommand("cback", ["dmesg"])).stdout;
+          return out.includes("GNTST_bad_handle") ? out : undefined;
+        },
+        20_000,
+        "the backend's report",
+      );
+      expect(log).toMatch(VARIANTS[1]![2]);
+      assertCleanedUp(await host.destroy("vm"));
+      assertCleanedUp(await host.destroy("cback"));
+    } finally {
+      await host.shutdown();
+    }
+  }, 120_000);
 });
