@@ -12,7 +12,8 @@ export {
   type VscsiifViolation,
 } from "./checker/vscsiif-checker.js";
 export { DomainContext, type DomainContextOptions } from "./hypervisor/context.js";
-export { Hypervisor } from "./hypervisor/hypervisor.js";
+export { type DomainBacking, Hypervisor, type HypervisorOptions } from "./hypervisor/hypervisor.js";
+export { MachineMemory } from "./hypervisor/machine-memory.js";
 export { type DomainReport, describeLeaks } from "./hypervisor/report.js";
 export { BackRing } from "./ring/back-ring.js";
 export { FrontRing } from "./ring/front-ring.js";
@@ -67,7 +68,13 @@ export {
 export { VscsiifRequest } from "./vscsiif/request.js";
 export { VscsiifResponse } from "./vscsiif/response.js";
 export { inspectWasmImage, type WasmImage } from "./wasm/image.js";
-export { type WasmFault, WasmKernel, type WasmKernelOptions, wasmDomainBacking } from "./wasm/kernel.js";
+export {
+  GNTCOPY_MAX_SEGMENTS,
+  type WasmFault,
+  WasmKernel,
+  type WasmKernelOptions,
+  wasmDomainBacking,
+} from "./wasm/kernel.js";
 export { PvscsiError } from "./xen/errors.js";
 export { XEN_PAGE_SIZE } from "./xen/page.js";
 export { VSCSIIF_ENTRY_SIZE } from "./xen/vscsiif-layout.js";

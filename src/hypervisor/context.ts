@@ -84,6 +84,11 @@ export class DomainContext {
     return this.peers.get(domid) !== null;
   }
 
+  /** The views of peer `domid` (or of this domain), or null if it is unknown or gone. */
+  peerView(domid: number): DomainView | null {
+    return this.peers.get(domid);
+  }
+
   /** A view of one of this domain's own pages (allocates; for tests and setup code). */
   page(frame: number): Uint8Array {
     if (!Number.isInteger(frame) || frame < 0 || frame >= this.view.frames) {

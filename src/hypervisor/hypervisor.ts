@@ -44,6 +44,7 @@ import {
 import { XEN_PAGE_SIZE } from "../xen/page.js";
 import { EVENT_LOCK_SPIN_LIMIT, spinLock, spinUnlock } from "../xen/spin-lock.js";
 import { DomainContext, type DomainContextOptions } from "./context.js";
+import { MachineMemory } from "./machine-memory.js";
 import { type DomainReport, inspectDomain } from "./report.js";
 
 const log = createDebug("pvscsi:hypervisor");
@@ -58,6 +59,21 @@ export interface DomainBacking {
   readonly wasmMemory?: WasmMemoryLike;
   /** Frames `[0, reservedFrames)` are taken from the start (the frame allocator skips them). */
   readonly reservedFrames?: number;
+  /**
+   * Machine-memory mode only: carve this domain at machine address 0 and make the machine memory
+   * its `wasmMemory` (a wasm backend, whose linear memory is the whole machine memory).
+   */
+  readonly machineZero?: boolean;
+}
+
+/** Options of {@link Hypervisor}. */
+export interface HypervisorOptions {
+  /**
+   * Machine-memory mode: carve every domain's RAM from one shared `WebAssembly.Memory` of this
+   * many frames (a multiple of 16, at most 4 GiB), so a wasm backend can dereference the pages it
+   * maps (see {@link MachineMemory}). Absent (the default): each domain has its own buffer.
+   */
+  readonly machineFrames?: number;
 }
 
 /**
@@ -76,8 +92,11 @@ export class Hypervisor {
   readonly registry: SharedArrayBuffer;
   private readonly reg: Int32Array;
   private readonly views = new Map<number, DomainView>();
+  /** The machine memory in machine-memory mode, else null. */
+  readonly machine: MachineMemory | null;
 
-  constructor() {
+  constructor(options: HypervisorOptions = {}) {
+    this.machine = options.machineFrames !== undefined ? new MachineMemory(options.machineFrames) : null;
     this.registry = new SharedArrayBuffer(REGISTRY_WORDS * 4);
     this.reg = new Int32Array(this.registry);
     Atomics.store(this.reg, REG_W_GENERATION, 1);
@@ -92,9 +111,20 @@ export class Hypervisor {
    */
   createDomain(config: DomainConfig, backing: DomainBacking = {}): DomainHandle {
     const c = resolveDomainConfig(config);
-    const wasmMemory = backing.wasmMemory;
+    const machine = this.machine;
+    if (backing.machineZero && machine === null) {
+      throw invalidArgument(
+        "DomainBacking.machineZero",
+        "a hypervisor in machine-memory mode (HypervisorOptions.machineFrames)",
+        true,
+      );
+    }
+    if (backing.machineZero && backing.wasmMemory !== undefined) {
+      throw invalidArgument("DomainBacking", "machineZero or wasmMemory, not both", "both");
+    }
+    const wasmMemory = backing.machineZero ? machine!.memory : backing.wasmMemory;
     const reserved = backing.reservedFrames ?? 0;
-    if (wasmMemory !== undefined) {
+    if (wasmMemory !== undefined && !backing.machineZero) {
       const buf = wasmMemory.buffer as ArrayBufferLike;
       if (!(buf instanceof SharedArrayBuffer) || buf.byteLength !== c.frames * XEN_PAGE_SIZE) {
         throw invalidArgument(
@@ -111,6 +141,12 @@ export class Hypervisor {
     const word = Atomics.load(this.reg, domid);
     if (registryState(word) !== DOM_FREE) throw invalidState(`dom${domid}`, "already exists");
     const layout = domainLayout(c);
+    // Machine-memory mode: the domain's RAM is a range of the machine memory. A wasm *frontend*
+    // brings its own memory (its C pointers start at 0) and keeps it: it is not carved.
+    const slot =
+      machine !== null && (backing.wasmMemory === undefined || backing.machineZero)
+        ? machine.carve(domid, c.frames, backing.machineZero === true)
+        : undefined;
     let generation = Atomics.add(this.reg, REG_W_GENERATION, 1);
     if (generation >= MAX_GENERATION) {
       Atomics.store(this.reg, REG_W_GENERATION, 2);
@@ -125,9 +161,12 @@ export class Hypervisor {
       maxPorts: c.maxPorts,
       vcpus: c.vcpus,
       maptrackEntries: c.maptrackEntries,
-      memory: wasmMemory
-        ? (wasmMemory.buffer as unknown as SharedArrayBuffer)
-        : new SharedArrayBuffer(layout.memoryBytes),
+      memory: slot
+        ? machine!.buffer
+        : wasmMemory
+          ? (wasmMemory.buffer as unknown as SharedArrayBuffer)
+          : new SharedArrayBuffer(layout.memoryBytes),
+      ...(slot ? { machine: slot } : {}),
       ...(wasmMemory ? { wasmMemory } : {}),
       grantTable: new SharedArrayBuffer(layout.grantTableBytes),
       sharedInfo: new SharedArrayBuffer(layout.sharedInfoBytes),
@@ -200,6 +239,7 @@ export class Hypervisor {
     this.closePorts(v);
     Atomics.store(this.reg, domid, registryWord(v.generation, DOM_FREE));
     this.views.delete(domid);
+    this.machine?.release(domid);
     log(
       "destroyed dom%d: %d grants still mapped by others, %d mappings released, %d live grants, %d ports closed",
       domid,

@@ -11,9 +11,15 @@ export {
   MAX_GRANT_FRAMES,
   MAX_MAPTRACK_ENTRIES,
 } from "../xen/domain-config.js";
-export { checkDomainHandle, type DomainHandle } from "../xen/domain-handle.js";
+export {
+  checkDomainHandle,
+  type DomainHandle,
+  domainMemoryBytes,
+  type MachineSlot,
+} from "../xen/domain-handle.js";
 export { DomainView } from "../xen/domain-view.js";
 export { FrameAllocator } from "../xen/frame-allocator.js";
 export { DomainContext, type DomainContextOptions } from "./context.js";
-export { Hypervisor } from "./hypervisor.js";
+export { type DomainBacking, Hypervisor, type HypervisorOptions } from "./hypervisor.js";
+export { MachineMemory } from "./machine-memory.js";
 export type { BoundPort, DomainReport, HeldMapping, LiveGrant, MappedGrant } from "./report.js";

@@ -156,6 +156,11 @@ export class BackendKernel implements BackendKernelApi {
     return this.blkback.report();
   }
 
+  /** pvscsi's scsiback logs through `debug` (`DEBUG=pvscsi:*`), not a kernel log. */
+  async kernelLog(): Promise<string[]> {
+    return [];
+  }
+
   async inventory(): Promise<LsscsiRow[]> {
     return this.devices.list();
   }

@@ -25,6 +25,12 @@ export interface BootOptions {
   readonly trace?: boolean;
   /** Protocol limits dom0's backends offer (2007-era reruns). */
   readonly pvLimits?: PvLimits;
+  /**
+   * Machine-memory mode (docs/wasm.md): every domain's RAM carved from one shared
+   * `WebAssembly.Memory` of this many MiB, so a wasm backend driver domain can map guests'
+   * grants. Absent (the default): each domain has its own buffer.
+   */
+  readonly machineMemoryMiB?: number;
 }
 
 /** The machine's fixed parts: the hypervisor, dom0, and xenstored with the toolstack's client. */
@@ -66,7 +72,9 @@ export async function boot<K>(
   options: BootOptions,
   shell: BootShell<K>,
 ): Promise<{ readonly machine: Machine; readonly dom0Kernel: K }> {
-  const hv = new Hypervisor();
+  const hv = new Hypervisor(
+    options.machineMemoryMiB !== undefined ? { machineFrames: options.machineMemoryMiB * 256 } : {},
+  );
   const dom0 = hv.createDomain({ domid: 0, name: "Domain-0", frames: options.dom0Frames ?? 4096, vcpus: 2 });
   const xsCtx = hv.context(0, { vcpu: 1 });
   const xsDispatch = new EventDispatcher(xsCtx.evtchn);

@@ -46,7 +46,6 @@ export {
 } from "./poll-budget.js";
 /** Typed RPC to a kernel in a worker (control only; never SCSI data). */
 export { RpcClient, rpcProxy, serveRpc } from "./rpc.js";
-/** The deterministic system with every kernel in one thread, driven by `settle()` / `run()`. */
 export { type LocalGuest, LocalSystem, type LocalSystemOptions } from "./single-thread.js";
 /** Start a worker from sources or from dist/. */
 export { spawnWorker } from "./spawn-worker.js";
@@ -54,3 +53,5 @@ export { spawnWorker } from "./spawn-worker.js";
 export { type RunningBackend, type RunningKernel, type System, withTimeout } from "./system.js";
 /** The system with a worker per domain kernel. */
 export { ThreadedSystem, type ThreadedSystemOptions } from "./threaded-system.js";
+/** The deterministic system with every kernel in one thread, driven by `settle()` / `run()`. */
+export { WasmBackendKernel } from "./wasm-backend-kernel.js";

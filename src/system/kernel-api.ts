@@ -70,6 +70,11 @@ export interface BackendBoot extends KernelBoot {
   readonly hostConfig: HostConfigSource | null;
   /** Protocol limits to offer instead of today's defaults. */
   readonly pvLimits?: PvLimits;
+  /**
+   * The driver domain's kernel is this WebAssembly backend module (xl's `kernel = "back.wasm"`
+   * with `driver_domain = 1`), run by `WasmBackendKernel` in machine-memory mode.
+   */
+  readonly wasmKernel?: Uint8Array;
 }
 
 /** One of a guest's vscsi controllers as its scsifront sees it. */
@@ -149,6 +154,11 @@ export interface BackendKernelApi {
   vbdReport(): Promise<VbdReport[]>;
   /** Benchmarks only: serve the postMessage baseline for `pdev` on `args.port`. */
   baselineServe(args: { readonly port: MessagePort; readonly pdev: string }): Promise<void>;
+  /**
+   * The kernel's log (`dmesg`): a wasm backend's `pv_log` lines and pvscsi's reports about it;
+   * empty for pvscsi's own scsiback (its log is `DEBUG=pvscsi:*`).
+   */
+  kernelLog(): Promise<string[]>;
   /** Stop scsiback, the kernel, and close the inventory's devices. */
   stop(): Promise<void>;
 }
@@ -177,5 +187,6 @@ export const BACKEND_KERNEL_METHODS: Readonly<Record<keyof BackendKernelApi, tru
   inventory: true,
   vbdReport: true,
   baselineServe: true,
+  kernelLog: true,
   stop: true,
 };

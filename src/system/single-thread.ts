@@ -18,6 +18,7 @@ import { writeDomainHome } from "./domain-home.js";
 import { bootGuestKernel, GuestKernel } from "./guest-kernel.js";
 import type { BackendBoot, GuestBoot } from "./kernel-api.js";
 import type { RunningBackend, RunningKernel, System } from "./system.js";
+import { WasmBackendKernel } from "./wasm-backend-kernel.js";
 import { WasmGuestKernel } from "./wasm-guest-kernel.js";
 
 /** A guest running in this thread: its kernel and its scsifront. */
@@ -151,6 +152,22 @@ export class LocalSystem implements System {
 
   async startBackendKernel(b: BackendBoot): Promise<RunningBackend> {
     const ctx = this.hv.context(b.self.domid, { vcpu: b.vcpu });
+    if (b.wasmKernel) {
+      // The module is pumped like a wasm guest's; the toolstack holds the backend API over it.
+      const w = new WasmBackendKernel(ctx, b, "pumped");
+      this.kernels.add(w.wasm);
+      const started = performance.now();
+      return {
+        domid: b.self.domid,
+        pollMode: b.pollMode,
+        api: w,
+        cpuSeconds: () => (performance.now() - started) / 1000,
+        terminate: async () => {
+          this.kernels.delete(w.wasm);
+        },
+        inventory: await w.inventory(),
+      };
+    }
     const extra = b.self.domid === 0 ? this.extraDevices : undefined;
     const k = await this.run(bootBackendKernel(ctx, b, "pumped", (k) => this.kernels.add(k), extra));
     if (b.self.domid === 0) this.dom0Backend = k;

@@ -169,19 +169,21 @@ export class ThreadedSystem implements System {
 
   async startBackendKernel(b: BackendBoot, name: string, timeoutMs: number): Promise<RunningBackend> {
     const pollMode = this.pollBudget.claim(b.pollMode);
-    const boot: BackendBoot = {
-      ...b,
-      pollMode,
-      hostThreads: this.threads.buffer,
-      ...this.idle,
-      ...this.traceFor(),
-    };
-    const worker = spawnWorker(import.meta.url, "./backend-worker", { workerData: boot });
-    const rpc = new RpcClient<BackendKernelApi>(
-      worker,
-      `dom${b.self.domid} (${name}) backend kernel`,
-      this.callPosted(b.self.domid, b.vcpu),
-    );
+    const wasm = b.wasmKernel !== undefined;
+    // A wasm backend's worker runs the module's own loop (as a wasm guest's does).
+    const boot: BackendBoot = wasm
+      ? { ...b, pollMode }
+      : { ...b, pollMode, hostThreads: this.threads.buffer, ...this.idle, ...this.traceFor() };
+    const worker = spawnWorker(import.meta.url, wasm ? "./wasm-backend-worker" : "./backend-worker", {
+      workerData: boot,
+    });
+    const rpc = wasm
+      ? new RpcClient<BackendKernelApi>(worker, `dom${b.self.domid} (${name}) backend kernel`)
+      : new RpcClient<BackendKernelApi>(
+          worker,
+          `dom${b.self.domid} (${name}) backend kernel`,
+          this.callPosted(b.self.domid, b.vcpu),
+        );
     const k = this.running(b.self.domid, worker, rpcProxy(rpc, BACKEND_KERNEL_METHODS), pollMode);
     let inventory: LsscsiRow[];
     try {

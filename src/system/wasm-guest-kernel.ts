@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { sleepOnUpcall } from "../evtchn/wait.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import { WasmKernel } from "../wasm/kernel.js";
@@ -21,6 +22,9 @@ const IDLE_WAIT_MS = 100;
 /** How long {@link WasmGuestKernel.shutdown} waits for the driver to close its device. */
 const SHUTDOWN_WAIT_MS = 10_000;
 
+/** What a wasm kernel boots with: a guest's or a driver domain's boot, with the module. */
+export type WasmBoot = Pick<GuestBoot, "peers" | "xenstore" | "pollMode" | "wasmKernel">;
+
 /**
  * A guest whose kernel is a WebAssembly module (xl's `kernel = "front.wasm"`): the toolstack
  * drives it through {@link GuestKernelApi} like pvscsi's own scsifront kernel, in the domain's
@@ -41,7 +45,7 @@ export class WasmGuestKernel implements GuestKernelApi {
 
   constructor(
     readonly ctx: DomainContext,
-    boot: GuestBoot,
+    boot: WasmBoot,
     drive: KernelDrive,
   ) {
     for (const p of boot.peers) ctx.introducePeer(p);
@@ -76,8 +80,8 @@ export class WasmGuestKernel implements GuestKernelApi {
       passes = 0;
       if (this.wasm.fault !== null) return;
       if (!ev.upcallPending() && !this.pollMode) {
-        const r = Atomics.waitAsync(ev.waitArray, ev.waitIndex, 0, IDLE_WAIT_MS);
-        if (r.async) await r.value;
+        // Announced in the vcpu's blocked flag, or a sender never wakes us (wait.ts).
+        await sleepOnUpcall(ev, IDLE_WAIT_MS);
       } else {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }

@@ -23,7 +23,14 @@ export interface DomainSpec {
    * own (`scsi_host_config`, or the built-in one) instead of scsifront; guests name it with
    * `backend=<name>` in their vscsi entries.
    */
-  readonly driverDomain?: { readonly hostConfig: HostConfigSource | null };
+  readonly driverDomain?: {
+    readonly hostConfig: HostConfigSource | null;
+    /**
+     * `kernel = "back.wasm"`: the driver domain's kernel is this WebAssembly backend module
+     * instead of pvscsi's scsiback; it needs the host in machine-memory mode (docs/wasm.md).
+     */
+    readonly wasmKernel?: { readonly path: string; readonly bytes: Uint8Array };
+  };
   /** `guest_root`: the guest's filesystem, absolute (resolved against the config's folder). */
   readonly guestRoot?: string;
   /**
@@ -194,6 +201,13 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
     );
   }
   let hostConfig: HostConfigSource | null = null;
+  const wasmKernel = parseWasmKernel(cfg, file, baseDir, memoryMiB, warnings);
+  if (wasmKernel !== undefined && hostConfigPath !== undefined) {
+    throw configError(
+      `${file}:${hostConfigLine}`,
+      "a driver domain whose kernel is a wasm module serves its own LUNs: drop 'scsi_host_config'",
+    );
+  }
   if (hostConfigPath !== undefined) {
     hostConfig = readHostConfigSource(hostConfigPath, baseDir, (reason) =>
       configError(
@@ -203,7 +217,13 @@ export function parseDomainConfig(text: string, file: string, baseDir = dirname(
     );
     parseHostConfig(hostConfig.text, hostConfig.source, hostConfig.baseDir); // its errors name its lines
   }
-  return { name, memoryMiB, vscsi, driverDomain: { hostConfig }, warnings };
+  return {
+    name,
+    memoryMiB,
+    vscsi,
+    driverDomain: { hostConfig, ...(wasmKernel !== undefined ? { wasmKernel } : {}) },
+    warnings,
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import { writeDomainHome } from "../system/domain-home.js";
 import { type System, withTimeout } from "../system/system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
 import { wasmDomainBacking } from "../wasm/kernel.js";
-import type { DomainHandle } from "../xen/domain-handle.js";
+import { type DomainHandle, domainMemoryBytes } from "../xen/domain-handle.js";
 import { configError, PvscsiError } from "../xen/errors.js";
 import { XenbusNode } from "../xenbus/paths.js";
 import type { DomainSpec } from "./domain-config.js";
@@ -86,7 +86,7 @@ export class DomainLifecycle {
       // xl restore / migrate: the saved memory goes back before the kernel boots (which then
       // builds its xenstore page, rings and grants over it, as a resumed PV kernel rebuilds them).
       if (memory !== null) {
-        const dst = new Uint8Array(handle.memory);
+        const dst = domainMemoryBytes(handle);
         if (memory.length !== dst.length)
           throw new PvscsiError(
             "EINVALARG",
@@ -213,7 +213,22 @@ export class DomainLifecycle {
     spec: DomainSpec,
     hostConfig: HostConfigSource | null,
   ): Promise<CreatedDomain> {
-    const handle = this.system.hv.createDomain({ name: spec.name, frames: spec.memoryMiB * 256 });
+    const frames = spec.memoryMiB * 256;
+    // kernel = "back.wasm": the domain at machine address 0 of the machine memory, its image
+    // reserved; the module's linear memory is the whole machine memory (docs/wasm.md).
+    const wasm = spec.driverDomain?.wasmKernel;
+    if (wasm !== undefined && this.system.hv.machine === null) {
+      throw new PvscsiError(
+        "EINVALARG",
+        `${spec.name}: a wasm backend (kernel = "${wasm.path}") maps guests' grants, which needs machine-memory mode: start the host with machineMemoryMiB`,
+      );
+    }
+    const handle = this.system.hv.createDomain(
+      { name: spec.name, frames },
+      wasm !== undefined
+        ? { machineZero: true, reservedFrames: wasmDomainBacking(wasm.bytes, frames, false).reservedFrames }
+        : {},
+    );
     const domid = handle.domid;
     try {
       const start = await this.buildDomain(handle);
@@ -228,6 +243,7 @@ export class DomainLifecycle {
           xenstore: start,
           hostConfig,
           pollMode: this.system.pollMode,
+          ...(wasm !== undefined ? { wasmKernel: wasm.bytes } : {}),
         },
         spec.name,
         this.timeoutMs,

@@ -50,6 +50,12 @@ export interface HostOptions extends ToolstackOptions {
   readonly trace?: boolean;
   /** Protocol limits dom0's backends offer (to rerun 2007-era measurements). */
   readonly pvLimits?: PvLimits;
+  /**
+   * Machine-memory mode: every domain's RAM carved from one shared memory of this many MiB, so
+   * a wasm backend driver domain (`kernel = "back.wasm"`, `driver_domain = 1`) can map guests'
+   * grants (docs/wasm.md). Absent (the default): each domain has its own buffer.
+   */
+  readonly machineMemoryMiB?: number;
 }
 
 /** Options of the toolstack over a {@link System}. */
@@ -338,6 +344,12 @@ export class Host {
 
   /** Run a command in a guest (`pvscsi guest <domain> <command>`). */
   async guestCommand(domain: string, argv: readonly string[]): Promise<CommandResult> {
+    // A driver domain has no userland; `dmesg` prints its kernel's log (a wasm backend's).
+    const be = argv[0] === "dmesg" ? this.table.findBackend(domain) : undefined;
+    if (be !== undefined && be.handle.domid !== 0 && !this.table.guests.has(be.handle.domid)) {
+      const log = await be.kernel.api.kernelLog();
+      return { exitCode: 0, stdout: log.map((l) => `${l}\n`).join(""), stderr: "" };
+    }
     return this.resolveDomain(domain).kernel.api.command([...argv]);
   }
 

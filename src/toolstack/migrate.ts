@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { domainMemoryBytes } from "../xen/domain-handle.js";
 import { PvscsiError } from "../xen/errors.js";
 import { controlRequest } from "./control-client.js";
 import { GUEST_FILE_CHUNK } from "./control-protocol.js";
@@ -100,7 +101,7 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
         `migration of ${name} to ${target} refused before the guest was suspended: ${(e as Error).message}; ${name} keeps running on this host`,
       );
     }
-    const mem = new Uint8Array(g.handle.memory);
+    const mem = domainMemoryBytes(g.handle);
     const sent = new Uint8Array(mem.length); // what the target has: a new domain's zeroed memory
     const rounds: number[] = [];
     let stopT = 0;

@@ -6,6 +6,7 @@ import type { System } from "../system/system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
 import { parseHostConfig } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
+import { domainMemoryBytes } from "../xen/domain-handle.js";
 import { configError, PvscsiError } from "../xen/errors.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import type { XenstoreClient } from "../xenstore/client.js";
@@ -357,7 +358,7 @@ export async function captureGuest(
     { tag: "XSND", data: json(nodes) },
     { tag: "GFS_", data: json(await readGuestFs(g.guestRoot)) },
   ];
-  if (withMemory) sections.push({ tag: "MEM_", data: new Uint8Array(g.handle.memory).slice() });
+  if (withMemory) sections.push({ tag: "MEM_", data: domainMemoryBytes(g.handle).slice() });
   return { meta, image: encodeSaveFile(sections) };
 }
 

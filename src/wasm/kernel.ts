@@ -1,11 +1,14 @@
 import { VscsiifFrontChecker, type VscsiifViolation } from "../checker/vscsiif-checker.js";
+import { blockOnUpcall } from "../evtchn/wait.js";
+import { GrantCopyBatch } from "../grant/copy-batch.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
 import type { WasmMemoryLike } from "../xen/domain-handle.js";
 import { DOMID_SELF } from "../xen/domid.js";
 import { invalidArgument } from "../xen/errors.js";
 import { XEN_EINVAL } from "../xen/evtchn-constants.js";
-import { XEN_PAGE_SIZE } from "../xen/page.js";
+import { GNTST_bad_handle, GNTST_general_error, grantStatusName } from "../xen/grant-constants.js";
+import { XEN_PAGE_SHIFT, XEN_PAGE_SIZE } from "../xen/page.js";
 import { inspectWasmImage, type WasmImage } from "./image.js";
 
 /** Xen's `EVTCHNOP_*` command numbers (`xen/event_channel.h`). */
@@ -18,6 +21,27 @@ export const EVTCHNOP = {
 } as const;
 
 const XEN_ENOSYS = 38;
+
+/**
+ * `struct gnttab_copy` as wasm32 lays it out under the SDK's shim (`xen_pfn_t` is 4 bytes there;
+ * pinned by `_Static_assert`s in `sdk/include/pvwasm/userspace.h`).
+ */
+const GNTCOPY = {
+  size: 24,
+  sourceU: 0,
+  sourceDomid: 4,
+  sourceOffset: 6,
+  destU: 8,
+  destDomid: 12,
+  destOffset: 14,
+  len: 16,
+  flags: 18,
+  status: 20,
+} as const;
+/** Segments one `pv_gnttab_copy` may carry (libxengnttab has no limit; a bound keeps a call short). */
+export const GNTCOPY_MAX_SEGMENTS = 256;
+/** Reports of refused backend operations logged per kernel before they are only counted. */
+const MAX_REPORTS = 32;
 
 /** Why a wasm kernel was stopped: what it did, and which rule it broke. */
 export interface WasmFault {
@@ -86,6 +110,16 @@ export class WasmKernel {
    * next one the module allocates for the same backend.
    */
   private checker: VscsiifFrontChecker | null = null;
+  /**
+   * Backend level (machine-memory mode): the maptrack handle mapped at each machine frame (a
+   * stack per frame, as one page may be mapped more than once; -1 none), chained through
+   * {@link mapNext}. Allocated on the first map.
+   */
+  private mapHead: Int32Array | null = null;
+  private mapNext: Int32Array | null = null;
+  private readonly copyOne = new GrantCopyBatch(1);
+  /** Backend operations refused (bad ref, double unmap, copy outside a page), for reports. */
+  refused = 0;
   private ringPort = -1;
   private readonly checkRings: boolean;
 
@@ -142,7 +176,19 @@ export class WasmKernel {
       pv_start_info: (ptr: number) => k().startInfo(ptr >>> 0, opts.xenstore),
       pv_log: (ptr: number, len: number) => k().log(ptr >>> 0, len >>> 0),
       pv_time_ms: () => Math.floor(performance.now() - k().started),
+      pv_gnttab_map: (domid: number, ref: number, writable: number) =>
+        k().gnttabMap(domid, ref >>> 0, writable !== 0),
+      pv_gnttab_unmap: (addr: number) => k().gnttabUnmap(addr >>> 0),
+      pv_gnttab_copy: (segs: number, count: number) => k().gnttabCopy(segs >>> 0, count >>> 0),
     };
+    const pages = wasmMemory.buffer.byteLength / 65536;
+    if (pages < image.memory.minPages) {
+      throw invalidArgument(
+        "wasm kernel's memory",
+        `at least the module's ${image.memory.minPages} wasm pages`,
+        `${pages} pages`,
+      );
+    }
     const instance = new WebAssembly.Instance(module, { env: { memory: wasmMemory }, xen });
     self = new WasmKernel(opts, image, instance);
     if (typeof self.exportsRef.pv_poll !== "function") {
@@ -230,13 +276,125 @@ export class WasmKernel {
     this.hypercalls.set(name, (this.hypercalls.get(name) ?? 0) + 1);
   }
 
-  /** `len` bytes at guest address `ptr` must lie in the domain's memory. */
+  /**
+   * `len` bytes at guest address `ptr` must lie in the domain's own memory (for a backend in
+   * machine-memory mode: its own range, not the rest of the machine memory it can address).
+   */
   private check(what: string, ptr: number, len: number): void {
-    if (ptr + len > this.bytes.length) {
+    const own = this.ctx.view.frames * XEN_PAGE_SIZE;
+    if (ptr + len > own) {
       throw new HypercallFault(
-        `${what}: argument [0x${ptr.toString(16)}, +${len}) lies outside the domain's ${this.bytes.length} bytes`,
+        `${what}: argument [0x${ptr.toString(16)}, +${len}) lies outside the domain's ${own} bytes`,
       );
     }
+  }
+
+  /** Log a refused backend operation (bounded: a driver in a loop does not flood the log). */
+  private report(text: string): void {
+    if (++this.refused <= MAX_REPORTS) this.logLine(`[pvscsi] dom${this.ctx.domid}: ${text}`);
+    else if (this.refused === MAX_REPORTS + 1)
+      this.logLine(`[pvscsi] dom${this.ctx.domid}: further refused operations are only counted`);
+  }
+
+  /**
+   * The backend's grant map (libxengnttab's `xengnttab_map_grant_ref`, one page): pins the grant
+   * through the hypervisor's grant code exactly as a TypeScript backend's map does, and returns
+   * the machine address of the granted frame, which the module dereferences. A negative
+   * `GNTST_*` when refused (reported in the log). Needs machine-memory mode: this domain at
+   * machine address 0 and the granter carved from the same machine memory.
+   */
+  private gnttabMap(domid: number, ref: number, writable: boolean): number {
+    this.count("gnttab_map");
+    const self = this.ctx.view.handle.machine;
+    const peer = this.ctx.peerView(domid);
+    if (
+      peer !== null &&
+      (self === undefined || self.byteOffset !== 0 || peer.handle.machine?.id !== self.id)
+    ) {
+      this.report(
+        `gnttab map of dom${domid} ref ${ref}: GNTST_general_error: dom${domid}'s memory is not in this backend's machine memory (machine-memory mode: a wasm backend maps only domains carved from it; use grant copy otherwise)`,
+      );
+      return GNTST_general_error;
+    }
+    const h = this.ctx.mapper.map(domid, ref, !writable);
+    if (h < 0) {
+      this.report(
+        `gnttab map of dom${domid} ref ${ref}${writable ? "" : " read-only"}: ${grantStatusName(h)}: ${this.ctx.mapper.lastError}`,
+      );
+      return h;
+    }
+    const frame = (peer!.memory.byteOffset + this.ctx.mapper.mappedOffset(h)) >>> XEN_PAGE_SHIFT;
+    if (this.mapHead === null) {
+      this.mapHead = new Int32Array(this.bytes.length / XEN_PAGE_SIZE).fill(-1);
+      this.mapNext = new Int32Array(this.ctx.view.maptrackEntries).fill(-1);
+    }
+    this.mapNext![h] = this.mapHead[frame]!;
+    this.mapHead[frame] = h;
+    return frame << XEN_PAGE_SHIFT;
+  }
+
+  /** libxengnttab's `xengnttab_unmap` of one page: 0, or `GNTST_bad_handle` (reported) if nothing is mapped there. */
+  private gnttabUnmap(addr: number): number {
+    this.count("gnttab_unmap");
+    const frame = addr >>> XEN_PAGE_SHIFT;
+    const h = this.mapHead !== null && addr % XEN_PAGE_SIZE === 0 ? (this.mapHead[frame] ?? -1) : -1;
+    if (h < 0) {
+      this.report(
+        `gnttab unmap of 0x${addr.toString(16)}: GNTST_bad_handle: no grant is mapped there (unmapped twice, or never mapped)`,
+      );
+      return GNTST_bad_handle;
+    }
+    const rc = this.ctx.mapper.unmap(h);
+    if (rc !== 0) {
+      this.report(
+        `gnttab unmap of 0x${addr.toString(16)}: ${grantStatusName(rc)}: ${this.ctx.mapper.lastError}`,
+      );
+      return rc;
+    }
+    this.mapHead![frame] = this.mapNext![h]!;
+    this.mapNext![h] = -1;
+    return 0;
+  }
+
+  /**
+   * libxengnttab's `xengnttab_grant_copy`: Xen's `struct gnttab_copy[count]` read from the
+   * module's memory, each segment run by the hypervisor's grant copy (a grant of another domain,
+   * or a frame of this domain with `DOMID_SELF`), its `status` written back. Returns how many
+   * segments failed (each reported). Works in every mode: the copy is pvscsi's, not the module's.
+   */
+  private gnttabCopy(segs: number, count: number): number {
+    this.count("gnttab_copy");
+    if (count > GNTCOPY_MAX_SEGMENTS) {
+      throw new HypercallFault(
+        `pv_gnttab_copy: ${count} segments (at most ${GNTCOPY_MAX_SEGMENTS} per call)`,
+      );
+    }
+    this.check("pv_gnttab_copy", segs, count * GNTCOPY.size);
+    const m = this.mem;
+    const b = this.copyOne;
+    let failed = 0;
+    for (let i = 0; i < count; i++) {
+      const o = segs + i * GNTCOPY.size;
+      b.clear();
+      b.push(
+        m.getUint16(o + GNTCOPY.flags, true),
+        m.getUint16(o + GNTCOPY.sourceDomid, true),
+        m.getUint32(o + GNTCOPY.sourceU, true),
+        m.getUint16(o + GNTCOPY.sourceOffset, true),
+        m.getUint16(o + GNTCOPY.destDomid, true),
+        m.getUint32(o + GNTCOPY.destU, true),
+        m.getUint16(o + GNTCOPY.destOffset, true),
+        m.getUint16(o + GNTCOPY.len, true),
+      );
+      this.ctx.mapper.copy(b);
+      const st = b.status[0]!;
+      m.setInt16(o + GNTCOPY.status, st, true);
+      if (st !== 0) {
+        failed++;
+        this.report(`gnttab copy segment ${i}: ${grantStatusName(st)}: ${this.ctx.mapper.lastError}`);
+      }
+    }
+    return failed;
   }
 
   private eventChannelOp(cmd: number, arg: number): number {
@@ -355,7 +513,8 @@ export class WasmKernel {
     this.count("evtchn_wait");
     const ev = this.ctx.evtchn;
     if (blocking && !ev.upcallPending() && timeoutMs !== 0) {
-      Atomics.wait(ev.waitArray, ev.waitIndex, 0, timeoutMs < 0 ? Number.POSITIVE_INFINITY : timeoutMs);
+      // Through the vcpu's blocked flag: a sender notifies only a vcpu that announced its sleep.
+      blockOnUpcall(ev, timeoutMs < 0 ? Number.POSITIVE_INFINITY : timeoutMs);
     }
     return ev.upcallPending() ? 1 : 0;
   }

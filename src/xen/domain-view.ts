@@ -46,8 +46,10 @@ export class DomainView {
     this.vcpus = c.vcpus;
     this.maptrackEntries = c.maptrackEntries;
     this.layout = domainLayout(c);
-    this.memory = new Uint8Array(handle.memory);
-    this.memoryWords = new Int32Array(handle.memory);
+    // In machine-memory mode the RAM is a range of a larger buffer; views start at its offset.
+    const offset = handle.machine?.byteOffset ?? 0;
+    this.memory = new Uint8Array(handle.memory, offset, c.frames << XEN_PAGE_SHIFT);
+    this.memoryWords = new Int32Array(handle.memory, offset, c.frames << (XEN_PAGE_SHIFT - 2));
     this.grantTable = new Int32Array(handle.grantTable);
     this.sharedInfo = new Int32Array(handle.sharedInfo);
     this.xen = new Int32Array(handle.xen);

@@ -43,6 +43,33 @@ export function buildScsifront(
   return { path, bytes: new Uint8Array(readFileSync(path)) };
 }
 
+const builtBack = new Map<string, string>();
+
+/**
+ * Build examples/c's scsiback (`make scsiback`) into a temporary folder; `broken` picks a
+ * deliberately misbehaving variant (-DBREAK_<broken>). Cached per variant.
+ */
+export function buildScsiback(broken?: string): { path: string; bytes: Uint8Array } {
+  const key = broken ?? "";
+  let path = builtBack.get(key);
+  if (path === undefined) {
+    const out = mkdtempSync(join(tmpdir(), "pvscsi-wasm-"));
+    try {
+      execFileSync(
+        "make",
+        ["-s", "-C", EXAMPLES_C, `OUT=${out}`, "scsiback", ...(broken ? [`BROKEN=${broken}`] : [])],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+    } catch (e) {
+      const err = e as { stderr?: Buffer };
+      throw new Error(`make failed:\n${err.stderr?.toString() ?? String(e)}`);
+    }
+    path = join(out, broken ? `scsiback-broken-${broken}.wasm` : "scsiback.wasm");
+    builtBack.set(key, path);
+  }
+  return { path, bytes: new Uint8Array(readFileSync(path)) };
+}
+
 /** Build examples/c/xs-hello.c (the Makefile's xs-hello target) into a temporary folder. */
 export function buildXsHello(): string {
   const out = mkdtempSync(join(tmpdir(), "pvscsi-wasm-"));
@@ -61,4 +88,45 @@ export async function until<T>(f: () => Promise<T | undefined>, ms: number, what
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * Compile a test fixture (C, in test/wasm/fixtures) with the Makefile's flags and the SDK
+ * (runtime, xenbus, userspace) into a temporary folder; returns the module's bytes.
+ */
+export function buildFixture(name: string): Uint8Array {
+  const out = join(mkdtempSync(join(tmpdir(), "pvscsi-wasm-")), `${name}.wasm`);
+  const sdk = fileURLToPath(new URL("../../sdk", import.meta.url));
+  const src = fileURLToPath(new URL(`../wasm/fixtures/${name}.c`, import.meta.url));
+  try {
+    execFileSync(
+      "clang-19",
+      [
+        "--target=wasm32",
+        "-O2",
+        "-ffreestanding",
+        "-nostdlib",
+        "-matomics",
+        "-mbulk-memory",
+        "-Wall",
+        "-Wextra",
+        `-I${sdk}/include`,
+        "-idirafter",
+        "/usr/include",
+        "-Wl,--no-entry,--import-memory,--shared-memory,--max-memory=4294967296",
+        "-Wl,--stack-first,-z,stack-size=65536,--export=__heap_base",
+        "-o",
+        out,
+        src,
+        `${sdk}/src/runtime.c`,
+        `${sdk}/src/xenbus.c`,
+        `${sdk}/src/userspace.c`,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+  } catch (e) {
+    const err = e as { stderr?: Buffer };
+    throw new Error(`clang failed:\n${err.stderr?.toString() ?? String(e)}`);
+  }
+  return new Uint8Array(readFileSync(out));
 }

@@ -17,7 +17,7 @@ import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 
 const USAGE = `Usage: pvscsi up [--config <host.conf>] [--socket <path>] [--xenstore-socket <path>] [--poll]
-                 [--trace FILE]
+                 [--trace FILE] [--machine-memory MIB]
 
 Run an emulated Xen host in the foreground: the hypervisor, xenstored and the toolstack, dom0's
 kernel with scsiback and its SCSI devices. Manage it from another terminal with 'pvscsi xl ...',
@@ -37,6 +37,10 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
   --trace FILE    record every domain's requests, notifications, grants and xenbus changes (the
                   last 65,536 events of each thread) and write them as Chrome trace-event JSON to
                   FILE when the host stops (open it in ui.perfetto.dev)
+  --machine-memory MIB
+                  carve every domain's RAM from one shared memory of MIB MiB (16 to 4096), so a
+                  driver domain whose kernel is a wasm backend (driver_domain = 1, kernel =
+                  "back.wasm") can map guests' grants; see docs/wasm.md. Default: off
 `;
 
 /**
@@ -90,6 +94,7 @@ export const upCommand: Command = {
       "xenstore-socket": { type: "string" },
       poll: { type: "boolean" },
       trace: { type: "string" },
+      "machine-memory": { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -105,10 +110,19 @@ export const upCommand: Command = {
     const hostConfig = loadHostConfig(typeof values.config === "string" ? values.config : undefined);
     const traceFile = typeof values.trace === "string" ? values.trace : undefined;
     if (traceFile !== undefined) checkWritable(traceFile);
+    const mm = values["machine-memory"];
+    const machineMemoryMiB = typeof mm === "string" ? Number(mm) : undefined;
+    if (
+      machineMemoryMiB !== undefined &&
+      (!/^\d+$/.test(mm as string) || machineMemoryMiB < 16 || machineMemoryMiB > 4096)
+    ) {
+      throw configError("pvscsi up --machine-memory", `'${mm}' is not a number of MiB between 16 and 4096`);
+    }
     const host = await Host.start({
       hostConfig,
       pollMode: values.poll === true,
       trace: traceFile !== undefined,
+      ...(machineMemoryMiB !== undefined ? { machineMemoryMiB } : {}),
     });
     const server = new ControlServer(socket, hostControlHandler(host));
     const xsServer = new XenstoreSocketServer(host.xenstored, xsSocket);
