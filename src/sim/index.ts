@@ -23,8 +23,11 @@ export { Prng } from "./prng.js";
 export { parseReplay, REPLAY_VERSION, type ReplayFile, replayFile } from "./replay.js";
 export { type RunOptions, runSim, type ShrinkOptions, type SimResult, shrink } from "./run.js";
 export {
+  checkScenario,
+  DEFAULT_GUEST_FRAMES,
   FAULT_CLASSES,
   type FaultClass,
+  MIN_GUEST_FRAMES,
   parseFaults,
   SCENARIOS,
   type Scenario,

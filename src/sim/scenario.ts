@@ -81,12 +81,38 @@ export interface Scenario {
   readonly drainSteps: number;
   /** The guest's command timeout in virtual ticks (one tick per step): then ABORT, then RESET. */
   readonly timeoutTicks: number;
+  /**
+   * Each guest's memory in 4 KiB frames (default {@link DEFAULT_GUEST_FRAMES}). It holds the ring,
+   * the guard page and every command's data pages; a run that needs more fails at once with a
+   * message naming this field, never with a violation.
+   */
+  readonly guestFrames?: number;
   /** Guest 0 is a hostile frontend running these attack classes (the others stay honest). */
   readonly hostile?: readonly AttackClass[];
   /** Guest 0's backend is hostile, with these attack classes (its scsifront is under attack). */
   readonly hostileBackend?: readonly BackAttackClass[];
   /** The mutation check only: a deliberately broken backend or frontend. */
   readonly mutation?: { readonly backend?: VhostMutation; readonly frontend?: FrontendMutation };
+}
+
+/**
+ * The default guest memory in frames: room for 16 commands of up to 9 pages (64 blocks at an
+ * offset), the ring and the guard page, with slack for indirect segment pages.
+ */
+export const DEFAULT_GUEST_FRAMES = 168;
+
+/** The least guest memory a run accepts: the ring, the guard page and one data page. */
+export const MIN_GUEST_FRAMES = 3;
+
+/** Check a scenario's numeric fields that a file or the command line may set; throws (ECONFIG) naming the field. */
+export function checkScenario(s: Scenario): void {
+  const f = s.guestFrames;
+  if (f !== undefined && (!Number.isInteger(f) || f < MIN_GUEST_FRAMES || f > 1 << 20)) {
+    throw configError(
+      "pvscsi sim",
+      `guestFrames must be a whole number in [${MIN_GUEST_FRAMES}, ${1 << 20}], not ${f}`,
+    );
+  }
 }
 
 const base = {

@@ -26,7 +26,7 @@ import {
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import type { Chooser } from "./chooser.js";
 import { HostileBack, HostileFront, responseLeak } from "./hostile.js";
-import type { FaultClass, Scenario } from "./scenario.js";
+import { checkScenario, DEFAULT_GUEST_FRAMES, type FaultClass, type Scenario } from "./scenario.js";
 import { SIM_BLOCK, SimDisk } from "./sim-disk.js";
 
 /** The invariants, by the names docs/sim.md states them under. */
@@ -125,10 +125,11 @@ interface LunModel {
 }
 
 /** One simulated guest with its vhost, its disks, and the simulator's model of them. */
+type GrantMapperLike = ReturnType<FakeGuest["mapper"]>;
+
 class SimGuest {
-  // Room for 16 commands of up to 9 pages (64 blocks at an offset), the ring and the guard page.
-  readonly mem = new SimGuestMemory(168);
-  readonly mapper = this.mem.mapper();
+  readonly mem: SimGuestMemory;
+  readonly mapper: GrantMapperLike;
   readonly sring: SharedRing;
   readonly front: Frontend;
   readonly vhost: Vhost;
@@ -159,6 +160,8 @@ class SimGuest {
     scenario: Scenario,
   ) {
     this.opsLeft = scenario.ops;
+    this.mem = new SimGuestMemory(scenario.guestFrames ?? DEFAULT_GUEST_FRAMES);
+    this.mapper = this.mem.mapper();
     const ringFrame = this.mem.allocFrame();
     this.sring = new SharedRing(this.mem.bytes.buffer, ringFrame * PAGE, PAGE, VSCSIIF_ENTRY_SIZE);
     this.guardFrame = this.mem.allocFrame();
@@ -265,6 +268,7 @@ export class World {
     options: { readonly trace?: boolean } = {},
   ) {
     this.tracing = options.trace ?? true;
+    checkScenario(scenario);
     for (let g = 0; g < scenario.guests; g++) this.guests.push(new SimGuest(g, scenario));
   }
 
@@ -397,6 +401,7 @@ export class World {
       if (kind === "tur") blocks = 0;
     }
     const cmd = this.makeCmd(g, kind, lun, lba, blocks);
+    if (cmd === null) return `${kind} deferred: guest out of memory`; // as a kernel would requeue it
     g.opsLeft--;
     if (!this.send(g, cmd)) {
       this.freeFrames(g, cmd);
@@ -413,14 +418,19 @@ export class World {
     lba: number,
     blocks: number,
     target?: SimCmd,
-  ): SimCmd {
+  ): SimCmd | null {
     const length = blocks * SIM_BLOCK;
     const offset = length > 0 ? this.choose.pick(8) * SIM_BLOCK : 0;
     const pages = length > 0 ? Math.ceil((offset + length) / PAGE) : 0;
     const frames: number[] = [];
     for (let i = 0; i < pages; i++) {
       const f = g.mem.allocFrame();
-      if (f < 0) throw new Error("simulated guest out of memory");
+      if (f < 0) {
+        // Out of memory (Scenario.guestFrames): the guest defers the command, as Linux's block
+        // layer requeues a request it cannot map; nothing was submitted.
+        for (const x of frames) g.mem.freeFrame(x);
+        return null;
+      }
       frames.push(f);
       g.mem.frameBytes(f).fill(CANARY);
     }
@@ -603,7 +613,7 @@ export class World {
   private errorHandler(g: SimGuest): string {
     const c = this.overdue(g)!;
     const kind: Kind = c.eh === 0 ? "abort" : "reset";
-    const tmf = this.makeCmd(g, kind, c.lun, 0, 0, c);
+    const tmf = this.makeCmd(g, kind, c.lun, 0, 0, c)!; // no data pages: never out of memory
     if (!this.send(g, tmf)) {
       c.ehAt = this.tick; // ring full: try again after another timeout
       return `${kind} for #${c.id} busy`;
@@ -690,10 +700,10 @@ export class World {
           const useReset = this.choose.pick(4) === 0;
           let tmf: SimCmd;
           if (useReset || cands.length === 0) {
-            tmf = this.makeCmd(g, "reset", this.choose.pick(s.luns), 0, 0);
+            tmf = this.makeCmd(g, "reset", this.choose.pick(s.luns), 0, 0)!;
           } else {
             const victim = cands[this.choose.pick(cands.length)]!;
-            tmf = this.makeCmd(g, "abort", victim.lun, 0, 0, victim);
+            tmf = this.makeCmd(g, "abort", victim.lun, 0, 0, victim)!;
           }
           if (!this.send(g, tmf)) break;
           sent.push(`#${tmf.id} ${describe(tmf)}`);

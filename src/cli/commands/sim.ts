@@ -4,7 +4,13 @@ import type { VhostMutation } from "../../scsiback/vhost.js";
 import type { FrontendMutation } from "../../scsifront/frontend.js";
 import { parseReplay, replayFile } from "../../sim/replay.js";
 import { runSim, type SimResult, shrink } from "../../sim/run.js";
-import { parseFaults, SCENARIOS, type Scenario, scenarioNamed } from "../../sim/scenario.js";
+import {
+  MIN_GUEST_FRAMES,
+  parseFaults,
+  SCENARIOS,
+  type Scenario,
+  scenarioNamed,
+} from "../../sim/scenario.js";
 import { sweep } from "../../sim/sweep.js";
 import { toChromeTrace } from "../../trace/chrome-trace.js";
 import { TraceBuffer } from "../../trace/trace-buffer.js";
@@ -30,6 +36,7 @@ invariant, the shortest step sequence shrinking found, and writes a replay file 
   --seeds N         sweep N seeds (from --from, default 1) over worker threads
   --workers N       worker threads of a sweep (default: the machine's cores; 0: this thread)
   --faults LIST     replace the scenario's faults: comma-separated classes, 'all' or 'none'
+  --guest-frames N  each guest's memory in 4 KiB frames (default 168; commands wait when it is full)
   --mutant NAME     the mutation check: run a deliberately broken driver (${[...BACKEND_MUTANTS, ...FRONTEND_MUTANTS].join(", ")})
   --replay FILE     replay a replay file exactly and print its trace
   --out DIR         where replay and trace files go (default .)
@@ -56,6 +63,7 @@ export const simCommand: Command = {
         from: { type: "string" },
         workers: { type: "string" },
         faults: { type: "string" },
+        "guest-frames": { type: "string" },
         mutant: { type: "string" },
         replay: { type: "string" },
         out: { type: "string" },
@@ -94,6 +102,10 @@ export const simCommand: Command = {
       typeof values.faults === "string" ? parseFaults(values.faults) : undefined,
     );
     if (typeof values.mutant === "string") scenario = withMutant(scenario, values.mutant);
+    const frames = values["guest-frames"];
+    if (typeof frames === "string") {
+      scenario = { ...scenario, guestFrames: wholeNumber("--guest-frames", frames, MIN_GUEST_FRAMES) };
+    }
 
     if (typeof values.seeds === "string") {
       const count = wholeNumber("--seeds", values.seeds, 1);
