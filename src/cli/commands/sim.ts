@@ -204,7 +204,7 @@ function summary(r: SimResult) {
 
 function describeResult(r: SimResult): string {
   const s = r.stats;
-  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.ticks} ticks, ${s.submitted} commands submitted, ${s.completed} completed, ${s.faults} faults, ${s.bytes} bytes verified\n`;
+  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.ticks} ticks, ${s.submitted} commands submitted, ${s.completed} completed, ${s.faults} faults, ${s.bytes} bytes verified${s.tapeBackups + s.tapeRestarts > 0 ? `, ${s.tapeBackups} tape backups verified, ${s.tapeRestarts} rewinds after a lost position` : ""}\n`;
   const tail = `trace sha256 ${r.traceDigest}\n`;
   if (r.violation === null) return `${head}no invariant violated\n${tail}`;
   const v = r.violation;
