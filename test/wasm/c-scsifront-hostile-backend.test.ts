@@ -8,6 +8,7 @@
  * Linux's scsifront reports it (these are the C driver's fixes; see docs/sim.md).
  */
 import { describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
 import type { BackAttackClass } from "../../src/sim/hostile.js";
 import {
   attackWasmFrontend,
@@ -118,6 +119,24 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
       // The attacker still maps the ring: the driver says so once and gives the page up.
       expect(logOf(oo)).toContain("the backend still maps the ring page after Closing: page given up");
       expect(logOf(oo)).toContain("scsifront: closed");
+    });
+
+    it("pvscsi sim --attack-wasm prints the driver's log and the verdict; a bad class is a usage error", {
+      timeout: 60_000,
+    }, async () => {
+      let out = "";
+      const io = {
+        out: (t: string) => {
+          out += t;
+        },
+        err: () => {},
+      };
+      const path = buildScsifront().path;
+      const argv = ["sim", "--attack-wasm", path, "--attacks", "rsp-prod-overflow", "--seed", "5"];
+      expect(await main(argv, io)).toBe(0);
+      expect(out).toContain("illegal number of responses");
+      expect(out).toContain("no trap, no write outside its memory, no spinning");
+      expect(await main(["sim", "--attack-wasm", path, "--attacks", "nonsense"], io)).toBe(2);
     });
   },
 );
