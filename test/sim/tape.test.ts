@@ -99,6 +99,20 @@ describe("SimTape", () => {
     expect(t.answers.get(4)?.status).toBe(2);
   });
 
+  it("records a drive that answers without the unit attention it owes (the unit-attention invariant's source)", () => {
+    const t = new SimTape("t2", { rewindOnReset: false });
+    const run = (tag: number) => {
+      t.submit(task([0, 0, 0, 0, 0, 0], tag, () => {}));
+      t.completeAt(0);
+    };
+    run(1); // the power-on UA, owed and reported
+    expect(t.uaMissed).toEqual([]);
+    t.uaOwed.add(1); // as if a reset happened that the drive did not register
+    run(2);
+    expect(t.uaMissed).toHaveLength(1);
+    expect(t.uaMissed[0]).toMatch(/tag 2 .*answered status 0/);
+  });
+
   it("a hung command ends only by ABORT TASK (TASK ABORTED), a failed one with MEDIUM ERROR", () => {
     const t = new SimTape("t1", { rewindOnReset: false });
     const seen: string[] = [];

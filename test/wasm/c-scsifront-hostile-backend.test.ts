@@ -82,6 +82,14 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
       }
     });
 
+    it("the same seed attacks the same way", { timeout: 60_000 }, async () => {
+      const a = await attack({ attacks: ["bad-rqid", "keep-mapped", "garbage-response"], seed: 9 });
+      const b = await attack({ attacks: ["bad-rqid", "keep-mapped", "garbage-response"], seed: 9 });
+      expect(b.did).toEqual(a.did);
+      expect(b.requests).toBe(a.requests);
+      expect(b.status).toBe(a.status);
+    });
+
     it("every ring attack at once, three seeds", { timeout: 90_000 }, async () => {
       const all: BackAttackClass[] = [
         "bad-rqid",
