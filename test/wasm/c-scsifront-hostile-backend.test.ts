@@ -82,6 +82,15 @@ describe.runIf(requireSystem(CLANG19, LLD19, XEN_HEADERS))(
       }
     });
 
+    it("reports a module that traps, and the CLI fails on it", { timeout: 60_000 }, async () => {
+      const path = buildScsifront("TRAP").path;
+      const r = await attackWasmFrontend({ kernelPath: path, attacks: [], seed: 1, steps: 600 });
+      expect(r.fault?.kind).toBe("trap");
+      expect(r.fault?.message).toMatch(/unreachable/);
+      const quiet = { out: () => {}, err: () => {} };
+      expect(await main(["sim", "--attack-wasm", path, "--attacks", "none"], quiet)).toBe(1);
+    });
+
     it("the same seed attacks the same way", { timeout: 60_000 }, async () => {
       const a = await attack({ attacks: ["bad-rqid", "keep-mapped", "garbage-response"], seed: 9 });
       const b = await attack({ attacks: ["bad-rqid", "keep-mapped", "garbage-response"], seed: 9 });
