@@ -13,6 +13,14 @@
  * segments (feature-sg-grant), an ABORT, every response checked; then `PV_REQUESTS` more READs
  * for a benchmark. pv_status() says how it went; the log says what happened.
  *
+ * A hostile backend must not make it touch memory it does not own or trust a response it should
+ * not (pvscsi's `attackWasmFrontend` attacks it; test/wasm/c-scsifront-hostile-backend.test.ts):
+ * as Linux's scsifront, a response for an rqid not in flight or more responses than requests
+ * (RING_RESPONSE_PROD_OVERFLOW) stop the ring for good, a grant the backend still maps after
+ * its response fails the host and its page is never reused (XSA-396), xenstore values are
+ * parsed strictly (a malformed v-dev refuses the device; a malformed feature-sg-grant means
+ * none), and a backend going Closing closes the frontend.
+ *
  * Event-driven and non-blocking: pvscsi calls pv_poll() when an event arrives (in the domain's
  * worker) or on every pass (single-thread mode). Build: see examples/c/Makefile.
  *
@@ -50,6 +58,7 @@ static void *ring_page;
 static grant_ref_t ring_ref;
 static evtchn_port_t port;
 static int status;          /* 0 running, 1 self-test passed, < 0 failed */
+static int ring_broken;     /* the backend broke the ring protocol: no response is trusted any more */
 static int closing;         /* pv_shutdown() asked */
 static uint32_t seen_watch;
 static uint32_t bench_left = PV_REQUESTS, bench_done, bench_t0;
@@ -79,6 +88,18 @@ static int xs_watch(const char *p, const char *token) { return xs_op(XS_WATCH, p
 static const char *P(const char *base, const char *leaf) { pv_snprintf(path, sizeof path, "%s/%s", base, leaf); return path; }
 static char num[16];
 static const char *N(unsigned v) { pv_snprintf(num, sizeof num, "%u", v); return num; }
+
+/* A decimal number of at most `max`, all digits, no overflow (xenstore values are the peer's). */
+static uint32_t parse_u32(const char *s, const char *end, uint32_t max, int *ok)
+{
+    uint32_t v = 0;
+    *ok = s != end;
+    for (; s != end; s++) {
+        if (*s < '0' || *s > '9' || v > (max - (uint32_t)(*s - '0')) / 10) { *ok = 0; return 0; }
+        v = v * 10 + (uint32_t)(*s - '0');
+    }
+    return v;
+}
 
 /* ---- requests ---- */
 
@@ -169,14 +190,26 @@ static void push(void)
     if (notify) evtchn_send(port);
 }
 
-/* End a request's grants (XSA-396: a grant still mapped is not reused: counted, page kept). */
+/*
+ * End a request's grants. A grant the backend still maps (XSA-396) cannot be ended: as Linux's
+ * scsifront_gnttab_done, that fails the host ("grant still in use by backend"), and the page is
+ * given up for good (never reused, never freed: the backend may still write it).
+ */
 static uint32_t grants_still_mapped;
+static void still_mapped(void)
+{
+    if (grants_still_mapped++ == 0) pv_printf("scsifront: grant still in use by backend: host failed");
+    status = -1;
+}
 static void release(struct shadow *s)
 {
     for (uint32_t i = 0; i < s->npages; i++)
-        if (s->refs[i] && !gnttab_end_access(s->refs[i])) grants_still_mapped++;
+        if (s->refs[i] && !gnttab_end_access(s->refs[i])) {
+            still_mapped();
+            s->pages[i] = 0; /* leaked on purpose */
+        }
     for (uint32_t d = 0; d < s->nind; d++) {
-        if (!gnttab_end_access(s->ind_refs[d])) grants_still_mapped++;
+        if (!gnttab_end_access(s->ind_refs[d])) still_mapped();
         else pv_page_free(s->ind[d]);
     }
     s->nind = 0;
@@ -186,18 +219,30 @@ static void release(struct shadow *s)
 static int take_responses(void)
 {
     int work = 0, more;
+    if (ring_broken) return 0;
     do {
         RING_IDX rp = ring.sring->rsp_prod;
         xen_rmb(); /* responses only after their producer index */
+        /* As Linux's scsifront_ring_drain: more responses than requests is the backend's bug. */
+        if (RING_RESPONSE_PROD_OVERFLOW(&ring, rp)) {
+            pv_printf("scsifront: illegal number of responses (rsp_prod %u, rsp_cons %u): ring stopped", rp,
+                      ring.rsp_cons);
+            ring_broken = 1;
+            status = -1;
+            return 1;
+        }
         for (RING_IDX i = ring.rsp_cons; i != rp; i++) {
-            struct vscsiif_response *r = RING_GET_RESPONSE(&ring, i);
-            if (r->rqid >= NR_SHADOW || !shadows[r->rqid].inflight) {
-                pv_printf("scsifront: backend answered rqid %u, which is not in flight", r->rqid);
+            struct vscsiif_response r;
+            memcpy(&r, RING_GET_RESPONSE(&ring, i), sizeof r); /* one read of shared memory (XSA-155) */
+            if (r.rqid >= NR_SHADOW || !shadows[r.rqid].inflight) {
+                pv_printf("scsifront: backend answered rqid %u, which is not in flight: ring stopped", r.rqid);
+                ring.rsp_cons = i + 1;
+                ring_broken = 1;
                 status = -1;
-                continue;
+                return 1;
             }
-            struct shadow *s = &shadows[r->rqid];
-            memcpy(&s->rsp, r, sizeof *r);
+            struct shadow *s = &shadows[r.rqid];
+            memcpy(&s->rsp, &r, sizeof r);
             release(s);
             s->inflight = 0;
             s->done = 1;
@@ -334,6 +379,12 @@ static int self_test(void)
         return 1;
     case T_WRITE:
     case T_BIG_W:
+        if (test == T_BIG_W && sg_grant < BIG_PAGES) {
+            /* Indirect segments only when the backend offers enough of them (feature-sg-grant). */
+            pv_printf("scsifront: feature-sg-grant %u < %u: no transfer through indirect segments", sg_grant, BIG_PAGES);
+            test = T_ABORT; test_sent = 0;
+            return 1;
+        }
         if (!test_sent) {
             uint32_t pages = test == T_WRITE ? 4 : BIG_PAGES;
             alloc_pages(s0, pages);
@@ -414,14 +465,19 @@ static int self_test(void)
 enum {
     X_INIT, X_WATCH_FE, X_WAIT_FE, X_READ_BE, X_READ_BEID, X_SETUP, X_W_REF, X_W_EVT, X_W_INITIALISED,
     X_WATCH_BE, X_WAIT_BE, X_READ_BE_STATE, X_READ_SG, X_READ_VDEV, X_W_DEV_STATE, X_W_CONNECTED,
-    X_RUN, X_W_CLOSING, X_WAIT_CLOSED, X_READ_BE_CLOSED, X_W_CLOSED, X_GONE
+    X_RUN, X_READ_BE_RUNNING, X_W_CLOSING, X_WAIT_CLOSED, X_READ_BE_CLOSED, X_W_CLOSED, X_GONE,
+    X_W_DEV_REFUSED, X_FAILED
 };
 static int xstate = X_INIT;
 static uint32_t be_watch_seen;
 
+static int be_closing;      /* the backend went Closing or Closed while connected */
+
 static int step(void)
 {
-    if (closing && !issued && xstate < X_RUN) {
+    /* A failure before running (FAIL) ends the handshake once, instead of retrying every pass. */
+    if (status < 0 && xstate < X_RUN && !closing) xstate = X_FAILED;
+    if (closing && !issued && (xstate < X_RUN || xstate == X_FAILED)) {
         /* Shut down before connecting: nothing set up yet, or close what is. */
         xstate = xstate < X_SETUP ? X_GONE : X_W_CLOSING;
         return 1;
@@ -447,6 +503,7 @@ static int step(void)
     case X_READ_BE:
         if (!xs_rd(P(fe, "backend"))) return 0;
         if (xs_err) { xstate = X_WAIT_FE; return 1; }
+        if (xs.reply_len >= sizeof be) FAIL("backend path of %u bytes (at most %u)", xs.reply_len, (unsigned)sizeof be - 1);
         memcpy(be, xs.reply, xs.reply_len + 1);
         xstate = X_READ_BEID;
         return 1;
@@ -504,22 +561,50 @@ static int step(void)
     case X_READ_SG: {
         if (!xs_rd(P(be, "feature-sg-grant"))) return 0;
         int ok;
-        sg_grant = xs_err ? 0 : (uint32_t)pv_strtoul(xs.reply, &ok);
+        /* As Linux's xenbus_read_unsigned: absent or not a number means the default, none. */
+        sg_grant = xs_err ? 0 : parse_u32(xs.reply, xs.reply + xs.reply_len, 0xffffffffu, &ok);
+        if (!xs_err && !ok) {
+            pv_printf("scsifront: feature-sg-grant '%s' is not a number: taken as 0", xs.reply);
+            sg_grant = 0;
+        }
         xstate = X_READ_VDEV;
         return 1;
     }
     case X_READ_VDEV: {
         if (!xs_rd(P(be, "vscsi-devs/dev-0/v-dev"))) return 0;
         if (xs_err) FAIL("no vscsi-devs/dev-0 in %s", be);
-        unsigned v[4] = { 0 }, i = 0;
-        for (const char *c = xs.reply; *c && i < 4; c++) {
-            if (*c == ':') i++;
-            else v[i] = v[i] * 10 + (unsigned)(*c - '0');
+        /* "host:channel:target:lun", each decimal and within vscsiif's 16-bit fields, nothing else
+         * (Linux's scsifront_do_lun_hotplug refuses what sscanf("%u:%u:%u:%u") does not parse). */
+        uint32_t v[4] = { 0 };
+        unsigned i = 0;
+        int ok = 1;
+        const char *start = xs.reply, *end = xs.reply + xs.reply_len;
+        for (const char *c = start;; c++) {
+            if (c == end || *c == ':') {
+                int one;
+                if (i < 4) v[i] = parse_u32(start, c, 0xffff, &one);
+                else one = 0;
+                ok &= one;
+                i++;
+                if (c == end) break;
+                start = c + 1;
+            }
+        }
+        if (!ok || i != 4) {
+            pv_printf("scsifront: FAIL: v-dev '%s' is not host:channel:target:lun: device refused", xs.reply);
+            status = -1;
+            xstate = X_W_DEV_REFUSED;
+            return 1;
         }
         vchn = (uint16_t)v[1]; vtgt = (uint16_t)v[2]; vlun = (uint16_t)v[3];
         xstate = X_W_DEV_STATE;
         return 1;
     }
+    case X_W_DEV_REFUSED:
+        /* As Linux: the LUN's state goes Closed; the controller stays, with nothing to run. */
+        if (!xs_wr(P(fe, "vscsi-devs/dev-0/state"), N(XenbusStateClosed))) return 0;
+        xstate = X_FAILED;
+        return 1;
     case X_W_DEV_STATE:
         if (!xs_wr(P(fe, "vscsi-devs/dev-0/state"), N(XenbusStateConnected))) return 0;
         xstate = X_W_CONNECTED;
@@ -543,6 +628,11 @@ static int step(void)
             xstate = X_W_CLOSING;
             return 1;
         }
+        if (xs.watch_events != be_watch_seen && !issued) {
+            be_watch_seen = xs.watch_events;
+            xstate = X_READ_BE_RUNNING;
+            return 1;
+        }
 #ifdef BREAK_TRAP
         __builtin_trap(); /* broken: an unreachable instruction */
 #endif
@@ -550,9 +640,25 @@ static int step(void)
         *(volatile uint32_t *)(uintptr_t)(si.nr_pages * 4096u + 64) = 1; /* broken: past the domain's memory */
 #endif
         return status == 0 ? self_test() : 0;
+    case X_READ_BE_RUNNING: {
+        /* The backend's state changed while connected: Closing or Closed closes this end too
+         * (Linux's scsifront_backend_changed); anything else is ignored. */
+        if (!xs_rd(P(be, "state"))) return 0;
+        int ok;
+        uint32_t st = xs_err ? 0 : parse_u32(xs.reply, xs.reply + xs.reply_len, 0xff, &ok);
+        if (!xs_err && ok && (st == XenbusStateClosing || st == XenbusStateClosed)) {
+            pv_printf("scsifront: backend went %s: closing", st == XenbusStateClosing ? "Closing" : "Closed");
+            be_closing = 1;
+            xstate = X_W_CLOSING;
+        } else {
+            xstate = X_RUN;
+        }
+        return 1;
+    }
     case X_W_CLOSING:
         if (!xs_wr(P(fe, "state"), N(XenbusStateClosing))) return 0;
-        xstate = X_WAIT_CLOSED;
+        /* The backend already closing: read its state now rather than wait for a change. */
+        xstate = be_closing ? X_READ_BE_CLOSED : X_WAIT_CLOSED;
         return 1;
     case X_WAIT_CLOSED:
         if (xs.watch_events == be_watch_seen) return 0;
@@ -567,8 +673,14 @@ static int step(void)
         /* The backend let go of the ring: end its grant, close the port, free the pages. */
         for (unsigned i = 0; i < NR_SHADOW; i++)
             if (shadows[i].inflight) { release(&shadows[i]); shadows[i].inflight = 0; }
-        if (!gnttab_end_access(ring_ref)) FAIL("the backend still maps the ring page after Closing");
-        pv_page_free(ring_page);
+        /* A backend that still maps the ring after Closing: say so once, and give the page up
+         * for good (XSA-396) instead of retrying (which spun here, flooding the log). */
+        if (!gnttab_end_access(ring_ref)) {
+            pv_printf("scsifront: FAIL: the backend still maps the ring page after Closing: page given up");
+            status = -1;
+        } else {
+            pv_page_free(ring_page);
+        }
         evtchn_close(port);
         for (unsigned i = 0; i < NR_SHADOW; i++)
             for (uint32_t p = 0; p < MAX_PAGES; p++)

@@ -308,7 +308,8 @@ export type BackAttackClass =
   | "sense-len-overflow"
   | "residual-overflow"
   | "keep-mapped"
-  | "drop-response";
+  | "drop-response"
+  | "garbage-response";
 
 /** Every attack class of {@link HostileBack}. */
 export const BACK_ATTACK_CLASSES: readonly BackAttackClass[] = [
@@ -319,6 +320,7 @@ export const BACK_ATTACK_CLASSES: readonly BackAttackClass[] = [
   "residual-overflow",
   "keep-mapped",
   "drop-response",
+  "garbage-response",
 ];
 
 /** What {@link HostileBack} maps a grant with (scsiback's `GrantMapper` shape). */
@@ -337,11 +339,17 @@ export class HostileBack {
   private readonly req = new VscsiifRequest();
   private readonly rsp = new VscsiifResponse();
   private readonly mapped = new MappedFrame();
+  private readonly garbage = new Uint8Array(96);
 
   constructor(
     readonly sring: SharedRing,
     private readonly mapper: HostileMapper,
     private readonly notify: () => void,
+    /**
+     * How an honest answer is made (default: GOOD, no data moved). A harness with a device of
+     * its own fills `rsp` (and the request's data pages) here.
+     */
+    private readonly honest: ((req: VscsiifRequest, rsp: VscsiifResponse) => void) | null = null,
   ) {
     this.back = BackRing.init(sring);
   }
@@ -350,11 +358,12 @@ export class HostileBack {
   service(attacks: readonly BackAttackClass[], c: AttackChoices): string {
     const rp = this.sring.reqProd;
     const did: string[] = [];
+    let overflow = false;
     while (this.back.reqCons !== rp) {
       if (this.back.requestConsOverflow(this.back.reqCons)) break;
       this.req.readFrom(this.back, this.back.reqCons);
       this.back.reqCons = (this.back.reqCons + 1) >>> 0;
-      const honest = c.pick(3) === 0;
+      const honest = attacks.length === 0 || c.pick(3) === 0;
       const a = honest ? null : attacks[c.pick(attacks.length)]!;
       const rqid = this.req.rqid;
       this.rsp.clear();
@@ -378,14 +387,31 @@ export class HostileBack {
         case "drop-response":
           did.push(`dropped rqid ${rqid}`);
           continue;
+        case "garbage-response": {
+          // Every field random: rqid, act, rslt, residual, sense_len up to 255 and its bytes.
+          this.rsp.rqid = c.pick(0x10000);
+          this.rsp.act = c.pick(256);
+          this.rsp.rslt = (c.pick(0x10000) * 0x10000 + c.pick(0x10000)) >>> 0;
+          this.rsp.residualLen = (c.pick(0x10000) * 0x10000 + c.pick(0x10000)) >>> 0;
+          const sense = this.garbage;
+          for (let i = 0; i < sense.length; i++) sense[i] = c.pick(256);
+          this.rsp.setSense(sense, sense.length);
+          this.rsp.senseLen = c.pick(256);
+          break;
+        }
+        case null:
+          this.honest?.(this.req, this.rsp);
+          break;
         default:
           break;
       }
+      if (a === "rsp-prod-overflow") overflow = true;
       this.rsp.writeTo(this.back);
       if (a === "duplicate-response") this.rsp.writeTo(this.back);
       did.push(a === null ? `rqid ${rqid} ok` : `rqid ${rqid} ${a}`);
     }
-    if (attacks.includes("rsp-prod-overflow") && c.pick(8) === 0) {
+    // Pushed past what was requested: whenever a request drew this class, and now and then besides.
+    if ((overflow || attacks.includes("rsp-prod-overflow")) && (overflow || c.pick(8) === 0)) {
       this.back.rspProdPvt = (this.back.rspProdPvt + 17 + c.pick(100)) >>> 0;
       did.push("rsp_prod overflow");
     }

@@ -4,7 +4,8 @@
  * faults, checks invariants after every step ({@link runSim}), sweeps seeds over worker threads
  * ({@link sweep}), shrinks a failing run to a short one ({@link shrink}) and replays it exactly
  * from a {@link ReplayFile}. A {@link HostileFront} attacks a backend with classes named after
- * Xen security advisories. The invariants are stated in docs/sim.md.
+ * Xen security advisories; {@link attackWasmFrontend} turns a {@link HostileBack} on a
+ * WebAssembly frontend driver. The invariants are stated in docs/sim.md.
  * @module
  */
 export { Chooser } from "./chooser.js";
@@ -23,14 +24,26 @@ export { Prng } from "./prng.js";
 export { parseReplay, REPLAY_VERSION, type ReplayFile, replayFile } from "./replay.js";
 export { type RunOptions, runSim, type ShrinkOptions, type SimResult, shrink } from "./run.js";
 export {
+  checkScenario,
+  DEFAULT_GUEST_FRAMES,
   FAULT_CLASSES,
   type FaultClass,
+  MIN_GUEST_FRAMES,
   parseFaults,
   SCENARIOS,
   type Scenario,
   scenarioNamed,
   type WorkloadMix,
 } from "./scenario.js";
-export { SIM_BLOCK, SimDisk, type SimTask } from "./sim-disk.js";
+export { SIM_BLOCK, type SimDevice, SimDisk, type SimTask } from "./sim-disk.js";
+export { SimTape, type TapeAnswer } from "./sim-tape.js";
 export { type SweepFailure, type SweepOptions, type SweepResult, sweep, sweepHere } from "./sweep.js";
+export { TAPE_FIXED_BLOCK, type TapeWorkload } from "./tape-workload.js";
+export {
+  attackWasmFrontend,
+  type WasmAttackOptions,
+  type WasmAttackReport,
+  XENSTORE_ATTACKS,
+  type XenstoreAttack,
+} from "./wasm-attack.js";
 export { type InvariantName, SimViolation, World, type WorldStats } from "./world.js";

@@ -8,6 +8,7 @@ import type { VhostMutation } from "../scsiback/vhost.js";
 import type { FrontendMutation } from "../scsifront/frontend.js";
 import { configError } from "../xen/errors.js";
 import { ATTACK_CLASSES, type AttackClass, BACK_ATTACK_CLASSES, type BackAttackClass } from "./hostile.js";
+import type { TapeWorkload } from "./tape-workload.js";
 
 /**
  * A fault class the simulator can inject (each documented in docs/sim.md):
@@ -76,17 +77,67 @@ export interface Scenario {
   /** Fault classes enabled, and how likely one is injected at a step (per mille). */
   readonly faults: readonly FaultClass[];
   readonly faultRate: number;
+  /** Offer a fault on about one step in this many (default: every step). */
+  readonly faultSparsity?: number;
   /** Steps of the active phase (workload and faults), then the drain phase's bound. */
   readonly steps: number;
   readonly drainSteps: number;
   /** The guest's command timeout in virtual ticks (one tick per step): then ABORT, then RESET. */
   readonly timeoutTicks: number;
+  /**
+   * Each guest's memory in 4 KiB frames (default {@link DEFAULT_GUEST_FRAMES}). It holds the ring,
+   * the guard page and every command's data pages; a run that needs more fails at once with a
+   * message naming this field, never with a violation.
+   */
+  readonly guestFrames?: number;
+  /**
+   * The LUN is a tape (pvscsi's SSC drive, in-memory cartridge) and each guest runs a backup
+   * job instead of the disk workload: write `records` records and a filemark, rewind, read back
+   * and verify, again. Needs `luns` 1; `mix`, `blocks` and `maxBlocks` are unused.
+   */
+  readonly tape?: TapeWorkload;
   /** Guest 0 is a hostile frontend running these attack classes (the others stay honest). */
   readonly hostile?: readonly AttackClass[];
   /** Guest 0's backend is hostile, with these attack classes (its scsifront is under attack). */
   readonly hostileBackend?: readonly BackAttackClass[];
   /** The mutation check only: a deliberately broken backend or frontend. */
-  readonly mutation?: { readonly backend?: VhostMutation; readonly frontend?: FrontendMutation };
+  readonly mutation?: {
+    readonly backend?: VhostMutation;
+    readonly frontend?: FrontendMutation;
+    /** A broken workload: the tape job ignores unit attentions (caught by `tape-order`). */
+    readonly workload?: "tape-ignores-unit-attention";
+  };
+}
+
+/**
+ * The default guest memory in frames: room for 16 commands of up to 9 pages (64 blocks at an
+ * offset), the ring and the guard page, with slack for indirect segment pages.
+ */
+export const DEFAULT_GUEST_FRAMES = 168;
+
+/** The least guest memory a run accepts: the ring, the guard page and one data page. */
+export const MIN_GUEST_FRAMES = 3;
+
+/** Check a scenario's numeric fields that a file or the command line may set; throws (ECONFIG) naming the field. */
+export function checkScenario(s: Scenario): void {
+  if (s.tape !== undefined) {
+    const t = s.tape;
+    if (s.luns !== 1) throw configError("pvscsi sim", `a tape scenario has one LUN per guest, not ${s.luns}`);
+    if (!Number.isInteger(t.records) || t.records < 1 || t.records > 1000)
+      throw configError("pvscsi sim", `tape.records must be a whole number in [1, 1000], not ${t.records}`);
+    if (!Number.isInteger(t.maxRecord) || t.maxRecord < 8 || t.maxRecord > 65536)
+      throw configError(
+        "pvscsi sim",
+        `tape.maxRecord must be a whole number in [8, 65536], not ${t.maxRecord}`,
+      );
+  }
+  const f = s.guestFrames;
+  if (f !== undefined && (!Number.isInteger(f) || f < MIN_GUEST_FRAMES || f > 1 << 20)) {
+    throw configError(
+      "pvscsi sim",
+      `guestFrames must be a whole number in [${MIN_GUEST_FRAMES}, ${1 << 20}], not ${f}`,
+    );
+  }
 }
 
 const base = {
@@ -192,6 +243,20 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     writeCache: true,
     faults: [...FAULT_CLASSES],
     faultRate: 40,
+    timeoutTicks: 150,
+  },
+  "tape-backup": {
+    ...base,
+    name: "tape-backup",
+    description:
+      "tape backups (records, filemark, rewind, verify) under resets, aborts, device errors and hot-unplug",
+    luns: 1,
+    ops: 160,
+    steps: 1500,
+    tape: { records: 12, maxRecord: 6000 },
+    faults: FAULT_CLASSES.filter((f) => f !== "power-loss"),
+    faultRate: 10,
+    faultSparsity: 12,
     timeoutTicks: 150,
   },
   "all-faults": {

@@ -31,8 +31,25 @@ export interface SimTask {
   fail: boolean;
 }
 
+/** What the scheduler needs of a simulated device (a {@link SimDisk} or a `SimTape`). */
+export interface SimDevice extends ScsiDevice {
+  readonly name: string;
+  /** Commands received and not completed, in arrival order. */
+  readonly queue: SimTask[];
+  /** Completions of tasks after the device was told they were aborted: must stay 0. */
+  readonly completedTwice: number;
+  /** Queued commands the device may complete now (not hung). */
+  completable(): number;
+  /** The index in {@link queue} of the `k`-th completable command. */
+  completableIndex(k: number): number;
+  /** Complete (or release) the queued command at `index`. */
+  completeAt(index: number): void;
+  /** Power fails and returns; the number of cached blocks lost. */
+  powerLoss(): number;
+}
+
 /** A simulated disk of `blocks` blocks of {@link SIM_BLOCK} bytes. */
-export class SimDisk implements ScsiDevice {
+export class SimDisk implements SimDevice {
   readonly info: DeviceInfo;
   /** Current contents (what reads see): stable storage overlaid by the write cache. */
   readonly data: Uint8Array;

@@ -26,8 +26,18 @@ import {
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import type { Chooser } from "./chooser.js";
 import { HostileBack, HostileFront, responseLeak } from "./hostile.js";
-import type { FaultClass, Scenario } from "./scenario.js";
-import { SIM_BLOCK, SimDisk } from "./sim-disk.js";
+import { checkScenario, DEFAULT_GUEST_FRAMES, type FaultClass, type Scenario } from "./scenario.js";
+import { SIM_BLOCK, type SimDevice, SimDisk } from "./sim-disk.js";
+import { SimTape } from "./sim-tape.js";
+import {
+  applyTapeResult,
+  newTapeJob,
+  nextTapeOp,
+  recordByte,
+  TAPE_FIXED_BLOCK,
+  type TapeJob,
+  type TapeOp,
+} from "./tape-workload.js";
 
 /** The invariants, by the names docs/sim.md states them under. */
 export type InvariantName =
@@ -41,7 +51,9 @@ export type InvariantName =
   | "cleanup"
   | "liveness"
   | "response-padding"
-  | "no-crash";
+  | "no-crash"
+  | "tape-order"
+  | "unit-attention";
 
 /** An invariant that failed: which, where, and what was seen. */
 export class SimViolation extends Error {
@@ -77,7 +89,7 @@ class SimGuestMemory extends FakeGuest {
   }
 }
 
-type Kind = "read" | "write" | "sync" | "tur" | "abort" | "reset";
+type Kind = "read" | "write" | "sync" | "tur" | "abort" | "reset" | "tape";
 
 interface SimCmd {
   readonly id: number;
@@ -109,6 +121,8 @@ interface SimCmd {
   histLen: number[] | null;
   /** Its LUN lost power while it was in flight: what its blocks could hold just before. */
   preLoss: Set<number>[] | null;
+  /** A tape command: what the workload asked and expects. */
+  tapeOp: TapeOp | null;
 }
 
 interface LunModel {
@@ -125,14 +139,18 @@ interface LunModel {
 }
 
 /** One simulated guest with its vhost, its disks, and the simulator's model of them. */
+type GrantMapperLike = ReturnType<FakeGuest["mapper"]>;
+
 class SimGuest {
-  // Room for 16 commands of up to 9 pages (64 blocks at an offset), the ring and the guard page.
-  readonly mem = new SimGuestMemory(168);
-  readonly mapper = this.mem.mapper();
+  readonly mem: SimGuestMemory;
+  readonly mapper: GrantMapperLike;
   readonly sring: SharedRing;
   readonly front: Frontend;
   readonly vhost: Vhost;
-  readonly disks: SimDisk[] = [];
+  readonly disks: SimDevice[] = [];
+  /** The tape backup job when the scenario's LUN is a tape (one command at a time, as st). */
+  readonly tapeJob: TapeJob | null;
+  tapeBusy = false;
   readonly models: LunModel[] = [];
   readonly plugged: boolean[] = [];
   readonly inflight = new Set<SimCmd>();
@@ -159,6 +177,8 @@ class SimGuest {
     scenario: Scenario,
   ) {
     this.opsLeft = scenario.ops;
+    this.mem = new SimGuestMemory(scenario.guestFrames ?? DEFAULT_GUEST_FRAMES);
+    this.mapper = this.mem.mapper();
     const ringFrame = this.mem.allocFrame();
     this.sring = new SharedRing(this.mem.bytes.buffer, ringFrame * PAGE, PAGE, VSCSIIF_ENTRY_SIZE);
     this.guardFrame = this.mem.allocFrame();
@@ -182,8 +202,16 @@ class SimGuest {
       wake: () => (this.backPending = true),
       ...(scenario.mutation?.backend ? { mutation: scenario.mutation.backend } : {}),
     });
+    this.tapeJob =
+      scenario.tape !== undefined
+        ? newTapeJob(scenario.mutation?.workload === "tape-ignores-unit-attention")
+        : null;
     for (let l = 0; l < scenario.luns; l++) {
-      const disk = new SimDisk(`g${index}l${l}`, scenario.blocks, scenario.writeCache);
+      // Tapes: guests of even index have a drive that rewinds on a LUN reset, odd ones keep position.
+      const disk: SimDevice =
+        scenario.tape !== undefined
+          ? new SimTape(`g${index}t${l}`, { rewindOnReset: index % 2 === 0 })
+          : new SimDisk(`g${index}l${l}`, scenario.blocks, scenario.writeCache);
       this.disks.push(disk);
       this.vhost.translations.add({
         v: { chn: 0, tgt: 0, lun: l },
@@ -236,13 +264,25 @@ export interface WorldStats {
   completed: number;
   faults: number;
   bytes: number;
+  /** Tape scenarios: backups verified end to end, and times a job lost its position and rewound. */
+  tapeBackups: number;
+  tapeRestarts: number;
 }
 
 /** The machine of one run. */
 export class World {
   readonly guests: SimGuest[] = [];
   readonly trace: string[] = [];
-  readonly stats: WorldStats = { steps: 0, ticks: 0, submitted: 0, completed: 0, faults: 0, bytes: 0 };
+  readonly stats: WorldStats = {
+    steps: 0,
+    ticks: 0,
+    submitted: 0,
+    completed: 0,
+    faults: 0,
+    bytes: 0,
+    tapeBackups: 0,
+    tapeRestarts: 0,
+  };
   private tick = 0;
   private step = 0;
   private nextId = 1;
@@ -265,6 +305,7 @@ export class World {
     options: { readonly trace?: boolean } = {},
   ) {
     this.tracing = options.trace ?? true;
+    checkScenario(scenario);
     for (let g = 0; g < scenario.guests; g++) this.guests.push(new SimGuest(g, scenario));
   }
 
@@ -281,6 +322,11 @@ export class World {
       }
     }
     this.finalChecks();
+    for (const g of this.guests) {
+      if (g.tapeJob === null) continue;
+      this.stats.tapeBackups += g.tapeJob.verified;
+      this.stats.tapeRestarts += g.tapeJob.restarts;
+    }
     this.stats.steps = this.step;
     this.stats.ticks = this.tick;
     return this.stats;
@@ -356,7 +402,15 @@ export class World {
           out.push({ name: `${p}.front-event`, weight: 3, run: () => this.hostileDrain(g, h) });
         continue;
       }
-      if (!this.draining && g.opsLeft > 0 && g.front.state === "connected" && g.inflight.size < s.depth) {
+      if (g.tapeJob !== null) {
+        if (!this.draining && g.opsLeft > 0 && g.front.state === "connected" && !g.tapeBusy)
+          out.push({ name: `${p}.tape`, weight: 3, run: () => this.submitTape(g, g.tapeJob!) });
+      } else if (
+        !this.draining &&
+        g.opsLeft > 0 &&
+        g.front.state === "connected" &&
+        g.inflight.size < s.depth
+      ) {
         out.push({ name: `${p}.submit`, weight: 3, run: () => this.submit(g) });
       }
       if (g.unflushed) out.push({ name: `${p}.push`, weight: 2, run: () => this.push(g) });
@@ -366,10 +420,107 @@ export class World {
         out.push({ name: `${p}.timeout`, weight: 2, run: () => this.errorHandler(g) });
     }
     // Faults only strike between other steps: an idle machine's time jumps to its next timeout.
-    if (out.length > 0 && !this.draining && busy && s.faults.length > 0 && s.faultRate > 0) {
+    // With faultSparsity N, a fault is offered on about one step in N (for serial workloads like
+    // the tape's, where few other actions compete and weight 1 would still strike too often).
+    const offered = s.faultSparsity === undefined || this.choose.pick(s.faultSparsity) === 0;
+    if (out.length > 0 && !this.draining && busy && s.faults.length > 0 && s.faultRate > 0 && offered) {
       out.push({ name: "fault", weight: Math.max(1, Math.round(s.faultRate / 10)), run: () => this.fault() });
     }
     return out;
+  }
+
+  /** The tape job's next command (one at a time, as Linux's st). */
+  private submitTape(g: SimGuest, job: TapeJob): string {
+    const o = nextTapeOp(job, this.scenario.tape!, this.choose);
+    const cmd = this.makeCmd(g, "tape", 0, 0, 0, undefined, o.bytes);
+    if (cmd === null) return `${o.op} deferred: guest out of memory`;
+    cmd.tapeOp = o;
+    const fc = cmd.fc;
+    fc.setCdb(o.cdb);
+    fc.direction = o.bytes === 0 ? DMA_NONE : o.op === "read" ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+    const mem = g.mem.bytes;
+    if (o.op === "write") {
+      for (let i = 0; i < o.bytes; i++) mem[addr(cmd.frames, cmd.offset + i)] = tapeByte(o, i);
+    } else if (o.op === "mode") {
+      o.param!.forEach((v, i) => {
+        mem[addr(cmd.frames, cmd.offset + i)] = v;
+      });
+    }
+    g.opsLeft--;
+    g.tapeBusy = true;
+    if (!this.send(g, cmd)) {
+      g.tapeBusy = false;
+      this.freeFrames(g, cmd);
+      g.opsLeft++;
+      return `${o.op} busy`;
+    }
+    return `#${cmd.id} ${describe(cmd)}`;
+  }
+
+  /**
+   * A tape command came back: its host byte is one the faults explain; with DID_OK, the guest got
+   * exactly the status, sense and residual the tape answered (so a unit attention cannot be
+   * lost on the way); its buffers' canaries hold; and the job's model accepts the answer.
+   */
+  private tapeCompleted(g: SimGuest, cmd: SimCmd): void {
+    g.tapeBusy = false;
+    const fc = cmd.fc;
+    const o = cmd.tapeOp!;
+    const tape = g.disks[cmd.lun] as SimTape;
+    const answer = tape.answers.get(cmd.rqid);
+    tape.answers.delete(cmd.rqid);
+    const key = fc.status === SAM_STAT_CHECK_CONDITION ? fc.sense[2]! & 0x0f : -1;
+    this.log(
+      `  g${g.index} #${cmd.id} done rslt 0x${fc.rslt.toString(16)}${key >= 0 ? ` sense ${key}/${fc.sense[12]!.toString(16)}/${fc.sense[13]!.toString(16)}` : ""}`,
+    );
+    if (fc.host !== DID_OK) this.checkResult(g, cmd);
+    else {
+      const bad = (why: string) =>
+        this.violation("unit-attention", `g${g.index} #${cmd.id} ${describe(cmd)}: ${why}`);
+      if (answer === undefined) throw bad("the guest got a status the tape never answered");
+      if (answer.status !== fc.status)
+        throw bad(
+          `the guest got status 0x${fc.status.toString(16)}, the tape answered 0x${answer.status.toString(16)}`,
+        );
+      if (fc.residual !== cmd.length - answer.transferred)
+        throw bad(`residual ${fc.residual}, the tape moved ${answer.transferred} of ${cmd.length}`);
+      if (fc.status === SAM_STAT_CHECK_CONDITION) {
+        for (const i of [0, 2, 3, 4, 5, 6, 12, 13]) {
+          if (fc.sense[i] !== answer.sense[i]) throw bad(`sense byte ${i} differs from the tape's`);
+        }
+      }
+    }
+    this.checkCanaries(g, cmd);
+    if (o.op === "write" && fc.host !== DID_ERROR) {
+      const mem = g.mem.bytes;
+      for (let i = 0; i < o.bytes; i++) {
+        if (mem[addr(cmd.frames, cmd.offset + i)] !== tapeByte(o, i))
+          throw this.violation(
+            "canaries",
+            `g${g.index} #${cmd.id}: the data of a WRITE (granted read-only) changed`,
+          );
+      }
+    }
+    const mem = g.mem.bytes;
+    const why = applyTapeResult(
+      g.tapeJob!,
+      o,
+      {
+        delivered: fc.host === DID_OK,
+        status: fc.status,
+        sense: fc.sense,
+        residual: fc.residual,
+        dataMatches: (bytes) => {
+          for (let i = 0; i < bytes; i++)
+            if (mem[addr(cmd.frames, cmd.offset + i)] !== tapeByte(o, i)) return false;
+          return true;
+        },
+      },
+      this.scenario.faults.includes("device-error"),
+    );
+    if (why !== null) throw this.violation("tape-order", `g${g.index} #${cmd.id}: ${why}`);
+    if (fc.host === DID_OK && fc.status === SAM_STAT_GOOD && (o.op === "read" || o.op === "write"))
+      this.stats.bytes += o.bytes;
   }
 
   private submit(g: SimGuest): string {
@@ -397,6 +548,7 @@ export class World {
       if (kind === "tur") blocks = 0;
     }
     const cmd = this.makeCmd(g, kind, lun, lba, blocks);
+    if (cmd === null) return `${kind} deferred: guest out of memory`; // as a kernel would requeue it
     g.opsLeft--;
     if (!this.send(g, cmd)) {
       this.freeFrames(g, cmd);
@@ -413,14 +565,20 @@ export class World {
     lba: number,
     blocks: number,
     target?: SimCmd,
-  ): SimCmd {
-    const length = blocks * SIM_BLOCK;
+    bytes?: number,
+  ): SimCmd | null {
+    const length = bytes ?? blocks * SIM_BLOCK;
     const offset = length > 0 ? this.choose.pick(8) * SIM_BLOCK : 0;
     const pages = length > 0 ? Math.ceil((offset + length) / PAGE) : 0;
     const frames: number[] = [];
     for (let i = 0; i < pages; i++) {
       const f = g.mem.allocFrame();
-      if (f < 0) throw new Error("simulated guest out of memory");
+      if (f < 0) {
+        // Out of memory (Scenario.guestFrames): the guest defers the command, as Linux's block
+        // layer requeues a request it cannot map; nothing was submitted.
+        for (const x of frames) g.mem.freeFrame(x);
+        return null;
+      }
       frames.push(f);
       g.mem.frameBytes(f).fill(CANARY);
     }
@@ -458,6 +616,7 @@ export class World {
       covered: null,
       histLen: null,
       preLoss: null,
+      tapeOp: null,
     };
     switch (kind) {
       case "read":
@@ -487,6 +646,8 @@ export class World {
         fc.act = VSCSIIF_ACT_SCSI_RESET;
         fc.direction = DMA_NONE;
         break;
+      case "tape":
+        break; // submitTape sets the CDB and the data
     }
     fc.onComplete = () => this.completed(g, cmd);
     return cmd;
@@ -563,7 +724,7 @@ export class World {
     return `${g.front.service()} rsp`;
   }
 
-  private complete(g: SimGuest, d: SimDisk): string {
+  private complete(g: SimGuest, d: SimDevice): string {
     if (g.destroyed) this.deviceRan.add(g);
     const k = this.choose.pick(d.completable());
     const i = d.completableIndex(k);
@@ -603,7 +764,7 @@ export class World {
   private errorHandler(g: SimGuest): string {
     const c = this.overdue(g)!;
     const kind: Kind = c.eh === 0 ? "abort" : "reset";
-    const tmf = this.makeCmd(g, kind, c.lun, 0, 0, c);
+    const tmf = this.makeCmd(g, kind, c.lun, 0, 0, c)!; // no data pages: never out of memory
     if (!this.send(g, tmf)) {
       c.ehAt = this.tick; // ring full: try again after another timeout
       return `${kind} for #${c.id} busy`;
@@ -690,10 +851,10 @@ export class World {
           const useReset = this.choose.pick(4) === 0;
           let tmf: SimCmd;
           if (useReset || cands.length === 0) {
-            tmf = this.makeCmd(g, "reset", this.choose.pick(s.luns), 0, 0);
+            tmf = this.makeCmd(g, "reset", this.choose.pick(s.luns), 0, 0)!;
           } else {
             const victim = cands[this.choose.pick(cands.length)]!;
-            tmf = this.makeCmd(g, "abort", victim.lun, 0, 0, victim);
+            tmf = this.makeCmd(g, "abort", victim.lun, 0, 0, victim)!;
           }
           if (!this.send(g, tmf)) break;
           sent.push(`#${tmf.id} ${describe(tmf)}`);
@@ -752,6 +913,11 @@ export class World {
       if (cmd.kind === "write") model.pending[b]!.delete(cmd.value);
     }
     const fc = cmd.fc;
+    if (cmd.kind === "tape") {
+      this.tapeCompleted(g, cmd);
+      this.freeFrames(g, cmd);
+      return;
+    }
     if (g.hback !== null) {
       // Under a hostile backend only exactly-once and the canaries hold: results and data are its.
       this.log(`  g${g.index} #${cmd.id} done rslt 0x${fc.rslt.toString(16)}`);
@@ -887,6 +1053,12 @@ export class World {
       }
       for (const d of g.disks) {
         if (d.completedTwice > 0) throw this.violation("exactly-once", `${d.name}: a task completed twice`);
+        if (d instanceof SimTape && d.uaMissed.length > 0) {
+          throw this.violation(
+            "unit-attention",
+            `${d.name}: after a reset or a new nexus the drive answered without a unit attention: ${d.uaMissed[0]}`,
+          );
+        }
       }
     }
   }
@@ -1012,6 +1184,10 @@ function describe(c: SimCmd): string {
       return `${c.kind} l${c.lun} lba ${c.lba}+${c.blocks} off ${c.offset}${c.kind === "write" ? ` v${c.value}` : ""}`;
     case "abort":
       return `abort l${c.lun} #${c.target?.id} rqid ${c.fc.refRqid}`;
+    case "tape": {
+      const o = c.tapeOp!;
+      return `tape ${o.op}${o.op === "write" || o.op === "read" ? ` gen ${o.gen} rec ${o.index}${o.count > 1 ? `+${o.count}` : ""} ${o.bytes} B${o.excess ? ` (+${o.excess})` : ""}` : o.op === "space" ? ` ${o.count}` : o.op === "mode" ? (o.fixed ? " fixed 512" : " variable") : ""}`;
+    }
     default:
       return `${c.kind} l${c.lun}`;
   }
@@ -1030,6 +1206,12 @@ function rw10(op: number, lba: number, blocks: number): number[] {
     blocks & 0xff,
     0,
   ];
+}
+
+/** Byte `i` of a tape command's data: fixed-mode data is one record per block. */
+function tapeByte(o: TapeOp, i: number): number {
+  if (!o.fixed) return recordByte(o.gen, o.index, i);
+  return recordByte(o.gen, o.index + Math.floor(i / TAPE_FIXED_BLOCK), i % TAPE_FIXED_BLOCK);
 }
 
 /** Byte `at` of a buffer spread over `frames` (data starts in the first frame). */

@@ -2,10 +2,18 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { VhostMutation } from "../../scsiback/vhost.js";
 import type { FrontendMutation } from "../../scsifront/frontend.js";
+import { BACK_ATTACK_CLASSES, type BackAttackClass } from "../../sim/hostile.js";
 import { parseReplay, replayFile } from "../../sim/replay.js";
 import { runSim, type SimResult, shrink } from "../../sim/run.js";
-import { parseFaults, SCENARIOS, type Scenario, scenarioNamed } from "../../sim/scenario.js";
+import {
+  MIN_GUEST_FRAMES,
+  parseFaults,
+  SCENARIOS,
+  type Scenario,
+  scenarioNamed,
+} from "../../sim/scenario.js";
 import { sweep } from "../../sim/sweep.js";
+import { attackWasmFrontend, XENSTORE_ATTACKS, type XenstoreAttack } from "../../sim/wasm-attack.js";
 import { toChromeTrace } from "../../trace/chrome-trace.js";
 import { TraceBuffer } from "../../trace/trace-buffer.js";
 import { configError } from "../../xen/errors.js";
@@ -17,6 +25,7 @@ const FRONTEND_MUTANTS: readonly FrontendMutation[] = ["reuse-rqid", "end-grant-
 
 const USAGE = `Usage: pvscsi sim [--scenario NAME] [--seed N | --seeds N [--from S]] [--faults LIST]
        pvscsi sim --replay FILE
+       pvscsi sim --attack-wasm FILE [--seed N] [--attacks LIST] [--xenstore CLASS]
        pvscsi sim --list
 
 Deterministic simulation of scsifront and scsiback: a seeded scheduler picks every interleaving
@@ -30,8 +39,13 @@ invariant, the shortest step sequence shrinking found, and writes a replay file 
   --seeds N         sweep N seeds (from --from, default 1) over worker threads
   --workers N       worker threads of a sweep (default: the machine's cores; 0: this thread)
   --faults LIST     replace the scenario's faults: comma-separated classes, 'all' or 'none'
+  --guest-frames N  each guest's memory in 4 KiB frames (default 168; commands wait when it is full)
   --mutant NAME     the mutation check: run a deliberately broken driver (${[...BACKEND_MUTANTS, ...FRONTEND_MUTANTS].join(", ")})
   --replay FILE     replay a replay file exactly and print its trace
+  --attack-wasm FILE  boot FILE (a wasm frontend driver) as a guest's kernel and attack it as its
+                    backend: --attacks (ring attacks, comma-separated or 'all'; default all),
+                    --xenstore (${XENSTORE_ATTACKS.join(", ")}); fails if the module traps,
+                    writes a frame it does not hold, or spins (docs/sim.md)
   --out DIR         where replay and trace files go (default .)
   --trace           print the whole trace of a single run
   --perfetto FILE   write a single run as Chrome trace-event JSON (ui.perfetto.dev), in virtual time
@@ -56,8 +70,12 @@ export const simCommand: Command = {
         from: { type: "string" },
         workers: { type: "string" },
         faults: { type: "string" },
+        "guest-frames": { type: "string" },
         mutant: { type: "string" },
         replay: { type: "string" },
+        "attack-wasm": { type: "string" },
+        attacks: { type: "string" },
+        xenstore: { type: "string" },
         out: { type: "string" },
         trace: { type: "boolean" },
         perfetto: { type: "string" },
@@ -89,11 +107,47 @@ export const simCommand: Command = {
       return r.ok ? EXIT_OK : EXIT_FAILURE;
     }
 
+    const wasmFile = values["attack-wasm"];
+    if (typeof wasmFile === "string") {
+      const attacks = parseBackAttacks(typeof values.attacks === "string" ? values.attacks : "all");
+      const xs = typeof values.xenstore === "string" ? values.xenstore : undefined;
+      if (xs !== undefined && !XENSTORE_ATTACKS.includes(xs as XenstoreAttack))
+        throw configError(
+          "pvscsi sim",
+          `no xenstore attack '${xs}' (there are: ${XENSTORE_ATTACKS.join(", ")})`,
+        );
+      const seed = typeof values.seed === "string" ? wholeNumber("--seed", values.seed, 0) : 1;
+      const r = await attackWasmFrontend({
+        kernelPath: wasmFile,
+        attacks,
+        seed,
+        ...(xs !== undefined ? { xenstore: xs as XenstoreAttack } : {}),
+      });
+      const bad = r.fault !== null || r.strayWrites.length > 0 || r.spinning;
+      if (json) io.out(`${JSON.stringify({ seed, attacks, xenstore: xs ?? null, ...r }, null, 2)}\n`);
+      else {
+        io.out(`${r.log.map((l) => `  | ${l}\n`).join("")}`);
+        io.out(
+          `${wasmFile}, seed ${seed}: ${r.connected ? "connected" : "never connected"}, ${r.requests} requests, pv_status() ${r.status}\n`,
+        );
+        if (r.fault) io.out(`the module was stopped (${r.fault.kind}): ${r.fault.message}\n`);
+        if (r.strayWrites.length > 0) io.out(`frames it never held changed: ${r.strayWrites.join(", ")}\n`);
+        if (r.spinning) io.out("it kept working on every step after the backend went quiet (a livelock)\n");
+        for (const v of r.violations) io.out(`protocol checker: ${v}\n`);
+        if (!bad) io.out("no trap, no write outside its memory, no spinning\n");
+      }
+      return bad ? EXIT_FAILURE : EXIT_OK;
+    }
+
     let scenario = scenarioNamed(
       typeof values.scenario === "string" ? values.scenario : "io-verify",
       typeof values.faults === "string" ? parseFaults(values.faults) : undefined,
     );
     if (typeof values.mutant === "string") scenario = withMutant(scenario, values.mutant);
+    const frames = values["guest-frames"];
+    if (typeof frames === "string") {
+      scenario = { ...scenario, guestFrames: wholeNumber("--guest-frames", frames, MIN_GUEST_FRAMES) };
+    }
 
     if (typeof values.seeds === "string") {
       const count = wholeNumber("--seeds", values.seeds, 1);
@@ -178,6 +232,18 @@ function withMutant(s: Scenario, name: string): Scenario {
   );
 }
 
+/** A `--attacks` list: ring attack classes, comma-separated, or `all`. */
+function parseBackAttacks(text: string): BackAttackClass[] {
+  if (text === "all") return [...BACK_ATTACK_CLASSES];
+  if (text === "none" || text === "") return [];
+  return text.split(",").map((a) => {
+    const t = a.trim() as BackAttackClass;
+    if (!BACK_ATTACK_CLASSES.includes(t))
+      throw configError("pvscsi sim", `no ring attack '${a}' (there are: ${BACK_ATTACK_CLASSES.join(", ")})`);
+    return t;
+  });
+}
+
 function summary(r: SimResult) {
   return {
     scenario: r.scenario,
@@ -192,7 +258,7 @@ function summary(r: SimResult) {
 
 function describeResult(r: SimResult): string {
   const s = r.stats;
-  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.ticks} ticks, ${s.submitted} commands submitted, ${s.completed} completed, ${s.faults} faults, ${s.bytes} bytes verified\n`;
+  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.ticks} ticks, ${s.submitted} commands submitted, ${s.completed} completed, ${s.faults} faults, ${s.bytes} bytes verified${s.tapeBackups + s.tapeRestarts > 0 ? `, ${s.tapeBackups} tape backups verified, ${s.tapeRestarts} rewinds after a lost position` : ""}\n`;
   const tail = `trace sha256 ${r.traceDigest}\n`;
   if (r.violation === null) return `${head}no invariant violated\n${tail}`;
   const v = r.violation;
