@@ -5,7 +5,7 @@
  * behind, fixed in 1.20). With --tgtd, the same runs straight at a tgtd on 127.0.0.1 for the
  * baseline. Prints pass/fail/skip per suite, then every failure and skip by name.
  *
- *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite>] [--md <file>] [--raw <dir>]
+ *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite> [--verbose]] [--md <file>] [--raw <dir>]
  *   npx tsx scripts/iscsi-conformance.ts --from-raw <dir> [--md <file>]   (tabulate kept logs)
  */
 import { execFile } from "node:child_process";
@@ -77,7 +77,7 @@ async function runAll(
 ): Promise<Outcome[]> {
   // The URL twice: MultipathIO runs with two sessions to the one LU (the others use the first).
   const outs = only
-    ? [await testCu(["-d", "-t", only, url, url])]
+    ? [await testCu([...(process.argv.includes("--verbose") ? ["-V"] : []), "-d", "-t", only, url, url])]
     : [await testCu(["-d", "-t", "ALL.[!C]*", url, url]), await testCu(["-d", "-t", "ALL.C*", url, url])];
   if (raw) writeFileSync(join(raw, `${tag}.log`), outs.join("\n"));
   return outs.flatMap(parseCu);
@@ -145,8 +145,12 @@ async function run(): Promise<void> {
   const socket = join(dir, "host.sock");
   const conf = join(dir, "host.conf");
   const vm = join(dir, "vm.cfg");
-  writeFileSync(conf, "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\n");
-  writeFileSync(vm, `name = "vm1"\nvscsi = [ '0:0:0:0,0:0:0:0' ]\n`);
+  // The disk is shareable and given to the guest on three vscsi controllers: three paths, three
+  // I_T nexuses at the device, so libiscsi's two-initiator tests (reservations) meet two
+  // initiators the device can tell apart (and a returning initiator a third while its old
+  // session is still being torn down).
+  writeFileSync(conf, "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\nshareable = yes\n");
+  writeFileSync(vm, `name = "vm1"\nvscsi = [ '0:0:0:0,0:0:0:0', '0:0:0:0,1:0:0:0', '0:0:0:0,2:0:0:0' ]\n`);
   const out: string[] = [];
   const host = await startUp(["--config", conf, "--socket", socket], {
     env: { ...process.env, PVSCSI_STATE_DIR: join(dir, "state") },
