@@ -37,7 +37,7 @@ export interface DiskOptions {
   readonly store: BlockStore;
   /** Logical block size: 512 or 4096. */
   readonly blockSize: number;
-  /** Thin provisioned (LBPME): UNMAP, WRITE SAME with UNMAP, GET LBA STATUS. */
+  /** Thin provisioned (LBPME): UNMAP, WRITE SAME with UNMAP; GET LBA STATUS reports deallocated blocks. */
   readonly thin?: boolean;
   /** Write-protected medium (every write → 07/27/00). */
   readonly readOnly?: boolean;
@@ -217,7 +217,9 @@ export class Disk extends SpcDevice {
       // Block Limits (SBC-3 §6.5.3).
       b.fill(0, 2, 64);
       put16(b, 2, 0x3c);
-      b[4] = 0x01; // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is refused
+      // WSNZ = 0: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 writes to the last LBA (SBC-4 §5.49),
+      // refused with 05/24/00 when that is more than MAXIMUM WRITE SAME LENGTH.
+      b[4] = 0x00;
       b[5] = MAX_COMPARE_AND_WRITE_BLOCKS;
       put16(b, 6, 1);
       if (this.thin) {
@@ -288,6 +290,17 @@ export class Disk extends SpcDevice {
     rw(0x93, "WRITE SAME(16)", u16(0x93, 0xff), RW_PR_WRITE, (t) =>
       this.writeSame(t, be64(t.cdb, 2), be32(t.cdb, 10), 10),
     );
+    rw(0x8b, "ORWRITE(16)", u16(0x8b, 0xfa), RW_PR_WRITE, (t) =>
+      this.orWrite(t, be64(t.cdb, 2), be32(t.cdb, 10)),
+    );
+    // PRE-FETCH is a read as far as reservations go (SPC-4 Table 62: allowed where READ is).
+    const prefetchFlags = CMD_NEEDS_READY | CMD_PR_READ;
+    rw(0x34, "PRE-FETCH(10)", u10(0x34, 0x02), prefetchFlags, (t) =>
+      this.prefetch(t, be32(t.cdb, 2), be16(t.cdb, 7)),
+    );
+    rw(0x90, "PRE-FETCH(16)", u16(0x90, 0x02), prefetchFlags, (t) =>
+      this.prefetch(t, be64(t.cdb, 2), be32(t.cdb, 10)),
+    );
     rw(
       0x89,
       "COMPARE AND WRITE",
@@ -322,6 +335,14 @@ export class Disk extends SpcDevice {
       CMD_PR_WRITE,
       (t) => this.preventAllow(t),
     );
+    this.define(
+      0x9e,
+      0x12,
+      "GET LBA STATUS",
+      usage(0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07),
+      CMD_DATA_IN | CMD_NEEDS_READY | CMD_PR_READ,
+      (t) => this.getLbaStatus(t),
+    );
     if (this.thin) {
       this.define(
         0x42,
@@ -330,14 +351,6 @@ export class Disk extends SpcDevice {
         usage(0x42, 0x01, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0x07),
         RW_PR_WRITE,
         (t) => this.unmap(t),
-      );
-      this.define(
-        0x9e,
-        0x12,
-        "GET LBA STATUS",
-        usage(0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07),
-        CMD_DATA_IN | CMD_NEEDS_READY | CMD_PR_READ,
-        (t) => this.getLbaStatus(t),
       );
     }
   }
@@ -467,21 +480,44 @@ export class Disk extends SpcDevice {
     const unmap = (b1 & 0x08) !== 0;
     if (unmap && !this.thin) return this.invalidField(task, 1, 3);
     if (!this.checkAccess(task, lba, blocks, true, true)) return HANDLED;
-    // WSNZ = 1 (VPD B0h): 0 blocks is not "to the end"; and no more than MAXIMUM WRITE SAME LENGTH.
-    if (blocks === 0 || blocks > MAX_WRITE_SAME_BLOCKS) return this.invalidField(task, lengthByte, 7);
+    // WSNZ = 0 (VPD B0h): 0 blocks means from LBA to the last one; never more than MAXIMUM WRITE
+    // SAME LENGTH (SBC-4 §5.49).
+    const n = blocks === 0 ? this.blocks - lba : blocks;
+    if (n > MAX_WRITE_SAME_BLOCKS) return this.invalidField(task, lengthByte, 7);
+    if (n === 0) return this.good(task, 0); // 0 blocks at LBA = capacity: nothing to write
     if (task.data.length < this.blockSize) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
     this.async_(task);
     // With UNMAP and a zero pattern the RAM store deallocates; with any other pattern it writes
     // (SBC-3 §5.43: the result must read back as the pattern either way).
-    this.store.writeSame(
-      task,
-      lba * this.blockSize,
-      this.blockSize,
-      blocks,
-      !this.writeCacheEnabled,
-      this.ioDone,
-    );
+    this.store.writeSame(task, lba * this.blockSize, this.blockSize, n, !this.writeCacheEnabled, this.ioDone);
     return HANDLED;
+  }
+
+  /**
+   * ORWRITE(16) (SBC-4 §5.9): the OR of the data-out and the blocks on the medium is written back,
+   * as one uninterrupted read-modify-write (the store serialises it). ORPROTECT ≠ 0 is refused as
+   * for WRITE (no protection information); 0 blocks is not an error.
+   */
+  private orWrite(task: ScsiTask, lba: number, blocks: number): Handled {
+    if (!this.checkAccess(task, lba, blocks, true, true)) return HANDLED;
+    const bytes = blocks * this.blockSize;
+    if (task.data.length < bytes) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
+    if (bytes === 0) return this.good(task, 0);
+    const durable = (task.cdb[1]! & 0x08) !== 0 || !this.writeCacheEnabled;
+    this.async_(task);
+    this.store.orWrite(task, lba * this.blockSize, bytes, durable, this.ioDone);
+    return HANDLED;
+  }
+
+  /**
+   * PRE-FETCH(10/16) (SBC-4 §5.11/§5.12): the disk has no read cache of its own to fill (a RAM
+   * store is its medium; a file's page cache is the host's), so the cache "does not have
+   * sufficient capacity" and, the range being valid, the command ends GOOD — never CONDITION MET.
+   * IMMED and GROUP NUMBER change nothing. The range is checked as for READ.
+   */
+  private prefetch(task: ScsiTask, lba: number, blocks: number): Handled {
+    if (lba + blocks > this.blocks || lba > this.blocks) return this.check(task, LBA_OUT_OF_RANGE);
+    return this.good(task, 0);
   }
 
   private compareAndWrite(task: ScsiTask): Handled {
@@ -597,7 +633,8 @@ export class Disk extends SpcDevice {
     for (let i = 0; i < max && at < this.blocks; i++) {
       const pos = at * this.blockSize;
       const limit = Math.min((this.blocks - at) * this.blockSize, 0xffffffff * this.blockSize);
-      const run = this.store.mappingRun(pos, limit);
+      // A fully provisioned disk has every LBA mapped (SBC-4 §4.7.2), whatever its store tracks.
+      const run = this.thin ? this.store.mappingRun(pos, limit) : limit;
       const count = Math.max(1, Math.floor(Math.abs(run) / this.blockSize));
       b.fill(0, n, n + 16);
       put64(b, n, at);
