@@ -149,7 +149,7 @@ async function run(): Promise<void> {
   // I_T nexuses at the device, so libiscsi's two-initiator tests (reservations) meet two
   // initiators the device can tell apart (and a returning initiator a third while its old
   // session is still being torn down).
-  writeFileSync(conf, "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\nshareable = yes\n");
+  writeFileSync(conf, "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\nthin = yes\nshareable = yes\n");
   writeFileSync(vm, `name = "vm1"\nvscsi = [ '0:0:0:0,0:0:0:0', '0:0:0:0,1:0:0:0', '0:0:0:0,2:0:0:0' ]\n`);
   const out: string[] = [];
   const host = await startUp(["--config", conf, "--socket", socket], {
