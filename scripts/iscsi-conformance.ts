@@ -3,13 +3,15 @@
  * that exports it with `iscsi-target`, and `iscsi-test-cu -d -t ALL` against the export
  * (CompareAndWrite in a process of its own: libiscsi 1.19's InvalidDataOutSize leaves a PDU hook
  * behind, fixed in 1.20). With --tgtd, the same runs straight at a tgtd on 127.0.0.1 for the
- * baseline. Prints pass/fail/skip per suite, then every failure and skip by name.
+ * baseline. With --media a tape drive and a medium changer are exported too (LUNs 1 and 2) and the
+ * device-independent suites run against each. Prints pass/fail/skip per suite, then every failure
+ * and skip by name.
  *
- *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--only <family.suite> [--verbose]] [--md <file>] [--raw <dir>]
+ *   npx tsx scripts/iscsi-conformance.ts [--tgtd] [--media] [--only <family.suite> [--verbose]] [--md <file>] [--raw <dir>]
  *   npx tsx scripts/iscsi-conformance.ts --from-raw <dir> [--md <file>]   (tabulate kept logs)
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../src/cli/main.js";
@@ -68,6 +70,29 @@ export function parseCu(out: string): Outcome[] {
   }
   return res;
 }
+
+/**
+ * The iscsi-test-cu suites that apply to any SCSI device (SPC-4 commands and the iSCSI layer
+ * under TEST UNIT READY); the rest test SBC commands, which a tape drive or a changer does not
+ * have.
+ */
+const DEVICE_INDEPENDENT_SUITES = [
+  "Inquiry",
+  "Mandatory",
+  "ModeSense6",
+  "NoMedia",
+  "PrinReadKeys",
+  "PrinReportCapabilities",
+  "PrinServiceactionRange",
+  "ProutClear",
+  "ProutPreempt",
+  "ProutRegister",
+  "ProutReserve",
+  "ReportSupportedOpcodes",
+  "Reserve6",
+  "TestUnitReady",
+  "iSCSIcmdsn",
+];
 
 async function runAll(
   url: string,
@@ -149,8 +174,22 @@ async function run(): Promise<void> {
   // I_T nexuses at the device, so libiscsi's two-initiator tests (reservations) meet two
   // initiators the device can tell apart (and a returning initiator a third while its old
   // session is still being torn down).
-  writeFileSync(conf, "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\nthin = yes\nshareable = yes\n");
-  writeFileSync(vm, `name = "vm1"\nvscsi = [ '0:0:0:0,0:0:0:0', '0:0:0:0,1:0:0:0', '0:0:0:0,2:0:0:0' ]\n`);
+  // With --media a tape drive (a cartridge loaded) and a medium changer join it, the same way:
+  // LUN 1 and LUN 2 of the export.
+  const media = argv.includes("--media");
+  let hostConf = "[disk 0:0:0:0]\nmodel = CONFORMANCE\nsize = 64M\nthin = yes\nshareable = yes\n";
+  const pdevs = ["0:0:0:0"];
+  if (media) {
+    hostConf +=
+      `\n[tape 0:0:1:0]\ncartridges = ${join(dir, "tapes")}\nload = C00001L6\ncapacity = 256M\nshareable = yes\n` +
+      `\n[tape 0:0:2:0]\n\n[changer 0:0:2:1]\ncartridges = ${join(dir, "tapes")}\nslots = 4\n` +
+      `drives = 0:0:2:0\nbarcodes = C00002L6, C00003L6\ncapacity = 256M\nshareable = yes\n`;
+    pdevs.push("0:0:1:0", "0:0:2:1");
+    mkdirSync(join(dir, "tapes"));
+  }
+  writeFileSync(conf, hostConf);
+  const vscsi = [0, 1, 2].flatMap((h) => pdevs.map((p, i) => `'${p},${h}:0:${i}:0'`));
+  writeFileSync(vm, `name = "vm1"\nvscsi = [ ${vscsi.join(", ")} ]\n`);
   const out: string[] = [];
   const host = await startUp(["--config", conf, "--socket", socket], {
     env: { ...process.env, PVSCSI_STATE_DIR: join(dir, "state") },
@@ -171,6 +210,36 @@ async function run(): Promise<void> {
         rows,
       ),
     );
+    if (media) {
+      for (const [lun, what] of [
+        [1, "tape drive"],
+        [2, "medium changer"],
+      ] as const) {
+        const url = `iscsi://${portal}/${iqn}/${lun}`;
+        const mrows: Outcome[] = [];
+        const logs: string[] = [];
+        for (const suite of DEVICE_INDEPENDENT_SUITES) {
+          // One URL: libiscsi's multipath wants SBC devices; its two-initiator tests then clone
+          // the session (a second login, as initiator name 2).
+          const log = await testCu(["-d", "-t", `ALL.${suite}`, url]);
+          logs.push(log);
+          mrows.push(...parseCu(log));
+        }
+        if (raw) writeFileSync(join(raw, `ring-lun${lun}.log`), logs.join("\n"));
+        if (mrows.length === 0) {
+          // libiscsi 1.19's iscsi-test-cu reads the LU's size with READ CAPACITY(10) before any
+          // suite and gives up when that fails — which it does on every SSC and SMC device.
+          const why = /READCAPACITY10[^\n]*/.exec(logs.join("\n"))?.[0] ?? "no test ran";
+          out.push(
+            `### through the PV ring: ${what} (LUN ${lun})`,
+            "",
+            `iscsi-test-cu did not start: ${why}`,
+            "",
+          );
+        } else
+          out.push(table(`through the PV ring: ${what} (LUN ${lun}), the suites that are not SBC's`, mrows));
+      }
+    }
   } finally {
     await host.stop();
   }
