@@ -49,8 +49,12 @@ export interface DiskOptions {
 export const MAX_COMPARE_AND_WRITE_BLOCKS = 128;
 /** MAXIMUM WRITE SAME LENGTH in blocks. */
 export const MAX_WRITE_SAME_BLOCKS = 0x10000;
-/** MAXIMUM UNMAP LBA COUNT. */
-export const MAX_UNMAP_BLOCKS = 0x400000;
+/**
+ * MAXIMUM UNMAP LBA COUNT: 1 Mi blocks (512 MiB of 512-byte blocks) per UNMAP — the largest that
+ * libiscsi's conformance suite calls sane (`test_inquiry_block_limits`: ≤ 1024 × 1024); Linux
+ * splits larger discards.
+ */
+export const MAX_UNMAP_BLOCKS = 0x100000;
 /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT. */
 export const MAX_UNMAP_DESCRIPTORS = 255;
 
