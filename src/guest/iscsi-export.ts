@@ -14,6 +14,7 @@ import {
   type TargetResult,
   TMF_ABORT_TASK,
   TMF_LOGICAL_UNIT_RESET,
+  TMF_TARGET_COLD_RESET,
   TMF_TARGET_WARM_RESET,
   type TmfRequest,
 } from "../iscsi/target.js";
@@ -592,11 +593,15 @@ export class IscsiExport {
         req.respond(ok ? 0 : 255);
         return;
       }
-      if (req.fn === TMF_TARGET_WARM_RESET) {
+      if (req.fn === TMF_TARGET_WARM_RESET || req.fn === TMF_TARGET_COLD_RESET) {
         let ok = true;
         for (const { lun } of this.luns) ok = (await resetLun(lun)) && ok;
         await settle();
         req.respond(ok ? 0 : 255);
+        // TARGET COLD RESET: "in addition to TARGET WARM RESET, the target MUST terminate all of
+        // its TCP connections to all initiators" (RFC 7143 §11.5.1) — after the response, which
+        // `end` flushes. Each session's end is a nexus loss (see nexusLoss).
+        if (ok && req.fn === TMF_TARGET_COLD_RESET) for (const s of this.sockets) s.end();
         return;
       }
       // ABORT TASK SET / CLEAR TASK SET: this session's tasks on the LUN.

@@ -9,6 +9,7 @@ import {
   type InitiatorResult,
   IscsiInitiatorSession,
 } from "../../src/iscsi/initiator.js";
+import { TMF_TARGET_COLD_RESET } from "../../src/iscsi/target.js";
 import type { Initiator } from "../../src/scsi/device.js";
 import { Disk } from "../../src/targets/sbc/disk.js";
 
@@ -46,7 +47,7 @@ function path(d: Disk, hostNo: number): GuestScsiDevice {
     hostNo,
     maxTransfer: 1 << 20,
     execute: exec,
-    reset: async () => true,
+    reset: async () => (await d.lunReset(initiator)) === "complete",
   };
   return {
     host,
@@ -67,6 +68,7 @@ function path(d: Disk, hostNo: number): GuestScsiDevice {
 
 interface Session {
   readonly socket: Socket;
+  readonly session: IscsiInitiatorSession;
   run(cmd: InitiatorCommand): Promise<InitiatorResult>;
 }
 
@@ -94,7 +96,7 @@ async function login(port: number, name: string): Promise<Session> {
     const r = await run({ lun: 0, cdb: [0, 0, 0, 0, 0, 0] });
     if (r.status !== 2) break;
   }
-  return { socket, run };
+  return { socket, session, run };
 }
 
 const RESERVE6 = [0x16, 0, 0, 0, 0, 0];
@@ -156,6 +158,25 @@ describe("the iSCSI export over several guest paths to one LU", () => {
     expect((await again.run(READ10)).status).toBe(0);
     again.socket.destroy();
     s2.socket.destroy();
+  });
+
+  it("TARGET COLD RESET resets every LU, answers, then ends every session (RFC 7143 §11.5.1)", async () => {
+    const d = disk("F", "3000000000000f06");
+    exp = new IscsiExport([[path(d, 0), path(d, 1)]], "paths", { iqn: IQN, port: 0 });
+    await exp.listen();
+    const s1 = await login(exp.port, "iqn.2026-12.test:one");
+    const s2 = await login(exp.port, "iqn.2026-12.test:two");
+    expect((await s1.run({ lun: 0, cdb: RESERVE6 })).status).toBe(0);
+    const closed = Promise.all([once(s1.socket, "close"), once(s2.socket, "close")]);
+    const response = await new Promise<number | null>((resolve) => {
+      s1.session.taskManagement(TMF_TARGET_COLD_RESET, 0, 0, (r) => resolve(r));
+    });
+    expect(response).toBe(0);
+    await closed;
+    // The LU reset (and then the sessions' end) released the RESERVE(6): a new session reserves.
+    const s3 = await login(exp.port, "iqn.2026-12.test:three");
+    expect((await s3.run({ lun: 0, cdb: RESERVE6 })).status).toBe(0);
+    s3.socket.destroy();
   });
 
   it("sessions beyond the paths share one (and its nexus): the release waits for the last", async () => {
