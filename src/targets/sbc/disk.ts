@@ -305,6 +305,18 @@ export class Disk extends SpcDevice {
     rw(0x90, "PRE-FETCH(16)", u16(0x90, 0x02), prefetchFlags, (t) =>
       this.prefetch(t, be64(t.cdb, 2), be32(t.cdb, 10)),
     );
+    // READ DEFECT DATA reads no user data, but SPC-4 Table 63 lets it conflict as READ does.
+    const defectFlags = CMD_DATA_IN | CMD_NEEDS_READY | CMD_PR_READ;
+    rw(0x37, "READ DEFECT DATA(10)", usage(0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0x07), defectFlags, (t) =>
+      this.readDefectData(t, false),
+    );
+    rw(
+      0xb7,
+      "READ DEFECT DATA(12)",
+      usage(0xb7, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07),
+      defectFlags,
+      (t) => this.readDefectData(t, true),
+    );
     rw(
       0x89,
       "COMPARE AND WRITE",
@@ -522,6 +534,28 @@ export class Disk extends SpcDevice {
   private prefetch(task: ScsiTask, lba: number, blocks: number): Handled {
     if (lba + blocks > this.blocks || lba > this.blocks) return this.check(task, LBA_OUT_OF_RANGE);
     return this.good(task, 0);
+  }
+
+  /**
+   * READ DEFECT DATA(10/12) (SBC-4 §5.20, §5.21). Memory and image files have no grown or
+   * primary defects: the lists asked for (REQ_PLIST, REQ_GLIST) are valid and empty, in the
+   * format asked for (an empty list is the same in every format); reserved formats are refused.
+   */
+  private readDefectData(task: ScsiTask, twelve: boolean): Handled {
+    const cdb = task.cdb;
+    const at = twelve ? 1 : 2;
+    const format = cdb[at]! & 0x07;
+    if (format === 1 || format === 2 || format === 7) return this.invalidField(task, at, 2);
+    const b = this.scratch;
+    const flags = (cdb[at]! & 0x18) | format; // PLISTV, GLISTV as requested
+    if (twelve) {
+      b.fill(0, 0, 8);
+      b[1] = flags; // GENERATION CODE 0 (lists never change), DEFECT LIST LENGTH 0
+      return this.sendData(task, b, 8, be32(cdb, 6));
+    }
+    b.fill(0, 0, 4);
+    b[1] = flags;
+    return this.sendData(task, b, 4, be16(cdb, 7));
   }
 
   private compareAndWrite(task: ScsiTask): Handled {

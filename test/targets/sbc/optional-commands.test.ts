@@ -124,3 +124,25 @@ describe("WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 (WSNZ = 0)", () => {
     expect(execSync(d, cdb10(0x41, 8, 0), { dataOut: pat }).status).toBe(SAM_STAT_GOOD);
   });
 });
+
+describe("READ DEFECT DATA(10/12) (SBC-4 §5.20, §5.21)", () => {
+  it("the lists asked for are valid and empty, in the format asked for", () => {
+    const d = ready();
+    // REQ_PLIST | REQ_GLIST, long block format (011b).
+    const t10 = execSync(d, [0x37, 0, 0x18 | 3, 0, 0, 0, 0, 0, 32, 0], { dataIn: 32 });
+    expect(t10.status).toBe(SAM_STAT_GOOD);
+    expect(hex(t10.bytes)).toBe("001b0000");
+    const t12 = execSync(d, [0xb7, 0x08 | 5, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], { dataIn: 32 });
+    expect(hex(t12.bytes)).toBe("000d000000000000");
+    expect(hex(execSync(d, [0x37, 0, 0, 0, 0, 0, 0, 0, 32, 0], { dataIn: 32 }).bytes)).toBe("00000000");
+  });
+
+  it("reserved list formats → 05/24/00; the allocation length cuts the header", () => {
+    const d = ready();
+    expect(execSync(d, [0x37, 0, 0x01, 0, 0, 0, 0, 0, 32, 0], { dataIn: 32 }).senseString).toBe("05/24/00");
+    expect(execSync(d, [0xb7, 0x07, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], { dataIn: 32 }).senseString).toBe(
+      "05/24/00",
+    );
+    expect(execSync(d, [0x37, 0, 0x18, 0, 0, 0, 0, 0, 2, 0], { dataIn: 2 }).bytes).toHaveLength(2);
+  });
+});
