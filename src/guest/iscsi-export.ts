@@ -465,12 +465,10 @@ export class IscsiExport {
       data = data.slice();
       const blocks = Math.floor(max / (this.blockSizes.get(cmd.lun) ?? 512));
       const cur = ((data[8]! << 24) | (data[9]! << 16) | (data[10]! << 8) | data[11]!) >>> 0;
-      if (cur === 0 || cur > blocks) {
-        data[8] = blocks >>> 24;
-        data[9] = (blocks >>> 16) & 0xff;
-        data[10] = (blocks >>> 8) & 0xff;
-        data[11] = blocks & 0xff;
-      }
+      if (cur === 0 || cur > blocks) setField(data, 8, 4, blocks);
+      // MAXIMUM ATOMIC TRANSFER LENGTH may not exceed MAXIMUM TRANSFER LENGTH (SBC-4 §6.6.4),
+      // and an atomic write is never split.
+      if (data.length >= 48 && getField(data, 44, 4) > blocks) setField(data, 44, 4, blocks);
     }
     const moved = fit.dataOut ? fit.dataOut.length - Math.min(r.residual, fit.dataOut.length) : 0;
     return {

@@ -47,6 +47,12 @@ export interface DiskOptions {
 
 /** VPD B0h limits (SBC-3 §6.5.3), chosen so no command can keep the event loop busy for long. */
 export const MAX_COMPARE_AND_WRITE_BLOCKS = 128;
+/**
+ * MAXIMUM ATOMIC TRANSFER LENGTH in blocks (SBC-4 §4.29), offered only by stores that complete
+ * inside the call (RAM): their write is one uninterrupted copy, so no command — and no crash,
+ * which loses a RAM disk whole — sees part of it.
+ */
+export const MAX_ATOMIC_BLOCKS = 2048;
 /** MAXIMUM WRITE SAME LENGTH in blocks. */
 export const MAX_WRITE_SAME_BLOCKS = 0x10000;
 /**
@@ -151,6 +157,11 @@ export class Disk extends SpcDevice {
     return (this.caching.current[2]! & 0x04) !== 0;
   }
 
+  /** WRITE ATOMIC(16) is offered (see {@link MAX_ATOMIC_BLOCKS}). */
+  private get atomic(): boolean {
+    return this.store.sync;
+  }
+
   private get writeProtected(): boolean {
     return this.readOnly || this.softwareWriteProtect;
   }
@@ -232,6 +243,8 @@ export class Disk extends SpcDevice {
         put32(b, 28, this.store.tracksMapping ? Math.max(1, (1 << 20) / this.blockSize) : 1);
       }
       put64(b, 36, MAX_WRITE_SAME_BLOCKS);
+      // Atomic writes: no alignment or granularity constraint, no atomic boundaries.
+      if (this.atomic) put32(b, 44, MAX_ATOMIC_BLOCKS);
       return 64;
     }
     if (page === 0xb1) {
@@ -317,6 +330,15 @@ export class Disk extends SpcDevice {
       defectFlags,
       (t) => this.readDefectData(t, true),
     );
+    if (this.atomic) {
+      rw(
+        0x9c,
+        "WRITE ATOMIC(16)",
+        usage(0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x07),
+        RW_PR_WRITE,
+        (t) => this.writeAtomic(t),
+      );
+    }
     rw(
       0x89,
       "COMPARE AND WRITE",
@@ -556,6 +578,19 @@ export class Disk extends SpcDevice {
     b.fill(0, 0, 4);
     b[1] = flags;
     return this.sendData(task, b, 4, be16(cdb, 7));
+  }
+
+  /**
+   * WRITE ATOMIC(16) (SBC-4 §5.48): a WRITE(16) of at most {@link MAX_ATOMIC_BLOCKS} blocks that
+   * the store applies in one step. The disk reports MAXIMUM ATOMIC BOUNDARY SIZE 0, so a non-zero
+   * ATOMIC BOUNDARY is refused (05/24/00), as is a longer transfer.
+   */
+  private writeAtomic(task: ScsiTask): Handled {
+    const cdb = task.cdb;
+    if (be16(cdb, 10) !== 0) return this.invalidField(task, 10, 7);
+    const blocks = be16(cdb, 12);
+    if (blocks > MAX_ATOMIC_BLOCKS) return this.invalidField(task, 12, 7);
+    return this.write(task, be64(cdb, 2), blocks);
   }
 
   private compareAndWrite(task: ScsiTask): Handled {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SAM_STAT_GOOD } from "../../../src/scsi/device.js";
-import { Disk, MAX_WRITE_SAME_BLOCKS } from "../../../src/targets/sbc/disk.js";
+import { Disk, MAX_ATOMIC_BLOCKS, MAX_WRITE_SAME_BLOCKS } from "../../../src/targets/sbc/disk.js";
 import { DISK_INFO, hex, ramDisk } from "../_support/devices.js";
 import { cdb10, cdb16, clearUas, exec, execSync } from "../_support/task.js";
 
@@ -144,5 +144,51 @@ describe("READ DEFECT DATA(10/12) (SBC-4 §5.20, §5.21)", () => {
       "05/24/00",
     );
     expect(execSync(d, [0x37, 0, 0x18, 0, 0, 0, 0, 0, 2, 0], { dataIn: 2 }).bytes).toHaveLength(2);
+  });
+});
+
+describe("WRITE ATOMIC(16) (SBC-4 §5.48)", () => {
+  const atomic = (lba: number, blocks: number, b1 = 0) => {
+    const c = cdb16(0x9c, lba, 0, b1);
+    c[12] = blocks >>> 8;
+    c[13] = blocks & 0xff;
+    return c;
+  };
+
+  it("a RAM disk offers it (VPD B0h MAXIMUM ATOMIC TRANSFER LENGTH) and writes the blocks", () => {
+    const d = ready();
+    const b0 = execSync(d, [0x12, 1, 0xb0, 0, 64, 0], { dataIn: 64 }).bytes;
+    expect(hex(b0.subarray(44, 64))).toBe(
+      `${MAX_ATOMIC_BLOCKS.toString(16).padStart(8, "0")}${"0".repeat(32)}`,
+    );
+    expect(execSync(d, atomic(5, 2, 0x08), { dataOut: fill(1024, 0x3c) }).status).toBe(SAM_STAT_GOOD);
+    expect(execSync(d, cdb10(0x28, 5, 2), { dataIn: 1024 }).bytes).toEqual(fill(1024, 0x3c));
+    expect(execSync(d, atomic(0, 0)).status).toBe(SAM_STAT_GOOD);
+  });
+
+  it("refuses an atomic boundary, too many blocks, WRPROTECT, and the range beyond the end", () => {
+    const d = ready(4096);
+    const bounded = atomic(0, 1);
+    bounded[11] = 1;
+    expect(execSync(d, bounded, { dataOut: fill(512, 1) }).senseString).toBe("05/24/00");
+    const big = MAX_ATOMIC_BLOCKS + 1;
+    expect(execSync(d, atomic(0, big), { dataOut: fill(big * 512, 1) }).senseString).toBe("05/24/00");
+    expect(execSync(d, atomic(0, 1, 0x20), { dataOut: fill(512, 1) }).senseString).toBe("05/24/00");
+    expect(execSync(d, atomic(4095, 2), { dataOut: fill(1024, 1) }).senseString).toBe("05/21/00");
+    expect(execSync(d, atomic(2 ** 63, 0)).senseString).toBe("05/21/00");
+  });
+
+  it("a file-backed disk does not offer it (a crash could tear a file write): 05/20/00, B0h says 0", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pvscsi-atomic-"));
+    try {
+      const d = await Disk.file(DISK_INFO, join(dir, "d.img"), { size: 1 << 20, create: true });
+      clearUas(d);
+      expect((await exec(d, atomic(0, 1), { dataOut: fill(512, 1) })).senseString).toBe("05/20/00");
+      const b0 = (await exec(d, [0x12, 1, 0xb0, 0, 64, 0], { dataIn: 64 })).bytes;
+      expect(hex(b0.subarray(44, 48))).toBe("00000000");
+      await d.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
