@@ -55,6 +55,9 @@ interface PathState {
   prevented: boolean;
 }
 
+/** Initiator names whose last path per LUN the export remembers. */
+const MAX_REMEMBERED_INITIATORS = 1024;
+
 /** RESERVE(6), RELEASE(6), PREVENT ALLOW MEDIUM REMOVAL. */
 const OP_RESERVE6 = 0x16;
 const OP_RELEASE6 = 0x17;
@@ -243,8 +246,8 @@ export class IscsiExport {
 
   /** Stop listening and drop every session. */
   async close(): Promise<void> {
+    // Each socket's "close" ends its session as any lost connection does (nexusLoss included).
     for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((r) => server.close(() => r()));
@@ -278,8 +281,11 @@ export class IscsiExport {
     const uas = new Map<number, Uint8Array[]>();
     for (const { lun } of this.luns) uas.set(lun, [fixedSense(6, 0x29, 0)]);
     this.unitAttentions.set(conn, uas);
+    let ended = false;
     const gone = () => {
-      if (!this.sockets.delete(socket)) return;
+      if (ended) return;
+      ended = true;
+      this.sockets.delete(socket);
       this.unitAttentions.delete(conn);
       conn.closed();
       this.nexusLoss(conn);
@@ -332,6 +338,11 @@ export class IscsiExport {
     if (!names) {
       names = new Map();
       this.lastPath.set(name, names);
+      // Remembered for the most recent initiator names only: a peer cycling through names
+      // must not grow this without bound.
+      if (this.lastPath.size > MAX_REMEMBERED_INITIATORS) {
+        this.lastPath.delete(this.lastPath.keys().next().value!);
+      }
     }
     names.set(lun, path);
     return path;
