@@ -133,6 +133,29 @@ function table(title: string, rows: Outcome[]): string {
   return lines.join("\n");
 }
 
+/** Pass/fail/skip per suite, through the ring beside tgtd. */
+function sideBySide(ring: Outcome[], tgtd: Outcome[]): string {
+  const count = (rows: Outcome[], suite: string, k: Outcome["result"]) =>
+    rows.filter((r) => r.suite === suite && r.result === k).length;
+  const lines = [
+    "### through the ring beside tgtd",
+    "",
+    "| Suite | Ring pass | Ring fail | Ring skip | tgtd pass | tgtd fail | tgtd skip |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  const kinds = ["pass", "fail", "skip"] as const;
+  for (const suite of [...new Set([...ring, ...tgtd].map((r) => r.suite))].sort()) {
+    const cells = [...kinds.map((k) => count(ring, suite, k)), ...kinds.map((k) => count(tgtd, suite, k))];
+    lines.push(`| ${suite} | ${cells.join(" | ")} |`);
+  }
+  const tot = [
+    ...kinds.map((k) => ring.filter((r) => r.result === k).length),
+    ...kinds.map((k) => tgtd.filter((r) => r.result === k).length),
+  ];
+  lines.push(`| **total** | ${tot.map((t) => `**${t}**`).join(" | ")} |`, "");
+  return lines.join("\n");
+}
+
 async function cli(...argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
@@ -153,15 +176,14 @@ async function run(): Promise<void> {
   if (fi >= 0) {
     // Tabulate the logs a --raw run kept, without running anything.
     const from = argv[fi + 1]!;
-    const text = ["ring", "tgtd"]
+    const kept = ["ring", "tgtd"]
       .filter((t) => existsSync(join(from, `${t}.log`)))
-      .map((t) =>
-        table(
-          t === "ring" ? "through the PV ring" : "tgtd directly",
-          parseCu(readFileSync(join(from, `${t}.log`), "utf8")),
-        ),
-      )
-      .join("\n");
+      .map((t) => [t, parseCu(readFileSync(join(from, `${t}.log`), "utf8"))] as const);
+    const tables = kept.map(([t, rows]) =>
+      table(t === "ring" ? "through the PV ring" : "tgtd directly", rows),
+    );
+    if (kept.length === 2) tables.unshift(sideBySide(kept[0]![1], kept[1]![1]));
+    const text = tables.join("\n");
     process.stdout.write(`${text}\n`);
     if (md) writeFileSync(md, text);
     return;
@@ -191,6 +213,7 @@ async function run(): Promise<void> {
   const vscsi = [0, 1, 2].flatMap((h) => pdevs.map((p, i) => `'${p},${h}:0:${i}:0'`));
   writeFileSync(vm, `name = "vm1"\nvscsi = [ ${vscsi.join(", ")} ]\n`);
   const out: string[] = [];
+  let ringRows: Outcome[] = [];
   const host = await startUp(["--config", conf, "--socket", socket], {
     env: { ...process.env, PVSCSI_STATE_DIR: join(dir, "state") },
   });
@@ -204,6 +227,7 @@ async function run(): Promise<void> {
     const portal = /on (\S+)/.exec(t.out)![1]!;
     const started = Date.now();
     const rows = await runAll(`iscsi://${portal}/${iqn}/0`, only, raw, "ring");
+    ringRows = rows;
     out.push(
       table(
         `through the PV ring (guest export of a 64 MiB pvscsi disk), ${((Date.now() - started) / 1000).toFixed(1)} s`,
@@ -255,6 +279,7 @@ async function run(): Promise<void> {
       const started = Date.now();
       const rows = await runAll(`iscsi://127.0.0.1:${tgtd.port}/${tgtd.iqn}/1`, only, raw, "tgtd");
       out.push(table(`tgtd directly (64 MiB LUN), ${((Date.now() - started) / 1000).toFixed(1)} s`, rows));
+      out.unshift(sideBySide(ringRows, rows));
     } finally {
       await tgtd.stop();
     }
