@@ -209,6 +209,11 @@ async function run(): Promise<void> {
     pdevs.push("0:0:1:0", "0:0:2:1");
     mkdirSync(join(dir, "tapes"));
   }
+  // libiscsi's ReadOnly suite needs a write-protected LU (thin, as the main disk, so UNMAP and
+  // WRITE SAME with UNMAP meet the write protection): a small read-only disk, the last LUN.
+  hostConf += "\n[disk 0:0:3:0]\nmodel = READONLY\nsize = 4M\nthin = yes\nread-only = yes\nshareable = yes\n";
+  pdevs.push("0:0:3:0");
+  const readOnlyLun = pdevs.length - 1;
   writeFileSync(conf, hostConf);
   const vscsi = [0, 1, 2].flatMap((h) => pdevs.map((p, i) => `'${p},${h}:0:${i}:0'`));
   writeFileSync(vm, `name = "vm1"\nvscsi = [ ${vscsi.join(", ")} ]\n`);
@@ -226,7 +231,13 @@ async function run(): Promise<void> {
     process.stdout.write(t.out);
     const portal = /on (\S+)/.exec(t.out)![1]!;
     const started = Date.now();
-    const rows = await runAll(`iscsi://${portal}/${iqn}/0`, only, raw, "ring");
+    let rows = await runAll(`iscsi://${portal}/${iqn}/0`, only, raw, "ring");
+    if (!only) {
+      // ReadOnly against the write-protected LUN, in place of its skip on the writable one.
+      const log = await testCu(["-d", "-t", "ALL.ReadOnly", `iscsi://${portal}/${iqn}/${readOnlyLun}`]);
+      if (raw) writeFileSync(join(raw, "ring-readonly.log"), log);
+      rows = [...rows.filter((r) => r.suite !== "ReadOnly"), ...parseCu(log)];
+    }
     ringRows = rows;
     out.push(
       table(
