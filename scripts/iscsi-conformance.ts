@@ -178,7 +178,13 @@ async function run(): Promise<void> {
     const from = argv[fi + 1]!;
     const kept = ["ring", "tgtd"]
       .filter((t) => existsSync(join(from, `${t}.log`)))
-      .map((t) => [t, parseCu(readFileSync(join(from, `${t}.log`), "utf8"))] as const);
+      .map((t) => {
+        let rows = parseCu(readFileSync(join(from, `${t}.log`), "utf8"));
+        const ro = join(from, "ring-readonly.log");
+        if (t === "ring" && existsSync(ro))
+          rows = [...rows.filter((r) => r.suite !== "ReadOnly"), ...parseCu(readFileSync(ro, "utf8"))];
+        return [t, rows] as const;
+      });
     const tables = kept.map(([t, rows]) =>
       table(t === "ring" ? "through the PV ring" : "tgtd directly", rows),
     );
