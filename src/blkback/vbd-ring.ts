@@ -35,8 +35,8 @@ export const BLKBACK_MAX_PERSISTENT_GRANTS = 1056;
 export const BLKBACK_SERVICE_BUDGET = 64;
 /** Unit attentions a request retries before it fails (the SCSI midlayer retries them too). */
 const UA_RETRIES = 3;
-/** MAXIMUM UNMAP LBA COUNT pvscsi's disks report: discards are cut into pieces of at most this. */
-const UNMAP_CHUNK_BLOCKS = 0x400000;
+/** MAXIMUM UNMAP LBA COUNT pvscsi's disks report (`MAX_UNMAP_BLOCKS` in targets/sbc): discards are cut into pieces of at most this. */
+const UNMAP_CHUNK_BLOCKS = 0x100000;
 
 const DMA_TO_DEVICE = 1;
 const DMA_FROM_DEVICE = 2;

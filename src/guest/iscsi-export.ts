@@ -14,6 +14,7 @@ import {
   type TargetResult,
   TMF_ABORT_TASK,
   TMF_LOGICAL_UNIT_RESET,
+  TMF_TARGET_COLD_RESET,
   TMF_TARGET_WARM_RESET,
   type TmfRequest,
 } from "../iscsi/target.js";
@@ -32,11 +33,35 @@ export interface IscsiExportOptions {
   readonly allow?: readonly string[];
 }
 
-/** One exported LUN: the iSCSI LUN number and the guest device behind it. */
+/**
+ * One exported LUN: the iSCSI LUN number and the guest device behind it. A LU the guest reaches
+ * through several vscsi controllers (a shareable pdev given to more than one vhost) has one path
+ * per controller; each is an I_T nexus of its own at scsiback and at the device.
+ */
 export interface ExportedLun {
   readonly lun: number;
+  /** The first path (the LU's name in listings). */
   readonly device: GuestScsiDevice;
+  /** Every guest path to this LU, `device` first. */
+  readonly paths: readonly GuestScsiDevice[];
 }
+
+/** What the export tracks per path: the sessions bound to it and the nexus state they left. */
+interface PathState {
+  readonly sessions: Set<IscsiTargetConnection>;
+  /** A RESERVE(6) taken through this path is held (until RELEASE(6) or the nexus ends). */
+  reserved: boolean;
+  /** PREVENT MEDIUM REMOVAL is in force through this path. */
+  prevented: boolean;
+}
+
+/** Initiator names whose last path per LUN the export remembers. */
+const MAX_REMEMBERED_INITIATORS = 1024;
+
+/** RESERVE(6), RELEASE(6), PREVENT ALLOW MEDIUM REMOVAL. */
+const OP_RESERVE6 = 0x16;
+const OP_RELEASE6 = 0x17;
+const OP_PREVENT_ALLOW = 0x1e;
 
 const EMPTY = new Uint8Array(0);
 
@@ -156,11 +181,32 @@ export class IscsiExport {
   private _address = "";
   private readonly blockSizes = new Map<number, number>();
   private readonly unitAttentions = new Map<IscsiTargetConnection, Map<number, Uint8Array[]>>();
+  private readonly pathStates = new Map<GuestScsiDevice, PathState>();
+  /** Each session's path per LUN, chosen at its first command to the LUN. */
+  private readonly bound = new Map<IscsiTargetConnection, Map<number, GuestScsiDevice>>();
+  /** The path each initiator name last used per LUN, so a returning initiator finds its nexus again. */
+  private readonly lastPath = new Map<string, Map<number, GuestScsiDevice>>();
+  /** Per LUN: what the end of a session still has to undo below, awaited by every later command. */
+  private readonly cleanup = new Map<number, Promise<void>>();
   private _port = 0;
 
-  constructor(devices: readonly GuestScsiDevice[], name: string, options: IscsiExportOptions = {}) {
+  /**
+   * @param devices LUN `i` is `devices[i]`: one guest device, or every guest path to one LU
+   *   (see {@link groupPaths}).
+   */
+  constructor(
+    devices: readonly (GuestScsiDevice | readonly GuestScsiDevice[])[],
+    name: string,
+    options: IscsiExportOptions = {},
+  ) {
     this.iqn = options.iqn ?? `iqn.2026-12.org.pvscsi:${name}`;
-    this.luns = devices.map((device, lun) => ({ lun, device }));
+    this.luns = devices.map((d, lun) => {
+      const paths = Array.isArray(d) ? [...(d as readonly GuestScsiDevice[])] : [d as GuestScsiDevice];
+      if (paths.length === 0) throw new Error(`LUN ${lun} has no path`);
+      for (const p of paths)
+        this.pathStates.set(p, { sessions: new Set(), reserved: false, prevented: false });
+      return { lun, device: paths[0]!, paths };
+    });
     this.options = options;
   }
 
@@ -200,8 +246,8 @@ export class IscsiExport {
 
   /** Stop listening and drop every session. */
   async close(): Promise<void> {
+    // Each socket's "close" ends its session as any lost connection does (nexusLoss included).
     for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((r) => server.close(() => r()));
@@ -224,7 +270,7 @@ export class IscsiExport {
         },
         execute: (cmd) => this.execute(conn, cmd),
         taskManagement: (req) => {
-          void this.tmf(req);
+          void this.tmf(conn, req);
         },
         ...(allow ? { authorize: (name: string) => allow.includes(name) } : {}),
       },
@@ -235,10 +281,14 @@ export class IscsiExport {
     const uas = new Map<number, Uint8Array[]>();
     for (const { lun } of this.luns) uas.set(lun, [fixedSense(6, 0x29, 0)]);
     this.unitAttentions.set(conn, uas);
+    let ended = false;
     const gone = () => {
+      if (ended) return;
+      ended = true;
+      this.sockets.delete(socket);
       this.unitAttentions.delete(conn);
       conn.closed();
-      this.sockets.delete(socket);
+      this.nexusLoss(conn);
     };
     socket.on("close", gone);
     socket.on("error", gone);
@@ -260,13 +310,91 @@ export class IscsiExport {
   }
 
   /**
-   * Every iSCSI session is an I_T nexus of its own to the initiators, but the guest is one
-   * initiator to its devices: a unit attention the guest's device reports through one session
-   * (a LUN reset, changed mode parameters or LUN inventory) is queued for every other session
-   * of the LU too, and each session's pending UAs are reported before its next command runs
-   * (INQUIRY and REPORT LUNS excepted; REQUEST SENSE returns one as its data, SPC-4 §5.15).
+   * The path a session uses to reach LUN `lun`, bound at its first command there: the path the
+   * same initiator used last if no other session holds it (its registrations are that nexus's),
+   * else a path no session holds, else the one with fewest sessions (they then share its nexus).
+   */
+  private pathFor(conn: IscsiTargetConnection, lun: number): GuestScsiDevice {
+    let mine = this.bound.get(conn);
+    const had = mine?.get(lun);
+    if (had) return had;
+    const lu = this.luns[lun]!;
+    const name = conn.initiatorName;
+    const last = this.lastPath.get(name)?.get(lun);
+    const free = (p: GuestScsiDevice) => this.pathStates.get(p)!.sessions.size === 0;
+    let path = last && free(last) ? last : lu.paths.find(free);
+    if (!path) {
+      path = lu.paths[0]!;
+      for (const p of lu.paths)
+        if (this.pathStates.get(p)!.sessions.size < this.pathStates.get(path)!.sessions.size) path = p;
+    }
+    if (!mine) {
+      mine = new Map();
+      this.bound.set(conn, mine);
+    }
+    mine.set(lun, path);
+    this.pathStates.get(path)!.sessions.add(conn);
+    let names = this.lastPath.get(name);
+    if (!names) {
+      names = new Map();
+      this.lastPath.set(name, names);
+      // Remembered for the most recent initiator names only: a peer cycling through names
+      // must not grow this without bound.
+      if (this.lastPath.size > MAX_REMEMBERED_INITIATORS) {
+        this.lastPath.delete(this.lastPath.keys().next().value!);
+      }
+    }
+    names.set(lun, path);
+    return path;
+  }
+
+  /**
+   * A session ended (logout, dropped connection): its I_T nexus is gone (SAM-5 §4.6.2). The
+   * device's nexus is the path's, which outlives one session, so the export undoes below what
+   * the departed initiator left that SPC ends with nexus loss — a RESERVE(6) reservation
+   * (SPC-2 §5.5.1) and PREVENT MEDIUM REMOVAL (SPC-4 §6.13) — once no session is left on the
+   * path. Persistent reservation registrations survive nexus loss (SPC-4 §5.13.2): kept. Later
+   * commands to the LU wait until this is done.
+   */
+  private nexusLoss(conn: IscsiTargetConnection): void {
+    const mine = this.bound.get(conn);
+    this.bound.delete(conn);
+    if (!mine) return;
+    for (const [lun, path] of mine) {
+      const st = this.pathStates.get(path)!;
+      st.sessions.delete(conn);
+      if (st.sessions.size > 0 || (!st.reserved && !st.prevented)) continue;
+      const cdbs: Uint8Array[] = [];
+      if (st.reserved) cdbs.push(Uint8Array.of(OP_RELEASE6, 0, 0, 0, 0, 0));
+      if (st.prevented) cdbs.push(Uint8Array.of(OP_PREVENT_ALLOW, 0, 0, 0, 0, 0));
+      st.reserved = false;
+      st.prevented = false;
+      const before = this.cleanup.get(lun) ?? Promise.resolve();
+      const done = before.then(async () => {
+        for (const cdb of cdbs) {
+          await path.host
+            .execute({ channel: path.channel, id: path.id, lun: path.lun, cdb })
+            .catch(() => undefined);
+        }
+      });
+      this.cleanup.set(lun, done);
+      void done.then(() => {
+        if (this.cleanup.get(lun) === done) this.cleanup.delete(lun);
+      });
+    }
+  }
+
+  /**
+   * Every iSCSI session is an I_T nexus of its own to the initiators; to the device, the nexus
+   * is the session's path (the guest's vhost). A unit attention the device reports through one
+   * session (a LUN reset, changed mode parameters or LUN inventory, a preempted reservation) is
+   * queued for every other session on the same path, and each session's pending UAs are
+   * reported before its next command runs (INQUIRY and REPORT LUNS excepted; REQUEST SENSE
+   * returns one as its data, SPC-4 §5.15).
    */
   private async withUnitAttentions(conn: IscsiTargetConnection, cmd: TargetCommand): Promise<TargetResult> {
+    const pending = this.cleanup.get(cmd.lun);
+    if (pending) await pending;
     const op = cmd.cdb[0]!;
     const mine = this.unitAttentions.get(conn)?.get(cmd.lun);
     if (mine && mine.length > 0 && op !== 0x12 && op !== 0xa0 && this.luns[cmd.lun]) {
@@ -274,7 +402,13 @@ export class IscsiExport {
       if (op === 0x03) return { status: 0, data: ua.subarray(0, Math.min(ua.length, cmd.inLength)) };
       return { status: 2, sense: ua };
     }
-    const r = await this.run(cmd);
+    const path = this.luns[cmd.lun] ? this.pathFor(conn, cmd.lun) : null;
+    const r = await this.run(cmd, path);
+    if (!path) return r;
+    const st = this.pathStates.get(path)!;
+    if (r.status === 0 && op === OP_RESERVE6) st.reserved = true;
+    else if (r.status === 0 && op === OP_RELEASE6) st.reserved = false;
+    else if (r.status === 0 && op === OP_PREVENT_ALLOW) st.prevented = (cmd.cdb[4]! & 0x01) !== 0;
     const sense = r.sense;
     if (
       r.status === 2 &&
@@ -283,9 +417,9 @@ export class IscsiExport {
       (sense[0]! & 0x7f) === 0x70 &&
       (sense[2]! & 0x0f) === 6
     ) {
-      for (const [other, map] of this.unitAttentions) {
+      for (const other of st.sessions) {
         if (other === conn) continue;
-        const q = map.get(cmd.lun);
+        const q = this.unitAttentions.get(other)?.get(cmd.lun);
         if (q && q.length < 8 && !q.some((x) => x[12] === sense[12] && x[13] === sense[13]))
           q.push(sense.slice(0, 18));
       }
@@ -293,12 +427,11 @@ export class IscsiExport {
     return r;
   }
 
-  /** The target-level answers, then the guest's own device through its scsifront. */
-  private async run(cmd: TargetCommand): Promise<TargetResult> {
+  /** The target-level answers, then the guest's own device through its scsifront (`path`). */
+  private async run(cmd: TargetCommand, path: GuestScsiDevice | null): Promise<TargetResult> {
     const op = cmd.cdb[0]!;
     if (op === 0xa0) return this.reportLuns(cmd);
-    const lu = this.luns[cmd.lun];
-    if (!lu) {
+    if (!path) {
       if (op === 0x12) {
         // INQUIRY of an absent LUN: peripheral qualifier 011b, type 1Fh (SPC-4 §6.6.2).
         const inq = new Uint8Array(36);
@@ -310,7 +443,7 @@ export class IscsiExport {
       }
       return { status: 2, sense: fixedSense(5, 0x25, 0) };
     }
-    const dev = lu.device;
+    const dev = path;
     const fit = fitToEdtl(cmd, this.blockSizes.get(cmd.lun) ?? 512);
     if (fit.invalid) return { status: 2, sense: fixedSense(5, 0x0e, 0x03), overflow: fit.overflow };
     if (fit.noop) return { status: 0, overflow: fit.overflow };
@@ -343,12 +476,10 @@ export class IscsiExport {
       data = data.slice();
       const blocks = Math.floor(max / (this.blockSizes.get(cmd.lun) ?? 512));
       const cur = ((data[8]! << 24) | (data[9]! << 16) | (data[10]! << 8) | data[11]!) >>> 0;
-      if (cur === 0 || cur > blocks) {
-        data[8] = blocks >>> 24;
-        data[9] = (blocks >>> 16) & 0xff;
-        data[10] = (blocks >>> 8) & 0xff;
-        data[11] = blocks & 0xff;
-      }
+      if (cur === 0 || cur > blocks) setField(data, 8, 4, blocks);
+      // MAXIMUM ATOMIC TRANSFER LENGTH may not exceed MAXIMUM TRANSFER LENGTH (SBC-4 §6.6.4),
+      // and an atomic write is never split.
+      if (data.length >= 48 && getField(data, 44, 4) > blocks) setField(data, 44, 4, blocks);
     }
     const moved = fit.dataOut ? fit.dataOut.length - Math.min(r.residual, fit.dataOut.length) : 0;
     return {
@@ -443,7 +574,7 @@ export class IscsiExport {
     return { status: 0, data: list.subarray(0, Math.min(alloc, cmd.inLength)) };
   }
 
-  private async tmf(req: TmfRequest): Promise<void> {
+  private async tmf(conn: IscsiTargetConnection, req: TmfRequest): Promise<void> {
     const settle = async () => {
       // The aborted commands' completions are dropped by the connection; wait until the guest has
       // them back, so "complete" means nothing of theirs is still running below.
@@ -455,10 +586,11 @@ export class IscsiExport {
         req.respond(0);
         return;
       }
+      // The reset goes down the session's own path (its nexus at the device).
       const resetLun = async (lun: number): Promise<boolean> => {
-        const lu = this.luns[lun];
-        if (!lu) return false;
-        return lu.device.host.reset(lu.device.channel, lu.device.id, lu.device.lun);
+        if (!this.luns[lun]) return false;
+        const p = this.pathFor(conn, lun);
+        return p.host.reset(p.channel, p.id, p.lun);
       };
       if (req.fn === TMF_LOGICAL_UNIT_RESET) {
         if (!this.luns[req.lun]) {
@@ -470,11 +602,15 @@ export class IscsiExport {
         req.respond(ok ? 0 : 255);
         return;
       }
-      if (req.fn === TMF_TARGET_WARM_RESET) {
+      if (req.fn === TMF_TARGET_WARM_RESET || req.fn === TMF_TARGET_COLD_RESET) {
         let ok = true;
         for (const { lun } of this.luns) ok = (await resetLun(lun)) && ok;
         await settle();
         req.respond(ok ? 0 : 255);
+        // TARGET COLD RESET: "in addition to TARGET WARM RESET, the target MUST terminate all of
+        // its TCP connections to all initiators" (RFC 7143 §11.5.1) — after the response, which
+        // `end` flushes. Each session's end is a nexus loss (see nexusLoss).
+        if (ok && req.fn === TMF_TARGET_COLD_RESET) for (const s of this.sockets) s.end();
         return;
       }
       // ABORT TASK SET / CLEAR TASK SET: this session's tasks on the LUN.
@@ -484,4 +620,53 @@ export class IscsiExport {
       req.respond(255);
     }
   }
+}
+
+/**
+ * The LU's own names from VPD page 83h (SPC-4 §7.8.6): every designator with ASSOCIATION 00b
+ * (the logical unit), as one string; "" when the device gives none.
+ */
+function luDesignators(page: Uint8Array): string {
+  const parts: string[] = [];
+  if (page.length < 4 || page[1] !== 0x83) return "";
+  const end = Math.min(page.length, 4 + ((page[2]! << 8) | page[3]!));
+  for (let at = 4; at + 4 <= end; ) {
+    const len = page[at + 3]!;
+    if (at + 4 + len > end) break;
+    if (((page[at + 1]! >>> 4) & 0x03) === 0) {
+      parts.push(Buffer.from(page.subarray(at, at + 4 + len)).toString("hex"));
+    }
+    at += 4 + len;
+  }
+  return parts.join(".");
+}
+
+/**
+ * Group guest devices that are paths to one logical unit, as dm-multipath does: by the LU's
+ * designators in VPD page 83h (the WWID). A device that reports none, or cannot be asked, is a
+ * LU of its own. Groups keep the order of their first path.
+ */
+export async function groupPaths(devices: readonly GuestScsiDevice[]): Promise<GuestScsiDevice[][]> {
+  const groups = new Map<string, GuestScsiDevice[]>();
+  let anonymous = 0;
+  for (const dev of devices) {
+    let wwid = "";
+    try {
+      const r = await dev.host.execute({
+        channel: dev.channel,
+        id: dev.id,
+        lun: dev.lun,
+        cdb: Uint8Array.of(0x12, 0x01, 0x83, 0x00, 0xff, 0x00),
+        dataInLength: 255,
+      });
+      if (r.host === 0 && r.status === 0) wwid = luDesignators(r.data);
+    } catch {
+      wwid = "";
+    }
+    const key = wwid === "" ? `\0${anonymous++}` : `${dev.type}:${wwid}`;
+    const g = groups.get(key);
+    if (g) g.push(dev);
+    else groups.set(key, [dev]);
+  }
+  return [...groups.values()];
 }

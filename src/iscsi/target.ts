@@ -849,7 +849,10 @@ export class IscsiTargetConnection {
         this.handler.taskManagement({ fn, lun, task: null, aborted, respond });
         return;
       }
-      case TMF_TARGET_WARM_RESET: {
+      case TMF_TARGET_WARM_RESET:
+      case TMF_TARGET_COLD_RESET: {
+        // A cold reset is a warm one whose shell then ends every session of the target once the
+        // response is out (§11.5.1).
         const aborted = abortWhere(() => true);
         this.handler.taskManagement({ fn, lun, task: null, aborted, respond });
         return;

@@ -55,6 +55,10 @@ export class NullStore implements BlockStore {
     else cb(task, 0, 2 * n);
   }
 
+  orWrite(task: ScsiTask, _pos: number, n: number, _durable: boolean, cb: StoreCallback): void {
+    cb(task, 0, n);
+  }
+
   writeSame(
     task: ScsiTask,
     _pos: number,

@@ -4,7 +4,7 @@
  * remote initiator sends is executed by this guest through its scsifront.
  * @module
  */
-import { IscsiExport } from "../iscsi-export.js";
+import { groupPaths, IscsiExport } from "../iscsi-export.js";
 import type { GuestScsi, GuestScsiDevice } from "../midlayer.js";
 import { fail, ok } from "./_common.js";
 import type { CommandResult } from "./command.js";
@@ -18,6 +18,8 @@ export const ISCSI_TARGET_USAGE = {
     "       iscsi-target --stop [<port>]\n" +
     "Start an iSCSI target (RFC 7143) in the guest: LUN i is the i-th <device> (default: every\n" +
     "device lsscsi lists). Every command it receives is issued by the guest through its scsifront.\n" +
+    "Devices with the same VPD 83h identity (one LU on several vscsi controllers) are one LUN with\n" +
+    "a path each; each iSCSI session is bound to its own path, so the device tells sessions apart.\n" +
     "  -p, --port <port>      TCP port (default 3260; 0 picks a free one)\n" +
     "  -a, --address <addr>   listen address (default 127.0.0.1)\n" +
     "  -n, --iqn <iqn>        target name (default iqn.2026-12.org.pvscsi:export)\n" +
@@ -30,9 +32,12 @@ const running = new WeakMap<GuestScsi, IscsiExport[]>();
 
 function describe(e: IscsiExport): string {
   const lines = [`iSCSI target ${e.iqn} on ${e.portal}`, `  URL: iscsi://${e.portal}/${e.iqn}/0`];
-  for (const { lun, device } of e.luns)
+  const hctl = (d: GuestScsiDevice) => `[${d.host.hostNo}:${d.channel}:${d.id}:${d.lun}]`;
+  for (const { lun, device, paths } of e.luns)
     lines.push(
-      `  LUN ${lun}: [${device.host.hostNo}:${device.channel}:${device.id}:${device.lun}] ${device.devNode ?? device.sgNode} ${device.vendor.trim()} ${device.model.trim()}`,
+      `  LUN ${lun}: ${hctl(device)} ${device.devNode ?? device.sgNode} ${device.vendor.trim()} ${device.model.trim()}${
+        paths.length > 1 ? ` (${paths.length} paths: ${paths.map(hctl).join(" ")})` : ""
+      }`,
     );
   return `${lines.join("\n")}\n`;
 }
@@ -84,7 +89,9 @@ export async function iscsiTarget(argv: readonly string[], scsi: GuestScsi): Pro
     return fail(`iscsi-target: ${(e as Error).message}`);
   }
   if (devices.length === 0) return fail("iscsi-target: the guest has no SCSI devices to export");
-  const exp = new IscsiExport(devices, "export", {
+  // Devices that are one LU through several vscsi controllers become one LUN with a path per
+  // controller (each session is bound to one path: its own I_T nexus at the device).
+  const exp = new IscsiExport(await groupPaths(devices), "export", {
     port,
     host,
     ...(iqn ? { iqn } : {}),

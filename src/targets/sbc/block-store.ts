@@ -44,6 +44,11 @@ export interface BlockStore {
    * offset and nothing written).
    */
   compareAndWrite(task: ScsiTask, pos: number, n: number, durable: boolean, cb: StoreCallback): void;
+  /**
+   * ORWRITE (SBC-4 §5.9), atomically with respect to other operations: the bitwise OR of
+   * `task.data[0, n)` and `[pos, pos + n)` is written to `[pos, pos + n)` (value n).
+   */
+  orWrite(task: ScsiTask, pos: number, n: number, durable: boolean, cb: StoreCallback): void;
   /** Write the first `blockSize` bytes of `task.data` to `count` consecutive blocks from `pos`. */
   writeSame(
     task: ScsiTask,

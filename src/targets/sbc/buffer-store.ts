@@ -48,6 +48,10 @@ export class BufferStore implements BlockStore {
     cb(task, WRITE_ERROR, 0);
   }
 
+  orWrite(task: ScsiTask, _p: number, _n: number, _d: boolean, cb: StoreCallback): void {
+    cb(task, WRITE_ERROR, 0);
+  }
+
   writeSame(task: ScsiTask, _p: number, _b: number, _c: number, _d: boolean, cb: StoreCallback): void {
     cb(task, WRITE_ERROR, 0);
   }

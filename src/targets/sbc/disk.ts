@@ -37,7 +37,7 @@ export interface DiskOptions {
   readonly store: BlockStore;
   /** Logical block size: 512 or 4096. */
   readonly blockSize: number;
-  /** Thin provisioned (LBPME): UNMAP, WRITE SAME with UNMAP, GET LBA STATUS. */
+  /** Thin provisioned (LBPME): UNMAP, WRITE SAME with UNMAP; GET LBA STATUS reports deallocated blocks. */
   readonly thin?: boolean;
   /** Write-protected medium (every write → 07/27/00). */
   readonly readOnly?: boolean;
@@ -47,10 +47,20 @@ export interface DiskOptions {
 
 /** VPD B0h limits (SBC-3 §6.5.3), chosen so no command can keep the event loop busy for long. */
 export const MAX_COMPARE_AND_WRITE_BLOCKS = 128;
+/**
+ * MAXIMUM ATOMIC TRANSFER LENGTH in blocks (SBC-4 §4.29), offered only by stores that complete
+ * inside the call (RAM): their write is one uninterrupted copy, so no command — and no crash,
+ * which loses a RAM disk whole — sees part of it.
+ */
+export const MAX_ATOMIC_BLOCKS = 2048;
 /** MAXIMUM WRITE SAME LENGTH in blocks. */
 export const MAX_WRITE_SAME_BLOCKS = 0x10000;
-/** MAXIMUM UNMAP LBA COUNT. */
-export const MAX_UNMAP_BLOCKS = 0x400000;
+/**
+ * MAXIMUM UNMAP LBA COUNT: 1 Mi blocks (512 MiB of 512-byte blocks) per UNMAP — the largest that
+ * libiscsi's conformance suite calls sane (`test_inquiry_block_limits`: ≤ 1024 × 1024); Linux
+ * splits larger discards.
+ */
+export const MAX_UNMAP_BLOCKS = 0x100000;
 /** MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT. */
 export const MAX_UNMAP_DESCRIPTORS = 255;
 
@@ -147,6 +157,11 @@ export class Disk extends SpcDevice {
     return (this.caching.current[2]! & 0x04) !== 0;
   }
 
+  /** WRITE ATOMIC(16) is offered (see {@link MAX_ATOMIC_BLOCKS}). */
+  private get atomic(): boolean {
+    return this.store.sync;
+  }
+
   private get writeProtected(): boolean {
     return this.readOnly || this.softwareWriteProtect;
   }
@@ -217,7 +232,9 @@ export class Disk extends SpcDevice {
       // Block Limits (SBC-3 §6.5.3).
       b.fill(0, 2, 64);
       put16(b, 2, 0x3c);
-      b[4] = 0x01; // WSNZ: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 is refused
+      // WSNZ = 0: WRITE SAME with NUMBER OF LOGICAL BLOCKS 0 writes to the last LBA (SBC-4 §5.49),
+      // refused with 05/24/00 when that is more than MAXIMUM WRITE SAME LENGTH.
+      b[4] = 0x00;
       b[5] = MAX_COMPARE_AND_WRITE_BLOCKS;
       put16(b, 6, 1);
       if (this.thin) {
@@ -226,6 +243,8 @@ export class Disk extends SpcDevice {
         put32(b, 28, this.store.tracksMapping ? Math.max(1, (1 << 20) / this.blockSize) : 1);
       }
       put64(b, 36, MAX_WRITE_SAME_BLOCKS);
+      // Atomic writes: no alignment or granularity constraint, no atomic boundaries.
+      if (this.atomic) put32(b, 44, MAX_ATOMIC_BLOCKS);
       return 64;
     }
     if (page === 0xb1) {
@@ -288,6 +307,38 @@ export class Disk extends SpcDevice {
     rw(0x93, "WRITE SAME(16)", u16(0x93, 0xff), RW_PR_WRITE, (t) =>
       this.writeSame(t, be64(t.cdb, 2), be32(t.cdb, 10), 10),
     );
+    rw(0x8b, "ORWRITE(16)", u16(0x8b, 0xfa), RW_PR_WRITE, (t) =>
+      this.orWrite(t, be64(t.cdb, 2), be32(t.cdb, 10)),
+    );
+    // PRE-FETCH is a read as far as reservations go (SPC-4 Table 62: allowed where READ is).
+    const prefetchFlags = CMD_NEEDS_READY | CMD_PR_READ;
+    rw(0x34, "PRE-FETCH(10)", u10(0x34, 0x02), prefetchFlags, (t) =>
+      this.prefetch(t, be32(t.cdb, 2), be16(t.cdb, 7)),
+    );
+    rw(0x90, "PRE-FETCH(16)", u16(0x90, 0x02), prefetchFlags, (t) =>
+      this.prefetch(t, be64(t.cdb, 2), be32(t.cdb, 10)),
+    );
+    // READ DEFECT DATA reads no user data, but SPC-4 Table 63 lets it conflict as READ does.
+    const defectFlags = CMD_DATA_IN | CMD_NEEDS_READY | CMD_PR_READ;
+    rw(0x37, "READ DEFECT DATA(10)", usage(0x37, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0x07), defectFlags, (t) =>
+      this.readDefectData(t, false),
+    );
+    rw(
+      0xb7,
+      "READ DEFECT DATA(12)",
+      usage(0xb7, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07),
+      defectFlags,
+      (t) => this.readDefectData(t, true),
+    );
+    if (this.atomic) {
+      rw(
+        0x9c,
+        "WRITE ATOMIC(16)",
+        usage(0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x07),
+        RW_PR_WRITE,
+        (t) => this.writeAtomic(t),
+      );
+    }
     rw(
       0x89,
       "COMPARE AND WRITE",
@@ -322,6 +373,14 @@ export class Disk extends SpcDevice {
       CMD_PR_WRITE,
       (t) => this.preventAllow(t),
     );
+    this.define(
+      0x9e,
+      0x12,
+      "GET LBA STATUS",
+      usage(0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07),
+      CMD_DATA_IN | CMD_NEEDS_READY | CMD_PR_READ,
+      (t) => this.getLbaStatus(t),
+    );
     if (this.thin) {
       this.define(
         0x42,
@@ -330,14 +389,6 @@ export class Disk extends SpcDevice {
         usage(0x42, 0x01, 0, 0, 0, 0, 0x1f, 0xff, 0xff, 0x07),
         RW_PR_WRITE,
         (t) => this.unmap(t),
-      );
-      this.define(
-        0x9e,
-        0x12,
-        "GET LBA STATUS",
-        usage(0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0x07),
-        CMD_DATA_IN | CMD_NEEDS_READY | CMD_PR_READ,
-        (t) => this.getLbaStatus(t),
       );
     }
   }
@@ -467,21 +518,79 @@ export class Disk extends SpcDevice {
     const unmap = (b1 & 0x08) !== 0;
     if (unmap && !this.thin) return this.invalidField(task, 1, 3);
     if (!this.checkAccess(task, lba, blocks, true, true)) return HANDLED;
-    // WSNZ = 1 (VPD B0h): 0 blocks is not "to the end"; and no more than MAXIMUM WRITE SAME LENGTH.
-    if (blocks === 0 || blocks > MAX_WRITE_SAME_BLOCKS) return this.invalidField(task, lengthByte, 7);
+    // WSNZ = 0 (VPD B0h): 0 blocks means from LBA to the last one; never more than MAXIMUM WRITE
+    // SAME LENGTH (SBC-4 §5.49).
+    const n = blocks === 0 ? this.blocks - lba : blocks;
+    if (n > MAX_WRITE_SAME_BLOCKS) return this.invalidField(task, lengthByte, 7);
+    if (n === 0) return this.good(task, 0); // 0 blocks at LBA = capacity: nothing to write
     if (task.data.length < this.blockSize) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
     this.async_(task);
     // With UNMAP and a zero pattern the RAM store deallocates; with any other pattern it writes
     // (SBC-3 §5.43: the result must read back as the pattern either way).
-    this.store.writeSame(
-      task,
-      lba * this.blockSize,
-      this.blockSize,
-      blocks,
-      !this.writeCacheEnabled,
-      this.ioDone,
-    );
+    this.store.writeSame(task, lba * this.blockSize, this.blockSize, n, !this.writeCacheEnabled, this.ioDone);
     return HANDLED;
+  }
+
+  /**
+   * ORWRITE(16) (SBC-4 §5.9): the OR of the data-out and the blocks on the medium is written back,
+   * as one uninterrupted read-modify-write (the store serialises it). ORPROTECT ≠ 0 is refused as
+   * for WRITE (no protection information); 0 blocks is not an error.
+   */
+  private orWrite(task: ScsiTask, lba: number, blocks: number): Handled {
+    if (!this.checkAccess(task, lba, blocks, true, true)) return HANDLED;
+    const bytes = blocks * this.blockSize;
+    if (task.data.length < bytes) return this.check(task, INVALID_FIELD_IN_COMMAND_IU);
+    if (bytes === 0) return this.good(task, 0);
+    const durable = (task.cdb[1]! & 0x08) !== 0 || !this.writeCacheEnabled;
+    this.async_(task);
+    this.store.orWrite(task, lba * this.blockSize, bytes, durable, this.ioDone);
+    return HANDLED;
+  }
+
+  /**
+   * PRE-FETCH(10/16) (SBC-4 §5.11/§5.12): the disk has no read cache of its own to fill (a RAM
+   * store is its medium; a file's page cache is the host's), so the cache "does not have
+   * sufficient capacity" and, the range being valid, the command ends GOOD — never CONDITION MET.
+   * IMMED and GROUP NUMBER change nothing. The range is checked as for READ.
+   */
+  private prefetch(task: ScsiTask, lba: number, blocks: number): Handled {
+    if (lba + blocks > this.blocks || lba > this.blocks) return this.check(task, LBA_OUT_OF_RANGE);
+    return this.good(task, 0);
+  }
+
+  /**
+   * READ DEFECT DATA(10/12) (SBC-4 §5.20, §5.21). Memory and image files have no grown or
+   * primary defects: the lists asked for (REQ_PLIST, REQ_GLIST) are valid and empty, in the
+   * format asked for (an empty list is the same in every format); reserved formats are refused.
+   */
+  private readDefectData(task: ScsiTask, twelve: boolean): Handled {
+    const cdb = task.cdb;
+    const at = twelve ? 1 : 2;
+    const format = cdb[at]! & 0x07;
+    if (format === 1 || format === 2 || format === 7) return this.invalidField(task, at, 2);
+    const b = this.scratch;
+    const flags = (cdb[at]! & 0x18) | format; // PLISTV, GLISTV as requested
+    if (twelve) {
+      b.fill(0, 0, 8);
+      b[1] = flags; // GENERATION CODE 0 (lists never change), DEFECT LIST LENGTH 0
+      return this.sendData(task, b, 8, be32(cdb, 6));
+    }
+    b.fill(0, 0, 4);
+    b[1] = flags;
+    return this.sendData(task, b, 4, be16(cdb, 7));
+  }
+
+  /**
+   * WRITE ATOMIC(16) (SBC-4 §5.48): a WRITE(16) of at most {@link MAX_ATOMIC_BLOCKS} blocks that
+   * the store applies in one step. The disk reports MAXIMUM ATOMIC BOUNDARY SIZE 0, so a non-zero
+   * ATOMIC BOUNDARY is refused (05/24/00), as is a longer transfer.
+   */
+  private writeAtomic(task: ScsiTask): Handled {
+    const cdb = task.cdb;
+    if (be16(cdb, 10) !== 0) return this.invalidField(task, 10, 7);
+    const blocks = be16(cdb, 12);
+    if (blocks > MAX_ATOMIC_BLOCKS) return this.invalidField(task, 12, 7);
+    return this.write(task, be64(cdb, 2), blocks);
   }
 
   private compareAndWrite(task: ScsiTask): Handled {
@@ -597,7 +706,8 @@ export class Disk extends SpcDevice {
     for (let i = 0; i < max && at < this.blocks; i++) {
       const pos = at * this.blockSize;
       const limit = Math.min((this.blocks - at) * this.blockSize, 0xffffffff * this.blockSize);
-      const run = this.store.mappingRun(pos, limit);
+      // A fully provisioned disk has every LBA mapped (SBC-4 §4.7.2), whatever its store tracks.
+      const run = this.thin ? this.store.mappingRun(pos, limit) : limit;
       const count = Math.max(1, Math.floor(Math.abs(run) / this.blockSize));
       b.fill(0, n, n + 16);
       put64(b, n, at);

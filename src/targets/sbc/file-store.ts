@@ -32,6 +32,7 @@ type Op =
     }
   | { kind: "compare"; task: ScsiTask; pos: number; n: number; cb: StoreCallback }
   | { kind: "caw"; task: ScsiTask; pos: number; n: number; durable: boolean; cb: StoreCallback }
+  | { kind: "or"; task: ScsiTask; pos: number; n: number; durable: boolean; cb: StoreCallback }
   | {
       kind: "same";
       task: ScsiTask;
@@ -141,6 +142,10 @@ export class FileStore implements BlockStore {
 
   compareAndWrite(task: ScsiTask, pos: number, n: number, durable: boolean, cb: StoreCallback): void {
     this.enqueue({ kind: "caw", task, pos, n, durable, cb });
+  }
+
+  orWrite(task: ScsiTask, pos: number, n: number, durable: boolean, cb: StoreCallback): void {
+    this.enqueue({ kind: "or", task, pos, n, durable, cb });
   }
 
   writeSame(
@@ -261,6 +266,15 @@ export class FileStore implements BlockStore {
         op.task.data.read(op.n, buf, 0, op.n);
         await this.writeAt(fh, op.pos, buf, op.durable);
         return 2 * op.n;
+      }
+      case "or": {
+        // One op at a time in the queue: the read, the OR and the write are one uninterrupted step.
+        const cur = await this.readAt(fh, op.pos, op.n);
+        const buf = new Uint8Array(op.n);
+        op.task.data.read(0, buf, 0, op.n);
+        for (let i = 0; i < op.n; i++) buf[i]! |= cur[i]!;
+        await this.writeAt(fh, op.pos, buf, op.durable);
+        return op.n;
       }
       case "same": {
         const total = op.bs * op.count;

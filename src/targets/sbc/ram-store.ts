@@ -120,6 +120,25 @@ export class RamStore implements BlockStore {
     cb(task, 0, 2 * n);
   }
 
+  orWrite(task: ScsiTask, pos: number, n: number, _durable: boolean, cb: StoreCallback): void {
+    const s = this.stage;
+    for (let done = 0; done < n; ) {
+      const len = Math.min(s.length, n - done);
+      task.data.read(done, s, 0, len);
+      for (let k = 0; k < len; ) {
+        const p = pos + done + k;
+        const i = Math.floor(p / RAM_CHUNK_SIZE);
+        const off = p - i * RAM_CHUNK_SIZE;
+        const run = Math.min(RAM_CHUNK_SIZE - off, len - k);
+        const c = this.chunk(i);
+        for (let j = 0; j < run; j++) c[off + j]! |= s[k + j]!;
+        k += run;
+      }
+      done += len;
+    }
+    cb(task, 0, n);
+  }
+
   writeSame(
     task: ScsiTask,
     pos: number,

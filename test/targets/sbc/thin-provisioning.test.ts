@@ -95,7 +95,7 @@ describe("thin provisioning", () => {
     expect(execSync(thick, unmap(ok), { dataOut: ok }).senseString).toBe("05/20/00");
   });
 
-  it("WRITE SAME(10/16) fills blocks; with UNMAP and zeros it deallocates; bad bits and TL 0 are refused", () => {
+  it("WRITE SAME(10/16) fills blocks; with UNMAP and zeros it deallocates; bad bits are refused, TL 0 runs to the end", () => {
     const d = thin();
     const pat = new Uint8Array(512).fill(0xee);
     expect(execSync(d, [0x41, 0, 0, 0, 0, 10, 0, 0, 3, 0], { dataOut: pat }).status).toBe(SAM_STAT_GOOD);
@@ -104,7 +104,11 @@ describe("thin provisioning", () => {
     const c = cdb16(0x93, 0, BLOCKS_PER_CHUNK, 0x08);
     expect(execSync(d, c, { dataOut: new Uint8Array(512) }).status).toBe(SAM_STAT_GOOD);
     expect((d.store as RamStore).allocatedBytes).toBe(0);
-    expect(execSync(d, [0x41, 0, 0, 0, 0, 0, 0, 0, 0, 0], { dataOut: pat }).senseString).toBe("05/24/00");
+    // WSNZ = 0: TL 0 writes the pattern from the LBA to the last one.
+    expect(execSync(d, [0x41, 0, 0, 0, 0x1f, 0xfe, 0, 0, 0, 0], { dataOut: pat }).status).toBe(SAM_STAT_GOOD);
+    expect(execSync(d, cdb10(0x28, 0x1ffe, 2), { dataIn: 1024 }).bytes).toEqual(
+      new Uint8Array(1024).fill(0xee),
+    );
     expect(execSync(d, [0x41, 0x10, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: pat }).senseString).toBe("05/24/00");
     expect(execSync(d, [0x41, 0x02, 0, 0, 0, 0, 0, 0, 1, 0], { dataOut: pat }).senseString).toBe("05/24/00");
     const thick = ramDisk();

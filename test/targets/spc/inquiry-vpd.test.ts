@@ -61,8 +61,9 @@ describe("INQUIRY", () => {
   it("VPD B0h (block limits), B1h (non-rotating), B2h (thin provisioning)", () => {
     const thin = ramDisk(2048, 512, { thin: true });
     const b0 = execSync(thin, inquiry(true, 0xb0, 64), { dataIn: 64 }).bytes;
-    expect(hex(b0.subarray(0, 8))).toBe("00b0003c01800001");
-    expect(hex(b0.subarray(20, 28))).toBe("00400000000000ff");
+    // WSNZ (byte 4) = 0: WRITE SAME with 0 blocks writes to the last LBA.
+    expect(hex(b0.subarray(0, 8))).toBe("00b0003c00800001");
+    expect(hex(b0.subarray(20, 28))).toBe("00100000000000ff");
     const b1 = execSync(thin, inquiry(true, 0xb1, 64), { dataIn: 64 }).bytes;
     expect(hex(b1.subarray(0, 6))).toBe("00b1003c0001");
     expect(hex(execSync(thin, inquiry(true, 0xb2, 64), { dataIn: 64 }).bytes)).toBe("00b2000400e40200");
