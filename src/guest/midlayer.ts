@@ -1,8 +1,10 @@
 import { linuxDeviceType } from "../scsi/device-type.js";
 import { formatLsscsiLine } from "../scsi/lsscsi-format.js";
-import { DID_OK } from "../scsifront/host-byte.js";
+import { DID_OK, DID_RESET } from "../scsifront/host-byte.js";
 import type { GuestScsiHost, ScsiMidlayer, ScsiRequest, ScsiResult } from "../scsifront/scsi-host.js";
 
+/** The host byte scsifront's resume completes in-flight commands with (the midlayer retries it). */
+export { DID_RESET } from "../scsifront/host-byte.js";
 /** Linux's `enum dma_data_direction`, as a command's `sc_data_direction` carries it. */
 export { DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE } from "../vscsiif/constants.js";
 
@@ -79,6 +81,11 @@ export function sdName(index: number): string {
  * in Linux's order, and listed as `/proc/scsi/scsi` and `lsscsi` print them.
  */
 export class GuestScsi implements ScsiMidlayer {
+  /**
+   * Commands the upper drivers sent again because they completed with DID_RESET — after a
+   * resume, the commands scsifront found in flight (`scsifront_finish_all`). Each retry counts once.
+   */
+  resetRetries = 0;
   private readonly devices: Array<GuestScsiDevice & { indexes: Record<string, number> }> = [];
   private readonly hosts = new Map<number, GuestScsiHost>();
   private readonly pools = {
@@ -187,7 +194,7 @@ export class GuestScsi implements ScsiMidlayer {
 
   /**
    * A command from an upper driver (sd, sr), with the retries Linux's `scsi_io_completion`
-   * applies: a UNIT ATTENTION on a non-removable device (06/29/00 after a reset or a new nexus,
+   * applies: DID_RESET on any device (what scsifront's resume answers for commands in flight); a UNIT ATTENTION on a non-removable device (06/29/00 after a reset or a new nexus,
    * 06/3F/0E after a LUN change, 06/2A/xx) is retried, up to {@link MAX_RETRIES} times; on a
    * removable device it is passed up (the medium may have changed). Tools that speak SCSI
    * directly (sg_inq, mt, mtx) use `host.execute`, which, like SG_IO, retries nothing.
@@ -195,9 +202,20 @@ export class GuestScsi implements ScsiMidlayer {
   async execute(dev: GuestScsiDevice, req: Omit<ScsiRequest, "channel" | "id" | "lun">): Promise<ScsiResult> {
     const full: ScsiRequest = { ...req, channel: dev.channel, id: dev.id, lun: dev.lun };
     let r = await dev.host.execute(full);
-    for (let i = 0; i < MAX_RETRIES && !dev.removable && isUnitAttention(r); i++)
+    for (let i = 0; i < MAX_RETRIES && this.retryable(dev, r); i++) {
+      if (r.host === DID_RESET) this.resetRetries++;
       r = await dev.host.execute(full);
+    }
     return r;
+  }
+
+  /**
+   * Whether `scsi_io_completion_action` retries this result: DID_RESET always (a bus reset, or
+   * scsifront's resume: "Just retry the command and see what happens"), a unit attention on a
+   * non-removable device. The caller bounds the retries by {@link MAX_RETRIES}.
+   */
+  retryable(dev: GuestScsiDevice, r: ScsiResult): boolean {
+    return r.host === DID_RESET || (!dev.removable && isUnitAttention(r));
   }
 
   /** `scsi_remove_device`: forget the device and free its names for reuse. */

@@ -40,7 +40,12 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   private readonly deferred: Array<{ ref: number; frame: number }> = [];
   private readonly queue: SerialQueue;
   private readonly pollMode: boolean;
+  /** {@link resumeStats} of controllers since removed. */
+  private goneResets = 0;
+  private goneResumes = 0;
   private watch: XsWatchHandle | null = null;
+  /** Suspended: the watch's events wait for {@link resume} (a suspended guest's xenbus handles none). */
+  private suspended = false;
 
   constructor(options: ScsifrontDriverOptions<M>) {
     this.scsi = options.midlayer;
@@ -87,6 +92,42 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   async shutdown(): Promise<void> {
     await this.queue.idle();
     await Promise.all([...this.devices.values()].map((d) => d.close()));
+  }
+
+  /**
+   * The guest is suspended (save, migration; Linux `xenbus_dev_suspend` for each device): every
+   * controller pauses — new commands get HOST_BUSY and wait in the midlayer — and no xenstore
+   * change is acted on until {@link resume}. Commands already on a ring stay in flight.
+   */
+  async suspend(): Promise<void> {
+    this.suspended = true;
+    await this.queue.idle();
+    await Promise.all([...this.devices.values()].map((d) => d.suspend()));
+  }
+
+  /**
+   * The guest runs again after a save/restore or migration (Linux `xenbus_dev_resume`): each
+   * controller finishes what was in flight (DID_RESET, retried by the midlayer), gets a new ring
+   * and port and goes Initialised; its backend's Connected re-adds its LUNs. Then the device
+   * directory is looked at again, as re-registered watches fire on resume. Resolves once every
+   * controller is Initialised on its new ring (not yet Connected: see {@link settled}).
+   */
+  async resume(): Promise<void> {
+    if (!this.suspended) return;
+    this.suspended = false;
+    await Promise.all([...this.devices.values()].map((d) => d.resume()));
+    await this.queue.run(() => this.reconcile(this.base));
+  }
+
+  /** What the resumes did: commands completed with DID_RESET, and how many rings were replaced. */
+  get resumeStats(): { readonly resetCompletions: number; readonly resumes: number } {
+    let resetCompletions = 0;
+    let resumes = 0;
+    for (const d of this.devices.values()) {
+      resetCompletions += d.resetCompletions;
+      resumes += d.resumes;
+    }
+    return { resetCompletions: resetCompletions + this.goneResets, resumes: resumes + this.goneResumes };
   }
 
   /** Stop watching for new controllers. */
@@ -170,6 +211,7 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   }
 
   private async reconcile(path: string): Promise<void> {
+    if (this.suspended) return;
     const rel = partsBelow(this.base, path);
     const xs = this.env.xs;
     const ids = new Set<string>();
@@ -189,6 +231,8 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
         // events of its own last writes do not probe it again.
         if (backend === undefined) {
           await existing.release();
+          this.goneResets += existing.resetCompletions;
+          this.goneResumes += existing.resumes;
           this.devices.delete(devid);
         }
         continue;

@@ -178,6 +178,8 @@ export class Frontend {
   private unpushed = 0;
   /** How many requests to write before publishing them without waiting for {@link flush}. */
   private batch = new PublishBatch(VSCSIIF_MAX_REQS);
+  /** Linux `info->pause`: suspended; new commands are refused as HOST_BUSY until the backend reconnects. */
+  private paused = false;
 
   constructor(options: FrontendOptions) {
     this.backendDomid = options.backendDomid;
@@ -193,6 +195,25 @@ export class Frontend {
 
   get state(): FrontendState {
     return this._state;
+  }
+
+  /** Whether the host is paused for a suspend (Linux `info->pause`). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Linux `scsifront_suspend`: no new commands for the backend — {@link submit} answers "busy"
+   * (`SCSI_MLQUEUE_HOST_BUSY`) until {@link unpause}, so the midlayer keeps them queued. Commands
+   * already on the ring stay there: the resume decides their fate ({@link finishAllForResume}).
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** The backend is Connected again after a resume (Linux clears `info->pause`): commands flow. */
+  unpause(): void {
+    this.paused = false;
   }
 
   /** The frontend's private half of the ring, for inspectors (`pvscsi ui`); null when not connected. */
@@ -250,7 +271,7 @@ export class Frontend {
   submit(cmd: FrontCommand, patch?: (req: VscsiifRequest) => void): SubmitResult {
     const front = this.front;
     if (this._state === "error") return "error";
-    if (front === null || this._state !== "connected") return "busy";
+    if (front === null || this._state !== "connected" || this.paused) return "busy";
     if (front.full() || this.freeBits === 0) return "busy";
     const rqid = 31 - Math.clz32(this.freeBits & -this.freeBits);
     const shadow = this.shadows[rqid]!;
@@ -339,6 +360,14 @@ export class Frontend {
    * complete its command, then re-arm `rsp_event`. Returns the number of responses handled.
    */
   service(): number {
+    // Suspended: the guest's vcpu is not running; what the backend answers meanwhile stays on
+    // the ring for the resume to drain (`scsifront_finish_all`).
+    if (this.paused) return 0;
+    return this.drain();
+  }
+
+  /** Take every response on the ring (the body of {@link service}, also the resume's drain). */
+  private drain(): number {
     const front = this.front;
     if (front === null || this._state !== "connected") return 0;
     let handled = 0;
@@ -388,7 +417,7 @@ export class Frontend {
    * Returns how many commands were completed with DID_RESET. Nothing in flight survives.
    */
   finishAllForResume(): number {
-    if (this._state === "connected") this.service();
+    if (this._state === "connected") this.drain();
     let reset = 0;
     for (let rqid = 0; rqid < VSCSIIF_MAX_REQS && this._state !== "error"; rqid++) {
       if ((this.freeBits & (1 << rqid)) !== 0) continue;

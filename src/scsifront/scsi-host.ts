@@ -343,6 +343,23 @@ export class GuestScsiHost {
     return this.memory;
   }
 
+  /**
+   * Put a command that completed with DID_RESET back on the queue, as the midlayer's
+   * `ACTION_RETRY` does (`__scsi_queue_insert`): it keeps its pages and its callback, waits
+   * behind the commands already waiting, and is submitted when the ring takes commands again
+   * (after a resume, once the backend is Connected).
+   */
+  requeue(cmd: FrontCommand): void {
+    this.waiting.push(cmd);
+    this.pump();
+  }
+
+  /** The host was unblocked (a resume finished): submit what waited, and publish it. */
+  kick(): void {
+    this.pump();
+    this.frontend.flush();
+  }
+
   /** Fail everything waiting (the host went away or into the error state). */
   failWaiting(): void {
     for (const cmd of this.waiting.splice(0)) {
