@@ -9,8 +9,9 @@ import { SerialQueue } from "../xenbus/serial-queue.js";
 import { XenbusState, xenbusStateName } from "../xenbus/state.js";
 import { watchState } from "../xenbus/wait-state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
-import { Frontend } from "./frontend.js";
+import { FrontCommand, Frontend } from "./frontend.js";
 import type { GrantAccess, GuestMemory } from "./ports.js";
+import type { SavedController } from "./saved-state.js";
 import { GuestScsiHost, type ScsiMidlayer } from "./scsi-host.js";
 
 const debug = createDebug("pvscsi:scsifront");
@@ -25,6 +26,8 @@ export interface FrontendEnv {
   readonly scsi: ScsiMidlayer;
   /** A free SCSI host number (`scsiN`); given back with `releaseHostNo`. */
   takeHostNo(): number;
+  /** Mark host number `n` used (a resumed kernel's controller keeps its `scsiN`). */
+  reserveHostNo(n: number): void;
   releaseHostNo(n: number): void;
   /** The host's event fired: run its handler after dispatch (or at once in poll mode). */
   schedule(host: GuestScsiHost): void;
@@ -96,28 +99,8 @@ export class FrontendDevice {
       }
       this.backendDomid = beId;
 
-      const memory: GuestMemory = {
-        bytes: ctx.memory,
-        allocFrame: () => ctx.frames.alloc(),
-        allocFrames: (n) => ctx.frames.allocContiguous(n),
-        freeFrame: (f) => ctx.frames.free(f),
-      };
-      // The grant and notify ports follow the device's current backend and port, which a
-      // resume changes (a new event channel; on another host, perhaps another backend domain).
-      const grants: GrantAccess = {
-        grantAccess: (f, readonly) => ctx.grants.grantAccess(this.backendDomid, f, readonly),
-        endAccess: (r) => ctx.grants.endAccess(r),
-      };
-      const frontend = new Frontend({
-        backendDomid: beId,
-        memory,
-        grants,
-        notifier: { notify: () => ctx.evtchn.send(this.port) },
-        // A polling guest never re-arms rsp_event, so the backend sends it no events.
-        polling: this.env.pollMode,
-      });
       this.hostNo = this.env.takeHostNo();
-      const host = new GuestScsiHost(this.hostNo, frontend, memory);
+      const host = this.makeHost(this.hostNo);
       if (!(await this.initRing(host))) {
         this.env.releaseHostNo(this.hostNo);
         this.hostNo = -1;
@@ -127,6 +110,98 @@ export class FrontendDevice {
       this.env.scsi.addHost(host);
       await this.talkToBackend();
     });
+  }
+
+  /** The guest's SCSI host for this controller, over a new (not yet connected) ring core. */
+  private makeHost(hostNo: number): GuestScsiHost {
+    const ctx = this.env.ctx;
+    const memory: GuestMemory = {
+      bytes: ctx.memory,
+      allocFrame: () => ctx.frames.alloc(),
+      allocFrames: (n) => ctx.frames.allocContiguous(n),
+      freeFrame: (f) => ctx.frames.free(f),
+    };
+    // The grant and notify ports follow the device's current backend and port, which a
+    // resume changes (a new event channel; on another host, perhaps another backend domain).
+    const grants: GrantAccess = {
+      grantAccess: (f, readonly) => ctx.grants.grantAccess(this.backendDomid, f, readonly),
+      endAccess: (r) => ctx.grants.endAccess(r),
+    };
+    const frontend = new Frontend({
+      backendDomid: this.backendDomid,
+      memory,
+      grants,
+      notifier: { notify: () => ctx.evtchn.send(this.port) },
+      // A polling guest never re-arms rsp_event, so the backend sends it no events.
+      polling: this.env.pollMode,
+    });
+    return new GuestScsiHost(hostNo, frontend, memory);
+  }
+
+  /**
+   * This suspended controller as data ({@link SavedController}), for a kernel saved to resume
+   * elsewhere; null when it has no host (never connected, or failed).
+   */
+  snapshot(): SavedController | null {
+    const host = this.host;
+    if (!this.suspended || host === null || host.frontend.state !== "connected") return null;
+    return {
+      devid: this.devid,
+      hostNo: host.hostNo,
+      ringFrame: this.ringFrame,
+      frontend: host.frontend.saveInFlight(),
+      waiting: host.saveWaiting(),
+    };
+  }
+
+  /**
+   * A controller of a resumed kernel, as {@link snapshot} saved it, suspended: its SCSI host
+   * (same number) on the old ring page from the memory image, its commands holding their rqids
+   * again and its waiting ones queued, each adopted by the midlayer. {@link resume} then does
+   * the rest, as after any suspend. The old ring's grant and port are not carried (a new domain
+   * never had them): the resume frees only the page.
+   */
+  static restored(env: FrontendEnv, dir: string, saved: SavedController, devid: number): FrontendDevice {
+    const dev = new FrontendDevice(env, devid, dir);
+    env.reserveHostNo(saved.hostNo);
+    dev.hostNo = saved.hostNo;
+    const host = dev.makeHost(saved.hostNo);
+    const ctx = env.ctx;
+    const sring = new SharedRing(
+      ctx.memory.buffer,
+      ctx.memory.byteOffset + saved.ringFrame * 4096,
+      4096,
+      VSCSIIF_ENTRY_SIZE,
+    );
+    sring.traceDomid = ctx.domid;
+    sring.traceDevid = devid;
+    const commands = saved.frontend.inFlight.map((c) => FrontCommand.fromSaved(c));
+    host.frontend.restoreInFlight(sring, saved.frontend, commands);
+    dev.ringFrame = saved.ringFrame;
+    dev.host = host;
+    dev.suspended = true;
+    dev.state = XenbusState.Connected;
+    env.scsi.addHost(host);
+    for (const c of commands) dev.adopt(host, c);
+    for (const w of saved.waiting) {
+      const c = FrontCommand.fromSaved(w);
+      dev.adopt(host, c);
+      host.requeue(c);
+    }
+    return dev;
+  }
+
+  /** Give a restored command to the midlayer (or, without one that adopts, free its pages when done). */
+  private adopt(host: GuestScsiHost, cmd: FrontCommand): void {
+    const scsi = this.env.scsi;
+    if (scsi.adopt) {
+      scsi.adopt(host, cmd);
+      return;
+    }
+    cmd.onComplete = (c) => {
+      if (host.frontend.state !== "error")
+        for (let i = 0; i < c.frameCount; i++) host.guestMemory.freeFrame(c.frames[i]!);
+    };
   }
 
   /**
@@ -186,6 +261,9 @@ export class FrontendDevice {
     if (this.ringRef >= 0) {
       if (ctx.grants.endAccess(this.ringRef)) ctx.frames.free(this.ringFrame);
       else this.env.deferEndAccess(this.ringRef, this.ringFrame);
+    } else if (this.ringFrame >= 0) {
+      // A resumed kernel's old ring page: its grant stayed with the old domain.
+      ctx.frames.free(this.ringFrame);
     }
     this.port = 0;
     this.ringRef = -1;
@@ -218,6 +296,22 @@ export class FrontendDevice {
       if (this.removed || this.suspended) return;
       this.suspended = true;
       this.host?.frontend.pause();
+    });
+  }
+
+  /**
+   * The suspend was cancelled (Linux: a cancelled `xen_suspend` resumes devices on their old
+   * rings): unpause and carry on with the same ring and backend; what the backend answered
+   * meanwhile is taken now.
+   */
+  thaw(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.removed || !this.suspended) return;
+      this.suspended = false;
+      const host = this.host;
+      if (host === null) return;
+      host.frontend.unpause();
+      host.onEvent();
     });
   }
 

@@ -43,6 +43,11 @@ export interface MigrationReport {
   readonly downtimeMs: number;
   readonly totalMs: number;
   readonly devices: ReadonlyArray<{ vdev: string; pdevname: string; from: string; to: string }>;
+  /**
+   * The guest's kernel on the target, once resumed: commands its scsifront found in flight and
+   * completed with DID_RESET, and how many its midlayer sent again (null: a kernel booted afresh).
+   */
+  readonly resumed: { readonly resetCompletions: number; readonly resetRetries: number } | null;
 }
 
 /** Send `frames` (indexes into `mem`) to the target, in chunks that fit a control line. */
@@ -106,6 +111,7 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
     let stopT = 0;
     let image: Uint8Array | undefined;
     let sourceGone = false;
+    let suspended = false;
     try {
       for (let r = 0; r < MAX_PRECOPY_ROUNDS; r++) {
         const dirty = dirtyFrames(mem, sent);
@@ -115,7 +121,9 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
       }
       // Stop-and-copy: quiesce and capture the guest, send what changed since the last round.
       stopT = performance.now();
-      image = (await captureGuest(ctx, g, false)).image;
+      const captured = await captureGuest(ctx, g, false);
+      image = captured.image;
+      suspended = captured.suspended;
       const last = dirtyFrames(mem, sent);
       await sendFrames(target, session, sent, last);
       for (let o = 0; o < image.length; o += GUEST_FILE_CHUNK) {
@@ -123,11 +131,12 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
         await controlRequest(target, "migrate.image", { session, offset: o, data: part });
       }
       // Point of no return: the source lets go of the guest before the target builds it.
-      await host.teardownGuest(g.handle.domid);
+      await host.teardownGuest(g.handle.domid, suspended);
       sourceGone = true;
       const r = (await controlRequest(target, "migrate.commit", { session })) as {
         domid: number;
         devices: MigrationReport["devices"];
+        resumed: MigrationReport["resumed"];
       };
       const end = performance.now();
       return {
@@ -139,10 +148,13 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
         downtimeMs: end - stopT,
         totalMs: end - t0,
         devices: r.devices,
+        resumed: r.resumed ?? null,
       };
     } catch (e) {
       const why = (e as Error).message;
       await controlRequest(target, "migrate.abort", { session }).catch(() => undefined);
+      // Before the point of no return the suspend is cancelled: the guest carries on here.
+      if (!sourceGone && suspended) await g.kernel.api.thaw().catch(() => undefined);
       if (!sourceGone)
         throw new PvscsiError(
           "ESTATE",
@@ -252,7 +264,15 @@ export class MigrationReceiver {
     const image = readSaveImage(new Uint8Array(Buffer.concat(s.image)), "migration image");
     if (image.meta.name !== s.meta.name)
       throw new PvscsiError("EINVALARG", "migration image is not the domain prepared");
-    return this.host.locked(() => this.host.restoreImage(image, s.memory));
+    return this.host.locked(async () => {
+      const r = await this.host.restoreImage(image, s.memory);
+      let resumed: MigrationReport["resumed"] = null;
+      if (image.kernel !== null) {
+        const st = await this.host.resumeStats(r.domid);
+        resumed = { resetCompletions: st.resetCompletions, resetRetries: st.resetRetries };
+      }
+      return { ...r, resumed };
+    });
   }
 
   /** Forget a session. */

@@ -223,6 +223,10 @@ export const xlCommand: Command = {
         io.out(
           `migrated ${r.name} to ${r.target} (domid ${r.domid} there): memory rounds ${r.rounds.join(", ")} + ${r.stopAndCopyFrames} frames at stop; downtime ${r.downtimeMs.toFixed(1)} ms, total ${r.totalMs.toFixed(1)} ms\n`,
         );
+        if (r.resumed !== null)
+          io.out(
+            `  kernel resumed on the target: ${r.resumed.resetCompletions} request(s) in flight completed with DID_RESET; requests retried after DID_RESET: ${r.resumed.resetRetries}\n`,
+          );
         return EXIT_OK;
       }
       default:
