@@ -259,9 +259,17 @@ export class GuestScsi implements ScsiMidlayer {
   adopt(host: GuestScsiHost, cmd: FrontCommand): void {
     let retries = 0;
     cmd.onComplete = (c) => {
-      if (c.host === DID_RESET && c.act === VSCSIIF_ACT_SCSI_CDB && retries < MAX_RETRIES) {
+      const dev = this.find(host.hostNo, c.channel, c.id, c.lun);
+      const r = { host: c.host, status: c.status, sense: c.sense.subarray(0, c.senseLength) };
+      // The retries sd would apply: DID_RESET, and the new nexus's unit attention (06/29/00)
+      // that the first commands on the new backend meet, on a non-removable device.
+      const retry =
+        c.act === VSCSIIF_ACT_SCSI_CDB &&
+        retries < MAX_RETRIES &&
+        (c.host === DID_RESET || (dev !== undefined && !dev.removable && isUnitAttention(r as ScsiResult)));
+      if (retry) {
         retries++;
-        this.resetRetries++;
+        if (c.host === DID_RESET) this.resetRetries++;
         host.requeue(c);
         return;
       }

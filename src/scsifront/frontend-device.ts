@@ -2,6 +2,7 @@ import createDebug from "debug";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import { SharedRing } from "../ring/shared-ring.js";
+import { invalidArgument } from "../xen/errors.js";
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import { deviceFatal, publishState } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
@@ -145,10 +146,14 @@ export class FrontendDevice {
   snapshot(): SavedController | null {
     const host = this.host;
     if (!this.suspended || host === null || host.frontend.state !== "connected") return null;
+    const page = host.frontend.sharedRing!.bytes;
+    let bin = "";
+    for (let i = 0; i < page.length; i++) bin += String.fromCharCode(page[i]!);
     return {
       devid: this.devid,
       hostNo: host.hostNo,
       ringFrame: this.ringFrame,
+      ringPage: btoa(bin),
       frontend: host.frontend.saveInFlight(),
       waiting: host.saveWaiting(),
     };
@@ -175,6 +180,10 @@ export class FrontendDevice {
     );
     sring.traceDomid = ctx.domid;
     sring.traceDevid = devid;
+    const bin = atob(saved.ringPage);
+    if (bin.length !== sring.bytes.length)
+      throw invalidArgument("saved ring page", `${sring.bytes.length} bytes`, bin.length);
+    for (let i = 0; i < bin.length; i++) sring.bytes[i] = bin.charCodeAt(i);
     const commands = saved.frontend.inFlight.map((c) => FrontCommand.fromSaved(c));
     host.frontend.restoreInFlight(sring, saved.frontend, commands);
     dev.ringFrame = saved.ringFrame;

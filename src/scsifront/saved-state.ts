@@ -46,6 +46,13 @@ export interface SavedController {
   readonly hostNo: number;
   /** The old ring page, freed by the resume once drained. */
   readonly ringFrame: number;
+  /**
+   * That page's bytes (base64) at the instant the kernel stopped: the image of it a resume
+   * drains. What the old backend answered after that instant is not in it — as, in Xen, what a
+   * source backend writes after the final copy of the guest's memory never reaches the target —
+   * so those commands are completed with DID_RESET and retried.
+   */
+  readonly ringPage: string;
   readonly frontend: SavedFrontend;
   /** Commands waiting for a ring slot (paused: HOST_BUSY). */
   readonly waiting: readonly SavedCommand[];
