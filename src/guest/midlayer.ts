@@ -114,7 +114,9 @@ export class GuestScsi implements ScsiMidlayer {
    * resume, the commands scsifront found in flight (`scsifront_finish_all`). Each retry counts once.
    */
   resetRetries = 0;
-  /** Commands carried over by a resume whose issuer stayed behind ({@link adopt}), completed. */
+  /** Commands a resumed kernel carried over whose issuer stayed behind ({@link adopt}). */
+  carried = 0;
+  /** Of those, how many completed. */
   carriedCompletions = 0;
   /** Of those, how many did not end GOOD. */
   carriedFailures = 0;
@@ -258,6 +260,7 @@ export class GuestScsi implements ScsiMidlayer {
    */
   adopt(host: GuestScsiHost, cmd: FrontCommand): void {
     let retries = 0;
+    this.carried++;
     cmd.onComplete = (c) => {
       const dev = this.find(host.hostNo, c.channel, c.id, c.lun);
       const r = { host: c.host, status: c.status, sense: c.sense.subarray(0, c.senseLength) };

@@ -201,6 +201,7 @@ export class GuestKernel implements GuestKernelApi {
       resumes: s.resumes,
       resetCompletions: s.resetCompletions,
       resetRetries: scsi.resetRetries,
+      carried: scsi.carried,
       carriedCompletions: scsi.carriedCompletions,
       carriedFailures: scsi.carriedFailures,
     };

@@ -76,7 +76,9 @@ export interface GuestResumeStats {
   readonly resetCompletions: number;
   /** Commands the midlayer sent again because they completed with DID_RESET. */
   readonly resetRetries: number;
-  /** Commands carried over whose issuer stayed behind, completed (and how many not GOOD). */
+  /** Commands a resume carried over (in flight or waiting) whose issuer stayed behind. */
+  readonly carried: number;
+  /** Of those, how many completed (and how many not GOOD). */
   readonly carriedCompletions: number;
   readonly carriedFailures: number;
 }

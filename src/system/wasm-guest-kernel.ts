@@ -148,7 +148,14 @@ export class WasmGuestKernel implements GuestKernelApi {
   async resume(): Promise<void> {}
 
   async resumeStats(): Promise<GuestResumeStats> {
-    return { resumes: 0, resetCompletions: 0, resetRetries: 0, carriedCompletions: 0, carriedFailures: 0 };
+    return {
+      resumes: 0,
+      resetCompletions: 0,
+      resetRetries: 0,
+      carried: 0,
+      carriedCompletions: 0,
+      carriedFailures: 0,
+    };
   }
 
   async stop(): Promise<void> {

@@ -47,7 +47,11 @@ export interface MigrationReport {
    * The guest's kernel on the target, once resumed: commands its scsifront found in flight and
    * completed with DID_RESET, and how many its midlayer sent again (null: a kernel booted afresh).
    */
-  readonly resumed: { readonly resetCompletions: number; readonly resetRetries: number } | null;
+  readonly resumed: {
+    readonly carried: number;
+    readonly resetCompletions: number;
+    readonly resetRetries: number;
+  } | null;
 }
 
 /** Send `frames` (indexes into `mem`) to the target, in chunks that fit a control line. */
@@ -269,7 +273,11 @@ export class MigrationReceiver {
       let resumed: MigrationReport["resumed"] = null;
       if (image.kernel !== null) {
         const st = await this.host.resumeStats(r.domid);
-        resumed = { resetCompletions: st.resetCompletions, resetRetries: st.resetRetries };
+        resumed = {
+          carried: st.carried,
+          resetCompletions: st.resetCompletions,
+          resetRetries: st.resetRetries,
+        };
       }
       return { ...r, resumed };
     });

@@ -225,7 +225,7 @@ export const xlCommand: Command = {
         );
         if (r.resumed !== null)
           io.out(
-            `  kernel resumed on the target: ${r.resumed.resetCompletions} request(s) in flight completed with DID_RESET; requests retried after DID_RESET: ${r.resumed.resetRetries}\n`,
+            `  kernel resumed on the target: ${r.resumed.carried} request(s) carried over, ${r.resumed.resetCompletions} completed with DID_RESET; requests retried after DID_RESET: ${r.resumed.resetRetries}\n`,
           );
         return EXIT_OK;
       }
