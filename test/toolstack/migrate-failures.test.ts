@@ -68,6 +68,18 @@ describe("xl migrate failures", () => {
     expect((await a.guestCommand("g", ["lsscsi"])).stdout).toMatch(/\[0:0:0:0\]\s+disk/);
   }, 60_000);
 
+  it("a failure after the guest was suspended cancels the suspend: it runs on, on the source", async () => {
+    failOp = "migrate.image";
+    await expect(migrateOut(a, "g", sock)).rejects.toThrow(
+      /migration of g to .* failed: injected failure of migrate\.image; g keeps running on this host/,
+    );
+    expect(names(b)).not.toContain("g");
+    // Thawed on its old ring: its I/O goes on.
+    const w = await a.guestCommand("g", ["dd", "if=pattern:6", "of=/dev/sda", "bs=4k", "count=2"]);
+    expect(w.exitCode).toBe(0);
+    expect((await a.resumeStats(a.resolveDomain("g").handle.domid)).resumes).toBe(0);
+  }, 60_000);
+
   it("a failure of the target after the source let go restores the guest on the source", async () => {
     await a.guestCommand("g", ["dd", "if=pattern:5", "of=/dev/sda", "bs=64k", "count=4"]);
     failOp = "migrate.commit";
