@@ -8,6 +8,7 @@ import {
   waitConnected,
   writeController,
 } from "../../src/toolstack/vscsi-nodes.js";
+import { DomainView } from "../../src/xen/domain-view.js";
 import { XenbusNode } from "../../src/xenbus/paths.js";
 import { TestDisk } from "../_support/test-disk.js";
 
@@ -188,6 +189,96 @@ describe("scsifront suspend/resume onto a new backend (the same kernel kept)", (
     const report = sys.destroyGuest(fe);
     expect(report).toMatchObject({ mappedGrants: [], heldMappings: [], liveGrants: [], boundPorts: [] });
     assertCleanedUp(report);
+    await sys.shutdown();
+  }, 60_000);
+
+  it("a kernel saved and resumed in a new domain: its writes in flight are reset, retried and land; names kept", async () => {
+    const disk = new TestDisk(4096);
+    const sys = await LocalSystem.start({
+      devices: (pdev) => (pdev === "test:0" ? { device: disk, physLun: 0 } : undefined),
+    });
+    const xs = sys.toolstack;
+    const devs = [
+      { id: 0, pdev: "test:0", pdevname: "test:0", vdev: { host: 0, channel: 0, target: 0, lun: 0 } },
+    ];
+    const src = await sys.createGuest("saved");
+    const c1 = {
+      backendDomid: 0,
+      frontendDomid: src.handle.domid,
+      devid: 0,
+      idx: 0,
+      featureHost: false,
+      devs,
+    };
+    await sys.run(writeController(xs, c1));
+    await sys.run(waitConnected(xs, controllerPaths(c1).backend, [0]));
+    const sda = src.frontend.scsi.resolve("/dev/sda");
+    const first = await sys.run(
+      src.frontend.scsi.execute(sda, { cdb: rw10(0x2a, 0, BLOCKS), dataOut: payload(0, 2) }),
+    );
+    expect([first.host, first.status]).toEqual([0, 0]);
+    const names = src.frontend.scsi.lsscsi(true);
+
+    // Six writes held by the device when the kernel stops; the kernel is written down.
+    disk.hold = true;
+    for (let i = 1; i < 7; i++)
+      void src.frontend.scsi.execute(sda, { cdb: rw10(0x2a, i * BLOCKS, BLOCKS), dataOut: payload(i, 2) });
+    await sys.settle();
+    expect(disk.held).toHaveLength(6);
+    await sys.run(src.frontend.suspend());
+    const state = { scsifront: src.frontend.snapshot(), devices: src.frontend.scsi.saveDevices() };
+    expect(state.scsifront.controllers[0]!.frontend.inFlight.map((c) => c.rqid)).toHaveLength(6);
+    const memory = new Uint8Array(src.handle.memory).slice();
+    const v = new DomainView(src.handle);
+    const frameBitmap = v.kernel.slice(
+      v.layout.frameBitmap,
+      v.layout.frameBitmap + v.layout.frameBitmapWords,
+    );
+
+    // The source lets go of its devices, as libxl removes a dead domain's; the device's six
+    // held writes are abandoned with it (never released).
+    await sys.run(removeNodes(xs, controllerPaths(c1).backend, "/local/domain/0"));
+    await sys.run(removeNodes(xs, controllerPaths(c1).frontend, `/local/domain/${src.handle.domid}`));
+    await sys.settle();
+    disk.held.length = 0;
+    disk.hold = false;
+    const inquiries = disk.seen.filter((op) => op === 0x12).length;
+
+    // A new domain: the memory image, the frame bitmap, the kernel resumed from its state.
+    const dst = await sys.createGuest("resumed", 4096, undefined, {
+      memory,
+      frameBitmap,
+      from: { state, devids: [[0, 0]] },
+    });
+    const fe = dst.handle.domid;
+    const c2 = { backendDomid: 0, frontendDomid: fe, devid: 0, idx: 0, featureHost: false, devs };
+    await sys.run(writeController(xs, c2));
+    await sys.run(dst.frontend.resume());
+    await sys.run(waitConnected(xs, controllerPaths(c2).backend, [0]));
+    await sys.settle();
+
+    const scsi = dst.frontend.scsi;
+    expect(dst.frontend.resumeStats).toEqual({ resetCompletions: 6, resumes: 1 });
+    expect([scsi.resetRetries, scsi.carried, scsi.carriedCompletions, scsi.carriedFailures]).toEqual([
+      6, 6, 6, 0,
+    ]);
+    // The same kernel: same devices, same names, no INQUIRY; the new ring carried the six only.
+    expect(scsi.lsscsi(true)).toBe(names);
+    expect(disk.seen.filter((op) => op === 0x12).length).toBe(inquiries);
+    const ring = scsi.resolve("/dev/sda").host.frontend.ring!;
+    expect([ring.reqProdPvt, ring.rspCons]).toEqual([6, 6]);
+    for (let i = 0; i < 7; i++) {
+      const got = disk.store.subarray(i * BLOCKS * BLOCK, (i + 1) * BLOCKS * BLOCK);
+      expect(Buffer.from(got).equals(Buffer.from(payload(i, 2))), `write ${i}`).toBe(true);
+    }
+
+    // The resumed domain lets go at teardown: no grant, mapping or port is left.
+    expect(await sys.run(removeController(xs, c2))).toBe(true);
+    await sys.settle();
+    await sys.run(dst.frontend.stop());
+    await sys.run(xs.release(fe));
+    const report = sys.destroyGuest(fe);
+    expect(report).toMatchObject({ mappedGrants: [], heldMappings: [], liveGrants: [], boundPorts: [] });
     await sys.shutdown();
   }, 60_000);
 });
