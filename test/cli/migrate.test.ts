@@ -78,6 +78,10 @@ describe("xl migrate between two pvscsi hosts", () => {
     expect(m.out).toMatch(
       /migrated mover to .*b\.sock \(domid 1 there\): memory rounds [\d, ]+ \+ \d+ frames at stop; downtime [\d.]+ ms, total [\d.]+ ms/,
     );
+    // The kernel was resumed on the target, not booted (idle guest: nothing was in flight).
+    expect(m.out).toMatch(
+      /kernel resumed on the target: 0 request\(s\) carried over, 0 completed with DID_RESET; requests retried after DID_RESET: 0/,
+    );
     expect((await run("xl", "--socket", sockA, "list")).out).not.toContain("mover");
     expect((await run("xl", "--socket", sockB, "list")).out).toMatch(/^mover\s+1\s+16/m);
     const sl = await run("xl", "--socket", sockB, "scsi-list", "mover");
@@ -98,6 +102,9 @@ describe("xl migrate between two pvscsi hosts", () => {
     // And back again: the numbering is re-evaluated each way.
     const back = await run("xl", "--socket", sockB, "migrate", "mover", sockA);
     expect(back.code).toBe(0);
+    // Resumed twice, the guest's devices still have the names the first boot gave them.
+    const ls = await run("guest", "--socket", sockA, "mover", "lsscsi");
+    expect(ls.out).toMatch(/^\[0:0:0:0\]\s+disk.*\/dev\/sda\n\[0:0:4:0\]\s+disk.*\/dev\/sdb\n$/);
     expect(back.out).toContain("vdev 0:0:0:0: /dev/sda was 2:0:0:7 on the source, is 0:0:0:0 on the target");
     expect((await run("xl", "--socket", sockA, "destroy", "mover")).code).toBe(0);
   }, 90_000);
