@@ -55,7 +55,12 @@ export interface MigrationReport {
 }
 
 /** Send `frames` (indexes into `mem`) to the target, in chunks that fit a control line. */
-async function sendFrames(target: string, session: string, mem: Uint8Array, frames: number[]): Promise<void> {
+async function sendFrames(
+  send: (op: string, args: Record<string, unknown>) => Promise<unknown>,
+  session: string,
+  mem: Uint8Array,
+  frames: number[],
+): Promise<void> {
   const per = Math.max(1, Math.floor(GUEST_FILE_CHUNK / PAGE));
   for (let i = 0; i < frames.length; i += per) {
     const batch = frames.slice(i, i + per);
@@ -63,7 +68,7 @@ async function sendFrames(target: string, session: string, mem: Uint8Array, fram
     batch.forEach((f, k) => {
       buf.set(mem.subarray(f * PAGE, (f + 1) * PAGE), k * PAGE);
     });
-    await controlRequest(target, "migrate.memory", { session, frames: batch, data: buf.toString("base64") });
+    await send("migrate.memory", { session, frames: batch, data: buf.toString("base64") });
   }
 }
 
@@ -83,8 +88,16 @@ function dirtyFrames(mem: Uint8Array, sent: Uint8Array): number[] {
 }
 
 /** The source side of `xl migrate`. */
-export async function migrateOut(host: Host, domain: string, target: string): Promise<MigrationReport> {
+export async function migrateOut(
+  host: Host,
+  domain: string,
+  target: string,
+  token?: string,
+): Promise<MigrationReport> {
   const t0 = performance.now();
+  // A TCP target (a migration listener) wants its token with every request.
+  const toTarget = (op: string, args: Record<string, unknown>) =>
+    controlRequest(target, op, token !== undefined ? { ...args, token } : args);
   return host.locked(async () => {
     const ctx = host.saveRestoreContext();
     const g = host.resolveDomain(domain);
@@ -101,8 +114,7 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
     };
     let session: string;
     try {
-      session = ((await controlRequest(target, "migrate.prepare", { meta: preview })) as { session: string })
-        .session;
+      session = ((await toTarget("migrate.prepare", { meta: preview })) as { session: string }).session;
     } catch (e) {
       throw new PvscsiError(
         "ESTATE",
@@ -119,7 +131,7 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
     try {
       for (let r = 0; r < MAX_PRECOPY_ROUNDS; r++) {
         const dirty = dirtyFrames(mem, sent);
-        await sendFrames(target, session, sent, dirty);
+        await sendFrames(toTarget, session, sent, dirty);
         rounds.push(dirty.length);
         if (dirty.length <= FEW_DIRTY) break;
       }
@@ -129,15 +141,15 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
       image = captured.image;
       suspended = captured.suspended;
       const last = dirtyFrames(mem, sent);
-      await sendFrames(target, session, sent, last);
+      await sendFrames(toTarget, session, sent, last);
       for (let o = 0; o < image.length; o += GUEST_FILE_CHUNK) {
         const part = Buffer.from(image.subarray(o, o + GUEST_FILE_CHUNK)).toString("base64");
-        await controlRequest(target, "migrate.image", { session, offset: o, data: part });
+        await toTarget("migrate.image", { session, offset: o, data: part });
       }
       // Point of no return: the source lets go of the guest before the target builds it.
       await host.teardownGuest(g.handle.domid, suspended);
       sourceGone = true;
-      const r = (await controlRequest(target, "migrate.commit", { session })) as {
+      const r = (await toTarget("migrate.commit", { session })) as {
         domid: number;
         devices: MigrationReport["devices"];
         resumed: MigrationReport["resumed"];
@@ -156,7 +168,7 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
       };
     } catch (e) {
       const why = (e as Error).message;
-      await controlRequest(target, "migrate.abort", { session }).catch(() => undefined);
+      await toTarget("migrate.abort", { session }).catch(() => undefined);
       // Before the point of no return the suspend is cancelled: the guest carries on here.
       if (!sourceGone && suspended) await g.kernel.api.thaw().catch(() => undefined);
       if (!sourceGone)
