@@ -142,6 +142,7 @@ export const upCommand: Command = {
         await migrateServer.listen();
       }
     } catch (e) {
+      if (migrateServer !== null) rmSync(tokenFile, { force: true });
       await migrateServer?.close();
       await xsServer.close();
       await server.close();
