@@ -1,11 +1,20 @@
 import { linuxDeviceType } from "../scsi/device-type.js";
 import { formatLsscsiLine } from "../scsi/lsscsi-format.js";
-import { DID_OK } from "../scsifront/host-byte.js";
-import type { GuestScsiHost, ScsiMidlayer, ScsiRequest, ScsiResult } from "../scsifront/scsi-host.js";
+import { DID_OK, DID_RESET } from "../scsifront/host-byte.js";
+import type {
+  FrontCommand,
+  GuestScsiHost,
+  ScsiMidlayer,
+  ScsiRequest,
+  ScsiResult,
+} from "../scsifront/scsi-host.js";
 
+/** The host byte scsifront's resume completes in-flight commands with (the midlayer retries it). */
+export { DID_RESET } from "../scsifront/host-byte.js";
 /** Linux's `enum dma_data_direction`, as a command's `sc_data_direction` carries it. */
 export { DMA_FROM_DEVICE, DMA_NONE, DMA_TO_DEVICE } from "../vscsiif/constants.js";
 
+import { VSCSIIF_ACT_SCSI_CDB } from "../vscsiif/constants.js";
 import { invalidArgument } from "../xen/errors.js";
 
 /*
@@ -48,6 +57,24 @@ export interface GuestScsiDevice {
   readonly sgNode: string;
 }
 
+/** A {@link GuestScsiDevice} as data (a resumed kernel keeps its devices and their names). */
+export interface SavedScsiDevice {
+  readonly hostNo: number;
+  readonly channel: number;
+  readonly id: number;
+  readonly lun: number;
+  readonly type: number;
+  readonly removable: boolean;
+  readonly vendor: string;
+  readonly model: string;
+  readonly rev: string;
+  readonly scsiLevel: number;
+  readonly devNode: string | null;
+  readonly nonRewindNode: string | null;
+  readonly sgNode: string;
+  readonly indexes: Readonly<Record<string, number>>;
+}
+
 /** Lowest free index, as Linux's IDAs hand out sd, sr, st, sch and sg minor numbers. */
 class IndexPool {
   private readonly used = new Set<number>();
@@ -56,6 +83,9 @@ class IndexPool {
     while (this.used.has(i)) i++;
     this.used.add(i);
     return i;
+  }
+  reserve(i: number): void {
+    this.used.add(i);
   }
   give(i: number): void {
     this.used.delete(i);
@@ -79,6 +109,17 @@ export function sdName(index: number): string {
  * in Linux's order, and listed as `/proc/scsi/scsi` and `lsscsi` print them.
  */
 export class GuestScsi implements ScsiMidlayer {
+  /**
+   * Commands the upper drivers sent again because they completed with DID_RESET — after a
+   * resume, the commands scsifront found in flight (`scsifront_finish_all`). Each retry counts once.
+   */
+  resetRetries = 0;
+  /** Commands a resumed kernel carried over whose issuer stayed behind ({@link adopt}). */
+  carried = 0;
+  /** Of those, how many completed. */
+  carriedCompletions = 0;
+  /** Of those, how many did not end GOOD. */
+  carriedFailures = 0;
   private readonly devices: Array<GuestScsiDevice & { indexes: Record<string, number> }> = [];
   private readonly hosts = new Map<number, GuestScsiHost>();
   private readonly pools = {
@@ -187,7 +228,7 @@ export class GuestScsi implements ScsiMidlayer {
 
   /**
    * A command from an upper driver (sd, sr), with the retries Linux's `scsi_io_completion`
-   * applies: a UNIT ATTENTION on a non-removable device (06/29/00 after a reset or a new nexus,
+   * applies: DID_RESET on any device (what scsifront's resume answers for commands in flight); a UNIT ATTENTION on a non-removable device (06/29/00 after a reset or a new nexus,
    * 06/3F/0E after a LUN change, 06/2A/xx) is retried, up to {@link MAX_RETRIES} times; on a
    * removable device it is passed up (the medium may have changed). Tools that speak SCSI
    * directly (sg_inq, mt, mtx) use `host.execute`, which, like SG_IO, retries nothing.
@@ -195,9 +236,93 @@ export class GuestScsi implements ScsiMidlayer {
   async execute(dev: GuestScsiDevice, req: Omit<ScsiRequest, "channel" | "id" | "lun">): Promise<ScsiResult> {
     const full: ScsiRequest = { ...req, channel: dev.channel, id: dev.id, lun: dev.lun };
     let r = await dev.host.execute(full);
-    for (let i = 0; i < MAX_RETRIES && !dev.removable && isUnitAttention(r); i++)
+    for (let i = 0; i < MAX_RETRIES && this.retryable(dev, r); i++) {
+      if (r.host === DID_RESET) this.resetRetries++;
       r = await dev.host.execute(full);
+    }
     return r;
+  }
+
+  /**
+   * Whether `scsi_io_completion_action` retries this result: DID_RESET always (a bus reset, or
+   * scsifront's resume: "Just retry the command and see what happens"), a unit attention on a
+   * non-removable device. The caller bounds the retries by {@link MAX_RETRIES}.
+   */
+  retryable(dev: GuestScsiDevice, r: ScsiResult): boolean {
+    return r.host === DID_RESET || (!dev.removable && isUnitAttention(r));
+  }
+
+  /**
+   * A command a resumed kernel carried over while its issuer did not come along (a guest
+   * command of the source's process): it is retried on DID_RESET like any other — as the
+   * midlayer would for the waiting process — then its pages are given back. Counted in
+   * {@link carriedCompletions}.
+   */
+  adopt(host: GuestScsiHost, cmd: FrontCommand): void {
+    let retries = 0;
+    this.carried++;
+    cmd.onComplete = (c) => {
+      const dev = this.find(host.hostNo, c.channel, c.id, c.lun);
+      const r = { host: c.host, status: c.status, sense: c.sense.subarray(0, c.senseLength) };
+      // The retries sd would apply: DID_RESET, and the new nexus's unit attention (06/29/00)
+      // that the first commands on the new backend meet, on a non-removable device.
+      const retry =
+        c.act === VSCSIIF_ACT_SCSI_CDB &&
+        retries < MAX_RETRIES &&
+        (c.host === DID_RESET || (dev !== undefined && !dev.removable && isUnitAttention(r as ScsiResult)));
+      if (retry) {
+        retries++;
+        if (c.host === DID_RESET) this.resetRetries++;
+        host.requeue(c);
+        return;
+      }
+      this.carriedCompletions++;
+      if (c.host !== DID_OK || c.status !== 0) this.carriedFailures++;
+      if (host.hostError === null)
+        for (let i = 0; i < c.frameCount; i++) host.guestMemory.freeFrame(c.frames[i]!);
+    };
+  }
+
+  /** The devices as data, names included, for a kernel saved to resume elsewhere. */
+  saveDevices(): SavedScsiDevice[] {
+    return this.devices.map((d) => ({
+      hostNo: d.host.hostNo,
+      channel: d.channel,
+      id: d.id,
+      lun: d.lun,
+      type: d.type,
+      removable: d.removable,
+      vendor: d.vendor,
+      model: d.model,
+      rev: d.rev,
+      scsiLevel: d.scsiLevel,
+      devNode: d.devNode,
+      nonRewindNode: d.nonRewindNode,
+      sgNode: d.sgNode,
+      indexes: { ...d.indexes },
+    }));
+  }
+
+  /**
+   * A resumed kernel's devices, as {@link saveDevices} wrote them: the same names on the same
+   * hosts, no INQUIRY (the LUNs are re-added by READD_LUN, not scanned). Devices whose host
+   * did not come back are dropped.
+   */
+  restoreDevices(
+    saved: readonly SavedScsiDevice[],
+    hostOf: (hostNo: number) => GuestScsiHost | undefined,
+  ): void {
+    for (const s of saved) {
+      const host = hostOf(s.hostNo);
+      if (host === undefined || this.find(s.hostNo, s.channel, s.id, s.lun)) continue;
+      for (const [pool, index] of Object.entries(s.indexes)) {
+        const p = this.pools[pool as keyof typeof this.pools];
+        if (p === undefined) continue;
+        p.reserve(index);
+      }
+      const { hostNo: _h, ...rest } = s;
+      this.devices.push({ ...rest, host, indexes: { ...s.indexes } });
+    }
   }
 
   /** `scsi_remove_device`: forget the device and free its names for reuse. */

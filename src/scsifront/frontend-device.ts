@@ -2,6 +2,7 @@ import createDebug from "debug";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
 import type { DomainContext } from "../hypervisor/context.js";
 import { SharedRing } from "../ring/shared-ring.js";
+import { invalidArgument } from "../xen/errors.js";
 import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import { deviceFatal, publishState } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
@@ -9,8 +10,9 @@ import { SerialQueue } from "../xenbus/serial-queue.js";
 import { XenbusState, xenbusStateName } from "../xenbus/state.js";
 import { watchState } from "../xenbus/wait-state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
-import { Frontend } from "./frontend.js";
+import { FrontCommand, Frontend } from "./frontend.js";
 import type { GrantAccess, GuestMemory } from "./ports.js";
+import type { SavedController } from "./saved-state.js";
 import { GuestScsiHost, type ScsiMidlayer } from "./scsi-host.js";
 
 const debug = createDebug("pvscsi:scsifront");
@@ -25,6 +27,8 @@ export interface FrontendEnv {
   readonly scsi: ScsiMidlayer;
   /** A free SCSI host number (`scsiN`); given back with `releaseHostNo`. */
   takeHostNo(): number;
+  /** Mark host number `n` used (a resumed kernel's controller keeps its `scsiN`). */
+  reserveHostNo(n: number): void;
   releaseHostNo(n: number): void;
   /** The host's event fired: run its handler after dispatch (or at once in poll mode). */
   schedule(host: GuestScsiHost): void;
@@ -34,7 +38,7 @@ export interface FrontendEnv {
   deferEndAccess(ref: number, frame: number): void;
 }
 
-type LunOp = "add" | "del";
+type LunOp = "add" | "del" | "readd";
 
 /**
  * One vscsi controller as Linux's xen-scsifront drives it through xenbus (`drivers/scsi/
@@ -63,6 +67,14 @@ export class FrontendDevice {
   private ringRef = -1;
   private port = 0;
   private hostNo = -1;
+  /** Suspended (xenbus suspend): backend state changes are not handled until {@link resume}. */
+  private suspended = false;
+  /** Linux `info->pause` after a resume: the next backend Connected re-adds the LUNs (READD_LUN). */
+  private resuming = false;
+  /** Commands the resumes of this device completed with DID_RESET. */
+  resetCompletions = 0;
+  /** How many times this device was resumed onto a new ring. */
+  resumes = 0;
 
   constructor(env: FrontendEnv, devid: number, dir: string) {
     this.env = env;
@@ -88,70 +100,272 @@ export class FrontendDevice {
       }
       this.backendDomid = beId;
 
-      const frame = ctx.frames.alloc();
-      if (frame < 0) {
-        await this.fatal("no memory for the ring page");
-        return;
-      }
-      ctx.page(frame).fill(0);
-      const ref = ctx.grants.grantAccess(beId, frame, false);
-      if (ref < 0) {
-        ctx.frames.free(frame);
-        await this.fatal("no grant reference for the ring page");
-        return;
-      }
-      const port = ctx.evtchn.allocUnbound(beId);
-      if (port <= 0) {
-        ctx.grants.endAccess(ref);
-        ctx.frames.free(frame);
-        await this.fatal("no event channel");
-        return;
-      }
-      this.ringFrame = frame;
-      this.ringRef = ref;
-      this.port = port;
-
-      const memory: GuestMemory = {
-        bytes: ctx.memory,
-        allocFrame: () => ctx.frames.alloc(),
-        allocFrames: (n) => ctx.frames.allocContiguous(n),
-        freeFrame: (f) => ctx.frames.free(f),
-      };
-      const grants: GrantAccess = {
-        grantAccess: (f, readonly) => ctx.grants.grantAccess(beId, f, readonly),
-        endAccess: (r) => ctx.grants.endAccess(r),
-      };
-      const frontend = new Frontend({
-        backendDomid: beId,
-        memory,
-        grants,
-        notifier: { notify: () => ctx.evtchn.send(port) },
-        // A polling guest never re-arms rsp_event, so the backend sends it no events.
-        polling: this.env.pollMode,
-      });
-      const sring = new SharedRing(
-        ctx.memory.buffer,
-        ctx.memory.byteOffset + frame * 4096,
-        4096,
-        VSCSIIF_ENTRY_SIZE,
-      );
-      sring.traceDomid = ctx.domid;
-      sring.traceDevid = this.devid;
-      frontend.connect(sring);
       this.hostNo = this.env.takeHostNo();
-      const host = new GuestScsiHost(this.hostNo, frontend, memory);
+      const host = this.makeHost(this.hostNo);
+      if (!(await this.initRing(host))) {
+        this.env.releaseHostNo(this.hostNo);
+        this.hostNo = -1;
+        return;
+      }
       this.host = host;
       this.env.scsi.addHost(host);
-      this.env.dispatcher.on(port, () => this.env.schedule(host));
+      await this.talkToBackend();
+    });
+  }
 
-      await xs.transaction(async (tx) => {
-        await tx.write(`${this.dir}/${XenbusNode.ringRef}`, String(ref));
-        await tx.write(`${this.dir}/${XenbusNode.eventChannel}`, String(port));
-      });
-      await this.switchTo(XenbusState.Initialised);
-      this.watch = await watchState(xs, this.backendDir, (s) => {
-        void this.queue.run(() => this.backendChanged(s));
-      });
+  /** The guest's SCSI host for this controller, over a new (not yet connected) ring core. */
+  private makeHost(hostNo: number): GuestScsiHost {
+    const ctx = this.env.ctx;
+    const memory: GuestMemory = {
+      bytes: ctx.memory,
+      allocFrame: () => ctx.frames.alloc(),
+      allocFrames: (n) => ctx.frames.allocContiguous(n),
+      freeFrame: (f) => ctx.frames.free(f),
+    };
+    // The grant and notify ports follow the device's current backend and port, which a
+    // resume changes (a new event channel; on another host, perhaps another backend domain).
+    const grants: GrantAccess = {
+      grantAccess: (f, readonly) => ctx.grants.grantAccess(this.backendDomid, f, readonly),
+      endAccess: (r) => ctx.grants.endAccess(r),
+    };
+    const frontend = new Frontend({
+      backendDomid: this.backendDomid,
+      memory,
+      grants,
+      notifier: { notify: () => ctx.evtchn.send(this.port) },
+      // A polling guest never re-arms rsp_event, so the backend sends it no events.
+      polling: this.env.pollMode,
+    });
+    return new GuestScsiHost(hostNo, frontend, memory);
+  }
+
+  /**
+   * This suspended controller as data ({@link SavedController}), for a kernel saved to resume
+   * elsewhere; null when it has no host (never connected, or failed).
+   */
+  snapshot(): SavedController | null {
+    const host = this.host;
+    if (!this.suspended || host === null || host.frontend.state !== "connected") return null;
+    const page = host.frontend.sharedRing!.bytes;
+    let bin = "";
+    for (let i = 0; i < page.length; i++) bin += String.fromCharCode(page[i]!);
+    return {
+      devid: this.devid,
+      hostNo: host.hostNo,
+      ringFrame: this.ringFrame,
+      ringPage: btoa(bin),
+      frontend: host.frontend.saveInFlight(),
+      waiting: host.saveWaiting(),
+    };
+  }
+
+  /**
+   * A controller of a resumed kernel, as {@link snapshot} saved it, suspended: its SCSI host
+   * (same number) on the old ring page from the memory image, its commands holding their rqids
+   * again and its waiting ones queued, each adopted by the midlayer. {@link resume} then does
+   * the rest, as after any suspend. The old ring's grant and port are not carried (a new domain
+   * never had them): the resume frees only the page.
+   */
+  static restored(env: FrontendEnv, dir: string, saved: SavedController, devid: number): FrontendDevice {
+    const dev = new FrontendDevice(env, devid, dir);
+    env.reserveHostNo(saved.hostNo);
+    dev.hostNo = saved.hostNo;
+    const host = dev.makeHost(saved.hostNo);
+    const ctx = env.ctx;
+    const sring = new SharedRing(
+      ctx.memory.buffer,
+      ctx.memory.byteOffset + saved.ringFrame * 4096,
+      4096,
+      VSCSIIF_ENTRY_SIZE,
+    );
+    sring.traceDomid = ctx.domid;
+    sring.traceDevid = devid;
+    const bin = atob(saved.ringPage);
+    if (bin.length !== sring.bytes.length)
+      throw invalidArgument("saved ring page", `${sring.bytes.length} bytes`, bin.length);
+    for (let i = 0; i < bin.length; i++) sring.bytes[i] = bin.charCodeAt(i);
+    const commands = saved.frontend.inFlight.map((c) => FrontCommand.fromSaved(c));
+    host.frontend.restoreInFlight(sring, saved.frontend, commands);
+    dev.ringFrame = saved.ringFrame;
+    dev.host = host;
+    dev.suspended = true;
+    dev.state = XenbusState.Connected;
+    env.scsi.addHost(host);
+    for (const c of commands) dev.adopt(host, c);
+    for (const w of saved.waiting) {
+      const c = FrontCommand.fromSaved(w);
+      dev.adopt(host, c);
+      host.requeue(c);
+    }
+    return dev;
+  }
+
+  /** Give a restored command to the midlayer (or, without one that adopts, free its pages when done). */
+  private adopt(host: GuestScsiHost, cmd: FrontCommand): void {
+    const scsi = this.env.scsi;
+    if (scsi.adopt) {
+      scsi.adopt(host, cmd);
+      return;
+    }
+    cmd.onComplete = (c) => {
+      if (host.frontend.state !== "error")
+        for (let i = 0; i < c.frameCount; i++) host.guestMemory.freeFrame(c.frames[i]!);
+    };
+  }
+
+  /**
+   * Linux `scsifront_alloc_ring`: a zeroed page granted to the backend, initialised as the
+   * front of a ring (indexes 0), and an unbound event channel for the backend; `host` is
+   * connected to it. False (the device fatal) when memory, a grant ref or a port ran out.
+   */
+  private async initRing(host: GuestScsiHost): Promise<boolean> {
+    const ctx = this.env.ctx;
+    const beId = this.backendDomid;
+    const frame = ctx.frames.alloc();
+    if (frame < 0) {
+      await this.fatal("no memory for the ring page");
+      return false;
+    }
+    ctx.page(frame).fill(0);
+    const ref = ctx.grants.grantAccess(beId, frame, false);
+    if (ref < 0) {
+      ctx.frames.free(frame);
+      await this.fatal("no grant reference for the ring page");
+      return false;
+    }
+    const port = ctx.evtchn.allocUnbound(beId);
+    if (port <= 0) {
+      ctx.grants.endAccess(ref);
+      ctx.frames.free(frame);
+      await this.fatal("no event channel");
+      return false;
+    }
+    this.ringFrame = frame;
+    this.ringRef = ref;
+    this.port = port;
+    const sring = new SharedRing(
+      ctx.memory.buffer,
+      ctx.memory.byteOffset + frame * 4096,
+      4096,
+      VSCSIIF_ENTRY_SIZE,
+    );
+    sring.traceDomid = ctx.domid;
+    sring.traceDevid = this.devid;
+    host.frontend.connect(sring);
+    this.env.dispatcher.on(port, () => this.env.schedule(host));
+    return true;
+  }
+
+  /**
+   * Linux `scsifront_free_ring`: unbind and close the port, end the ring page's grant and free
+   * the page — or, if the backend still maps it, hand both to the deferred list (as
+   * `gnttab_end_foreign_access` does) so the page is never reused under a backend.
+   */
+  private freeRing(): void {
+    const ctx = this.env.ctx;
+    if (this.port !== 0) {
+      this.env.dispatcher.off(this.port);
+      ctx.evtchn.close(this.port);
+    }
+    if (this.ringRef >= 0) {
+      if (ctx.grants.endAccess(this.ringRef)) ctx.frames.free(this.ringFrame);
+      else this.env.deferEndAccess(this.ringRef, this.ringFrame);
+    } else if (this.ringFrame >= 0) {
+      // A resumed kernel's old ring page: its grant stayed with the old domain.
+      ctx.frames.free(this.ringFrame);
+    }
+    this.port = 0;
+    this.ringRef = -1;
+    this.ringFrame = -1;
+  }
+
+  /**
+   * The second half of `scsifront_init_ring` and probe: `ring-ref` and `event-channel` in one
+   * transaction, Initialised, and a watch on the backend's state.
+   */
+  private async talkToBackend(): Promise<void> {
+    const xs = this.env.xs;
+    await xs.transaction(async (tx) => {
+      await tx.write(`${this.dir}/${XenbusNode.ringRef}`, String(this.ringRef));
+      await tx.write(`${this.dir}/${XenbusNode.eventChannel}`, String(this.port));
+    });
+    await this.switchTo(XenbusState.Initialised);
+    this.watch = await watchState(xs, this.backendDir, (s) => {
+      void this.queue.run(() => this.backendChanged(s));
+    });
+  }
+
+  /**
+   * Linux `scsifront_suspend` (through `xenbus_dev_suspend`): pause the host — new commands get
+   * HOST_BUSY and wait in the midlayer's queue — and stop handling backend state changes, as a
+   * suspended guest's xenbus does. Commands on the ring stay where they are.
+   */
+  suspend(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.removed || this.suspended) return;
+      this.suspended = true;
+      this.host?.frontend.pause();
+    });
+  }
+
+  /**
+   * The suspend was cancelled (Linux: a cancelled `xen_suspend` resumes devices on their old
+   * rings): unpause and carry on with the same ring and backend; what the backend answered
+   * meanwhile is taken now.
+   */
+  thaw(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.removed || !this.suspended) return;
+      this.suspended = false;
+      const host = this.host;
+      if (host === null) return;
+      host.frontend.unpause();
+      host.onEvent();
+    });
+  }
+
+  /**
+   * Linux `scsifront_resume` after save/restore or migration, then `xenbus_dev_resume`'s
+   * reconnection: every command still in flight is finished (`scsifront_finish_all`: real
+   * responses drained, the rest completed with DID_RESET, which the midlayer retries); the old
+   * ring and port are freed; the backend is looked up again (a restore or migration gives the
+   * device a new one); a new ring page and port are allocated, `ring-ref`/`event-channel`
+   * written, Initialised. The host stays paused until the backend is Connected, when the LUNs
+   * are re-added (READD_LUN) and the waiting commands go out on the new ring — indexes from 0.
+   * The guest's SCSI host and its devices (sd, st, sg names) are kept.
+   */
+  resume(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.removed || !this.suspended) return;
+      this.suspended = false;
+      const host = this.host;
+      const w = this.watch;
+      this.watch = null;
+      if (w) await w.unwatch().catch(() => undefined);
+      if (host === null) return;
+      const frontend = host.frontend;
+      this.resetCompletions += frontend.finishAllForResume();
+      if (frontend.state === "error") return;
+      this.freeRing();
+      const { ctx, xs } = this.env;
+      this.backendDir = (await xs.tryRead(`${this.dir}/${XenbusNode.backend}`)) ?? "";
+      const beId = Number(await xs.tryRead(`${this.dir}/${XenbusNode.backendId}`));
+      if (this.backendDir === "" || !Number.isInteger(beId) || beId < 0 || !ctx.knows(beId)) {
+        frontend.fail("no backend to resume with");
+        host.failWaiting();
+        await this.fatal(`backend ${this.backendDir || "(missing)"} of domain ${beId} is not reachable`);
+        return;
+      }
+      this.backendDomid = beId;
+      if (!(await this.initRing(host))) {
+        frontend.fail("no ring to resume with");
+        host.failWaiting();
+        return;
+      }
+      this.resuming = true;
+      this.resumes++;
+      this.state = XenbusState.Initialising;
+      await this.talkToBackend();
     });
   }
 
@@ -177,7 +391,7 @@ export class FrontendDevice {
 
   /** Linux `scsifront_backend_changed`. */
   private async backendChanged(be: XenbusState): Promise<void> {
-    if (this.removed) return;
+    if (this.removed || this.suspended) return;
     debug("%s: backend %s (frontend %s)", this.dir, xenbusStateName(be), xenbusStateName(this.state));
     switch (be) {
       case XenbusState.Initialising:
@@ -189,6 +403,16 @@ export class FrontendDevice {
           (await this.env.xs.tryRead(`${this.backendDir}/${XenbusNode.featureSgGrant}`)) ?? "0",
         );
         this.host?.frontend.setFeatureSgGrant(sg);
+        if (this.resuming) {
+          // Linux: `if (info->pause)` — READD_LUN, Connected, unpause; then the midlayer's
+          // queue (the commands reset at resume among them) runs on the new ring.
+          await this.lunHotplug("readd");
+          await this.switchTo(XenbusState.Connected);
+          this.resuming = false;
+          this.host?.frontend.unpause();
+          this.host?.kick();
+          return;
+        }
         if (this.state === XenbusState.Initialised) await this.lunHotplug("add");
         if (this.state !== XenbusState.Connected) await this.switchTo(XenbusState.Connected);
         return;
@@ -209,7 +433,7 @@ export class FrontendDevice {
     }
   }
 
-  /** Linux `scsifront_do_lun_hotplug` (ADD_LUN / DEL_LUN). */
+  /** Linux `scsifront_do_lun_hotplug` (ADD_LUN / DEL_LUN / READD_LUN). */
   private async lunHotplug(op: LunOp): Promise<void> {
     const host = this.host;
     if (host === null) return;
@@ -248,6 +472,9 @@ export class FrontendDevice {
           );
           await xs.write(feState, String(XenbusState.Closed));
         }
+      } else if (op === "readd") {
+        // READD_LUN: the device is still the midlayer's; only its frontend state is restated.
+        if (state === XenbusState.Connected) await xs.write(feState, String(XenbusState.Connected));
       } else if (op === "del" && state === XenbusState.Closing) {
         if (scsi.removeDevice(host.hostNo, chn, tgt, lun))
           await xs.write(feState, String(XenbusState.Closed));
@@ -286,17 +513,10 @@ export class FrontendDevice {
   release(): Promise<void> {
     return this.queue.run(async () => {
       if (this.removed) return;
+      this.suspended = false;
       await this.disconnectHost();
-      const ctx = this.env.ctx;
-      if (this.port !== 0) ctx.evtchn.close(this.port);
-      if (this.ringRef >= 0) {
-        if (ctx.grants.endAccess(this.ringRef)) ctx.frames.free(this.ringFrame);
-        else this.env.deferEndAccess(this.ringRef, this.ringFrame);
-      }
+      this.freeRing();
       if (this.hostNo >= 0) this.env.releaseHostNo(this.hostNo);
-      this.port = 0;
-      this.ringRef = -1;
-      this.ringFrame = -1;
       this.hostNo = -1;
       const w = this.watch;
       this.watch = null;

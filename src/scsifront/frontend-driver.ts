@@ -1,12 +1,14 @@
 import createDebug from "debug";
 import type { EventDispatcher } from "../evtchn/dispatcher.js";
 import type { DomainContext } from "../hypervisor/context.js";
+import { invalidState } from "../xen/errors.js";
 import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
 import { xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { partsBelow } from "../xenstore/path.js";
 import { FrontendDevice, type FrontendEnv } from "./frontend-device.js";
+import type { SavedController, SavedScsifront } from "./saved-state.js";
 import type { GuestScsiHost, ScsiMidlayer } from "./scsi-host.js";
 
 const debug = createDebug("pvscsi:scsifront");
@@ -20,6 +22,12 @@ export interface ScsifrontDriverOptions<M extends ScsiMidlayer = ScsiMidlayer> {
   readonly xs: XenstoreClient;
   /** Poll every ring for responses instead of waiting for events (benchmarks). */
   readonly pollMode?: boolean;
+  /**
+   * A resumed kernel's scsifront, as {@link ScsifrontDriver.snapshot} saved it, with each saved
+   * devid mapped to the devid its controller has now: the controllers start suspended, and
+   * {@link ScsifrontDriver.resume} reconnects them once the toolstack has written their nodes.
+   */
+  readonly resumeFrom?: { readonly saved: SavedScsifront; readonly devids: ReadonlyMap<number, number> };
 }
 
 /**
@@ -40,7 +48,12 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   private readonly deferred: Array<{ ref: number; frame: number }> = [];
   private readonly queue: SerialQueue;
   private readonly pollMode: boolean;
+  /** {@link resumeStats} of controllers since removed. */
+  private goneResets = 0;
+  private goneResumes = 0;
   private watch: XsWatchHandle | null = null;
+  /** Suspended: the watch's events wait for {@link resume} (a suspended guest's xenbus handles none). */
+  private suspended = false;
 
   constructor(options: ScsifrontDriverOptions<M>) {
     this.scsi = options.midlayer;
@@ -48,6 +61,7 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
     this.base = `/local/domain/${this.domid}/device/vscsi`;
     this.pollMode = options.pollMode ?? false;
     this.queue = new SerialQueue((e) => debug("scan: %s", e instanceof Error ? e.message : e));
+    const resumeFrom = options.resumeFrom;
     this.env = {
       ctx: options.ctx,
       dispatcher: options.dispatcher,
@@ -60,6 +74,9 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
         this.usedHostNos.add(n);
         return n;
       },
+      reserveHostNo: (n) => {
+        this.usedHostNos.add(n);
+      },
       releaseHostNo: (n) => {
         this.usedHostNos.delete(n);
       },
@@ -71,6 +88,34 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
         this.deferred.push({ ref, frame });
       },
     };
+    if (resumeFrom !== undefined) {
+      this.suspended = true;
+      for (const c of resumeFrom.saved.controllers) {
+        const devid = resumeFrom.devids.get(c.devid);
+        if (devid === undefined) continue;
+        this.devices.set(devid, FrontendDevice.restored(this.env, `${this.base}/${devid}`, c, devid));
+      }
+    }
+  }
+
+  /** The SCSI host numbered `hostNo`, if a controller has it. */
+  hostByNo(hostNo: number): GuestScsiHost | undefined {
+    for (const d of this.devices.values()) if (d.host?.hostNo === hostNo) return d.host;
+    return undefined;
+  }
+
+  /**
+   * The suspended driver as data (every controller's ring core, commands in flight and
+   * waiting), for a kernel saved to resume elsewhere. Call after {@link suspend}.
+   */
+  snapshot(): SavedScsifront {
+    if (!this.suspended) throw invalidState("scsifront", "snapshot while not suspended");
+    const controllers: SavedController[] = [];
+    for (const d of this.devices.values()) {
+      const c = d.snapshot();
+      if (c !== null) controllers.push(c);
+    }
+    return { controllers };
   }
 
   async start(): Promise<void> {
@@ -87,6 +132,50 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   async shutdown(): Promise<void> {
     await this.queue.idle();
     await Promise.all([...this.devices.values()].map((d) => d.close()));
+  }
+
+  /**
+   * The guest is suspended (save, migration; Linux `xenbus_dev_suspend` for each device): every
+   * controller pauses — new commands get HOST_BUSY and wait in the midlayer — and no xenstore
+   * change is acted on until {@link resume}. Commands already on a ring stay in flight.
+   */
+  async suspend(): Promise<void> {
+    this.suspended = true;
+    await this.queue.idle();
+    await Promise.all([...this.devices.values()].map((d) => d.suspend()));
+  }
+
+  /**
+   * The guest runs again after a save/restore or migration (Linux `xenbus_dev_resume`): each
+   * controller finishes what was in flight (DID_RESET, retried by the midlayer), gets a new ring
+   * and port and goes Initialised; its backend's Connected re-adds its LUNs. Then the device
+   * directory is looked at again, as re-registered watches fire on resume. Resolves once every
+   * controller is Initialised on its new ring (not yet Connected: see {@link settled}).
+   */
+  async resume(): Promise<void> {
+    if (!this.suspended) return;
+    this.suspended = false;
+    await Promise.all([...this.devices.values()].map((d) => d.resume()));
+    await this.queue.run(() => this.reconcile(this.base));
+  }
+
+  /** The suspend was cancelled: every controller carries on with its ring; missed changes are looked at. */
+  async thaw(): Promise<void> {
+    if (!this.suspended) return;
+    this.suspended = false;
+    await Promise.all([...this.devices.values()].map((d) => d.thaw()));
+    await this.queue.run(() => this.reconcile(this.base));
+  }
+
+  /** What the resumes did: commands completed with DID_RESET, and how many rings were replaced. */
+  get resumeStats(): { readonly resetCompletions: number; readonly resumes: number } {
+    let resetCompletions = 0;
+    let resumes = 0;
+    for (const d of this.devices.values()) {
+      resetCompletions += d.resetCompletions;
+      resumes += d.resumes;
+    }
+    return { resetCompletions: resetCompletions + this.goneResets, resumes: resumes + this.goneResumes };
   }
 
   /** Stop watching for new controllers. */
@@ -170,6 +259,7 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
   }
 
   private async reconcile(path: string): Promise<void> {
+    if (this.suspended) return;
     const rel = partsBelow(this.base, path);
     const xs = this.env.xs;
     const ids = new Set<string>();
@@ -189,6 +279,8 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
         // events of its own last writes do not probe it again.
         if (backend === undefined) {
           await existing.release();
+          this.goneResets += existing.resetCompletions;
+          this.goneResumes += existing.resumes;
           this.devices.delete(devid);
         }
         continue;

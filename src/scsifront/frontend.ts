@@ -33,6 +33,7 @@ import { invalidArgument, invalidState } from "../xen/errors.js";
 import { VSCSIIF_MAX_REQS } from "../xen/vscsiif-layout.js";
 import { DID_ERROR, DID_RESET, scsifrontHostByte } from "./host-byte.js";
 import type { GrantAccess, GuestMemory, Notifier } from "./ports.js";
+import type { SavedCommand, SavedFrontend } from "./saved-state.js";
 
 const debug = createDebug("pvscsi:scsifront");
 
@@ -94,6 +95,42 @@ export class FrontCommand {
     for (let i = 0; i < cdb.length; i++) this.cdb[i] = cdb[i]!;
     this.cdbLength = cdb.length;
     return this;
+  }
+
+  /** This command as data (its rqid, or -1 when it waits for a slot). */
+  toSaved(rqid: number): SavedCommand {
+    return {
+      rqid,
+      act: this.act,
+      channel: this.channel,
+      id: this.id,
+      lun: this.lun,
+      refRqid: this.refRqid,
+      cdb: Array.from(this.cdb.subarray(0, this.cdbLength)),
+      direction: this.direction,
+      frames: Array.from(this.frames.subarray(0, this.frameCount)),
+      offset: this.offset,
+      length: this.length,
+      timeoutSeconds: this.timeoutSeconds,
+    };
+  }
+
+  /** A command rebuilt from {@link toSaved}'s data (no callback yet). */
+  static fromSaved(s: SavedCommand): FrontCommand {
+    const c = new FrontCommand(Math.max(1, s.frames.length));
+    c.act = s.act;
+    c.channel = s.channel;
+    c.id = s.id;
+    c.lun = s.lun;
+    c.refRqid = s.refRqid;
+    c.setCdb(s.cdb);
+    c.direction = s.direction as DataDirection;
+    for (let i = 0; i < s.frames.length; i++) c.frames[i] = s.frames[i]!;
+    c.frameCount = s.frames.length;
+    c.offset = s.offset;
+    c.length = s.length;
+    c.timeoutSeconds = s.timeoutSeconds;
+    return c;
   }
 
   /** For ABORT/RESET: whether the backend reported SUCCESS (0x2002 exactly, as Linux checks). */
@@ -178,6 +215,8 @@ export class Frontend {
   private unpushed = 0;
   /** How many requests to write before publishing them without waiting for {@link flush}. */
   private batch = new PublishBatch(VSCSIIF_MAX_REQS);
+  /** Linux `info->pause`: suspended; new commands are refused as HOST_BUSY until the backend reconnects. */
+  private paused = false;
 
   constructor(options: FrontendOptions) {
     this.backendDomid = options.backendDomid;
@@ -193,6 +232,25 @@ export class Frontend {
 
   get state(): FrontendState {
     return this._state;
+  }
+
+  /** Whether the host is paused for a suspend (Linux `info->pause`). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Linux `scsifront_suspend`: no new commands for the backend — {@link submit} answers "busy"
+   * (`SCSI_MLQUEUE_HOST_BUSY`) until {@link unpause}, so the midlayer keeps them queued. Commands
+   * already on the ring stay there: the resume decides their fate ({@link finishAllForResume}).
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** The backend is Connected again after a resume (Linux clears `info->pause`): commands flow. */
+  unpause(): void {
+    this.paused = false;
   }
 
   /** The frontend's private half of the ring, for inspectors (`pvscsi ui`); null when not connected. */
@@ -250,7 +308,7 @@ export class Frontend {
   submit(cmd: FrontCommand, patch?: (req: VscsiifRequest) => void): SubmitResult {
     const front = this.front;
     if (this._state === "error") return "error";
-    if (front === null || this._state !== "connected") return "busy";
+    if (front === null || this._state !== "connected" || this.paused) return "busy";
     if (front.full() || this.freeBits === 0) return "busy";
     const rqid = 31 - Math.clz32(this.freeBits & -this.freeBits);
     const shadow = this.shadows[rqid]!;
@@ -339,6 +397,14 @@ export class Frontend {
    * complete its command, then re-arm `rsp_event`. Returns the number of responses handled.
    */
   service(): number {
+    // Suspended: the guest's vcpu is not running; what the backend answers meanwhile stays on
+    // the ring for the resume to drain (`scsifront_finish_all`).
+    if (this.paused) return 0;
+    return this.drain();
+  }
+
+  /** Take every response on the ring (the body of {@link service}, also the resume's drain). */
+  private drain(): number {
     const front = this.front;
     if (front === null || this._state !== "connected") return 0;
     let handled = 0;
@@ -388,7 +454,7 @@ export class Frontend {
    * Returns how many commands were completed with DID_RESET. Nothing in flight survives.
    */
   finishAllForResume(): number {
-    if (this._state === "connected") this.service();
+    if (this._state === "connected") this.drain();
     let reset = 0;
     for (let rqid = 0; rqid < VSCSIIF_MAX_REQS && this._state !== "error"; rqid++) {
       if ((this.freeBits & (1 << rqid)) !== 0) continue;
@@ -403,6 +469,64 @@ export class Frontend {
     if (this._state === "error") return reset;
     this.disconnect();
     return reset;
+  }
+
+  /**
+   * The suspended frontend as data, for a kernel saved to resume elsewhere: its old ring's
+   * private indexes and every command holding an rqid. Nothing changes here.
+   */
+  saveInFlight(): SavedFrontend {
+    if (!this.paused) throw invalidState("scsifront", "save while not suspended");
+    const inFlight: SavedCommand[] = [];
+    for (let rqid = 0; rqid < VSCSIIF_MAX_REQS; rqid++) {
+      const sh = this.shadows[rqid]!;
+      if (sh.inflight && sh.cmd !== null) inFlight.push(sh.cmd.toSaved(rqid));
+    }
+    return {
+      reqProdPvt: this.front?.reqProdPvt ?? 0,
+      rspCons: this.front?.rspCons ?? 0,
+      sgTables: this.sgTables,
+      inFlight,
+      descFrames: this.shadows.map((sh) => [...sh.descFrames]),
+    };
+  }
+
+  /**
+   * The other half: this (new) frontend takes over a saved one's old ring page — `FRONT_RING_ATTACH`
+   * at the saved private indexes, the page's bytes being the memory image's — with `commands`
+   * (rebuilt from `saved.inFlight`, in order) holding their rqids again, paused, so that
+   * {@link finishAllForResume} drains what the old backend answered and resets the rest. Their
+   * grants are not carried (Xen does not migrate grant entries): they have none to end.
+   */
+  restoreInFlight(sring: SharedRing, saved: SavedFrontend, commands: readonly FrontCommand[]): void {
+    if (this._state !== "disconnected") throw invalidState("scsifront", `restore while ${this._state}`);
+    if (commands.length !== saved.inFlight.length)
+      throw invalidArgument("commands", `${saved.inFlight.length} commands`, commands.length);
+    const front = FrontRing.attach(sring, 0);
+    front.reqProdPvt = saved.reqProdPvt >>> 0;
+    front.rspCons = saved.rspCons >>> 0;
+    this.front = front;
+    this.batch = new PublishBatch(sring.size);
+    this.unpushed = 0;
+    this._state = "connected";
+    this.paused = true;
+    this.sgTables = saved.sgTables;
+    saved.descFrames.forEach((frames, rqid) => {
+      const sh = this.shadows[rqid];
+      if (sh !== undefined) sh.descFrames.push(...frames);
+    });
+    saved.inFlight.forEach((s, i) => {
+      const rqid = s.rqid;
+      const sh = this.shadows[rqid];
+      if (sh === undefined || sh.inflight) throw invalidArgument("saved rqid", "a free rqid below 16", rqid);
+      const cmd = commands[i]!;
+      sh.cmd = cmd;
+      sh.inflight = true;
+      sh.nRefs = 0;
+      cmd.rqid = rqid;
+      this.freeBits &= ~(1 << rqid);
+      this.inFlight++;
+    });
   }
 
   /**

@@ -17,6 +17,7 @@ export type { FrontCommand };
 
 import { DID_ERROR } from "./host-byte.js";
 import type { GuestMemory } from "./ports.js";
+import type { SavedCommand } from "./saved-state.js";
 
 /** A SCSI command as guest software issues it (an `SG_IO`-like request). */
 export interface ScsiRequest {
@@ -91,6 +92,11 @@ export interface ScsiMidlayer {
   addDevice(host: GuestScsiHost, channel: number, id: number, lun: number): Promise<object>;
   /** Remove the LUN; false if there was none. */
   removeDevice(hostNo: number, channel: number, id: number, lun: number): boolean;
+  /**
+   * A command restored with a resumed kernel (its issuer did not come along): the midlayer sets
+   * its completion — retry on DID_RESET as for any command, then give its pages back.
+   */
+  adopt?(host: GuestScsiHost, cmd: FrontCommand): void;
 }
 
 /**
@@ -341,6 +347,28 @@ export class GuestScsiHost {
   /** The guest memory commands are bounced through (for tools that preallocate their buffers). */
   get guestMemory(): GuestMemory {
     return this.memory;
+  }
+
+  /**
+   * Put a command that completed with DID_RESET back on the queue, as the midlayer's
+   * `ACTION_RETRY` does (`__scsi_queue_insert`): it keeps its pages and its callback, waits
+   * behind the commands already waiting, and is submitted when the ring takes commands again
+   * (after a resume, once the backend is Connected).
+   */
+  requeue(cmd: FrontCommand): void {
+    this.waiting.push(cmd);
+    this.pump();
+  }
+
+  /** The commands waiting for a slot, as data (a suspended kernel being saved). */
+  saveWaiting(): SavedCommand[] {
+    return this.waiting.map((c) => c.toSaved(-1));
+  }
+
+  /** The host was unblocked (a resume finished): submit what waited, and publish it. */
+  kick(): void {
+    this.pump();
+    this.frontend.flush();
   }
 
   /** Fail everything waiting (the host went away or into the error state). */

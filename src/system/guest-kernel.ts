@@ -17,7 +17,9 @@ import type {
   GuestBoot,
   GuestControllerInfo,
   GuestKernelApi,
+  GuestKernelState,
   GuestReleased,
+  GuestResumeStats,
 } from "./kernel-api.js";
 import { KernelLoopStats, runKernelLoop } from "./kernel-loop.js";
 import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
@@ -103,13 +105,17 @@ export class GuestKernel implements GuestKernelApi {
   static create(ctx: DomainContext, boot: GuestBoot, drive: KernelDrive): GuestKernel {
     for (const p of boot.peers) ctx.introducePeer(p);
     const kernel = new DomainKernel(ctx, boot.xenstore);
+    const resume = boot.resumeFrom;
     const frontend = new ScsifrontDriver({
       midlayer: new GuestScsi(),
       ctx,
       dispatcher: kernel.dispatcher,
       xs: kernel.xs,
       pollMode: boot.pollMode,
+      ...(resume ? { resumeFrom: { saved: resume.state.scsifront, devids: new Map(resume.devids) } } : {}),
     });
+    // A resumed kernel keeps its devices and their names: no scan (READD_LUN re-adds them).
+    if (resume) frontend.scsi.restoreDevices(resume.state.devices, (n) => frontend.hostByNo(n));
     return new GuestKernel(
       ctx,
       kernel,
@@ -177,6 +183,32 @@ export class GuestKernel implements GuestKernelApi {
     return {
       devices: this.frontend.deviceCount + this.blkfront.deviceCount,
       deferredGrants: this.frontend.deferredGrants + this.blkfront.deferredGrants,
+    };
+  }
+
+  async suspend(): Promise<GuestKernelState> {
+    await this.frontend.suspend();
+    return { scsifront: this.frontend.snapshot(), devices: this.frontend.scsi.saveDevices() };
+  }
+
+  async thaw(): Promise<void> {
+    await this.frontend.thaw();
+  }
+
+  async resume(): Promise<void> {
+    await this.frontend.resume();
+  }
+
+  async resumeStats(): Promise<GuestResumeStats> {
+    const s = this.frontend.resumeStats;
+    const scsi = this.frontend.scsi;
+    return {
+      resumes: s.resumes,
+      resetCompletions: s.resetCompletions,
+      resetRetries: scsi.resetRetries,
+      carried: scsi.carried,
+      carriedCompletions: scsi.carriedCompletions,
+      carriedFailures: scsi.carriedFailures,
     };
   }
 

@@ -1,8 +1,10 @@
 import type { MessagePort } from "node:worker_threads";
 import type { VbdReport } from "../blkback/backend-driver.js";
+import type { SavedScsiDevice } from "../guest/midlayer.js";
 import type { CommandResult } from "../guest/userland/command.js";
 import type { XenstoreStartInfo } from "../hypervisor/xenstore-link.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
+import type { SavedScsifront } from "../scsifront/saved-state.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
@@ -47,6 +49,40 @@ export interface GuestBoot extends KernelBoot {
   readonly wasmKernel?: Uint8Array;
   /** The kernel command line (xl's `cmdline` / `extra`): blkfront's module parameters. */
   readonly cmdline?: string;
+  /**
+   * Resume this kernel instead of booting it afresh (`xl restore`, the target of `xl migrate`):
+   * its saved state, and each saved controller devid with the devid the toolstack gives it here.
+   * The controllers start suspended; {@link GuestKernelApi.resume} reconnects them.
+   */
+  readonly resumeFrom?: {
+    readonly state: GuestKernelState;
+    readonly devids: ReadonlyArray<readonly [number, number]>;
+  };
+}
+
+/**
+ * A suspended guest kernel as data ({@link GuestKernelApi.suspend}): scsifront's controllers with
+ * what they had in flight, and the midlayer's devices with their names. With the domain's memory
+ * image and its frame bitmap it is what a resumed kernel needs — in Xen all of it is in memory.
+ */
+export interface GuestKernelState {
+  readonly scsifront: SavedScsifront;
+  readonly devices: readonly SavedScsiDevice[];
+}
+
+/** What resumes did in a guest kernel (`pvscsi xl` reports them after a restore or migration). */
+export interface GuestResumeStats {
+  /** Rings replaced by a resume. */
+  readonly resumes: number;
+  /** Commands the resume found in flight and completed with DID_RESET (`scsifront_finish_all`). */
+  readonly resetCompletions: number;
+  /** Commands the midlayer sent again because they completed with DID_RESET. */
+  readonly resetRetries: number;
+  /** Commands a resume carried over (in flight or waiting) whose issuer stayed behind. */
+  readonly carried: number;
+  /** Of those, how many completed (and how many not GOOD). */
+  readonly carriedCompletions: number;
+  readonly carriedFailures: number;
 }
 
 /**
@@ -135,6 +171,19 @@ export interface GuestKernelApi {
   released(): Promise<GuestReleased>;
   /** Stop scsifront and the kernel (its event loop ends, its xenstore connection closes). */
   stop(): Promise<void>;
+  /**
+   * Suspend the guest (`xl save`, `xl migrate`'s stop-and-copy; Linux `scsifront_suspend` for each
+   * controller): new commands wait (HOST_BUSY), what is in flight stays, no device change is
+   * handled. Returns the kernel's state for a resume elsewhere, or null when this kernel cannot
+   * be saved (a WebAssembly kernel: it is booted afresh instead).
+   */
+  suspend(): Promise<GuestKernelState | null>;
+  /** The suspend was cancelled (the save or migration failed before the point of no return): carry on. */
+  thaw(): Promise<void>;
+  /** A kernel booted with `resumeFrom`, its controllers' nodes written: finish, reconnect, re-add. */
+  resume(): Promise<void>;
+  /** What resumes did here. */
+  resumeStats(): Promise<GuestResumeStats>;
 }
 
 /**
@@ -177,6 +226,10 @@ export const GUEST_KERNEL_METHODS: Readonly<Record<keyof GuestKernelApi, true>> 
   shutdown: true,
   released: true,
   stop: true,
+  suspend: true,
+  thaw: true,
+  resume: true,
+  resumeStats: true,
 };
 
 /** The method names of {@link BackendKernelApi} (see {@link GUEST_KERNEL_METHODS}). */

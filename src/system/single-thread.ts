@@ -10,6 +10,7 @@ import type { ScsifrontDriver } from "../scsifront/frontend-driver.js";
 import { TraceBuffer } from "../trace/trace-buffer.js";
 import { setTracer } from "../trace/tracer.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
+import { DomainView } from "../xen/domain-view.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
 import { BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
@@ -206,10 +207,28 @@ export class LocalSystem implements System {
    * ({@link writeDomainHome}), its xenstore page and port, INTRODUCE, and the guest's kernel with
    * scsifront started. For tests that then write the device nodes themselves. Its filesystem is
    * `guestRoot`, by default {@link defaultGuestRoot} (made only when a command uses a file).
+   * With `resume`, the guest is a saved one resumed, as `xl restore` builds it: its memory image
+   * and frame bitmap go in before anything here allocates, and its kernel boots from the saved
+   * state (then call its scsifront's `resume` once its device nodes are written).
    */
-  async createGuest(name: string, frames = 4096, guestRoot = defaultGuestRoot(name)): Promise<LocalGuest> {
+  async createGuest(
+    name: string,
+    frames = 4096,
+    guestRoot = defaultGuestRoot(name),
+    resume?: {
+      readonly memory: Uint8Array;
+      readonly frameBitmap: Int32Array;
+      readonly from: NonNullable<GuestBoot["resumeFrom"]>;
+    },
+  ): Promise<LocalGuest> {
     const handle = this.hv.createDomain({ name, frames });
     const domid = handle.domid;
+    if (resume) {
+      new Uint8Array(handle.memory).set(resume.memory);
+      const v = new DomainView(handle);
+      for (let i = 0; i < v.layout.frameBitmapWords; i++)
+        Atomics.or(v.kernel, v.layout.frameBitmap + i, resume.frameBitmap[i] ?? 0);
+    }
     const dom0 = this.dom0KernelHere();
     await dom0.introducePeer(handle);
     this.introducePeer(handle);
@@ -223,6 +242,7 @@ export class LocalSystem implements System {
       xenstore: start,
       pollMode: this.pollMode,
       guestRoot,
+      ...(resume ? { resumeFrom: resume.from } : {}),
     });
     if (api instanceof WasmGuestKernel)
       throw new Error("LocalSystem.createGuest boots pvscsi's scsifront only");

@@ -10,7 +10,9 @@ import type {
   GuestBoot,
   GuestControllerInfo,
   GuestKernelApi,
+  GuestKernelState,
   GuestReleased,
+  GuestResumeStats,
 } from "./kernel-api.js";
 
 const debug = createDebug("pvscsi:wasm");
@@ -138,6 +140,26 @@ export class WasmGuestKernel implements GuestKernelApi {
 
   async released(): Promise<GuestReleased> {
     return { devices: 0, deferredGrants: 0 };
+  }
+
+  /** A WebAssembly kernel's state is its own: it cannot be saved, so a restore boots it afresh. */
+  async suspend(): Promise<GuestKernelState | null> {
+    return null;
+  }
+
+  async thaw(): Promise<void> {}
+
+  async resume(): Promise<void> {}
+
+  async resumeStats(): Promise<GuestResumeStats> {
+    return {
+      resumes: 0,
+      resetCompletions: 0,
+      resetRetries: 0,
+      carried: 0,
+      carriedCompletions: 0,
+      carriedFailures: 0,
+    };
   }
 
   async stop(): Promise<void> {

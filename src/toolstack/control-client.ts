@@ -1,6 +1,7 @@
 import { createConnection } from "node:net";
 import { PvscsiError } from "../xen/errors.js";
 import type { ControlResponse } from "./control-protocol.js";
+import { isTcpTarget, parseLoopbackAddress } from "./migrate-tcp.js";
 
 /**
  * How long a client waits for the host's answer before giving up: long enough for the slowest
@@ -33,7 +34,10 @@ export function controlRequest(
   timeoutMs: number = controlTimeoutMs(),
 ): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection(path);
+    // `tcp://127.0.0.1:<port>`: another host's migration listener (loopback only).
+    const tcp = isTcpTarget(path) ? parseLoopbackAddress(path) : null;
+    const socket =
+      tcp !== null ? createConnection({ host: tcp.host, port: tcp.port }) : createConnection(path);
     let buffered = "";
     let settled = false;
     const finish = (fn: () => void) => {

@@ -109,7 +109,12 @@ export function hostControlHandler(host: Host): ControlHandler {
         case "xl.restore":
           return host.restore(str(args, "file", op));
         case "xl.migrate":
-          return migrateOut(host, str(args, "domain", op), str(args, "target", op));
+          return migrateOut(
+            host,
+            str(args, "domain", op),
+            str(args, "target", op),
+            typeof args.token === "string" ? args.token : undefined,
+          );
         case "migrate.prepare":
           return receiver.prepare(args.meta);
         case "migrate.memory":

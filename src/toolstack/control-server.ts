@@ -9,6 +9,7 @@ import {
   type ControlResponse,
   MAX_CONTROL_LINE,
 } from "./control-protocol.js";
+import { isLoopback, type LoopbackAddress } from "./migrate-tcp.js";
 
 const debug = createDebug("pvscsi:control");
 
@@ -23,10 +24,34 @@ export class ControlServer {
   /** The socket file as created by {@link listen}: close removes only this very file. */
   private created: Stats | null = null;
 
+  /** A loopback TCP address to listen on instead of a Unix socket (a migration listener). */
+  private readonly tcp: LoopbackAddress | null;
+  /** The Unix socket path, or `tcp://host:port` for a TCP listener (in messages). */
+  private readonly path: string;
+
   constructor(
-    private readonly path: string,
+    target: string | LoopbackAddress,
     private readonly handler: ControlHandler,
-  ) {}
+  ) {
+    if (typeof target === "string") {
+      this.path = target;
+      this.tcp = null;
+    } else {
+      if (!isLoopback(target.host))
+        throw new PvscsiError(
+          "EINVALARG",
+          `${target.host}: a migration listener serves loopback addresses only`,
+        );
+      this.tcp = target;
+      this.path = `tcp://${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+    }
+  }
+
+  /** The TCP port listened on (the one the system chose for port 0); null for a Unix socket. */
+  get port(): number | null {
+    const a = this.server?.address();
+    return this.tcp !== null && a !== null && typeof a === "object" ? a.port : null;
+  }
 
   /**
    * Listen. Refuses, with a message naming the path: a path too long for a Unix socket, a folder
@@ -35,6 +60,7 @@ export class ControlServer {
    * accepts on it) is removed first.
    */
   async listen(): Promise<void> {
+    if (this.tcp !== null) return this.listenTcp(this.tcp);
     checkSocketPath(this.path);
     const existing = statOrNull(this.path);
     if (existing !== null) {
@@ -67,6 +93,21 @@ export class ControlServer {
     this.created = statOrNull(this.path);
   }
 
+  private async listenTcp(a: LoopbackAddress): Promise<void> {
+    const server = createServer((s) => this.serve(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) => {
+        this.server = null;
+        reject(new PvscsiError("ESTATE", `${this.path}: cannot listen: ${e.code ?? ""} ${e.message}`.trim()));
+      });
+      server.listen(a.port, a.host, () => {
+        server.removeAllListeners("error");
+        resolve();
+      });
+    });
+  }
+
   /**
    * Stop serving; removes the socket only if it is still the one this server created. libuv
    * unlinks a pipe's path when the server closes, whatever is there by then; if someone replaced
@@ -74,6 +115,12 @@ export class ControlServer {
    */
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
+    if (this.tcp !== null) {
+      const server = this.server;
+      this.server = null;
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      return;
+    }
     const server = this.server;
     this.server = null;
     const mine = this.created;

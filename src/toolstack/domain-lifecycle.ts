@@ -13,6 +13,7 @@ import { XenbusNode } from "../xenbus/paths.js";
 import type { DomainSpec } from "./domain-config.js";
 import { type BackendDomain, backendLabel, type DomainTable, deviceKey } from "./domain-table.js";
 import { resolvePdev } from "./pdev.js";
+import { frameBitmapOf, type KernelImage } from "./save-restore.js";
 import { VbdDevices } from "./vbd-devices.js";
 import { sameVdev, type VscsiDevices } from "./vscsi-devices.js";
 import {
@@ -67,7 +68,12 @@ export class DomainLifecycle {
   ) {}
 
   /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
-  async create(spec: DomainSpec, force: boolean, memory: Uint8Array | null = null): Promise<CreatedDomain> {
+  async create(
+    spec: DomainSpec,
+    force: boolean,
+    memory: Uint8Array | null = null,
+    resume: KernelImage | null = null,
+  ): Promise<CreatedDomain> {
     if (spec.name === "Domain-0" || this.table.findByName(spec.name) !== undefined)
       throw new PvscsiError("ESTATE", `domain '${spec.name}' already exists`);
     if (spec.driverDomain) return this.createDriverDomain(spec, spec.driverDomain.hostConfig);
@@ -93,6 +99,9 @@ export class DomainLifecycle {
             `saved memory is ${memory.length} bytes, the domain has ${dst.length}`,
           );
         dst.set(memory);
+        // A resumed kernel's frames in use are in use here too (its rings, its commands' pages),
+        // before anything here allocates.
+        if (resume !== null) restoreFrameBitmap(handle, resume.frameBitmap);
       }
       const start = await this.buildDomain(handle);
       for (const be of this.table.backends.values()) await be.kernel.api.introducePeer(handle);
@@ -109,12 +118,21 @@ export class DomainLifecycle {
           guestRoot,
           ...(spec.wasmKernel ? { wasmKernel: spec.wasmKernel.bytes } : {}),
           ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}),
+          ...(resume !== null && memory !== null
+            ? { resumeFrom: { state: resume.state, devids: resumedDevids(resume, controllers) } }
+            : {}),
         },
         spec.name,
         this.timeoutMs,
       );
       this.table.guests.set(domid, { handle, name: spec.name, memoryMiB: spec.memoryMiB, kernel, guestRoot });
-      await this.connectControllers(domid, controllers);
+      // A resumed kernel is resumed once every controller's nodes are written, as libxl unpauses
+      // a restored domain after creating its devices.
+      await this.connectControllers(
+        domid,
+        controllers,
+        resume !== null && memory !== null ? () => kernel.api.resume() : undefined,
+      );
       await this.vbds.addAll(domid, spec.disk ?? []);
       debug("created dom%d %s with %d vscsi controller(s)", domid, spec.name, controllers.size);
       return { domid, name: spec.name, warnings: this.pollWarnings(spec.name, kernel.pollMode, domid) };
@@ -181,9 +199,14 @@ export class DomainLifecycle {
   }
 
   /** Write each planned controller's nodes and wait for it to connect, in vHOST order. */
-  private async connectControllers(domid: number, controllers: ControllerPlan): Promise<void> {
+  private async connectControllers(
+    domid: number,
+    controllers: ControllerPlan,
+    resume?: () => Promise<void>,
+  ): Promise<void> {
     const xs = this.system.xs;
     let devid = 0;
+    const written: Array<{ backend: string; ids: number[] }> = [];
     for (const [idx, c] of [...controllers.entries()].sort((a, b) => a[0] - b[0])) {
       const ctrl = {
         backendDomid: c.backend.handle.domid,
@@ -195,13 +218,13 @@ export class DomainLifecycle {
       };
       await writeController(xs, ctrl);
       await xs.write(`/libxl/${domid}/vscsi/${ctrl.devid}/next_vscsidev_id`, String(c.devs.length));
-      await waitConnected(
-        xs,
-        controllerPaths(ctrl).backend,
-        c.devs.map((d) => d.id),
-        this.timeoutMs,
-      );
+      const w = { backend: controllerPaths(ctrl).backend, ids: c.devs.map((d) => d.id) };
+      if (resume === undefined) await waitConnected(xs, w.backend, w.ids, this.timeoutMs);
+      else written.push(w);
     }
+    if (resume === undefined) return;
+    await resume();
+    for (const w of written) await waitConnected(xs, w.backend, w.ids, this.timeoutMs);
   }
 
   /**
@@ -324,8 +347,12 @@ export class DomainLifecycle {
     return report;
   }
 
-  /** Tear a domain down: its controllers closed (the guest's frontends first), its kernel stopped. */
-  async teardown(domid: number, quick: boolean): Promise<DomainReport> {
+  /**
+   * Tear a domain down: its controllers closed (the guest's frontends first), its kernel stopped.
+   * A `suspended` guest (saved, or migrated away) runs no frontend any more: its devices are
+   * removed at once, as libxl removes a dead domain's, without waiting for it.
+   */
+  async teardown(domid: number, quick: boolean, suspended = false): Promise<DomainReport> {
     const be = this.table.backends.get(domid);
     if (be) return this.teardownDriverDomain(be, quick);
     const guest = this.table.guests.get(domid);
@@ -340,10 +367,10 @@ export class DomainLifecycle {
       await removeController(
         xs,
         { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
-        quick ? 2000 : this.timeoutMs,
+        suspended ? 0 : quick ? 2000 : this.timeoutMs,
       );
     if (guest) {
-      await withTimeout(guest.kernel.api.released(), this.timeoutMs).catch(() => undefined);
+      if (!suspended) await withTimeout(guest.kernel.api.released(), this.timeoutMs).catch(() => undefined);
       await withTimeout(guest.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
       await guest.kernel.terminate();
       this.table.guests.delete(domid);
@@ -365,4 +392,33 @@ export class DomainLifecycle {
         seconds: k.kernel.cpuSeconds(),
       }));
   }
+}
+
+/** OR a saved frame bitmap (base64 of its words) into a new domain's, before its kernel boots. */
+function restoreFrameBitmap(handle: DomainHandle, saved: string): void {
+  const words = frameBitmapOf(handle);
+  const b = Buffer.from(saved, "base64");
+  if (b.length !== words.length * 4)
+    throw new PvscsiError(
+      "EINVALARG",
+      `saved frame bitmap is ${b.length} bytes, the domain's is ${words.length * 4}`,
+    );
+  const src = new Int32Array(new Uint8Array(b).buffer);
+  for (let i = 0; i < words.length; i++) Atomics.or(words, i, src[i]!);
+}
+
+/**
+ * Each saved controller's devid paired with the devid it gets here: the controllers are written
+ * in vHOST order, devids from 0 (see `connectControllers`), and a controller is its vHOST.
+ */
+function resumedDevids(resume: KernelImage, controllers: ControllerPlan): Array<[number, number]> {
+  const here = new Map(
+    [...controllers.keys()].sort((a, b) => a - b).map((idx, devid) => [idx, devid] as const),
+  );
+  const out: Array<[number, number]> = [];
+  for (const c of resume.controllers) {
+    const devid = here.get(c.idx);
+    if (devid !== undefined) out.push([c.devid, devid]);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import type { CommandResult } from "../guest/userland/command.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
-import type { PvLimits } from "../system/kernel-api.js";
+import type { GuestResumeStats, PvLimits } from "../system/kernel-api.js";
 import type { System } from "../system/system.js";
 import { ThreadedSystem } from "../system/threaded-system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
@@ -234,7 +234,7 @@ export class Host {
   save(domain: string, file: string): Promise<{ name: string; bytes: number; devices: number }> {
     return this.exclusive(async () => {
       const g = this.resolveDomain(domain);
-      const { meta, image } = await captureGuest(this.saveRestoreContext(), g, true);
+      const { meta, image, suspended } = await captureGuest(this.saveRestoreContext(), g, true);
       const tmp = `${file}.pvscsi-partial-${process.pid}`;
       try {
         writeFileSync(tmp, image, { flag: "wx", mode: 0o600 });
@@ -245,12 +245,16 @@ export class Host {
         } catch {
           // Not created.
         }
+        // The suspend is cancelled: the guest carries on with its rings as they were.
+        if (suspended) await g.kernel.api.thaw();
         throw new PvscsiError(
           "ESTATE",
           `${file}: cannot write the save file (${(e as Error).message}); ${g.name} keeps running`,
         );
       }
-      await this.domains.teardown(g.handle.domid, false);
+      // Saved: the domain is destroyed as Xen destroys a suspended one — its devices removed
+      // without waiting for a frontend that no longer runs.
+      await this.domains.teardown(g.handle.domid, suspended, suspended);
       return { name: meta.name, bytes: image.length, devices: meta.devices.length };
     });
   }
@@ -278,8 +282,8 @@ export class Host {
 
   /** Restore a decoded image (xl restore, or the receiving side of xl migrate). @internal */
   restoreImage(image: ReturnType<typeof readSaveImage>, memory: Uint8Array | null = image.memory) {
-    return restoreGuest(this.saveRestoreContext(), image, (spec, _m) =>
-      this.domains.create(spec, false, memory),
+    return restoreGuest(this.saveRestoreContext(), image, (spec) =>
+      this.domains.create(spec, false, memory, memory !== null ? image.kernel : null),
     );
   }
 
@@ -288,9 +292,16 @@ export class Host {
     return this.exclusive(op);
   }
 
+  /** What resumes did in a guest's kernel (a restored or migrated guest's DID_RESET retries). */
+  resumeStats(domid: number): Promise<GuestResumeStats> {
+    const g = this.table.guests.get(domid);
+    if (!g) throw new PvscsiError("ESTATE", `no guest with domid ${domid}`);
+    return g.kernel.api.resumeStats();
+  }
+
   /** Tear a guest down (the source side of a migration, once the target has it). @internal */
-  teardownGuest(domid: number): Promise<DomainReport> {
-    return this.domains.teardown(domid, false);
+  teardownGuest(domid: number, suspended = false): Promise<DomainReport> {
+    return this.domains.teardown(domid, suspended, suspended);
   }
 
   /** `xl list`: dom0, then driver domains and guests by domid. */

@@ -44,10 +44,24 @@ export interface MigrationReport {
   readonly downtimeMs: number;
   readonly totalMs: number;
   readonly devices: ReadonlyArray<{ vdev: string; pdevname: string; from: string; to: string }>;
+  /**
+   * The guest's kernel on the target, once resumed: commands its scsifront found in flight and
+   * completed with DID_RESET, and how many its midlayer sent again (null: a kernel booted afresh).
+   */
+  readonly resumed: {
+    readonly carried: number;
+    readonly resetCompletions: number;
+    readonly resetRetries: number;
+  } | null;
 }
 
 /** Send `frames` (indexes into `mem`) to the target, in chunks that fit a control line. */
-async function sendFrames(target: string, session: string, mem: Uint8Array, frames: number[]): Promise<void> {
+async function sendFrames(
+  send: (op: string, args: Record<string, unknown>) => Promise<unknown>,
+  session: string,
+  mem: Uint8Array,
+  frames: number[],
+): Promise<void> {
   const per = Math.max(1, Math.floor(GUEST_FILE_CHUNK / PAGE));
   for (let i = 0; i < frames.length; i += per) {
     const batch = frames.slice(i, i + per);
@@ -55,7 +69,7 @@ async function sendFrames(target: string, session: string, mem: Uint8Array, fram
     batch.forEach((f, k) => {
       buf.set(mem.subarray(f * PAGE, (f + 1) * PAGE), k * PAGE);
     });
-    await controlRequest(target, "migrate.memory", { session, frames: batch, data: buf.toString("base64") });
+    await send("migrate.memory", { session, frames: batch, data: buf.toString("base64") });
   }
 }
 
@@ -75,8 +89,16 @@ function dirtyFrames(mem: Uint8Array, sent: Uint8Array): number[] {
 }
 
 /** The source side of `xl migrate`. */
-export async function migrateOut(host: Host, domain: string, target: string): Promise<MigrationReport> {
+export async function migrateOut(
+  host: Host,
+  domain: string,
+  target: string,
+  token?: string,
+): Promise<MigrationReport> {
   const t0 = performance.now();
+  // A TCP target (a migration listener) wants its token with every request.
+  const toTarget = (op: string, args: Record<string, unknown>) =>
+    controlRequest(target, op, token !== undefined ? { ...args, token } : args);
   return host.locked(async () => {
     const ctx = host.saveRestoreContext();
     const g = host.resolveDomain(domain);
@@ -93,8 +115,7 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
     };
     let session: string;
     try {
-      session = ((await controlRequest(target, "migrate.prepare", { meta: preview })) as { session: string })
-        .session;
+      session = ((await toTarget("migrate.prepare", { meta: preview })) as { session: string }).session;
     } catch (e) {
       throw new PvscsiError(
         "ESTATE",
@@ -107,28 +128,32 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
     let stopT = 0;
     let image: Uint8Array | undefined;
     let sourceGone = false;
+    let suspended = false;
     try {
       for (let r = 0; r < MAX_PRECOPY_ROUNDS; r++) {
         const dirty = dirtyFrames(mem, sent);
-        await sendFrames(target, session, sent, dirty);
+        await sendFrames(toTarget, session, sent, dirty);
         rounds.push(dirty.length);
         if (dirty.length <= FEW_DIRTY) break;
       }
       // Stop-and-copy: quiesce and capture the guest, send what changed since the last round.
       stopT = performance.now();
-      image = (await captureGuest(ctx, g, false)).image;
+      const captured = await captureGuest(ctx, g, false);
+      image = captured.image;
+      suspended = captured.suspended;
       const last = dirtyFrames(mem, sent);
-      await sendFrames(target, session, sent, last);
+      await sendFrames(toTarget, session, sent, last);
       for (let o = 0; o < image.length; o += GUEST_FILE_CHUNK) {
         const part = Buffer.from(image.subarray(o, o + GUEST_FILE_CHUNK)).toString("base64");
-        await controlRequest(target, "migrate.image", { session, offset: o, data: part });
+        await toTarget("migrate.image", { session, offset: o, data: part });
       }
       // Point of no return: the source lets go of the guest before the target builds it.
-      await host.teardownGuest(g.handle.domid);
+      await host.teardownGuest(g.handle.domid, suspended);
       sourceGone = true;
-      const r = (await controlRequest(target, "migrate.commit", { session })) as {
+      const r = (await toTarget("migrate.commit", { session })) as {
         domid: number;
         devices: MigrationReport["devices"];
+        resumed: MigrationReport["resumed"];
       };
       const end = performance.now();
       return {
@@ -140,10 +165,13 @@ export async function migrateOut(host: Host, domain: string, target: string): Pr
         downtimeMs: end - stopT,
         totalMs: end - t0,
         devices: r.devices,
+        resumed: r.resumed ?? null,
       };
     } catch (e) {
       const why = (e as Error).message;
-      await controlRequest(target, "migrate.abort", { session }).catch(() => undefined);
+      await toTarget("migrate.abort", { session }).catch(() => undefined);
+      // Before the point of no return the suspend is cancelled: the guest carries on here.
+      if (!sourceGone && suspended) await g.kernel.api.thaw().catch(() => undefined);
       if (!sourceGone)
         throw new PvscsiError(
           "ESTATE",
@@ -253,7 +281,19 @@ export class MigrationReceiver {
     const image = readSaveImage(new Uint8Array(Buffer.concat(s.image)), "migration image");
     if (image.meta.name !== s.meta.name)
       throw new PvscsiError("EINVALARG", "migration image is not the domain prepared");
-    return this.host.locked(() => this.host.restoreImage(image, s.memory));
+    return this.host.locked(async () => {
+      const r = await this.host.restoreImage(image, s.memory);
+      let resumed: MigrationReport["resumed"] = null;
+      if (image.kernel !== null) {
+        const st = await this.host.resumeStats(r.domid);
+        resumed = {
+          carried: st.carried,
+          resetCompletions: st.resetCompletions,
+          resetRetries: st.resetRetries,
+        };
+      }
+      return { ...r, resumed };
+    });
   }
 
   /** Forget a session. */

@@ -2,11 +2,13 @@ import { lstat, mkdir, readdir, readFile, readlink, realpathSync, symlink, write
 import { join, relative, sep } from "node:path";
 import { promisify } from "node:util";
 import { parseHctlOrThrow } from "../scsi/hctl.js";
+import type { GuestKernelState } from "../system/kernel-api.js";
 import type { System } from "../system/system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
 import { parseHostConfig } from "../targets/inventory/host-config.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
-import { domainMemoryBytes } from "../xen/domain-handle.js";
+import { type DomainHandle, domainMemoryBytes } from "../xen/domain-handle.js";
+import { DomainView } from "../xen/domain-view.js";
 import { configError, PvscsiError } from "../xen/errors.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
 import type { XenstoreClient } from "../xenstore/client.js";
@@ -71,6 +73,25 @@ export interface SaveMeta {
   /** The saving host's instance id: a RAM disk is the same device only on the same host. */
   readonly hostId: string;
   readonly devices: readonly SavedDevice[];
+}
+
+/**
+ * The `KERN` section: the suspended guest kernel, resumed instead of booted afresh (its
+ * scsifront finishes what was in flight with DID_RESET and reconnects; its midlayer keeps its
+ * devices and names). Absent for a kernel that cannot be saved (WebAssembly) and in older files.
+ */
+export interface KernelImage {
+  readonly state: GuestKernelState;
+  /** The kernel's frame bitmap (which of its frames were in use), base64 of its words. */
+  readonly frameBitmap: string;
+  /** Each saved controller's devid and vHOST: here it gets the devid its vHOST gets. */
+  readonly controllers: ReadonlyArray<{ readonly devid: number; readonly idx: number }>;
+}
+
+/** The words of a domain's frame bitmap (its kernel's record of the frames in use). */
+export function frameBitmapOf(handle: DomainHandle): Int32Array {
+  const v = new DomainView(handle);
+  return v.kernel.subarray(v.layout.frameBitmap, v.layout.frameBitmap + v.layout.frameBitmapWords);
 }
 
 /** One file of the guest's filesystem (`GFS_` section). */
@@ -331,10 +352,17 @@ export async function captureGuest(
   ctx: SaveRestoreContext,
   g: GuestDomain,
   withMemory: boolean,
-): Promise<{ meta: SaveMeta; image: Uint8Array }> {
+): Promise<{ meta: SaveMeta; image: Uint8Array; suspended: boolean }> {
   const xs = ctx.system.xs;
-  await g.kernel.api.settled();
   const devices = await savedDevices(ctx, g);
+  const controllers = (await ctx.devices.controllersOf(g.handle.domid)).map((c) => ({
+    devid: c.devid,
+    idx: c.idx,
+  }));
+  // Suspend the kernel (scsifront pauses; what is in flight stays, and is reset and retried by
+  // the resumed kernel); a kernel that cannot be saved is quiesced instead and booted afresh.
+  const state = await g.kernel.api.suspend();
+  if (state === null) await g.kernel.api.settled();
   const domid = g.handle.domid;
   const nodes = {
     frontend: await readTree(xs, `/local/domain/${domid}/device/vscsi`),
@@ -358,8 +386,16 @@ export async function captureGuest(
     { tag: "XSND", data: json(nodes) },
     { tag: "GFS_", data: json(await readGuestFs(g.guestRoot)) },
   ];
+  if (state !== null) {
+    const kern: KernelImage = {
+      state,
+      frameBitmap: Buffer.from(new Uint8Array(frameBitmapOf(g.handle).slice().buffer)).toString("base64"),
+      controllers,
+    };
+    sections.push({ tag: "KERN", data: json(kern) });
+  }
   if (withMemory) sections.push({ tag: "MEM_", data: domainMemoryBytes(g.handle).slice() });
-  return { meta, image: encodeSaveFile(sections) };
+  return { meta, image: encodeSaveFile(sections), suspended: state !== null };
 }
 
 /** A save file decoded and checked, ready to restore. */
@@ -368,6 +404,8 @@ export interface SaveImage {
   readonly memory: Uint8Array | null;
   readonly fs: readonly FsEntry[];
   readonly nodes: unknown;
+  /** The suspended kernel to resume, or null (booted afresh). */
+  readonly kernel: KernelImage | null;
 }
 
 /** Decode a save file and check its contents (not only its checksums). */
@@ -397,7 +435,19 @@ export function readSaveImage(bytes: Uint8Array, file: string): SaveImage {
     throw bad(`memory is ${memory.length} bytes, ${meta.frames} frames need ${meta.frames * 4096}`);
   const fs = parse("GFS_");
   if (!Array.isArray(fs)) throw bad("section GFS_ is not a list of files");
-  return { meta, memory, fs: fs as FsEntry[], nodes: parse("XSND") };
+  let kernel: KernelImage | null = null;
+  if (s.has("KERN")) {
+    const k = parse("KERN") as KernelImage;
+    if (
+      typeof k?.frameBitmap !== "string" ||
+      !Array.isArray(k.controllers) ||
+      !Array.isArray(k.state?.scsifront?.controllers) ||
+      !Array.isArray(k.state?.devices)
+    )
+      throw bad("section KERN does not describe a suspended kernel");
+    kernel = k;
+  }
+  return { meta, memory, fs: fs as FsEntry[], nodes: parse("XSND"), kernel };
 }
 
 /**
@@ -408,7 +458,7 @@ export function readSaveImage(bytes: Uint8Array, file: string): SaveImage {
 export async function restoreGuest(
   ctx: SaveRestoreContext,
   image: SaveImage,
-  create: (spec: DomainSpec, memory: Uint8Array | null) => Promise<{ domid: number; name: string }>,
+  create: (spec: DomainSpec) => Promise<{ domid: number; name: string }>,
 ): Promise<{
   domid: number;
   name: string;
@@ -421,7 +471,7 @@ export async function restoreGuest(
   const guestRoot = meta.guestRoot ?? ctx.defaultGuestRoot(meta.name);
   const spec = restoreSpec(meta, resolved, guestRoot);
   await writeGuestFs(guestRoot, image.fs);
-  const r = await create(spec, image.memory);
+  const r = await create(spec);
   return {
     ...r,
     devices: resolved.map(({ saved, row }) => ({

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,7 +46,7 @@ const hash = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)?.[1];
 beforeAll(async () => {
   [a, b] = await Promise.all([
     startUp(["--config", confA, "--socket", sockA]),
-    startUp(["--config", confB, "--socket", sockB]),
+    startUp(["--config", confB, "--socket", sockB, "--migrate-listen", "127.0.0.1:0"]),
   ]);
 }, 60_000);
 
@@ -78,6 +78,10 @@ describe("xl migrate between two pvscsi hosts", () => {
     expect(m.out).toMatch(
       /migrated mover to .*b\.sock \(domid 1 there\): memory rounds [\d, ]+ \+ \d+ frames at stop; downtime [\d.]+ ms, total [\d.]+ ms/,
     );
+    // The kernel was resumed on the target, not booted (idle guest: nothing was in flight).
+    expect(m.out).toMatch(
+      /kernel resumed on the target: 0 request\(s\) carried over, 0 completed with DID_RESET; requests retried after DID_RESET: 0/,
+    );
     expect((await run("xl", "--socket", sockA, "list")).out).not.toContain("mover");
     expect((await run("xl", "--socket", sockB, "list")).out).toMatch(/^mover\s+1\s+16/m);
     const sl = await run("xl", "--socket", sockB, "scsi-list", "mover");
@@ -98,6 +102,9 @@ describe("xl migrate between two pvscsi hosts", () => {
     // And back again: the numbering is re-evaluated each way.
     const back = await run("xl", "--socket", sockB, "migrate", "mover", sockA);
     expect(back.code).toBe(0);
+    // Resumed twice, the guest's devices still have the names the first boot gave them.
+    const ls = await run("guest", "--socket", sockA, "mover", "lsscsi");
+    expect(ls.out).toMatch(/^\[0:0:0:0\]\s+disk.*\/dev\/sda\n\[0:0:4:0\]\s+disk.*\/dev\/sdb\n$/);
     expect(back.out).toContain("vdev 0:0:0:0: /dev/sda was 2:0:0:7 on the source, is 0:0:0:0 on the target");
     expect((await run("xl", "--socket", sockA, "destroy", "mover")).code).toBe(0);
   }, 90_000);
@@ -119,4 +126,28 @@ describe("xl migrate between two pvscsi hosts", () => {
     });
     expect((await run("xl", "--socket", sockA, "destroy", "pinned")).code).toBe(0);
   }, 60_000);
+
+  it("over loopback TCP to the target's migration listener, only with its token file", async () => {
+    const l = /migration listener: (tcp:\/\/127\.0\.0\.1:\d+)\s+\(token in (\S+)\)/.exec(b.output());
+    expect(l, b.output()).not.toBeNull();
+    const [, tcp, tokenFile] = l as unknown as [string, string, string];
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const cfg = join(dir, "tcp.cfg");
+    writeFileSync(cfg, `name = "tcpmover"\nmemory = 16\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`);
+    expect((await run("xl", "--socket", sockA, "create", cfg)).code).toBe(0);
+    const none = await run("xl", "--socket", sockA, "migrate", "tcpmover", tcp);
+    expect(none.code).not.toBe(0);
+    expect(none.err).toMatch(/a tcp:\/\/ target needs --token-file/);
+    const wrong = join(dir, "wrong.token");
+    writeFileSync(wrong, `${"0".repeat(64)}\n`);
+    const bad = await run("xl", "--socket", sockA, "migrate", "tcpmover", tcp, "--token-file", wrong);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/authentication failed.*tcpmover keeps running on this host/);
+    const ok = await run("xl", "--socket", sockA, "migrate", "tcpmover", tcp, "--token-file", tokenFile);
+    expect(ok).toMatchObject({ code: 0, err: "" });
+    expect(ok.out).toContain("vdev 0:0:0:0: /dev/sda was 0:0:0:0 on the source, is 2:0:0:7 on the target");
+    expect(ok.out).toMatch(/migrated tcpmover to tcp:\/\/127\.0\.0\.1:\d+ \(domid \d+ there\)/);
+    expect((await run("xl", "--socket", sockB, "list")).out).toMatch(/^tcpmover\s/m);
+    expect((await run("xl", "--socket", sockB, "destroy", "tcpmover")).code).toBe(0);
+  }, 90_000);
 });

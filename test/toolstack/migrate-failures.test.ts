@@ -14,8 +14,13 @@ import { migrateOut } from "../../src/toolstack/migrate.js";
  */
 const dir = mkdtempSync(join(tmpdir(), "pvscsi-migfail-"));
 const img = join(dir, "shared.img");
-const CONF_A = `[disk 0:0:0:0]\nfile = ${img}\nsize = 4M\ncreate = yes\nshareable = yes\n`;
-const CONF_B = `[disk 5:0:0:0]\nfile = ${img}\nsize = 4M\ncreate = yes\nshareable = yes\n`;
+const bulk = join(dir, "bulk.img");
+const CONF_A =
+  `[disk 0:0:0:0]\nfile = ${img}\nsize = 4M\ncreate = yes\nshareable = yes\n` +
+  `[disk 0:0:1:0]\nfile = ${bulk}\nsize = 4M\ncreate = yes\nshareable = yes\n`;
+const CONF_B =
+  `[disk 5:0:0:0]\nfile = ${img}\nsize = 4M\ncreate = yes\nshareable = yes\n` +
+  `[disk 5:0:3:0]\nfile = ${bulk}\nsize = 4M\ncreate = yes\nshareable = yes\n`;
 
 let a: Host;
 let b: Host;
@@ -63,6 +68,18 @@ describe("xl migrate failures", () => {
     expect((await a.guestCommand("g", ["lsscsi"])).stdout).toMatch(/\[0:0:0:0\]\s+disk/);
   }, 60_000);
 
+  it("a failure after the guest was suspended cancels the suspend: it runs on, on the source", async () => {
+    failOp = "migrate.image";
+    await expect(migrateOut(a, "g", sock)).rejects.toThrow(
+      /migration of g to .* failed: injected failure of migrate\.image; g keeps running on this host/,
+    );
+    expect(names(b)).not.toContain("g");
+    // Thawed on its old ring: its I/O goes on.
+    const w = await a.guestCommand("g", ["dd", "if=pattern:6", "of=/dev/sda", "bs=4k", "count=2"]);
+    expect(w.exitCode).toBe(0);
+    expect((await a.resumeStats(a.resolveDomain("g").handle.domid)).resumes).toBe(0);
+  }, 60_000);
+
   it("a failure of the target after the source let go restores the guest on the source", async () => {
     await a.guestCommand("g", ["dd", "if=pattern:5", "of=/dev/sda", "bs=64k", "count=4"]);
     failOp = "migrate.commit";
@@ -92,8 +109,21 @@ describe("xl migrate failures", () => {
 
   it("under I/O: every write the guest had acknowledged is there after the migration", async () => {
     // A guest writes block after block while it migrates from a to b; a write whose command
-    // failed (the guest moved under it, its kernel stopped) is written again where the guest is.
-    await a.create(`name = "io"\nmemory = 16\nvscsi = [ '/dev/sda,0:0:0:0' ]\n`, "io.cfg");
+    // failed (the guest moved under it, its process stayed on the source) is written again
+    // where the guest is. Meanwhile fio keeps 16 writes in flight on a second disk, so the
+    // stop-and-copy finds commands on the ring: the resumed kernel on b completes them with
+    // DID_RESET and its midlayer sends them again.
+    await a.create(`name = "io"\nmemory = 16\nvscsi = [ '/dev/sda,0:0:0:0', '0:0:1:0,0:0:1:0' ]\n`, "io.cfg");
+    const fio = a
+      .guestCommand("io", [
+        "fio",
+        "--rw=randwrite",
+        "--bs=4k",
+        "--iodepth=16",
+        "--runtime=60",
+        "--filename=/dev/sdb",
+      ])
+      .catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
     const acked: number[] = [];
     const failures: string[] = [];
     let stop = false;
@@ -111,10 +141,23 @@ describe("xl migrate failures", () => {
         }
       }
     })();
-    await new Promise((r) => setTimeout(r, 150));
+    // fio is writing once the vhost has served a few hundred requests (bounded: 30 s).
+    const served = async () =>
+      (await a.backendReport()).reduce((n, v) => n + (v.frontendDomid === io ? v.stats.requests : 0), 0);
+    const io = a.resolveDomain("io").handle.domid;
+    for (let i = 0; i < 300 && (await served()) < 500; i++) await new Promise((r) => setTimeout(r, 100));
     failOp = null;
     const m = await migrateOut(a, "io", sock);
-    expect(m.devices[0]).toMatchObject({ from: "0:0:0:0", to: "5:0:0:0" });
+    expect(m.devices).toMatchObject([
+      { from: "0:0:0:0", to: "5:0:0:0" },
+      { from: "0:0:1:0", to: "5:0:3:0" },
+    ]);
+    // fio's process stayed on a and ended with its kernel there; its writes in flight did not.
+    expect((await fio).stderr).toMatch(/kernel exited/);
+    expect(m.resumed).not.toBeNull();
+    expect(m.resumed!.carried).toBeGreaterThan(0);
+    expect(m.resumed!.resetCompletions).toBeLessThanOrEqual(m.resumed!.carried);
+    expect(m.resumed!.resetRetries).toBe(m.resumed!.resetCompletions);
     await new Promise((r) => setTimeout(r, 300));
     stop = true;
     await writer;
@@ -136,5 +179,12 @@ describe("xl migrate failures", () => {
     ]);
     expect(/sha256 (\w+)/.exec(r.stdout)?.[1]).toBe(/sha256 (\w+)/.exec(w.stdout)?.[1]);
     expect(r.stdout).toContain(`${n}+0 records in`);
+    // Every carried command completed on b, once, GOOD (the retried writes landed).
+    const io2 = b.resolveDomain("io").handle.domid;
+    for (let i = 0; i < 100 && (await b.resumeStats(io2)).carriedCompletions < m.resumed!.carried; i++)
+      await new Promise((res) => setTimeout(res, 100));
+    const st = await b.resumeStats(io2);
+    expect(st.carriedCompletions).toBe(m.resumed!.carried);
+    expect(st.carriedFailures).toBe(0);
   }, 90_000);
 });

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { pollOversubscription } from "../../system/poll-budget.js";
 import {
@@ -11,13 +11,18 @@ import { hostControlHandler } from "../../toolstack/control-handler.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import { ControlServer, checkSocketPath } from "../../toolstack/control-server.js";
 import { Host } from "../../toolstack/host.js";
+import {
+  migrationOnlyHandler,
+  newMigrationToken,
+  parseLoopbackAddress,
+} from "../../toolstack/migrate-tcp.js";
 import { configError } from "../../xen/errors.js";
 import { XenstoreSocketServer } from "../../xenstore/socket-server.js";
 import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_OK } from "../io.js";
 
 const USAGE = `Usage: pvscsi up [--config <host.conf>] [--socket <path>] [--xenstore-socket <path>] [--poll]
-                 [--trace FILE] [--machine-memory MIB]
+                 [--trace FILE] [--machine-memory MIB] [--migrate-listen 127.0.0.1:<port>]
 
 Run an emulated Xen host in the foreground: the hypervisor, xenstored and the toolstack, dom0's
 kernel with scsiback and its SCSI devices. Manage it from another terminal with 'pvscsi xl ...',
@@ -30,6 +35,11 @@ kernel with scsiback and its SCSI devices. Manage it from another terminal with 
                   xenstored's Unix socket, for Xen's own tools as dom0 (XENSTORED_PATH=PATH
                   xenstore-ls ...); owner-only (0600). Default: beside the control socket,
                   its name with '-xenstored' added before '.sock'
+  --migrate-listen 127.0.0.1:PORT
+                  also receive migrations ('pvscsi xl migrate <dom> tcp://127.0.0.1:PORT
+                  --token-file FILE' on the other host) on this loopback TCP address (0: any
+                  free port); only with the random token written to <socket>.migrate-token
+                  (0600), and nothing but migrations
   --poll          poll rings instead of sleeping on event channels (for benchmarks); a polling
                   kernel spins a thread, so at most one per core less one for this process's
                   own thread (at least 1) polls: dom0's backend first, then domains in the
@@ -95,6 +105,7 @@ export const upCommand: Command = {
       poll: { type: "boolean" },
       trace: { type: "string" },
       "machine-memory": { type: "string" },
+      "migrate-listen": { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     if (values.help) {
@@ -109,6 +120,10 @@ export const upCommand: Command = {
     checkSocketPath(xsSocket);
     const hostConfig = loadHostConfig(typeof values.config === "string" ? values.config : undefined);
     const traceFile = typeof values.trace === "string" ? values.trace : undefined;
+    const migrateAt =
+      typeof values["migrate-listen"] === "string"
+        ? parseLoopbackAddress(values["migrate-listen"], true)
+        : null;
     if (traceFile !== undefined) checkWritable(traceFile);
     const mm = values["machine-memory"];
     const machineMemoryMiB = typeof mm === "string" ? Number(mm) : undefined;
@@ -126,10 +141,24 @@ export const upCommand: Command = {
     });
     const server = new ControlServer(socket, hostControlHandler(host));
     const xsServer = new XenstoreSocketServer(host.xenstored, xsSocket);
+    const tokenFile = `${socket}.migrate-token`;
+    const token = migrateAt !== null ? newMigrationToken() : "";
+    const migrateServer =
+      migrateAt !== null
+        ? new ControlServer(migrateAt, migrationOnlyHandler(hostControlHandler(host), token))
+        : null;
     try {
       await server.listen();
       await xsServer.listen();
+      if (migrateServer !== null) {
+        writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+        chmodSync(tokenFile, 0o600);
+        await migrateServer.listen();
+      }
     } catch (e) {
+      if (migrateServer !== null) rmSync(tokenFile, { force: true });
+      await migrateServer?.close();
+      await xsServer.close();
       await server.close();
       await host.shutdown();
       throw e;
@@ -144,6 +173,10 @@ export const upCommand: Command = {
       if (warning !== null) io.err(`pvscsi up: warning: ${warning}\n`);
     }
     io.out(`xenstored socket: ${xsSocket}   (XENSTORED_PATH=${xsSocket} xenstore-ls)\n`);
+    if (migrateServer !== null)
+      io.out(
+        `migration listener: tcp://${migrateAt!.host}:${migrateServer.port}   (token in ${tokenFile})\n`,
+      );
     io.out(`control socket: ${socket}\ntry: pvscsi xl create <domain.cfg>   (Ctrl-C stops the host)\n`);
     await new Promise<void>((resolveStop) => {
       const stop = () => {
@@ -157,6 +190,10 @@ export const upCommand: Command = {
     io.out("stopping: destroying guests and dom0's kernel...\n");
     await xsServer.close();
     await server.close();
+    if (migrateServer !== null) {
+      await migrateServer.close();
+      rmSync(tokenFile, { force: true });
+    }
     const trace = traceFile !== undefined ? host.trace() : null;
     await host.shutdown();
     if (traceFile !== undefined && trace !== null) {

@@ -5,6 +5,7 @@ import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
 import type { BlockListRow, DomainRow, ScsiListRow } from "../../toolstack/host.js";
 import type { MigrationReport } from "../../toolstack/migrate.js";
+import { isTcpTarget, parseLoopbackAddress } from "../../toolstack/migrate-tcp.js";
 import { configError } from "../../xen/errors.js";
 import { parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../io.js";
@@ -37,9 +38,11 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
                                              nodes, vscsi devices by identity) and destroy it
   restore <CheckpointFile>                   recreate a saved guest; its devices are found here by
                                              identity (same image files), h:c:t:l renumbered
-  migrate <Domain> <Host>                    live-migrate the guest to another 'pvscsi up', <Host>
-                                             being its control socket; memory in rounds, then
-                                             stop-and-copy; devices re-evaluated on the target
+  migrate <Domain> <Host> [--token-file F]   live-migrate the guest to another 'pvscsi up', <Host>
+                                             being its control socket, or tcp://127.0.0.1:<port>
+                                             (its --migrate-listen, with its token file F);
+                                             memory in rounds, then stop-and-copy; devices
+                                             re-evaluated on the target
 
 PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
             domain (dom0's: see 'pvscsi up').
@@ -89,6 +92,7 @@ export const xlCommand: Command = {
     const { values, positionals } = parseCommandArgs("xl", argv, {
       socket: { type: "string" },
       force: { type: "boolean", short: "f" },
+      "token-file": { type: "string" },
       help: { type: "boolean", short: "h" },
     });
     const [sub, ...rest] = positionals;
@@ -211,18 +215,42 @@ export const xlCommand: Command = {
       }
       case "migrate": {
         need(2, 2, "<Domain> <Host>");
-        const target = resolve(rest[1]!);
-        if (target === resolve(socket))
+        // <Host>: the other host's control socket, or its migration listener on loopback TCP
+        // (`tcp://127.0.0.1:<port>`, with the token file it wrote).
+        const tcp = isTcpTarget(rest[1]!);
+        const target = tcp ? rest[1]! : resolve(rest[1]!);
+        if (tcp) parseLoopbackAddress(target);
+        else if (target === resolve(socket))
           throw configError(`pvscsi xl migrate`, `${rest[1]} is this host's own control socket`);
+        let token: string | undefined;
+        if (typeof values["token-file"] === "string") {
+          try {
+            token = readFileSync(values["token-file"], "utf8").trim();
+          } catch (e) {
+            throw configError(
+              `pvscsi xl migrate`,
+              `--token-file ${values["token-file"]}: ${(e as Error).message}`,
+            );
+          }
+        } else if (tcp)
+          throw configError(
+            `pvscsi xl migrate`,
+            `a tcp:// target needs --token-file (the target's <socket>.migrate-token)`,
+          );
         const r = (await controlRequest(socket, "xl.migrate", {
           domain: rest[0],
           target,
+          ...(token !== undefined ? { token } : {}),
         })) as MigrationReport;
         for (const d of r.devices)
           io.out(`  vdev ${d.vdev}: ${d.pdevname} was ${d.from} on the source, is ${d.to} on the target\n`);
         io.out(
           `migrated ${r.name} to ${r.target} (domid ${r.domid} there): memory rounds ${r.rounds.join(", ")} + ${r.stopAndCopyFrames} frames at stop; downtime ${r.downtimeMs.toFixed(1)} ms, total ${r.totalMs.toFixed(1)} ms\n`,
         );
+        if (r.resumed !== null)
+          io.out(
+            `  kernel resumed on the target: ${r.resumed.carried} request(s) carried over, ${r.resumed.resetCompletions} completed with DID_RESET; requests retried after DID_RESET: ${r.resumed.resetRetries}\n`,
+          );
         return EXIT_OK;
       }
       default:

@@ -1,4 +1,5 @@
 import {
+  DID_RESET,
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
   type FrontCommand,
@@ -226,6 +227,14 @@ export class RecordIo {
         residual: c.residual,
         data: EMPTY,
       };
+      if (result.host === DID_RESET && this.retries[slot]! < MAX_RETRIES) {
+        // scsifront's resume reset it: the midlayer requeues it (`ACTION_RETRY`); it goes out
+        // when the host takes commands again, with its pages and data as they were.
+        this.retries[slot]!++;
+        this.scsi.resetRetries++;
+        this.host.requeue(c);
+        return;
+      }
       if (!this.dev.removable && isUnitAttention(result) && this.retries[slot]! < MAX_RETRIES) {
         this.retries[slot]!++;
         if (this.host.submitPrepared(c)) {
