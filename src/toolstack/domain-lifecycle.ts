@@ -3,6 +3,7 @@ import { defaultGuestRoot } from "../guest/guest-fs.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
 import { formatHctl } from "../scsi/hctl.js";
+import { type Clock, realClock } from "../system/clock.js";
 import { writeDomainHome } from "../system/domain-home.js";
 import { type System, withTimeout } from "../system/system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
@@ -63,8 +64,13 @@ export class DomainLifecycle {
     private readonly devices: VscsiDevices,
     private readonly timeoutMs: number,
     /** Xen virtual block devices (`disk = [...]`, `xl block-*`). */
-    readonly vbds: VbdDevices = new VbdDevices(system.xs, table, timeoutMs),
+    readonly vbds: VbdDevices = new VbdDevices(system.xs, table, timeoutMs, system.clock ?? realClock),
   ) {}
+
+  /** The time the timeouts run on: the system's (real time unless it was given a virtual clock). */
+  private get clock(): Clock {
+    return this.system.clock ?? realClock;
+  }
 
   /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
   async create(spec: DomainSpec, force: boolean, memory: Uint8Array | null = null): Promise<CreatedDomain> {
@@ -199,6 +205,7 @@ export class DomainLifecycle {
         controllerPaths(ctrl).backend,
         c.devs.map((d) => d.id),
         this.timeoutMs,
+        this.clock,
       );
     }
   }
@@ -288,7 +295,7 @@ export class DomainLifecycle {
         );
       }
     }
-    await withTimeout(be.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
+    await withTimeout(be.kernel.api.stop(), this.timeoutMs, undefined, this.clock).catch(() => undefined);
     await be.kernel.terminate();
     this.table.backends.delete(domid);
     for (const g of this.table.guests.values()) await g.kernel.api.forgetPeer(domid).catch(() => undefined);
@@ -317,17 +324,24 @@ export class DomainLifecycle {
     for (const c of ctrls) await xs.write(`${c.backend}/${XenbusNode.online}`, "0").catch(() => undefined);
     await this.vbds.offlineAll(domid);
     if (guest && !quick)
-      await withTimeout(guest.kernel.api.shutdown(), this.timeoutMs).catch(() => undefined);
+      await withTimeout(guest.kernel.api.shutdown(), this.timeoutMs, undefined, this.clock).catch(
+        () => undefined,
+      );
     await this.vbds.removeAll(domid, quick);
     for (const c of ctrls)
       await removeController(
         xs,
         { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
         quick ? 2000 : this.timeoutMs,
+        this.clock,
       );
     if (guest) {
-      await withTimeout(guest.kernel.api.released(), this.timeoutMs).catch(() => undefined);
-      await withTimeout(guest.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
+      await withTimeout(guest.kernel.api.released(), this.timeoutMs, undefined, this.clock).catch(
+        () => undefined,
+      );
+      await withTimeout(guest.kernel.api.stop(), this.timeoutMs, undefined, this.clock).catch(
+        () => undefined,
+      );
       await guest.kernel.terminate();
       this.table.guests.delete(domid);
     }
