@@ -12,7 +12,7 @@
 export { BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
 /** Bring up the hypervisor, dom0, xenstored with dom0's ring and the toolstack's client, and dom0's backend kernel. */
 export { type BootOptions, type BootShell, boot, type Machine } from "./boot.js";
-// An injectable time source: real by default, virtual under the simulator.
+/** An injectable time source: real by default, virtual under the simulator. */
 export { type Clock, type ClockTimer, realClock } from "./clock.js";
 /** A domain's `/local/domain/<id>` home as libxl lays it out. */
 export { writeDomainHome } from "./domain-home.js";

@@ -308,7 +308,11 @@ export class LocalSystem implements System {
       out.push({
         actor: "xenstored",
         domid: 0,
-        run: () => (this.runs.length > 0 ? (this.runs.shift()!(), 1) : 0),
+        run: () => {
+          const pass = this.runs.shift();
+          pass?.();
+          return pass ? 1 : 0;
+        },
       });
     if (this.machine.xsCtx.evtchn.upcallPending())
       out.push({ actor: "xenstored events", domid: 0, run: () => this.machine.xsDispatch.poll() });
