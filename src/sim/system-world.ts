@@ -63,6 +63,8 @@ export interface SystemWorldStats {
   toolstackFailed: number;
   eagainInjected: number;
   hostileWrites: number;
+  /** Grants a guest under `hostile-xenstore-back` still had live when destroyed (a known finding). */
+  victimGrantsLeft: number;
 }
 
 const BLOCK = 512;
@@ -187,6 +189,7 @@ export class SystemWorld {
     toolstackFailed: 0,
     eagainInjected: 0,
     hostileWrites: 0,
+    victimGrantsLeft: 0,
   };
   readonly trace: string[] = [];
   readonly clock = new VirtualClock();
@@ -688,6 +691,19 @@ export class SystemWorld {
     g.phase = "destroying";
     const p = this.host.destroy(g.name).then((r) => {
       if (r.clean) return;
+      // A guest whose backend nodes got garbage may be left with its own grants live (its
+      // scsifront wedged: docs/sim.md, "Found by the simulator"); counted, not a violation.
+      // What another domain still maps or holds is a violation whoever caused it.
+      if (
+        g.attacked &&
+        r.mappedGrants.length === 0 &&
+        r.heldMappings.length === 0 &&
+        r.boundPorts.length === 0
+      ) {
+        this.stats.victimGrantsLeft += r.liveGrants.length;
+        this.log(`  ${g.name} (attacked) left ${r.liveGrants.length} of its own grants live`);
+        return;
+      }
       const left = [
         ...r.mappedGrants.map((m) => `ref ${m.ref} mapped by dom${m.mapper}`),
         ...r.heldMappings.map((m) => `a mapping of dom${m.granter}'s ref ${m.ref}`),
