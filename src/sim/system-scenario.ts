@@ -113,6 +113,9 @@ export const SYSTEM_SCENARIOS: Readonly<Record<string, SystemScenario>> = {
       "a hostile guest writes out-of-order states and garbage into its frontend nodes; garbage lands in guest 0's backend nodes",
     faults: ["hostile-xenstore-front", "hostile-xenstore-back"],
     faultRate: 40,
+    // Garbage can leave the drivers ping-ponging Connected/Closed (as Linux's would): the
+    // toolstack's removal then ends only by its timeout, which must come within the drain.
+    stateTimeoutMs: 2000,
   },
   "system-all-faults": {
     ...base,
@@ -121,6 +124,7 @@ export const SYSTEM_SCENARIOS: Readonly<Record<string, SystemScenario>> = {
     faults: [...SYSTEM_FAULT_CLASSES],
     faultRate: 40,
     eagainRate: 200,
+    stateTimeoutMs: 2000,
   },
 };
 

@@ -63,8 +63,12 @@ export interface SystemWorldStats {
   toolstackFailed: number;
   eagainInjected: number;
   hostileWrites: number;
-  /** Grants a guest under `hostile-xenstore-back` still had live when destroyed (a known finding). */
-  victimGrantsLeft: number;
+  /**
+   * Grants a guest still had live when destroyed after its scsifront failed commands in flight
+   * on a controller's close (a detach of its last LUN under I/O, or garbage in its backend
+   * nodes): a known finding (docs/sim.md), counted instead of failing `cleanup`.
+   */
+  grantsLeftAfterClose: number;
 }
 
 const BLOCK = 512;
@@ -133,6 +137,8 @@ interface GuestState {
   readonly inflight: Set<IoCmd>;
   /** Garbage was written into its backend nodes: its commands and operations may fail. */
   attacked: boolean;
+  /** Its scsifront failed commands in flight when a controller closed (DID_ERROR). */
+  closedWithInflight: boolean;
   /** Its own xenstore connection (a hostile guest writes its frontend nodes through it). */
   xs: XenstoreClient | null;
 }
@@ -189,7 +195,7 @@ export class SystemWorld {
     toolstackFailed: 0,
     eagainInjected: 0,
     hostileWrites: 0,
-    victimGrantsLeft: 0,
+    grantsLeftAfterClose: 0,
   };
   readonly trace: string[] = [];
   readonly clock = new VirtualClock();
@@ -238,6 +244,7 @@ export class SystemWorld {
         opsLeft: g < honest ? scenario.ops : 0,
         inflight: new Set(),
         attacked: false,
+        closedWithInflight: false,
         xs: null,
       });
     }
@@ -582,6 +589,8 @@ export class SystemWorld {
     );
     if (!good) {
       this.stats.ioFailed++;
+      if (!(r instanceof Error) && r.host === 0x07 && (cmd.disrupted || g.attacked))
+        g.closedWithInflight = true;
       if (!cmd.disrupted && !g.attacked)
         this.fail(
           "allowed-result",
@@ -691,17 +700,17 @@ export class SystemWorld {
     g.phase = "destroying";
     const p = this.host.destroy(g.name).then((r) => {
       if (r.clean) return;
-      // A guest whose backend nodes got garbage may be left with its own grants live (its
-      // scsifront wedged: docs/sim.md, "Found by the simulator"); counted, not a violation.
-      // What another domain still maps or holds is a violation whoever caused it.
+      // scsifront gives up the grants of commands it fails on a controller's close (they are
+      // never ended: docs/sim.md, "Found by the simulator"); counted, not a violation. What
+      // another domain still maps or holds is a violation whoever caused it.
       if (
-        g.attacked &&
+        (g.attacked || g.closedWithInflight) &&
         r.mappedGrants.length === 0 &&
         r.heldMappings.length === 0 &&
         r.boundPorts.length === 0
       ) {
-        this.stats.victimGrantsLeft += r.liveGrants.length;
-        this.log(`  ${g.name} (attacked) left ${r.liveGrants.length} of its own grants live`);
+        this.stats.grantsLeftAfterClose += r.liveGrants.length;
+        this.log(`  ${g.name} left ${r.liveGrants.length} of its own grants live (commands failed on close)`);
         return;
       }
       const left = [

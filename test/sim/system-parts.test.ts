@@ -55,7 +55,7 @@ function task(tag: number, cdb: number[], done: (s: number) => void): ScsiTask {
     direction: 2,
     data: new Uint8Array(512),
     sense: new Uint8Array(96),
-    done: (s) => done(s),
+    done: (s: number) => done(s),
   } as unknown as ScsiTask;
 }
 
