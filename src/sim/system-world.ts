@@ -69,6 +69,8 @@ export interface SystemWorldStats {
    * nodes): a known finding (docs/sim.md), counted instead of failing `cleanup`.
    */
   grantsLeftAfterClose: number;
+  /** xenbus errors (`…/error/…/error` nodes) the drivers had recorded when a guest was destroyed. */
+  xenbusErrors: number;
 }
 
 const BLOCK = 512;
@@ -196,6 +198,7 @@ export class SystemWorld {
     eagainInjected: 0,
     hostileWrites: 0,
     grantsLeftAfterClose: 0,
+    xenbusErrors: 0,
   };
   readonly trace: string[] = [];
   readonly clock = new VirtualClock();
@@ -698,6 +701,15 @@ export class SystemWorld {
 
   private destroy(g: GuestState): void {
     g.phase = "destroying";
+    // What the drivers answered bad values with: xenbus_dev_error/_fatal nodes for this guest.
+    const mine = new RegExp(`^/local/domain/(0/error/backend/vscsi/${g.domid}/|${g.domid}/error/)`);
+    for (const line of flatten(this.sys.xenstored.db.dump())) {
+      const at = line.indexOf("=");
+      const path = line.slice(0, at);
+      if (!mine.test(path) || !path.endsWith("/error") || line.slice(at + 1) === '""') continue;
+      this.stats.xenbusErrors++;
+      this.log(`  xenbus error recorded: ${path} = ${line.slice(at + 1)}`);
+    }
     const p = this.host.destroy(g.name).then((r) => {
       if (r.clean) return;
       // scsifront gives up the grants of commands it fails on a controller's close (they are
