@@ -331,12 +331,12 @@ export class BackendDevice {
     if (devState === undefined) return;
     const pdev = await xs.tryRead(`${devDir}/${XenbusNode.pDev}`);
     if (pdev === undefined) {
-      await xs.write(statePath, String(XenbusState.Closed));
+      await this.lunState(statePath, XenbusState.Closed);
       return;
     }
     const vdev = parseVdev(await xs.tryRead(`${devDir}/${XenbusNode.vDev}`));
     if (vdev === undefined) {
-      await xs.write(statePath, String(XenbusState.Closed));
+      await this.lunState(statePath, XenbusState.Closed);
       return;
     }
     if (op === "add-or-del") {
@@ -346,7 +346,7 @@ export class BackendDevice {
       else if (devState === XenbusState.Closing) await this.delLun(statePath, vdev);
       return;
     }
-    if (devState === XenbusState.Initialised) await xs.write(statePath, String(XenbusState.Connected));
+    if (devState === XenbusState.Initialised) await this.lunState(statePath, XenbusState.Connected);
   }
 
   /**
@@ -370,14 +370,25 @@ export class BackendDevice {
       ok = true;
     }
     const xs = this.env.xs;
-    if (ok) await xs.write(statePath, String(XenbusState.Initialised));
+    if (ok) await this.lunState(statePath, XenbusState.Initialised);
     else if (!retry) {
       debug("%s: %s", this.dir, why);
       const devDir = statePath.slice(0, statePath.lastIndexOf("/"));
       // ENODEV (19), as scsiback_get_pscsi's -ENODEV for a device it cannot find.
       await xs.write(xenbusErrorPath(devDir), `19 ${why}`).catch(() => undefined);
-      await xs.write(statePath, String(XenbusState.Closed));
+      await this.lunState(statePath, XenbusState.Closed);
     }
+  }
+
+  /**
+   * Publish a LUN's state (`vscsi-devs/dev-N/state`) only while the node exists, in one
+   * transaction ({@link publishState}). The toolstack may have removed the LUN, or the whole
+   * controller, while this LUN's hot-plug awaited: a plain write (Linux's `xenbus_printf`) would
+   * re-create the removed directory, left behind for good (found by the whole-system simulator:
+   * `pvscsi sim --scenario system-all-faults --seed 3`).
+   */
+  private async lunState(statePath: string, state: XenbusState): Promise<void> {
+    await publishState(this.env.xs, statePath.slice(0, statePath.lastIndexOf("/")), state, debug);
   }
 
   /** `scsiback_do_del_lun`. */
@@ -385,7 +396,7 @@ export class BackendDevice {
     const e = this.vhost.translations.remove(v.chn, v.tgt, v.lun);
     if (e === undefined) return;
     this.releaseNexus(e.device);
-    await this.env.xs.write(statePath, String(XenbusState.Closed));
+    await this.lunState(statePath, XenbusState.Closed);
   }
 
   /**

@@ -34,7 +34,7 @@ export interface FrontendEnv {
   schedule(host: GuestScsiHost): void;
   /** Whether rings are polled (no response notifications asked for). */
   readonly pollMode: boolean;
-  /** A grant the backend still maps at release: end it later, then free its frame. */
+  /** A grant the backend still maps at release: end it later, then free its frame (-1: none to free). */
   deferEndAccess(ref: number, frame: number): void;
 }
 
@@ -498,6 +498,8 @@ export class FrontendDevice {
       host.frontend.service();
       if (host.frontend.inFlight > 0)
         host.frontend.fail(`backend closed with ${host.frontend.inFlight} commands unanswered`);
+      // Grants of failed commands: ended once the backend unmaps them (their pages stay unused).
+      for (const ref of host.frontend.takeOrphanGrants()) this.env.deferEndAccess(ref, -1);
       host.frontend.disconnect();
       this.env.dispatcher.off(this.port);
       this.host = null;

@@ -209,7 +209,8 @@ export class ScsifrontDriver<M extends ScsiMidlayer = ScsiMidlayer> {
     for (let i = this.deferred.length - 1; i >= 0; i--) {
       const d = this.deferred[i]!;
       if (ctx.grants.endAccess(d.ref)) {
-        ctx.frames.free(d.frame);
+        // -1: a failed command's page, which the SCSI host never reuses.
+        if (d.frame >= 0) ctx.frames.free(d.frame);
         this.deferred.splice(i, 1);
       }
     }

@@ -208,6 +208,8 @@ export class Frontend {
   private readonly polling: boolean;
   private readonly mutation: FrontendMutation | null;
   private readonly shadows: Shadow[] = [];
+  /** Grant refs of commands failed by the error state, not ended yet: see {@link takeOrphanGrants}. */
+  private readonly orphans: number[] = [];
   private freeBits = (1 << VSCSIIF_MAX_REQS) - 1;
   private readonly req = new VscsiifRequest();
   private readonly rsp = new VscsiifResponse();
@@ -542,6 +544,17 @@ export class Frontend {
     this.notifier.notify();
   }
 
+  /**
+   * The grant refs of commands the error state failed while the backend may still map them:
+   * handed over (and forgotten here) so that the driver ends each once the backend lets go, as
+   * Linux's `gnttab_end_foreign_access` defers the end. Without this they stayed granted for
+   * good (found by the whole-system simulator: `pvscsi sim --scenario system-xs-conflicts
+   * --seed 15`). Their pages are still never reused.
+   */
+  takeOrphanGrants(): number[] {
+    return this.orphans.splice(0, this.orphans.length);
+  }
+
   /** Put the host in the error state from outside (the backend went away): see `setError`. */
   fail(reason: string): void {
     this.setError(reason);
@@ -687,6 +700,7 @@ export class Frontend {
       if (!shadow.inflight || cmd === null) continue;
       shadow.inflight = false;
       shadow.cmd = null;
+      for (let i = 0; i < shadow.nRefs; i++) this.orphans.push(shadow.refs[i]!);
       shadow.nRefs = 0;
       this.inFlight--;
       this.traceComplete(cmd.rqid, DID_ERROR << 16);

@@ -5,10 +5,13 @@
  * ({@link sweep}), shrinks a failing run to a short one ({@link shrink}) and replays it exactly
  * from a {@link ReplayFile}. A {@link HostileFront} attacks a backend with classes named after
  * Xen security advisories; {@link attackWasmFrontend} turns a {@link HostileBack} on a
- * WebAssembly frontend driver. The invariants are stated in docs/sim.md.
+ * WebAssembly frontend driver. {@link runSystemSim} does the same for the whole single-thread
+ * system (xenstored, xenbus, the toolstack) with virtual time. The invariants are stated in
+ * docs/sim.md.
  * @module
  */
 export { Chooser } from "./chooser.js";
+export { GatedDisk } from "./gated-disk.js";
 export {
   ATTACK_CLASSES,
   type AttackChoices,
@@ -38,7 +41,28 @@ export {
 export { SIM_BLOCK, type SimDevice, SimDisk, type SimTask } from "./sim-disk.js";
 export { SimTape, type TapeAnswer } from "./sim-tape.js";
 export { type SweepFailure, type SweepOptions, type SweepResult, sweep, sweepHere } from "./sweep.js";
+export {
+  isSystemReplay,
+  parseSystemReplay,
+  SYSTEM_REPLAY_VERSION,
+  type SystemReplayFile,
+  systemReplayFile,
+} from "./system-replay.js";
+export { runSystemSim, type SystemSimResult, shrinkSystem } from "./system-run.js";
+export {
+  isSystemScenario,
+  parseSystemFaults,
+  SYSTEM_FAULT_CLASSES,
+  SYSTEM_MUTANTS,
+  SYSTEM_SCENARIOS,
+  type SystemFaultClass,
+  type SystemMutation,
+  type SystemScenario,
+  systemScenarioNamed,
+} from "./system-scenario.js";
+export { type SystemInvariant, SystemViolation, SystemWorld, type SystemWorldStats } from "./system-world.js";
 export { TAPE_FIXED_BLOCK, type TapeWorkload } from "./tape-workload.js";
+export { VirtualClock } from "./virtual-clock.js";
 export {
   attackWasmFrontend,
   type WasmAttackOptions,

@@ -176,6 +176,12 @@ export class GuestKernel implements GuestKernelApi {
   }
 
   async released(): Promise<GuestReleased> {
+    // A barrier first: a round trip on this kernel's xenstore connection delivers every watch
+    // event xenstored queued for it before (the toolstack's removal of a device's directory), so
+    // the release that event starts is among what `settled` waits for. Without it, a removal
+    // whose watch event was still on its way was missed, and its ring grant and port stayed
+    // (found by the whole-system simulator: `pvscsi sim --scenario system-io --seed 56`).
+    await this.kernel.xs.tryRead(`/local/domain/${this.ctx.domid}/domid`).catch(() => undefined);
     await this.frontend.settled();
     await this.blkfront.settled();
     this.frontend.retryDeferred();

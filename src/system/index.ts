@@ -12,6 +12,8 @@
 export { BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
 /** Bring up the hypervisor, dom0, xenstored with dom0's ring and the toolstack's client, and dom0's backend kernel. */
 export { type BootOptions, type BootShell, boot, type Machine } from "./boot.js";
+/** An injectable time source: real by default, virtual under the simulator. */
+export { type Clock, type ClockTimer, realClock } from "./clock.js";
 /** A domain's `/local/domain/<id>` home as libxl lays it out. */
 export { writeDomainHome } from "./domain-home.js";
 /** A guest's kernel with scsifront, built the same way in a worker and in one thread. */
@@ -46,7 +48,8 @@ export {
 } from "./poll-budget.js";
 /** Typed RPC to a kernel in a worker (control only; never SCSI data). */
 export { RpcClient, rpcProxy, serveRpc } from "./rpc.js";
-export { type LocalGuest, LocalSystem, type LocalSystemOptions } from "./single-thread.js";
+/** The deterministic system with every kernel in one thread, driven by `settle()` / `run()`. */
+export { type LocalGuest, LocalSystem, type LocalSystemOptions, type ReadyStep } from "./single-thread.js";
 /** Start a worker from sources or from dist/. */
 export { spawnWorker } from "./spawn-worker.js";
 /** The machine the toolstack runs over, a running kernel's handle, and the real-timer timeout both systems use. */

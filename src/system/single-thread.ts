@@ -15,6 +15,7 @@ import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
 import { BackendKernel, bootBackendKernel, type ExtraDevices } from "./backend-kernel.js";
 import { type BootOptions, boot, type Machine } from "./boot.js";
+import { type Clock, realClock } from "./clock.js";
 import { writeDomainHome } from "./domain-home.js";
 import { bootGuestKernel, GuestKernel } from "./guest-kernel.js";
 import type { BackendBoot, GuestBoot } from "./kernel-api.js";
@@ -38,8 +39,30 @@ export interface LocalStep {
   readonly work: number;
 }
 
+/**
+ * One action that is ready to run, as {@link LocalSystem.readySteps} lists them for a scheduler
+ * of one's own (the simulator's): `run` does it and returns the work done (0: it found nothing).
+ */
+export interface ReadyStep {
+  /**
+   * What runs: `xenstored` (one queued pass: a message or a watch event), `xenstored events`
+   * (its vcpu's upcall), `<kind> events` (a vcpu servicing its event channels: xenstore replies,
+   * watches, ring notifications) or `<kind> rings` (a driver servicing the rings it has pending,
+   * and a guest retrying its deferred grant ends), where kind is `scsiback`, `scsifront` or
+   * `wasm kernel`.
+   */
+  readonly actor: string;
+  readonly domid: number;
+  run(): number;
+}
+
 /** Options of {@link LocalSystem.start}. */
 export interface LocalSystemOptions extends BootOptions {
+  /**
+   * The time the system and the toolstack's timeouts run on (default: real time). The
+   * simulator passes a virtual clock, so that a run is a function of its seed alone.
+   */
+  readonly clock?: Clock;
   /**
    * How long {@link LocalSystem.run} keeps settling for one operation before it gives up
    * (default 60 s): longer than the toolstack's own real-timer timeouts, which fire first.
@@ -79,11 +102,17 @@ export class LocalSystem implements System {
   /** Every kernel this thread pumps: dom0's, driver domains', guests'. */
   private readonly kernels = new Set<GuestKernel | BackendKernel | WasmGuestKernel>();
   private stepCursor = 0;
+  /**
+   * Set by a scheduler that drives the machine itself ({@link readySteps}): {@link run} then
+   * only awaits its promise, and the scheduler's steps make it resolve.
+   */
+  externallyDriven = false;
 
   private constructor(
     private readonly machine: Machine,
     private readonly runs: Array<() => void>,
     private readonly runLimitMs: number,
+    readonly clock: Clock,
     private readonly extraDevices?: ExtraDevices,
   ) {
     this.hv = machine.hv;
@@ -110,7 +139,13 @@ export class LocalSystem implements System {
           runs.push(run);
         },
         attach: (m) => {
-          sys = new LocalSystem(m, runs, options.runLimitMs ?? 60_000, options.devices);
+          sys = new LocalSystem(
+            m,
+            runs,
+            options.runLimitMs ?? 60_000,
+            options.clock ?? realClock,
+            options.devices,
+          );
         },
         drive: (p) => sys!.run(p),
         startBackendKernel: (b) => sys!.startBackendKernel(b),
@@ -299,6 +334,63 @@ export class LocalSystem implements System {
   }
 
   /**
+   * Every action ready now, in a fixed order (xenstored's queued pass, xenstored's events, then
+   * per kernel in boot order its events and its rings), for a scheduler that picks among them
+   * itself. Each `run` is one core action and returns at once; the promise callbacks it
+   * releases are the caller's to let run before the next.
+   */
+  readySteps(): ReadyStep[] {
+    const out: ReadyStep[] = [];
+    if (this.runs.length > 0)
+      out.push({
+        actor: "xenstored",
+        domid: 0,
+        run: () => {
+          const pass = this.runs.shift();
+          pass?.();
+          return pass ? 1 : 0;
+        },
+      });
+    if (this.machine.xsCtx.evtchn.upcallPending())
+      out.push({ actor: "xenstored events", domid: 0, run: () => this.machine.xsDispatch.poll() });
+    for (const k of this.kernels) {
+      const domid = k.ctx.domid;
+      if (k instanceof WasmGuestKernel) {
+        out.push({ actor: "wasm kernel", domid, run: () => k.pump() });
+        continue;
+      }
+      const kind = k instanceof BackendKernel ? "scsiback" : "scsifront";
+      if (k.ctx.evtchn.upcallPending())
+        out.push({ actor: `${kind} events`, domid, run: () => k.kernel.dispatcher.poll() });
+      if (k instanceof BackendKernel) {
+        if (k.backend.hasPending || k.blkback.hasPending)
+          out.push({
+            actor: `${kind} rings`,
+            domid,
+            run: () => k.backend.runPending() + k.blkback.runPending(),
+          });
+      } else if (
+        k.frontend.hasPending ||
+        k.blkfront.hasPending ||
+        k.frontend.deferredGrants > 0 ||
+        k.blkfront.deferredGrants > 0
+      ) {
+        out.push({
+          actor: `${kind} rings`,
+          domid,
+          run: () => {
+            const w = k.frontend.runPending() + k.blkfront.runPending();
+            k.frontend.retryDeferred();
+            k.blkfront.retryDeferred();
+            return w;
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
    * Run one core action — the next ready one after the last, in a fixed round: xenstored's
    * queued pass, xenstored's events, then each kernel's pump (its events and rings) — and let the
    * promise callbacks it released run. Returns what ran, or null when nothing was ready.
@@ -347,10 +439,12 @@ export class LocalSystem implements System {
 
   /**
    * Await `p` while settling the system, so a promise that needs the others to move resolves.
-   * Between settles with nothing to do it sleeps a millisecond, so real timers (the toolstack's
-   * timeouts, a device's delays) fire as they would with threads.
+   * Between settles with nothing to do it sleeps a millisecond of its {@link clock}, so timers
+   * (the toolstack's timeouts, a device's delays) fire as they would with threads. When
+   * {@link externallyDriven}, it only awaits `p`: the scheduler's steps move the machine.
    */
   async run<T>(p: Promise<T>): Promise<T> {
+    if (this.externallyDriven) return p;
     let done = false;
     let value: T | undefined;
     let error: unknown;
@@ -366,10 +460,11 @@ export class LocalSystem implements System {
         error = e;
       },
     );
-    const deadline = performance.now() + this.runLimitMs;
-    while (!done && performance.now() < deadline) {
+    const clock = this.clock;
+    const deadline = clock.now() + this.runLimitMs;
+    while (!done && clock.now() < deadline) {
       const steps = await this.settle();
-      if (!done && steps <= 2) await new Promise<void>((resolve) => setTimeout(resolve, 1));
+      if (!done && steps <= 2) await clock.sleep(1);
     }
     if (!done) throw new Error("LocalSystem.run: the operation never finished");
     if (failed) throw error;

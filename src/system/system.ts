@@ -5,6 +5,7 @@ import type { DomainHandle } from "../xen/domain-handle.js";
 import { PvscsiError } from "../xen/errors.js";
 import type { XenstoreClient } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
+import { type Clock, realClock } from "./clock.js";
 import type { BackendBoot, BackendKernelApi, GuestBoot, GuestKernelApi } from "./kernel-api.js";
 
 /** A domain's running kernel as the toolstack holds it, wherever it runs. */
@@ -49,6 +50,11 @@ export interface System {
   readonly pollThreads: number;
   /** dom0's backend kernel (scsiback over dom0's inventory); null once shut down. */
   readonly dom0Kernel: RunningBackend | null;
+  /**
+   * The time the toolstack's timeouts run on: real time unless the system was given another
+   * (the simulator's virtual clock). Absent means real time.
+   */
+  readonly clock?: Clock;
   /** Every thread's trace recorder when booted with `trace` (export with `toChromeTrace`); else empty. */
   readonly traces: readonly TraceBuffer[];
   /** Start a guest's kernel (scsifront) and wait until it is up, at most `timeoutMs`. */
@@ -64,15 +70,24 @@ export interface System {
 }
 
 /**
- * Wait for `p` at most `ms` (a real timer, in both systems): libxl's device timeouts
- * (`LIBXL_DEVICE_MODEL_START_TIMEOUT`, `LIBXL_DESTROY_TIMEOUT`) play this part.
+ * Wait for `p` at most `ms` on `clock` (real time unless given; the simulator passes its virtual
+ * clock): libxl's device timeouts (`LIBXL_DEVICE_MODEL_START_TIMEOUT`, `LIBXL_DESTROY_TIMEOUT`)
+ * play this part.
  */
-export function withTimeout<T>(p: Promise<T>, ms: number, what = "an answer"): Promise<T> {
-  let t: ReturnType<typeof setTimeout> | undefined;
+export function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  what = "an answer",
+  clock: Clock = realClock,
+): Promise<T> {
+  let t: unknown;
   return Promise.race([
-    p.finally(() => clearTimeout(t)),
+    p.finally(() => clock.clearTimeout(t)),
     new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new PvscsiError("ESTATE", `timed out: waited ${ms} ms for ${what}`)), ms);
+      t = clock.setTimeout(
+        () => reject(new PvscsiError("ESTATE", `timed out: waited ${ms} ms for ${what}`)),
+        ms,
+      );
     }),
   ]);
 }

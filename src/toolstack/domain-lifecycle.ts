@@ -3,6 +3,7 @@ import { defaultGuestRoot } from "../guest/guest-fs.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
 import { formatHctl } from "../scsi/hctl.js";
+import { type Clock, realClock } from "../system/clock.js";
 import { writeDomainHome } from "../system/domain-home.js";
 import { type System, withTimeout } from "../system/system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
@@ -64,8 +65,13 @@ export class DomainLifecycle {
     private readonly devices: VscsiDevices,
     private readonly timeoutMs: number,
     /** Xen virtual block devices (`disk = [...]`, `xl block-*`). */
-    readonly vbds: VbdDevices = new VbdDevices(system.xs, table, timeoutMs),
+    readonly vbds: VbdDevices = new VbdDevices(system.xs, table, timeoutMs, system.clock ?? realClock),
   ) {}
+
+  /** The time the timeouts run on: the system's (real time unless it was given a virtual clock). */
+  private get clock(): Clock {
+    return this.system.clock ?? realClock;
+  }
 
   /** `xl create`: build the domain, start its kernel, and connect its vscsi controllers. */
   async create(
@@ -219,7 +225,7 @@ export class DomainLifecycle {
       await writeController(xs, ctrl);
       await xs.write(`/libxl/${domid}/vscsi/${ctrl.devid}/next_vscsidev_id`, String(c.devs.length));
       const w = { backend: controllerPaths(ctrl).backend, ids: c.devs.map((d) => d.id) };
-      if (resume === undefined) await waitConnected(xs, w.backend, w.ids, this.timeoutMs);
+      if (resume === undefined) await waitConnected(xs, w.backend, w.ids, this.timeoutMs, this.clock);
       else written.push(w);
     }
     if (resume === undefined) return;
@@ -328,7 +334,7 @@ export class DomainLifecycle {
         );
       }
     }
-    await withTimeout(be.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
+    await withTimeout(be.kernel.api.stop(), this.timeoutMs, undefined, this.clock).catch(() => undefined);
     await be.kernel.terminate();
     this.table.backends.delete(domid);
     for (const g of this.table.guests.values()) await g.kernel.api.forgetPeer(domid).catch(() => undefined);
@@ -361,17 +367,25 @@ export class DomainLifecycle {
     for (const c of ctrls) await xs.write(`${c.backend}/${XenbusNode.online}`, "0").catch(() => undefined);
     await this.vbds.offlineAll(domid);
     if (guest && !quick)
-      await withTimeout(guest.kernel.api.shutdown(), this.timeoutMs).catch(() => undefined);
+      await withTimeout(guest.kernel.api.shutdown(), this.timeoutMs, undefined, this.clock).catch(
+        () => undefined,
+      );
     await this.vbds.removeAll(domid, quick);
     for (const c of ctrls)
       await removeController(
         xs,
         { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
         suspended ? 0 : quick ? 2000 : this.timeoutMs,
+        this.clock,
       );
     if (guest) {
-      if (!suspended) await withTimeout(guest.kernel.api.released(), this.timeoutMs).catch(() => undefined);
-      await withTimeout(guest.kernel.api.stop(), this.timeoutMs).catch(() => undefined);
+      if (!suspended)
+        await withTimeout(guest.kernel.api.released(), this.timeoutMs, undefined, this.clock).catch(
+          () => undefined,
+        );
+      await withTimeout(guest.kernel.api.stop(), this.timeoutMs, undefined, this.clock).catch(
+        () => undefined,
+      );
       await guest.kernel.terminate();
       this.table.guests.delete(domid);
     }

@@ -111,7 +111,7 @@ export class Host {
       kernel: dom0,
       inventory: dom0.inventory,
     });
-    this.devices = new VscsiDevices(system.xs, this.table, this.timeoutMs);
+    this.devices = new VscsiDevices(system.xs, this.table, this.timeoutMs, system.clock);
     this.domains = new DomainLifecycle(system, this.table, this.devices, this.timeoutMs);
   }
 

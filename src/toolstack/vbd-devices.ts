@@ -1,5 +1,6 @@
 import { fromNumber, vdevName } from "../blkif/vdev.js";
 import { BlkifNode, VBD_DEVICE_TYPE } from "../blkif/xenstore-nodes.js";
+import { type Clock, realClock } from "../system/clock.js";
 import { configError, PvscsiError } from "../xen/errors.js";
 import { xenbusErrorPath } from "../xenbus/device-state.js";
 import { XenbusNode } from "../xenbus/paths.js";
@@ -53,6 +54,7 @@ export class VbdDevices {
     private readonly xs: XenstoreClient,
     private readonly table: DomainTable,
     private readonly timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+    private readonly clock: Clock = realClock,
   ) {}
 
   /** Check every disk of a config before the domain is built (nothing half-created). */
@@ -180,7 +182,7 @@ export class VbdDevices {
       await f(BlkifNode.deviceTypeFront, spec.cdrom ? "cdrom" : "disk");
     });
     try {
-      await waitFor(this.xs, backend, this.timeoutMs, `${backend} to connect`, async () => {
+      await waitFor(this.xs, backend, this.timeoutMs, `${backend} to connect`, this.clock, async () => {
         const s = parseXenbusState(await this.xs.tryRead(`${backend}/${XenbusNode.state}`));
         if (s === XenbusState.Closing || s === XenbusState.Closed) {
           const err = (await this.xs.tryRead(xenbusErrorPath(backend)))?.replace(/^\d+ /, "");
@@ -208,7 +210,7 @@ export class VbdDevices {
         if (s !== XenbusState.Closed)
           await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Closing));
       });
-      await waitFor(xs, backend, timeoutMs, `${backend} to close`, async () => {
+      await waitFor(xs, backend, timeoutMs, `${backend} to close`, this.clock, async () => {
         const s = parseXenbusState(await xs.tryRead(`${backend}/${XenbusNode.state}`));
         return s === XenbusState.Closed || s === XenbusState.Unknown;
       }).catch(() => undefined);

@@ -1,4 +1,5 @@
 import { formatHctl, type Hctl, parseHctlOrThrow } from "../scsi/hctl.js";
+import { type Clock, realClock } from "../system/clock.js";
 import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import { configError, PvscsiError } from "../xen/errors.js";
 import { VSCSI_DEVS, XenbusNode } from "../xenbus/paths.js";
@@ -63,6 +64,7 @@ export class VscsiDevices {
     private readonly xs: XenstoreClient,
     private readonly table: DomainTable,
     private readonly timeoutMs: number,
+    private readonly clock: Clock = realClock,
   ) {}
 
   /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>]`. */
@@ -107,7 +109,7 @@ export class VscsiDevices {
         return next;
       });
       try {
-        await addDevs(this.xs, ctrl.backend, [{ id, ...dev }], this.timeoutMs);
+        await addDevs(this.xs, ctrl.backend, [{ id, ...dev }], this.timeoutMs, this.clock);
       } catch (e) {
         // A LUN the backend refused (Closed) holds nothing: drop its nodes and its error, so a
         // refused attach leaves the store as it was (libxl removes a failed device's paths too).
@@ -134,9 +136,9 @@ export class VscsiDevices {
     await writeController(this.xs, nodes);
     await this.xs.write(`/libxl/${domid}/vscsi/${devid}/next_vscsidev_id`, "1");
     try {
-      await waitConnected(this.xs, controllerPaths(nodes).backend, [0], this.timeoutMs);
+      await waitConnected(this.xs, controllerPaths(nodes).backend, [0], this.timeoutMs, this.clock);
     } catch (e) {
-      await removeController(this.xs, nodes, this.timeoutMs).catch(() => undefined);
+      await removeController(this.xs, nodes, this.timeoutMs, this.clock).catch(() => undefined);
       await removeNodes(this.xs, `/libxl/${domid}/vscsi/${devid}`, `/libxl/${domid}`);
       throw e;
     }
@@ -156,8 +158,9 @@ export class VscsiDevices {
           this.xs,
           { backendDomid: c.backendDomid, frontendDomid: domid, devid: c.devid },
           this.timeoutMs,
+          this.clock,
         );
-      else await removeDev(this.xs, c.backend, dev.id, this.timeoutMs);
+      else await removeDev(this.xs, c.backend, dev.id, this.timeoutMs, this.clock);
       return;
     }
     throw new PvscsiError("ESTATE", `detach failed: ${vdev} does not exist in domid ${domid}`);

@@ -1,4 +1,5 @@
 import { formatHctl, type Hctl } from "../scsi/hctl.js";
+import { type Clock, realClock } from "../system/clock.js";
 import { PvscsiError } from "../xen/errors.js";
 import { xenbusErrorPath } from "../xenbus/device-state.js";
 import { VSCSI_DEVS, vscsiBackendPath, vscsiFrontendPath, XenbusNode } from "../xenbus/paths.js";
@@ -82,8 +83,9 @@ export async function waitConnected(
   backend: string,
   devIds: readonly number[],
   timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+  clock: Clock = realClock,
 ): Promise<void> {
-  await waitFor(xs, backend, timeoutMs, `${backend} to connect`, async () => {
+  await waitFor(xs, backend, timeoutMs, `${backend} to connect`, clock, async () => {
     const state = await readState(xs, backend);
     if (state === XenbusState.Closing || state === XenbusState.Closed) {
       const err = await xs.tryRead(xenbusErrorPath(backend));
@@ -121,6 +123,7 @@ export async function addDevs(
   backend: string,
   devs: readonly VscsiDevNodes[],
   timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+  clock: Clock = realClock,
 ): Promise<void> {
   await xs.transaction(async (tx) => {
     const state = parseXenbusState(await tx.tryRead(`${backend}/${XenbusNode.state}`));
@@ -138,6 +141,7 @@ export async function addDevs(
     backend,
     devs.map((d) => d.id),
     timeoutMs,
+    clock,
   );
 }
 
@@ -151,6 +155,7 @@ export async function removeDev(
   backend: string,
   id: number,
   timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+  clock: Clock = realClock,
 ): Promise<void> {
   const dev = `${backend}/${VSCSI_DEVS}/dev-${id}`;
   await xs.transaction(async (tx) => {
@@ -164,7 +169,7 @@ export async function removeDev(
     await tx.write(`${dev}/${XenbusNode.state}`, String(XenbusState.Closing));
     await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Reconfiguring));
   });
-  await waitFor(xs, backend, timeoutMs, `${dev} to close`, async () => {
+  await waitFor(xs, backend, timeoutMs, `${dev} to close`, clock, async () => {
     return (
       (await readState(xs, backend)) === XenbusState.Connected &&
       (await readState(xs, dev)) === XenbusState.Closed
@@ -184,6 +189,7 @@ export async function removeController(
   xs: XenstoreClient,
   c: { backendDomid: number; frontendDomid: number; devid: number },
   timeoutMs = DEFAULT_STATE_TIMEOUT_MS,
+  clock: Clock = realClock,
 ): Promise<boolean> {
   const { backend, frontend } = controllerPaths(c);
   let closed = true;
@@ -194,7 +200,7 @@ export async function removeController(
       if (s !== XenbusState.Closed)
         await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Closing));
     });
-    closed = await waitFor(xs, backend, timeoutMs, `${backend} to close`, async () => {
+    closed = await waitFor(xs, backend, timeoutMs, `${backend} to close`, clock, async () => {
       const s = await readState(xs, backend);
       return s === XenbusState.Closed || s === XenbusState.Unknown;
     }).then(
@@ -252,16 +258,17 @@ async function readState(xs: XenstoreClient, dir: string): Promise<XenbusState> 
 
 /**
  * Re-evaluate `check` on every change under `dir` until it returns true (or throws), for at most
- * `timeoutMs`. Uses a xenstore watch, so no polling.
+ * `timeoutMs` of `clock` (real time unless given). Uses a xenstore watch, so no polling.
  */
 export async function waitFor(
   xs: XenstoreClient,
   dir: string,
   timeoutMs: number,
   what: string,
+  clock: Clock,
   check: () => Promise<boolean>,
 ): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   let busy = false;
   let again = false;
   let finish!: (e?: unknown) => void;
@@ -291,7 +298,7 @@ export async function waitFor(
   const watch = await xs.watch(dir, () => {
     void run();
   });
-  timer = setTimeout(() => {
+  timer = clock.setTimeout(() => {
     void (async () => {
       const state = await readState(xs, dir).catch(() => XenbusState.Unknown);
       finish(
@@ -305,7 +312,7 @@ export async function waitFor(
   try {
     await done;
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     timer = undefined;
     await watch.unwatch().catch(() => undefined);
   }

@@ -72,6 +72,12 @@ export class XenstoreDb implements XsDbCore {
   /** Store-wide change counter. */
   private generation = 0;
   private nextConnId = 1;
+  /**
+   * Fault injection (the simulator's): asked at each commit of a transaction that would
+   * succeed; true makes it fail with `EAGAIN` as if another writer had changed a node it read, so
+   * that every caller's retry path runs. Null (the default) injects nothing.
+   */
+  injectConflict: ((caller: XsCaller, txId: number) => boolean) | null = null;
   /** @internal */
   readonly connections = new Set<XsDbConnection>();
   private readonly introduced = new Map<number, { mfn: number; port: number }>();
@@ -145,6 +151,9 @@ export class XenstoreDb implements XsDbCore {
         `transaction ${tx.id}`,
         `${conflict} changed since the transaction started`,
       );
+    }
+    if (this.injectConflict?.(caller, tx.id)) {
+      throw xenstoreError("EAGAIN", `transaction ${tx.id}`, "a conflicting change (injected)");
     }
     if (tx.ops.length === 0) return;
     const scratch: TreeState = { root: this.live.root, owners: new Map(this.live.owners) };

@@ -13,12 +13,15 @@ import {
   scenarioNamed,
 } from "../../sim/scenario.js";
 import { sweep } from "../../sim/sweep.js";
+import { isSystemReplay } from "../../sim/system-replay.js";
+import { isSystemScenario } from "../../sim/system-scenario.js";
 import { attackWasmFrontend, XENSTORE_ATTACKS, type XenstoreAttack } from "../../sim/wasm-attack.js";
 import { toChromeTrace } from "../../trace/chrome-trace.js";
 import { TraceBuffer } from "../../trace/trace-buffer.js";
 import { configError } from "../../xen/errors.js";
 import { checkWritable, parseCommandArgs } from "../args.js";
 import { type CliIo, type Command, EXIT_FAILURE, EXIT_OK } from "../io.js";
+import { listSystemScenarios, replaySystem, runSystemCommand } from "./sim-system.js";
 
 const BACKEND_MUTANTS: readonly VhostMutation[] = ["no-unmap-on-abort", "double-answer-abort", "skip-notify"];
 const FRONTEND_MUTANTS: readonly FrontendMutation[] = ["reuse-rqid", "end-grant-on-abort"];
@@ -34,7 +37,8 @@ handler, faults), time is virtual, and the invariants of docs/sim.md are checked
 The same seed gives the same trace, byte for byte. On a violation it prints the seed, the
 invariant, the shortest step sequence shrinking found, and writes a replay file and a trace.
 
-  --scenario NAME   a built-in scenario (default io-verify; --list shows them)
+  --scenario NAME   a built-in scenario (default io-verify; --list shows them); system-* runs
+                    the whole system (xenstored, xenbus, the toolstack) under the scheduler
   --seed N          run one seed (default 1) and print its summary
   --seeds N         sweep N seeds (from --from, default 1) over worker threads
   --workers N       worker threads of a sweep (default: the machine's cores; 0: this thread)
@@ -93,11 +97,14 @@ export const simCommand: Command = {
     const outDir = typeof values.out === "string" ? values.out : ".";
     if (values.list) {
       for (const s of Object.values(SCENARIOS)) io.out(`${s.name.padEnd(18)} ${s.description}\n`);
-      io.out(`\nfault classes: ${parseFaults("all").join(", ")}\n`);
+      io.out(`\nfault classes: ${parseFaults("all").join(", ")}\n\n`);
+      io.out(listSystemScenarios());
       return EXIT_OK;
     }
     if (typeof values.replay === "string") {
-      const file = parseReplay(readFileSync(values.replay, "utf8"), values.replay);
+      const text = readFileSync(values.replay, "utf8");
+      if (isSystemReplay(text)) return replaySystem(text, values.replay, json, io);
+      const file = parseReplay(text, values.replay);
       const r = runSim(file.scenario, file.choices);
       if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
       else {
@@ -139,6 +146,22 @@ export const simCommand: Command = {
       return bad ? EXIT_FAILURE : EXIT_OK;
     }
 
+    if (typeof values.scenario === "string" && isSystemScenario(values.scenario)) {
+      return runSystemCommand(
+        {
+          scenario: values.scenario,
+          ...(typeof values.seed === "string" ? { seed: wholeNumber("--seed", values.seed, 0) } : {}),
+          ...(typeof values.seeds === "string" ? { seeds: wholeNumber("--seeds", values.seeds, 1) } : {}),
+          ...(typeof values.from === "string" ? { from: wholeNumber("--from", values.from, 0) } : {}),
+          ...(typeof values.faults === "string" ? { faults: values.faults } : {}),
+          ...(typeof values.mutant === "string" ? { mutant: values.mutant } : {}),
+          out: outDir,
+          trace: values.trace === true,
+          json,
+        },
+        io,
+      );
+    }
     let scenario = scenarioNamed(
       typeof values.scenario === "string" ? values.scenario : "io-verify",
       typeof values.faults === "string" ? parseFaults(values.faults) : undefined,

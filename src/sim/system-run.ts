@@ -1,0 +1,105 @@
+/**
+ * One whole-system run as a pure function of (scenario, seed) — or of (scenario, choices) for a
+ * replay — and a small shrinker over its choice sequence. Async: the toolstack and the xenbus
+ * drivers are promise code, whose callbacks run between steps.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { Chooser } from "./chooser.js";
+import type { SystemScenario } from "./system-scenario.js";
+import { type SystemInvariant, SystemViolation, SystemWorld, type SystemWorldStats } from "./system-world.js";
+
+/** What one whole-system run found. */
+export interface SystemSimResult {
+  readonly scenario: string;
+  /** The seed, or null for a replay of a choice sequence. */
+  readonly seed: number | null;
+  readonly ok: boolean;
+  readonly violation: {
+    readonly invariant: SystemInvariant;
+    readonly detail: string;
+    readonly step: number;
+  } | null;
+  readonly stats: SystemWorldStats;
+  /** Every choice the run made (replaying them reproduces the run exactly). */
+  readonly choices: readonly number[];
+  /** One line per step (empty unless traced). */
+  readonly trace: readonly string[];
+  /** SHA-256 of the trace, hex. */
+  readonly traceDigest: string;
+}
+
+/** Run a whole-system `scenario` with choices from `seed` (a number) or replayed from `choices`. */
+export async function runSystemSim(
+  scenario: SystemScenario,
+  source: number | readonly number[],
+  options: { readonly trace?: boolean } = {},
+): Promise<SystemSimResult> {
+  const chooser = typeof source === "number" ? Chooser.seeded(source) : Chooser.replay(source);
+  const world = new SystemWorld(scenario, chooser, options.trace ?? true);
+  let violation: SystemSimResult["violation"] = null;
+  try {
+    await world.boot();
+    await world.run();
+  } catch (e) {
+    if (!(e instanceof SystemViolation)) throw e;
+    violation = { invariant: e.invariant, detail: e.detail, step: e.step };
+  } finally {
+    await world.shutdown();
+  }
+  const digest = createHash("sha256");
+  for (const line of world.trace) digest.update(`${line}\n`);
+  return {
+    scenario: scenario.name,
+    seed: typeof source === "number" ? source : null,
+    ok: violation === null,
+    violation,
+    stats: { ...world.stats },
+    choices: chooser.taken,
+    trace: world.trace,
+    traceDigest: digest.digest("hex"),
+  };
+}
+
+/**
+ * Shorten a failing whole-system run's choice sequence (chunk removal, then zeroing values)
+ * while the same invariant still fails, within `budget` replays (each is a whole run, so keep it
+ * small). Returns the shortest failing replay found, with its trace.
+ */
+export async function shrinkSystem(
+  scenario: SystemScenario,
+  failing: SystemSimResult,
+  budget = 40,
+): Promise<SystemSimResult> {
+  const inv = failing.violation?.invariant;
+  if (inv === undefined) return failing;
+  const fails = async (script: readonly number[]): Promise<number[] | null> => {
+    if (budget <= 0) return null;
+    budget--;
+    const r = await runSystemSim(scenario, script, { trace: false });
+    if (r.violation?.invariant !== inv) return null;
+    return script.slice(0, Math.min(script.length, r.choices.length));
+  };
+  let cur = failing.choices.slice();
+  let n = 2;
+  while (cur.length >= 2 && budget > 0) {
+    const chunk = Math.ceil(cur.length / n);
+    let reduced = false;
+    for (let i = 0; i < cur.length && budget > 0; i += chunk) {
+      const next = await fails([...cur.slice(0, i), ...cur.slice(i + chunk)]);
+      if (next !== null) {
+        cur = next;
+        n = Math.max(n - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (!reduced) {
+      if (n >= cur.length) break;
+      n = Math.min(cur.length, n * 2);
+    }
+  }
+  while (cur.length > 0 && cur[cur.length - 1] === 0) cur.pop();
+  const r = await runSystemSim(scenario, cur, { trace: true });
+  return r.violation?.invariant === inv ? { ...r, choices: cur } : failing;
+}
