@@ -14,6 +14,7 @@
 
 import { connect, type Socket } from "node:net";
 import {
+  type ChapCredentials,
   type InitiatorResult,
   IscsiInitiatorSession,
   TMF_ABORT_TASK,
@@ -47,6 +48,8 @@ export interface IscsiLunConfig {
    * Default false: one session, `initiatorName`, shared by every nexus.
    */
   readonly perNexusInitiator?: boolean;
+  /** CHAP credentials when the target wants them (one-way, or mutual with `targetSecret`). */
+  readonly chap?: ChapCredentials;
   /** Milliseconds to wait for TCP connect + login; default 5000. */
   readonly loginTimeoutMs?: number;
 }
@@ -80,7 +83,7 @@ class Connection {
       socket.setNoDelay(true);
       let settled = false;
       const timer = setTimeout(
-        () => finish(new Error(`iSCSI login to ${cfg.portal} timed out`)),
+        () => finish(new Error(`iSCSI login to ${cfg.target} at ${cfg.portal} timed out`)),
         cfg.loginTimeoutMs ?? 5000,
       );
       const finish = (err: Error | null) => {
@@ -93,14 +96,19 @@ class Connection {
         } else resolve(conn);
       };
       const session = new IscsiInitiatorSession(
-        { initiatorName, targetName: cfg.target },
+        { initiatorName, targetName: cfg.target, ...(cfg.chap ? { chap: cfg.chap } : {}) },
         {
           send: (b) => {
             if (!socket.destroyed) socket.write(b);
           },
           close: (reason) => {
             socket.end();
-            if (!settled) finish(new Error(session.failure || reason));
+            if (!settled)
+              finish(
+                new Error(
+                  `iSCSI login to ${cfg.target} at ${cfg.portal} as ${initiatorName}: ${session.failure || reason}`,
+                ),
+              );
           },
           loggedIn: () => finish(null),
         },

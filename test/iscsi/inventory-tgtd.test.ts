@@ -33,6 +33,22 @@ describe("the [iscsi] host config section", () => {
       /iSCSI name/,
     );
   });
+
+  it("parses CHAP credentials (one-way and mutual) and refuses half a pair", () => {
+    const base = "[iscsi 0:0:5:0]\nportal = 127.0.0.1\ntarget = iqn.2001-04.com.example:disk1\n";
+    const c = parseHostConfig(
+      `${base}chap-user = dom0\nchap-secret = s1\nchap-target-user = tgt\nchap-target-secret = s2\n`,
+      "t.conf",
+    );
+    expect(c.devices[0]).toMatchObject({
+      chap: { username: "dom0", secret: "s1", targetUsername: "tgt", targetSecret: "s2" },
+    });
+    expect(parseHostConfig(base, "t.conf").devices[0]).not.toHaveProperty("chap");
+    expect(() => parseHostConfig(`${base}chap-user = dom0\n`, "t.conf")).toThrow(
+      /t\.conf:\d+: .*both "chap-user" and "chap-secret"/,
+    );
+    expect(() => parseHostConfig(`${base}chap-target-secret = s2\n`, "t.conf")).toThrow(/mutual CHAP/);
+  });
 });
 
 let tgtd: Tgtd | undefined;

@@ -91,6 +91,13 @@ export interface IscsiConfig extends CommonConfig {
   readonly initiator: string;
   /** Each vHBA logs in as `<initiator>:<nexus>` (target ACLs see each guest controller). */
   readonly perVhbaInitiator: boolean;
+  /** CHAP credentials (`chap-user`/`chap-secret`, mutual: `chap-target-user`/`chap-target-secret`). */
+  readonly chap?: {
+    readonly username: string;
+    readonly secret: string;
+    readonly targetUsername?: string;
+    readonly targetSecret?: string;
+  };
 }
 
 /** One logical unit of the config. */

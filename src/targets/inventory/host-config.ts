@@ -70,7 +70,9 @@ import { type Section, SectionReader } from "./section-reader.js";
  * An `[iscsi h:c:t:l]` section is a LUN of a remote iSCSI target (docs/iscsi.md): `portal =
  * host[:port]`, `target = <iqn>`, `lun = N`, optional `initiator = <iqn>` (default
  * `iqn.2026-12.org.pvscsi:dom0`) and `per-vhba-initiator = yes` (each guest controller logs in as
- * `<initiator>:<vhba>`, so target ACLs see each one).
+ * `<initiator>:<vhba>`, so target ACLs see each one); CHAP: `chap-user` and `chap-secret`, and
+ * for mutual CHAP `chap-target-secret` (and optionally `chap-target-user`, the name the target
+ * must answer with).
  *
  * Every device section also takes `vendor` (≤ 8 chars), `model` (≤ 16), `rev` (≤ 4), `serial`
  * (≤ 36), `wwn` (16 hex digits, NAA 2, 3 or 5; default derived from kind and h:c:t:l) and
@@ -113,7 +115,18 @@ const KEYS: Record<string, readonly string[]> = {
   ],
   cdrom: [...COMMON_KEYS, "file"],
   null: COMMON_KEYS,
-  iscsi: [...COMMON_KEYS, "portal", "target", "lun", "initiator", "per-vhba-initiator"],
+  iscsi: [
+    ...COMMON_KEYS,
+    "portal",
+    "target",
+    "lun",
+    "initiator",
+    "per-vhba-initiator",
+    "chap-user",
+    "chap-secret",
+    "chap-target-user",
+    "chap-target-secret",
+  ],
   tape: [...COMMON_KEYS, "generation", "cartridges", "load", "write-protect", "capacity", "early-warning"],
   changer: [
     ...COMMON_KEYS,

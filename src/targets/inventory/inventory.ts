@@ -593,6 +593,7 @@ async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Pro
         lun: d.lun,
         initiatorName: d.initiator,
         perNexusInitiator: d.perVhbaInitiator,
+        ...(d.chap ? { chap: d.chap } : {}),
       };
       try {
         const dev = await IscsiInitiatorDevice.open(cfg);
