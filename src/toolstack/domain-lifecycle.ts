@@ -39,7 +39,13 @@ export interface DomainRow {
 /** The controllers a new guest gets, by vHOST, checked before anything is built. */
 type ControllerPlan = Map<
   number,
-  { backend: BackendDomain; featureHost: boolean; devs: VscsiDevNodes[]; where: string }
+  {
+    backend: BackendDomain;
+    featureHost: boolean;
+    munging: string | undefined;
+    devs: VscsiDevNodes[];
+    where: string;
+  }
 >;
 
 /** What `xl create` made, and what the user should know about it. */
@@ -159,8 +165,13 @@ export class DomainLifecycle {
       claimed.add(key);
       let ctrl = controllers.get(v.vdev.host);
       if (!ctrl) {
-        ctrl = { backend: be, featureHost: v.featureHost, devs: [], where };
+        ctrl = { backend: be, featureHost: v.featureHost, munging: v.munging, devs: [], where };
         controllers.set(v.vdev.host, ctrl);
+      } else if (ctrl.munging !== v.munging) {
+        throw configError(
+          where,
+          `different munging setting than the other devices of vHOST ${v.vdev.host} (${ctrl.munging ?? "none"} at ${ctrl.where})`,
+        );
       } else if (ctrl.featureHost !== v.featureHost) {
         throw configError(
           where,
@@ -190,6 +201,7 @@ export class DomainLifecycle {
         devid: devid++,
         idx,
         featureHost: c.featureHost,
+        ...(c.munging !== undefined ? { munging: c.munging } : {}),
         devs: c.devs,
       };
       await writeController(xs, ctrl);

@@ -292,7 +292,7 @@ export class Host {
     return this.domains.list();
   }
 
-  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>]`. */
+  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>] [munging=<policy>]`. */
   scsiAttach(
     domain: string,
     pdev: string,

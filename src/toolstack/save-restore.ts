@@ -50,6 +50,8 @@ export interface SavedDevice {
   /** The guest's controller (vHOST) and whether it passes CDBs through. */
   readonly vhost: number;
   readonly featureHost: boolean;
+  /** The vhost's munging policy, when one was chosen. */
+  readonly munging?: string;
   readonly vdev: string;
   /** `p-devname`: what the user wrote (config or scsi-attach). */
   readonly pdevname: string;
@@ -145,6 +147,7 @@ export async function savedDevices(ctx: SaveRestoreContext, g: GuestDomain): Pro
         ...(c.backendDomid !== 0 ? { backend: be.name } : {}),
         vhost: c.idx,
         featureHost: c.featureHost,
+        ...(c.munging !== undefined ? { munging: c.munging } : {}),
         vdev: `${d.vdev.host}:${d.vdev.channel}:${d.vdev.target}:${d.vdev.lun}`,
         pdevname,
         pdev: d.pdev,
@@ -238,6 +241,7 @@ export function restoreSpec(
       pdevText: saved.pdevname,
       vdev: parseHctlOrThrow(saved.vdev, where, "vdev", { channel: 0xffff, target: 0xffff, lun: 0xffff }),
       featureHost: saved.featureHost,
+      ...(saved.munging !== undefined ? { munging: saved.munging } : {}),
       ...(saved.backend !== undefined ? { backend: saved.backend } : {}),
     };
     return { spec, where };

@@ -44,6 +44,8 @@ export interface ControllerView {
   readonly backend: string;
   readonly idx: number;
   readonly featureHost: boolean;
+  /** The `munging` node (undefined: the backend's default). */
+  readonly munging: string | undefined;
   readonly frontendState: number;
   readonly devs: ReadonlyArray<{ id: number; vdev: Hctl; pdev: string; state: number }>;
 }
@@ -65,7 +67,7 @@ export class VscsiDevices {
     private readonly timeoutMs: number,
   ) {}
 
-  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>]`. */
+  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>] [munging=<policy>]`. */
   async attach(
     domain: string,
     pdev: string,
@@ -100,6 +102,12 @@ export class VscsiDevices {
           `different feature-host setting than vHOST ${ctrl.idx} (${ctrl.featureHost ? "feature-host" : "no feature-host"})`,
         );
       }
+      if (ctrl.munging !== spec.munging) {
+        throw configError(
+          where,
+          `different munging setting than vHOST ${ctrl.idx} (${ctrl.munging === undefined ? "none" : `munging=${ctrl.munging}`})`,
+        );
+      }
       const counter = `/libxl/${domid}/vscsi/${ctrl.devid}/next_vscsidev_id`;
       const id = await this.xs.transaction(async (tx) => {
         const next = Number((await tx.tryRead(counter)) ?? "0");
@@ -129,6 +137,7 @@ export class VscsiDevices {
       devid,
       idx: spec.vdev.host,
       featureHost: spec.featureHost,
+      ...(spec.munging !== undefined ? { munging: spec.munging } : {}),
       devs: [{ id: 0, ...dev }],
     };
     await writeController(this.xs, nodes);
@@ -210,6 +219,7 @@ export class VscsiDevices {
     const { backend, frontend } = controllerPaths({ backendDomid, frontendDomid: domid, devid });
     const idx = Number((await xs.tryRead(`${backend}/${XenbusNode.libxlCtrlIndex}`)) ?? "-1");
     const featureHost = (await xs.tryRead(`${backend}/${XenbusNode.featureHost}`)) === "1";
+    const munging = await xs.tryRead(`${backend}/${XenbusNode.munging}`);
     const frontendState = parseXenbusState(await xs.tryRead(`${frontend}/${XenbusNode.state}`));
     const devs = [];
     for (const ent of await xs.directory(`${backend}/${VSCSI_DEVS}`).catch(() => [] as string[])) {
@@ -231,7 +241,7 @@ export class VscsiDevices {
       });
     }
     devs.sort((a, b) => a.id - b.id);
-    return { backendDomid, devid, backend, idx, featureHost, frontendState, devs };
+    return { backendDomid, devid, backend, idx, featureHost, munging, frontendState, devs };
   }
 
   /** Which running guests use each device of each backend domain (by {@link deviceKey}). */

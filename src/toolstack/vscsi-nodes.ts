@@ -24,6 +24,8 @@ export interface VscsiControllerNodes {
   /** The vHOST of its vdevs (`libxl_ctrl_index`). */
   readonly idx: number;
   readonly featureHost: boolean;
+  /** The vhost's munging policy name (written as `munging`), or the backend's default. */
+  readonly munging?: string;
   readonly devs: readonly VscsiDevNodes[];
 }
 
@@ -56,6 +58,7 @@ export async function writeController(xs: XenstoreClient, c: VscsiControllerNode
     await tx.write(`${backend}/${XenbusNode.online}`, "1");
     await tx.write(`${backend}/${XenbusNode.libxlCtrlIndex}`, String(c.idx));
     await tx.write(`${backend}/${XenbusNode.featureHost}`, c.featureHost ? "1" : "0");
+    if (c.munging !== undefined) await tx.write(`${backend}/${XenbusNode.munging}`, c.munging);
     for (const d of c.devs) await writeDev(tx, backend, d);
     await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Initialising));
     await tx.write(`${frontend}/${XenbusNode.backend}`, backend);
