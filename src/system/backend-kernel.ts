@@ -159,6 +159,10 @@ export class BackendKernel implements BackendKernelApi {
     return this.devices.list();
   }
 
+  rescan(host?: number): Promise<{ added: string[]; removed: string[] }> {
+    return this.devices.rescan(host);
+  }
+
   async baselineServe(args: {
     readonly port: import("node:worker_threads").MessagePort;
     readonly pdev: string;

@@ -141,6 +141,11 @@ export interface BackendKernelApi {
   report(): Promise<VhostReport[]>;
   /** The SCSI devices of its inventory, as `lsscsi` lists them. */
   inventory(): Promise<LsscsiRow[]>;
+  /**
+   * Rescan its remote (`[iscsi-target]`) targets on `host` (all when undefined): units added and
+   * removed, by h:c:t:l (`Inventory.rescan`).
+   */
+  rescan(host?: number): Promise<{ added: string[]; removed: string[] }>;
   /** blkback's view of every VBD it serves. */
   vbdReport(): Promise<VbdReport[]>;
   /** Benchmarks only: serve the postMessage baseline for `pdev` on `args.port`. */
@@ -171,6 +176,7 @@ export const BACKEND_KERNEL_METHODS: Readonly<Record<keyof BackendKernelApi, tru
   forgetPeer: true,
   report: true,
   inventory: true,
+  rescan: true,
   vbdReport: true,
   baselineServe: true,
   stop: true,

@@ -287,6 +287,40 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
     return new IscsiInitiatorDevice(config, info, shared);
   }
 
+  /**
+   * The LUNs `config.target` reports (REPORT LUNS, SELECT REPORT 0, sent to LUN 0 as Linux's
+   * scan does), ascending. Logs in as `config.initiatorName` and out again; the new nexus's unit
+   * attention is drained first (bounded). Rejects when the target cannot be reached or refuses.
+   */
+  static async reportLuns(config: IscsiLunConfig): Promise<number[]> {
+    const nexus = new Nexus(config, config.initiatorName);
+    try {
+      const conn = await nexus.get();
+      const cdb = Uint8Array.of(0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x08, 0, 0); // 4104 bytes: 512 LUNs
+      let r = await conn.command(0, cdb, null, 4104);
+      for (let i = 0; i < 5 && !r.error && r.status === 2 && (r.sense[2]! & 0x0f) === 6; i++)
+        r = await conn.command(0, cdb, null, 4104);
+      if (r.error || r.status !== 0 || r.data.length < 8)
+        throw new Error(
+          `REPORT LUNS of ${config.target} failed${r.error ? `: ${r.error}` : ` (status 0x${r.status.toString(16)})`}`,
+        );
+      const d = r.data;
+      const n = Math.min(((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 3, (d.length - 8) >>> 3);
+      const luns: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const b0 = d[8 + 8 * i]!;
+        const b1 = d[9 + 8 * i]!;
+        const method = b0 >> 6;
+        // SAM-5 §4.7.7: peripheral device (bus 0) and flat space addressing; others are not ours.
+        if (method === 0 && (b0 & 0x3f) === 0) luns.push(b1);
+        else if (method === 1) luns.push(((b0 & 0x3f) << 8) | b1);
+      }
+      return luns.sort((a, b) => a - b);
+    } finally {
+      await nexus.close();
+    }
+  }
+
   /** Sessions that were lost and logged in again, over every nexus. */
   get reconnects(): number {
     let n = this.shared.reconnects;

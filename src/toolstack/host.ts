@@ -23,13 +23,13 @@ import { DomainLifecycle, type DomainRow } from "./domain-lifecycle.js";
 import { DomainTable, type GuestDomain } from "./domain-table.js";
 import { captureGuest, readSaveImage, restoreGuest, type SaveRestoreContext } from "./save-restore.js";
 import type { BlockListRow } from "./vbd-devices.js";
-import { type ScsiListRow, VscsiDevices } from "./vscsi-devices.js";
+import { type HbaRescan, type ScsiListRow, VscsiDevices } from "./vscsi-devices.js";
 import { DEFAULT_STATE_TIMEOUT_MS } from "./vscsi-nodes.js";
 
 export { DEFAULT_GUEST_MEMORY_MIB, type DomainSpec } from "./domain-config.js";
 export type { DomainRow } from "./domain-lifecycle.js";
 export type { BlockListRow } from "./vbd-devices.js";
-export type { ScsiListRow } from "./vscsi-devices.js";
+export type { HbaRescan, ScsiListRow } from "./vscsi-devices.js";
 
 /** Options of {@link Host.start}. */
 export interface HostOptions extends ToolstackOptions {
@@ -301,6 +301,16 @@ export class Host {
     options: { force?: boolean } = {},
   ): Promise<void> {
     return this.exclusive(() => this.devices.attach(domain, pdev, vdev, option, options.force === true));
+  }
+
+  /**
+   * `xl scsi-rescan [-b <backend domain>] [<host>]`: the backend rescans its remote targets and
+   * every whole-HBA controller (vdev `host`) follows: new units hot-plugged in, gone ones out.
+   */
+  scsiRescan(options: { backend?: string; host?: number } = {}): Promise<HbaRescan> {
+    return this.exclusive(() =>
+      this.devices.rescan(this.table.resolveBackend(options.backend, "xl scsi-rescan"), options.host),
+    );
   }
 
   /** `xl scsi-detach <domain> <vdev>`: the last LUN of a controller takes the controller with it. */

@@ -9,6 +9,8 @@ import { resolvePdev } from "./pdev.js";
 import {
   addDevs,
   controllerPaths,
+  hbaNode,
+  hostOf,
   removeController,
   removeDev,
   removeNodes,
@@ -48,6 +50,18 @@ export interface ControllerView {
   readonly munging: string | undefined;
   readonly frontendState: number;
   readonly devs: ReadonlyArray<{ id: number; vdev: Hctl; pdev: string; state: number }>;
+}
+
+/** What {@link VscsiDevices.rescan} did. */
+export interface HbaRescan {
+  /** Units the backend's rescan added and removed (h:c:t:l). */
+  readonly added: string[];
+  readonly removed: string[];
+  /** `<guest> <h:c:t:l>` hot-added to and hot-removed from whole-HBA controllers. */
+  readonly plugged: string[];
+  readonly unplugged: string[];
+  /** Why a unit was not given to a guest. */
+  readonly skipped: string[];
 }
 
 /** Same channel:target:lun (the vHOST is the controller's). */
@@ -170,6 +184,71 @@ export class VscsiDevices {
       return;
     }
     throw new PvscsiError("ESTATE", `detach failed: ${vdev} does not exist in domid ${domid}`);
+  }
+
+  /**
+   * `xl scsi-rescan`: ask backend domain `be` to rescan its remote targets on `host` (all when
+   * undefined), take its new inventory, and bring every whole-HBA controller on a rescanned host
+   * in line with it — units that appeared are hot-added, units that left are hot-removed, each
+   * through the per-LUN Reconfiguring (7) flow as `xl scsi-attach`/`scsi-detach` do, and the
+   * controller stays even when its last unit goes (the HBA is still there). A unit another guest
+   * holds (not shareable) is skipped with a message.
+   */
+  async rescan(be: BackendDomain, host: number | undefined): Promise<HbaRescan> {
+    const scan = await be.kernel.api.rescan(host);
+    be.inventory = await be.kernel.api.inventory();
+    const out: HbaRescan = { ...scan, plugged: [], unplugged: [], skipped: [] };
+    for (const g of this.table.guests.values()) {
+      const domid = g.handle.domid;
+      for (const c of await this.controllersOf(domid)) {
+        if (c.backendDomid !== be.handle.domid) continue;
+        const hbaText = await this.xs.tryRead(hbaNode(domid, c.devid));
+        if (hbaText === undefined) continue;
+        const h = Number(hbaText);
+        if (host !== undefined && h !== host) continue;
+        const rows = be.inventory.filter((r) => hostOf(r.hctl) === h);
+        for (const d of c.devs) {
+          if (rows.some((r) => r.hctl === d.pdev || r.pdev === d.pdev)) continue;
+          await removeDev(this.xs, c.backend, d.id, this.timeoutMs);
+          out.unplugged.push(`${g.name} ${formatHctl(d.vdev)}`);
+        }
+        const users = await this.pdevUsers();
+        for (const row of rows) {
+          if (c.devs.some((d) => d.pdev === row.hctl || d.pdev === row.pdev)) continue;
+          const where = `xl scsi-rescan: ${g.name}`;
+          try {
+            this.checkSharing(be, row, users, false, where);
+          } catch (e) {
+            out.skipped.push((e as Error).message);
+            continue;
+          }
+          const counter = `/libxl/${domid}/vscsi/${c.devid}/next_vscsidev_id`;
+          const id = await this.xs.transaction(async (tx) => {
+            const next = Number((await tx.tryRead(counter)) ?? "0");
+            await tx.write(counter, String(next + 1));
+            return next;
+          });
+          const vdev = parseHctlOrThrow(row.hctl, where, "vdev", {
+            channel: 0xffff,
+            target: 0xffff,
+            lun: 0xffff,
+          });
+          try {
+            await addDevs(
+              this.xs,
+              c.backend,
+              [{ id, pdev: row.hctl, pdevname: row.hctl, vdev }],
+              this.timeoutMs,
+            );
+            out.plugged.push(`${g.name} ${row.hctl}`);
+          } catch (e) {
+            await removeRefusedDev(this.xs, c.backend, id);
+            out.skipped.push(`${g.name} ${row.hctl}: ${(e as Error).message}`);
+          }
+        }
+      }
+    }
+    return out;
   }
 
   /** `xl scsi-list <domain>...`. */

@@ -313,3 +313,16 @@ export async function waitFor(
     await watch.unwatch().catch(() => undefined);
   }
 }
+
+/**
+ * The toolstack's own record that controller `devid` of `domid` is a whole HBA (xm's vdev
+ * `host`): the dom0 host number whose units it follows, beside libxl's `next_vscsidev_id`.
+ */
+export function hbaNode(domid: number, devid: number): string {
+  return `/libxl/${domid}/vscsi/${devid}/hba`;
+}
+
+/** The host number of an `h:c:t:l` text. */
+export function hostOf(hctl: string): number {
+  return Number(hctl.slice(0, hctl.indexOf(":")));
+}

@@ -13,7 +13,14 @@ export interface VscsiSpec {
   readonly pdev: Pdev;
   /** The pdev exactly as given (libxl writes it to `p-devname`). */
   readonly pdevText: string;
+  /** For a whole-HBA entry ({@link hba}), 0:0:0:0: each unit keeps its own h:c:t:l. */
   readonly vdev: Hctl;
+  /**
+   * xm's whole-HBA form, vdev `host`: every unit of the pdev's dom0 host, each at its own
+   * h:c:t:l in the guest (vHOST = the host number), with feature-host; units that appear on or
+   * leave that host later are hot-plugged (`xl scsi-rescan`).
+   */
+  readonly hba?: true;
   readonly featureHost: boolean;
   /** The vhost's munging policy (`munging=<name>`), when given; one of {@link MUNGING_POLICIES}. */
   readonly munging?: string;
@@ -64,13 +71,15 @@ export function parseVscsiSpec(text: string, where: string): VscsiSpec {
     );
   }
   const [pdevText, vdevText, ...options] = fields as [string, string, ...string[]];
-  let featureHost = false;
+  // xm's `'<pdev>, host'`: the whole HBA, passed through (xend set feature-host for it).
+  const hba = vdevText === "host";
+  let featureHost = hba;
   let backend: string | undefined;
   let munging: string | undefined;
   for (const option of options) {
     const m = /^backend=(.*)$/.exec(option);
     const p = /^munging=(.*)$/.exec(option);
-    if (option === "feature-host" && !featureHost) featureHost = true;
+    if (option === "feature-host" && (!featureHost || hba)) featureHost = true;
     else if (m && backend === undefined) {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(m[1]!))
         throw configError(where, `backend '${m[1]}' is not a domain name or id`);
@@ -91,7 +100,10 @@ export function parseVscsiSpec(text: string, where: string): VscsiSpec {
   return {
     pdev: parsePdev(pdevText, where),
     pdevText,
-    vdev: parseHctlOrThrow(vdevText, where, "vdev", { channel: U16, target: U16, lun: U16 }),
+    vdev: hba
+      ? { host: 0, channel: 0, target: 0, lun: 0 }
+      : parseHctlOrThrow(vdevText, where, "vdev", { channel: U16, target: U16, lun: U16 }),
+    ...(hba ? { hba: true as const } : {}),
     featureHost,
     ...(backend !== undefined ? { backend } : {}),
     ...(munging !== undefined ? { munging } : {}),

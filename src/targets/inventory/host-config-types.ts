@@ -100,6 +100,15 @@ export interface IscsiConfig extends CommonConfig {
   };
 }
 
+/**
+ * An `[iscsi-target h:c:t]` section: every LUN the remote target reports (REPORT LUNS) becomes
+ * unit h:c:t:<LUN> of kind `iscsi`, now and at each rescan (docs/iscsi.md, whole-HBA passthrough).
+ * `unit` is the section as one LUN's config; its `lun` and `hctl.lun` are 0 and replaced per LUN.
+ */
+export interface IscsiTargetConfig {
+  readonly unit: IscsiConfig;
+}
+
 /** One logical unit of the config. */
 export type DeviceConfig = DiskConfig | CdromConfig | NullConfig | TapeConfig | ChangerConfig | IscsiConfig;
 
@@ -113,6 +122,8 @@ export interface HostConfig {
   readonly targetWwns: ReadonlyMap<string, string>;
   /** Devices, in file order. */
   readonly devices: readonly DeviceConfig[];
+  /** `[iscsi-target h:c:t]` sections: remote targets whose LUNs come and go. */
+  readonly iscsiTargets: readonly IscsiTargetConfig[];
 }
 
 /** Capacity of a cartridge created on first use when the config does not say (an LTO-6's, 2.5 TB). */

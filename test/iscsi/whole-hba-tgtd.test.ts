@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalSystem } from "../../src/system/single-thread.js";
+import { Host } from "../../src/toolstack/host.js";
+import { requireSystem } from "../_support/system.js";
+import { startTgtd, type Tgtd } from "./_tgtd.js";
+
+/**
+ * Whole-HBA passthrough (xm's vdev `host`) of an `[iscsi-target]` host: one vscsi entry gives the
+ * guest every LUN tgtd reports, at dom0's own h:c:t:l with feature-host; a LU tgtadm adds later
+ * is hot-plugged in by `xl scsi-rescan` (state 7 → 8), one it deletes is hot-plugged out, and
+ * the controller stays when its last unit goes.
+ */
+const have = requireSystem({ pkg: "tgt", program: "tgtd" }, { pkg: "tgt", program: "tgtadm" });
+const PORT = 27000 + (process.pid % 2000);
+const IQN = "iqn.2026-12.test:whole-hba";
+let tgtd: Tgtd | undefined;
+let sys: LocalSystem | undefined;
+let host: Host | undefined;
+let dir = "";
+
+describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "pvscsi-hba-"));
+    tgtd = await startTgtd({
+      port: PORT,
+      control: 700 + (process.pid % 100),
+      iqn: IQN,
+      luns: [
+        { lun: 1, size: 4 * 1024 * 1024 },
+        { lun: 2, size: 8 * 1024 * 1024 },
+      ],
+      maxSeconds: 240,
+    });
+    const conf = `[disk 0:0:0:0]\nsize = 8M\n\n[iscsi-target 2:0:0]\nportal = 127.0.0.1:${PORT}\ntarget = ${IQN}\n`;
+    sys = await LocalSystem.start({ hostConfig: { text: conf, source: "dom0.conf", baseDir: dir } });
+    host = new Host(sys);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (sys && host) await sys.run(host.shutdown());
+    await tgtd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = <T>(p: Promise<T>) => sys!.run(p);
+  const lsscsi = async () => (await run(host!.guestCommand("vm1", ["lsscsi"]))).stdout;
+  const devstates = async () =>
+    (await run(host!.scsiList(["vm1"]))).map((r) => `${r.virHctl}=${r.devstate}`).sort();
+
+  it("gives the guest every LUN of the host, at dom0's h:c:t:l, with feature-host", async () => {
+    const cfg = `name = "vm1"\nvscsi = [ '2:0:0:1,host', '0:0:0:0,0:0:0:0' ]\n`;
+    const vm = (await run(host!.create(cfg, join(dir, "vm1.cfg")))).domid;
+    expect(await devstates()).toEqual(["0:0:0:0=4", "2:0:0:1=4", "2:0:0:2=4"]);
+    const devs = await run(host!.scsiList(["vm1"]));
+    const hbaCtrl = devs.find((r) => r.virHctl === "2:0:0:1")!.idx;
+    expect(await run(sys!.xs.read(`/local/domain/0/backend/vscsi/${vm}/${hbaCtrl}/feature-host`))).toBe("1");
+    const ls = await lsscsi();
+    expect(ls).toMatch(/^\[\d+:0:0:1\]\s+disk\s+IET\s+VIRTUAL-DISK/m);
+    expect(ls).toMatch(/^\[\d+:0:0:2\]\s+disk\s+IET\s+VIRTUAL-DISK/m);
+  }, 60_000);
+
+  it("hot-plugs a LU that tgtadm adds, and out one it deletes, through a rescan", async () => {
+    const img = join(dir, "lun3.img");
+    writeFileSync(img, "");
+    truncateSync(img, 2 * 1024 * 1024);
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "new",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "3",
+      "-b",
+      img,
+    );
+    const r = await run(host!.scsiRescan({ host: 2 }));
+    expect(r.added).toEqual(["2:0:0:3"]);
+    expect(r.plugged).toEqual(["vm1 2:0:0:3"]);
+    expect(await devstates()).toEqual(["0:0:0:0=4", "2:0:0:1=4", "2:0:0:2=4", "2:0:0:3=4"]);
+    expect(await lsscsi()).toMatch(/^\[\d+:0:0:3\]\s+disk\s+IET/m);
+    // The new LU carries data through the ring (its 2 MiB capacity from READ CAPACITY).
+    const sd = /^\[\d+:0:0:3\].*\s(\/dev\/\S+)$/m.exec(await lsscsi())![1]!;
+    expect((await run(host!.guestCommand("vm1", ["sg_readcap", sd]))).stdout).toMatch(/4096/);
+
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "delete",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "2",
+    );
+    const r2 = await run(host!.scsiRescan());
+    expect(r2.removed).toEqual(["2:0:0:2"]);
+    expect(r2.unplugged).toEqual(["vm1 2:0:0:2"]);
+    expect(await devstates()).toEqual(["0:0:0:0=4", "2:0:0:1=4", "2:0:0:3=4"]);
+    expect(await lsscsi()).not.toMatch(/^\[\d+:0:0:2\]/m);
+  }, 90_000);
+
+  it("keeps the controller when its last unit goes, and fills it again", async () => {
+    for (const lun of ["1", "3"])
+      await tgtd!.tgtadm(
+        "--lld",
+        "iscsi",
+        "--op",
+        "delete",
+        "--mode",
+        "logicalunit",
+        "--tid",
+        "1",
+        "--lun",
+        lun,
+      );
+    const r = await run(host!.scsiRescan({ host: 2 }));
+    expect(r.unplugged.sort()).toEqual(["vm1 2:0:0:1", "vm1 2:0:0:3"]);
+    expect(await devstates()).toEqual(["0:0:0:0=4"]);
+    const img = join(dir, "lun5.img");
+    writeFileSync(img, "");
+    truncateSync(img, 1024 * 1024);
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "new",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "5",
+      "-b",
+      img,
+    );
+    const r2 = await run(host!.scsiRescan({ host: 2 }));
+    expect(r2.plugged).toEqual(["vm1 2:0:0:5"]);
+    expect(await lsscsi()).toMatch(/^\[\d+:0:0:5\]\s+disk\s+IET/m);
+  }, 90_000);
+});
