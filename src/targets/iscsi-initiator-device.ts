@@ -63,6 +63,24 @@ export function parsePortal(portal: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
+/** The last ISID qualifier handed out (see {@link sessionIsid}). */
+let isidQualifier = 0;
+
+/**
+ * A fresh ISID for each session this process opens: type 80h (random, RFC 7143 §11.12.5) with
+ * a random 24-bit part and a counter as qualifier. Two units of one target under one initiator
+ * name (an `[iscsi-target]`'s LUNs, or two `[iscsi]` sections) each have their own session; with
+ * one ISID the target would take the second login for a reinstatement and drop the first.
+ */
+function sessionIsid(): Uint8Array {
+  const isid = crypto.getRandomValues(new Uint8Array(6));
+  isid[0] = 0x80;
+  isidQualifier = (isidQualifier + 1) & 0xffff;
+  isid[4] = isidQualifier >> 8;
+  isid[5] = isidQualifier & 0xff;
+  return isid;
+}
+
 /** One TCP connection carrying one iSCSI session. */
 class Connection {
   readonly session: IscsiInitiatorSession;
@@ -96,7 +114,12 @@ class Connection {
         } else resolve(conn);
       };
       const session = new IscsiInitiatorSession(
-        { initiatorName, targetName: cfg.target, ...(cfg.chap ? { chap: cfg.chap } : {}) },
+        {
+          initiatorName,
+          targetName: cfg.target,
+          isid: sessionIsid(),
+          ...(cfg.chap ? { chap: cfg.chap } : {}),
+        },
         {
           send: (b) => {
             if (!socket.destroyed) socket.write(b);

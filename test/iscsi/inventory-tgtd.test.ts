@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -75,7 +75,8 @@ describe.runIf(have)("a tgtd LUN in dom0's inventory", () => {
     const conf = join(dir, "host.conf");
     writeFileSync(
       conf,
-      `[iscsi 0:0:5:0]\nportal = 127.0.0.1:${PORT}\ntarget = iqn.2026-12.test:inventory\nlun = 1\n`,
+      `[iscsi 0:0:5:0]\nportal = 127.0.0.1:${PORT}\ntarget = iqn.2026-12.test:inventory\nlun = 1\n\n` +
+        `[iscsi-target 3:0:0]\nportal = 127.0.0.1:${PORT}\ntarget = iqn.2026-12.test:inventory\n`,
     );
     writeFileSync(join(dir, "vm.cfg"), `name = "vm1"\nvscsi = [ '0:0:5:0,0:0:0:0' ]\n`);
     host = await startUp(["--config", conf, "--socket", socket], {
@@ -97,5 +98,36 @@ describe.runIf(have)("a tgtd LUN in dom0's inventory", () => {
     expect(l.out).toMatch(/disk\s+IET\s+VIRTUAL-DISK/);
     const cap = await cli("guest", "--socket", socket, "vm1", "sg_readcap", "/dev/sda");
     expect(cap.out).toMatch(/16384/);
+  }, 60_000);
+
+  it("xl scsi-rescan hot-plugs a LU tgtadm adds into a whole-HBA guest ('3:0:0:1,host')", async () => {
+    expect(host!.output()).toMatch(/\[3:0:0:1\]\s+disk\s+IET\s+VIRTUAL-DISK/);
+    writeFileSync(join(dir, "vm2.cfg"), `name = "vm2"\nvscsi = [ '3:0:0:1,host' ]\n`);
+    expect((await cli("xl", "--socket", socket, "create", join(dir, "vm2.cfg"))).code).toBe(0);
+    const img = join(dir, "lun2.img");
+    writeFileSync(img, "");
+    truncateSync(img, 1024 * 1024);
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "new",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "2",
+      "-b",
+      img,
+    );
+    const r = await cli("xl", "--socket", socket, "scsi-rescan", "3");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("added 3:0:0:2\nhot-plugged vm2 3:0:0:2\n");
+    const l = await cli("guest", "--socket", socket, "vm2", "lsscsi");
+    expect(l.out.match(/disk\s+IET/g)).toHaveLength(2);
+    const bad = await cli("xl", "--socket", socket, "scsi-rescan", "nine");
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/expected a host number or backend=<Domain>, got 'nine'/);
   }, 60_000);
 });
