@@ -74,6 +74,10 @@ import { type Section, SectionReader } from "./section-reader.js";
  * for mutual CHAP `chap-target-secret` (and optionally `chap-target-user`, the name the target
  * must answer with).
  *
+ * An `[iscsi-target h:c:t]` section (same keys but `lun`, plus `shareable`) is a whole remote
+ * target: every LUN it reports becomes a unit h:c:t:<LUN>, at start-up and at each rescan
+ * (`Inventory.rescan`); no other section may use that h:c:t.
+ *
  * Every device section also takes `vendor` (≤ 8 chars), `model` (≤ 16), `rev` (≤ 4), `serial`
  * (≤ 36), `wwn` (16 hex digits, NAA 2, 3 or 5; default derived from kind and h:c:t:l) and
  * `shareable`. Booleans are yes/no, true/false, on/off, 1/0.
