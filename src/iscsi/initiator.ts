@@ -107,6 +107,12 @@ export interface InitiatorCommand {
   readonly cdb: ArrayLike<number>;
   readonly dataOut?: Uint8Array;
   readonly inLength?: number;
+  /**
+   * Where Data-In lands (at least `inLength` bytes; the result's `data` is a view of it); the
+   * session allocates one per command when omitted. The caller must not reuse it before the
+   * result callback.
+   */
+  readonly inBuffer?: Uint8Array;
   /** Task attribute; default 1 (SIMPLE). */
   readonly attr?: number;
 }
@@ -544,7 +550,10 @@ export class IscsiInitiatorSession {
       itt,
       req,
       cb,
-      inBuf: new Uint8Array(inLen),
+      inBuf:
+        req.inBuffer && req.inBuffer.length >= inLen
+          ? req.inBuffer.subarray(0, inLen)
+          : new Uint8Array(inLen),
       received: 0,
       cmdSn: 0,
     };

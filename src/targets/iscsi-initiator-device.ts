@@ -63,6 +63,41 @@ export function parsePortal(portal: string): { host: string; port: number } {
   return { host: m[1]!, port };
 }
 
+/**
+ * Reusable bounce buffers for one device, by power-of-two size class (4 KiB up), so a command
+ * does not allocate its data-out copy or its Data-In buffer: taken at submit, given back when the
+ * command completes (the session copies data-out into each PDU it encodes, so nothing holds a
+ * buffer after its result). At most {@link BOUNCE_KEEP} idle buffers per class are kept.
+ */
+class BouncePool {
+  private readonly free: Uint8Array[][] = [];
+
+  take(len: number): Uint8Array {
+    const cls = BouncePool.classOf(len);
+    return this.free[cls]?.pop() ?? new Uint8Array(4096 * 2 ** cls);
+  }
+
+  give(b: Uint8Array): void {
+    const cls = BouncePool.classOf(b.length);
+    if (4096 * 2 ** cls !== b.length) return; // not one of ours
+    let list = this.free[cls];
+    if (!list) {
+      list = [];
+      this.free[cls] = list;
+    }
+    if (list.length < BOUNCE_KEEP) list.push(b);
+  }
+
+  private static classOf(len: number): number {
+    let cls = 0;
+    while (4096 * 2 ** cls < len) cls++;
+    return cls;
+  }
+}
+
+/** Idle bounce buffers kept per size class (the ring's queue depth is 16 at most, per vhost). */
+const BOUNCE_KEEP = 32;
+
 /** The last ISID qualifier handed out (see {@link sessionIsid}). */
 let isidQualifier = 0;
 
@@ -255,6 +290,7 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
   private readonly shared: Nexus;
   private readonly nexuses = new Map<number, Nexus>();
   private closed = false;
+  private readonly bounce = new BouncePool();
 
   private constructor(config: IscsiLunConfig, info: DeviceInfo, shared: Nexus) {
     this.config = config;
@@ -378,11 +414,12 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
     const nexus = this.nexusFor(task.initiator);
     const len = task.data.length;
     let out: Uint8Array | null = null;
-    if (task.direction === 1 && len > 0) {
-      out = new Uint8Array(len);
+    const inLen = task.direction === 2 ? len : 0;
+    const buf = len > 0 && (task.direction === 1 || task.direction === 2) ? this.bounce.take(len) : null;
+    if (buf && task.direction === 1) {
+      out = buf.subarray(0, len);
       task.data.read(0, out);
     }
-    const inLen = task.direction === 2 ? len : 0;
     void nexus
       .get()
       .then(
@@ -390,7 +427,11 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
           let itt = 0;
           const p = new Promise<InitiatorResult>((resolve) => {
             itt = conn.session.command(
-              { lun: this.config.lun, cdb: task.cdb, ...(out ? { dataOut: out } : { inLength: inLen }) },
+              {
+                lun: this.config.lun,
+                cdb: task.cdb,
+                ...(out ? { dataOut: out } : { inLength: inLen, ...(buf ? { inBuffer: buf } : {}) }),
+              },
               resolve,
             );
           });
@@ -409,25 +450,35 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
       )
       .then((r) => {
         nexus.inFlight.delete(task.tag);
-        if (r.error !== undefined || r.response !== 0) {
-          if (r.error === "aborted") {
-            task.done(0x40, 0, 0); // TASK ABORTED
-          } else if (r.error?.startsWith("login")) {
-            task.done(0x02, 0, sense(task, 0x02, 0x04, 0x01)); // NOT READY, BECOMING READY: retry
-          } else {
-            // Never acknowledged: the guest retries on ABORTED COMMAND.
-            task.done(0x02, 0, sense(task, 0x0b, 0x47, 0x00));
-          }
-          return;
+        try {
+          this.complete(task, r, out, inLen);
+        } finally {
+          if (buf) this.bounce.give(buf);
         }
-        let transferred = 0;
-        if (inLen > 0 && r.data.length > 0)
-          transferred = task.data.write(0, r.data, 0, Math.min(r.data.length, inLen));
-        else if (out) transferred = r.overflow ? len : Math.max(0, len - r.residual);
-        const n = Math.min(r.sense.length, SCSI_SENSE_BUFFERSIZE, task.sense.length);
-        task.sense.set(r.sense.subarray(0, n));
-        task.done(r.status, transferred, n);
       });
+  }
+
+  /** Hand the session's result to the task (data, sense, status), or the error a guest retries. */
+  private complete(task: ScsiTask, r: InitiatorResult, out: Uint8Array | null, inLen: number): void {
+    if (r.error !== undefined || r.response !== 0) {
+      if (r.error === "aborted") {
+        task.done(0x40, 0, 0); // TASK ABORTED
+      } else if (r.error?.startsWith("login")) {
+        task.done(0x02, 0, sense(task, 0x02, 0x04, 0x01)); // NOT READY, BECOMING READY: retry
+      } else {
+        // Never acknowledged: the guest retries on ABORTED COMMAND.
+        task.done(0x02, 0, sense(task, 0x0b, 0x47, 0x00));
+      }
+      return;
+    }
+    const len = task.data.length;
+    let transferred = 0;
+    if (inLen > 0 && r.data.length > 0)
+      transferred = task.data.write(0, r.data, 0, Math.min(r.data.length, inLen));
+    else if (out) transferred = r.overflow ? len : Math.max(0, len - r.residual);
+    const n = Math.min(r.sense.length, SCSI_SENSE_BUFFERSIZE, task.sense.length);
+    task.sense.set(r.sense.subarray(0, n));
+    task.done(r.status, transferred, n);
   }
 
   async abortTask(initiator: Initiator, tag: number): Promise<TmfResponse> {
