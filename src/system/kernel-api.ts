@@ -181,3 +181,12 @@ export const BACKEND_KERNEL_METHODS: Readonly<Record<keyof BackendKernelApi, tru
   baselineServe: true,
   stop: true,
 };
+
+/**
+ * Where a backend domain's kernel writes `<host>:<seq>` when a remote target's LUNs changed by
+ * themselves (06/3F/0E, then a rescan that added or removed units): its own xenstore area, which
+ * the toolstack watches to hot-plug whole-HBA controllers (`xl scsi-rescan` without the admin).
+ */
+export function lunsChangedPath(backendDomid: number): string {
+  return `/local/domain/${backendDomid}/data/pvscsi-luns-changed`;
+}

@@ -50,6 +50,11 @@ export interface IscsiLunConfig {
   readonly perNexusInitiator?: boolean;
   /** CHAP credentials when the target wants them (one-way, or mutual with `targetSecret`). */
   readonly chap?: ChapCredentials;
+  /**
+   * Called when a command's sense is 06/3F/0E REPORTED LUNS DATA HAS CHANGED: the target added
+   * or removed a LU (its own unit attention; the command's result goes on unchanged).
+   */
+  readonly onLunsChanged?: () => void;
   /** Milliseconds to wait for TCP connect + login; default 5000. */
   readonly loginTimeoutMs?: number;
 }
@@ -259,6 +264,14 @@ class Nexus {
     this.conn = null;
     await c?.logout();
   }
+}
+
+/** 06/3F/0E REPORTED LUNS DATA HAS CHANGED, in fixed (70h/71h) or descriptor (72h/73h) format. */
+function lunsChangedSense(s: Uint8Array): boolean {
+  const code = (s[0] ?? 0) & 0x7f;
+  if (code === 0x70 || code === 0x71) return (s[2]! & 0x0f) === 6 && s[12] === 0x3f && s[13] === 0x0e;
+  if (code === 0x72 || code === 0x73) return (s[1]! & 0x0f) === 6 && s[2] === 0x3f && s[3] === 0x0e;
+  return false;
 }
 
 function sense(task: ScsiTask, key: number, asc: number, ascq: number): number {
@@ -478,6 +491,8 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
     else if (out) transferred = r.overflow ? len : Math.max(0, len - r.residual);
     const n = Math.min(r.sense.length, SCSI_SENSE_BUFFERSIZE, task.sense.length);
     task.sense.set(r.sense.subarray(0, n));
+    if (r.status === 0x02 && this.config.onLunsChanged && lunsChangedSense(r.sense))
+      this.config.onLunsChanged();
     task.done(r.status, transferred, n);
   }
 

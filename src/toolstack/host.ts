@@ -8,7 +8,7 @@ import type { CommandResult } from "../guest/userland/command.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
-import type { PvLimits } from "../system/kernel-api.js";
+import { lunsChangedPath, type PvLimits } from "../system/kernel-api.js";
 import type { System } from "../system/system.js";
 import { ThreadedSystem } from "../system/threaded-system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
@@ -16,7 +16,7 @@ import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import { type ChromeTrace, toChromeTrace } from "../trace/chrome-trace.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import { invalidState, PvscsiError } from "../xen/errors.js";
-import type { XenstoreClient } from "../xenstore/client.js";
+import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
 import { type DomainSpec, parseDomainConfig } from "./domain-config.js";
 import { DomainLifecycle, type DomainRow } from "./domain-lifecycle.js";
@@ -107,7 +107,37 @@ export class Host {
     });
     this.devices = new VscsiDevices(system.xs, this.table, this.timeoutMs);
     this.domains = new DomainLifecycle(system, this.table, this.devices, this.timeoutMs);
+    this.lunWatch = this.watchLunChanges(system.xs, system.dom0.domid);
   }
+
+  /** dom0's "LUNs changed by themselves" node, watched from construction to shutdown. */
+  private readonly lunWatch: Promise<XsWatchHandle | null>;
+  /** Rescans the watch started, awaited at shutdown. */
+  private lunRescans: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A backend's kernel saw 06/3F/0E on a remote target and its rescan changed units: do what
+   * `xl scsi-rescan <host>` does, so whole-HBA guests follow without the admin (as xend's
+   * udev-event handler hot-plugged a host-mode guest's new LUNs).
+   */
+  private watchLunChanges(xs: XenstoreClient, backendDomid: number): Promise<XsWatchHandle | null> {
+    let last = "";
+    return xs
+      .watch(lunsChangedPath(backendDomid), () => {
+        void xs.tryRead(lunsChangedPath(backendDomid)).then((v) => {
+          if (v === undefined || v === last || this.shuttingDown) return;
+          last = v;
+          const host = Number(v.slice(0, v.indexOf(":")));
+          if (!Number.isInteger(host)) return;
+          this.lunRescans = this.lunRescans
+            .then(() => this.scsiRescan({ backend: String(backendDomid), host }))
+            .catch(() => undefined);
+        });
+      })
+      .catch(() => null);
+  }
+
+  private shuttingDown = false;
 
   /** Boot a {@link ThreadedSystem} (dom0's kernel in its worker) and the toolstack over it. */
   static async start(options: HostOptions = {}): Promise<Host> {
@@ -404,6 +434,9 @@ export class Host {
 
   /** Stop every guest, then the driver domains, then dom0's kernel and xenstored. */
   async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    await (await this.lunWatch)?.unwatch().catch(() => undefined);
+    await this.lunRescans;
     await this.lock.catch(() => undefined);
     for (const domid of [...this.table.guests.keys()])
       await this.domains.teardown(domid, false).catch(() => undefined);

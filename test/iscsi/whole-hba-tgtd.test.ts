@@ -146,4 +146,37 @@ describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
     expect(r2.plugged).toEqual(["vm1 2:0:0:5"]);
     expect(await lsscsi()).toMatch(/^\[\d+:0:0:5\]\s+disk\s+IET/m);
   }, 90_000);
+
+  it("follows by itself when a command meets 06/3F/0E REPORTED LUNS DATA HAS CHANGED", async () => {
+    const img = join(dir, "lun6.img");
+    writeFileSync(img, "");
+    truncateSync(img, 1024 * 1024);
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "new",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "6",
+      "-b",
+      img,
+    );
+    // The guest's next command to a unit of that target carries tgtd's unit attention (feature-host
+    // passes it to the guest too); dom0 rescans and the toolstack hot-plugs, with no xl command.
+    const at = /^\[(\d+:0:0:5)\]/m.exec(await lsscsi())![1]!; // the guest's own host number
+    const tur = await run(host!.guestCommand("vm1", ["vscsiif-send", at]));
+    expect(tur.stdout).toMatch(/sense=70000600000000[0-9a-f]{2}000000003f0e/);
+    let states: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      states = await devstates();
+      if (states.includes("2:0:0:6=4")) break;
+      await run(new Promise((r) => setTimeout(r, 50)));
+    }
+    expect(states).toEqual(["0:0:0:0=4", "2:0:0:5=4", "2:0:0:6=4"]);
+    expect(await lsscsi()).toMatch(/^\[\d+:0:0:6\]\s+disk\s+IET/m);
+  }, 90_000);
 });

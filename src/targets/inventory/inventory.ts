@@ -206,6 +206,8 @@ export class Inventory {
       for (const lun of luns) remote.add(unitOf(t, lun));
     }
     const sorted = [...config.devices, ...remote].sort((a, b) => compareHctl(a.hctl, b.hctl));
+    // Bound to the inventory once it exists (the units are made first).
+    const notify = { lunsChanged: (_host: number): void => {} };
     // Identities first, so a clash is reported before any device exists.
     const used = new Map<string, string>();
     for (const [hct, wwn] of config.targetWwns) used.set(wwn, `target ${hct}`);
@@ -234,7 +236,12 @@ export class Inventory {
       const tapes = new Map<string, TapeDrive>();
       for (const d of [...sorted]) {
         if (d.kind === "changer") continue;
-        const c = await createDevice(d, wwnOf.get(d)!, locking);
+        const c = await createDevice(
+          d,
+          wwnOf.get(d)!,
+          locking,
+          remote.has(d) ? () => notify.lunsChanged(d.hctl.host) : undefined,
+        );
         if (remote.has(d) && c.info.type === TYPE_STORAGE_ARRAY) {
           // A target's controller LU (tgtd's LUN 0): Linux gives it no upper driver; no unit here.
           await c.device.close();
@@ -280,7 +287,50 @@ export class Inventory {
       for (const c of created.values()) for (const l of c.locks) l.release();
       throw e;
     }
-    return new Inventory(config, entries, targets, made, locking, namer);
+    const inventory = new Inventory(config, entries, targets, made, locking, namer);
+    notify.lunsChanged = (host) => inventory.lunsChanged(host);
+    return inventory;
+  }
+
+  /**
+   * Told when units of this inventory change by themselves — an `[iscsi-target]` reported
+   * 06/3F/0E REPORTED LUNS DATA HAS CHANGED and the rescan it caused added or removed units —
+   * with the host and what changed. Null: nobody listens.
+   */
+  onChange: ((host: number, change: { added: string[]; removed: string[] }) => void) | null = null;
+
+  /** Rescans under way or queued (their network I/O needs the event loop). */
+  private pendingRescans = 0;
+  /** Hosts with a unit-attention rescan queued and not yet started. */
+  private readonly queuedHosts = new Set<number>();
+
+  /** True while a rescan is running or queued: the kernel must keep its event loop turning. */
+  get busy(): boolean {
+    return this.pendingRescans > 0;
+  }
+
+  /**
+   * A unit of `host`'s remote target reported 06/3F/0E: rescan that host (once per burst; the
+   * target queues the attention on every nexus) and tell {@link onChange} if units changed.
+   */
+  lunsChanged(host: number): void {
+    if (this.closed || this.queuedHosts.has(host)) return;
+    this.queuedHosts.add(host);
+    this.pendingRescans++;
+    void this.rescanning
+      .then(() => {
+        this.queuedHosts.delete(host);
+        return this.rescan(host);
+      })
+      .then(
+        (change) => {
+          if (change.added.length + change.removed.length > 0) this.onChange?.(host, change);
+        },
+        (e: unknown) => log("rescan of host %d: %s", host, (e as Error).message),
+      )
+      .finally(() => {
+        this.pendingRescans--;
+      });
   }
 
   /** Units in scan order (host, channel, target, LUN). */
@@ -324,7 +374,7 @@ export class Inventory {
         if (have.some((e) => e.hctl.lun === lun)) continue;
         const d = unitOf(t, lun);
         const wwn = derivedWwn(`${d.kind} ${formatHctl(d.hctl)}`);
-        const c = await createDevice(d, wwn, this.locking);
+        const c = await createDevice(d, wwn, this.locking, () => this.lunsChanged(d.hctl.host));
         if (c.info.type === TYPE_STORAGE_ARRAY || this.closed) {
           await c.device.close();
           continue;
@@ -679,7 +729,12 @@ async function createChanger(
   return { device: changer, info, fault: changer.fault, locks };
 }
 
-async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Promise<Created> {
+async function createDevice(
+  d: DeviceConfig,
+  wwn: string,
+  locking: Locking,
+  onLunsChanged?: () => void,
+): Promise<Created> {
   const info = infoOf(d, wwn);
   switch (d.kind) {
     case "tape": {
@@ -733,7 +788,7 @@ async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Pro
     case "iscsi": {
       // The LU's own identity (INQUIRY, VPD) names it in dom0's inventory; a target that cannot
       // be reached now leaves a unit that logs in on its next command (NOT READY until then).
-      const cfg = lunConfig(d);
+      const cfg = { ...lunConfig(d), ...(onLunsChanged ? { onLunsChanged } : {}) };
       try {
         const dev = await IscsiInitiatorDevice.open(cfg);
         return { device: dev, info: dev.info, fault: null, locks: [] };
