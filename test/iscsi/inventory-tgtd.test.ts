@@ -34,6 +34,31 @@ describe("the [iscsi] host config section", () => {
     );
   });
 
+  it("parses [iscsi-target h:c:t] and keeps other sections out of its h:c:t", () => {
+    const t =
+      "[iscsi-target 2:0:0]\nportal = 127.0.0.1:3260\ntarget = iqn.2001-04.com.example:array1\nchap-user = u\nchap-secret = s\n";
+    const c = parseHostConfig(t, "t.conf");
+    expect(c.devices).toEqual([]);
+    expect(c.iscsiTargets[0]!.unit).toMatchObject({
+      kind: "iscsi",
+      hctl: { host: 2, channel: 0, target: 0, lun: 0 },
+      target: "iqn.2001-04.com.example:array1",
+      chap: { username: "u", secret: "s" },
+    });
+    expect(() => parseHostConfig(`${t}[disk 2:0:0:3]\nsize = 1M\n`, "t.conf")).toThrow(
+      /t\.conf:\d+: 2:0:0:3 is inside \[iscsi-target 2:0:0\] \(line 1\)/,
+    );
+    expect(() =>
+      parseHostConfig(`${t}[iscsi-target 2:0:0]\nportal = x\ntarget = iqn.2001-04.com.example:b\n`, "t.conf"),
+    ).toThrow(/target 2:0:0 is declared twice/);
+    expect(() =>
+      parseHostConfig(
+        `[iscsi-target 2:0:0]\nportal = x\ntarget = iqn.2001-04.com.example:b\nlun = 1\n`,
+        "t.conf",
+      ),
+    ).toThrow(/unknown key "lun" in \[iscsi-target\]/);
+  });
+
   it("parses CHAP credentials (one-way and mutual) and refuses half a pair", () => {
     const base = "[iscsi 0:0:5:0]\nportal = 127.0.0.1\ntarget = iqn.2001-04.com.example:disk1\n";
     const c = parseHostConfig(
