@@ -171,7 +171,8 @@ describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
     const tur = await run(host!.guestCommand("vm1", ["vscsiif-send", at]));
     expect(tur.stdout).toMatch(/sense=70000600000000[0-9a-f]{2}000000003f0e/);
     let states: string[] = [];
-    for (let i = 0; i < 200; i++) {
+    // Bounded (30 s) for a loaded machine; it usually takes a few hundred milliseconds.
+    for (let i = 0; i < 600; i++) {
       states = await devstates();
       if (states.includes("2:0:0:6=4")) break;
       await run(new Promise((r) => setTimeout(r, 50)));
