@@ -107,11 +107,20 @@ export class Host {
     });
     this.devices = new VscsiDevices(system.xs, this.table, this.timeoutMs);
     this.domains = new DomainLifecycle(system, this.table, this.devices, this.timeoutMs);
-    this.lunWatch = this.watchLunChanges(system.xs, system.dom0.domid);
+    this.lunWatches.set(system.dom0.domid, this.watchLunChanges(system.xs, system.dom0.domid));
   }
 
-  /** dom0's "LUNs changed by themselves" node, watched from construction to shutdown. */
-  private readonly lunWatch: Promise<XsWatchHandle | null>;
+  /**
+   * Each backend domain's "LUNs changed by themselves" node (lunsChangedPath), watched from its
+   * start (dom0: construction; a driver domain: its `xl create`) to its destroy or shutdown.
+   */
+  private readonly lunWatches = new Map<number, Promise<XsWatchHandle | null>>();
+
+  private async unwatchLuns(domid: number): Promise<void> {
+    const w = this.lunWatches.get(domid);
+    this.lunWatches.delete(domid);
+    await (await w)?.unwatch().catch(() => undefined);
+  }
   /** Rescans the watch started, awaited at shutdown. */
   private lunRescans: Promise<unknown> = Promise.resolve();
 
@@ -225,6 +234,8 @@ export class Host {
           : spec;
       const r = await this.domains.create(withRoot, options.force === true);
       this.traceNames.set(r.domid, r.name);
+      if (this.table.backends.has(r.domid) && !this.lunWatches.has(r.domid))
+        this.lunWatches.set(r.domid, this.watchLunChanges(this.system.xs, r.domid));
       return { ...r, warnings: [...spec.warnings, ...r.warnings] };
     });
   }
@@ -234,7 +245,19 @@ export class Host {
    * domain. A driver domain still serving a guest's controller is refused.
    */
   destroy(domain: string): Promise<DomainReport> {
-    return this.exclusive(() => this.domains.destroy(domain));
+    return this.exclusive(async () => {
+      const be = this.table.findBackend(domain);
+      const dd = be && be.handle.domid !== 0 ? be.handle.domid : null;
+      if (dd !== null) await this.unwatchLuns(dd);
+      try {
+        return await this.domains.destroy(domain);
+      } catch (e) {
+        // Refused (it still serves a guest): it keeps running, so keep watching it.
+        if (dd !== null && this.table.backends.has(dd))
+          this.lunWatches.set(dd, this.watchLunChanges(this.system.xs, dd));
+        throw e;
+      }
+    });
   }
 
   /** What save, restore and migrate work with. @internal */
@@ -435,7 +458,7 @@ export class Host {
   /** Stop every guest, then the driver domains, then dom0's kernel and xenstored. */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    await (await this.lunWatch)?.unwatch().catch(() => undefined);
+    for (const domid of [...this.lunWatches.keys()]) await this.unwatchLuns(domid);
     await this.lunRescans;
     await this.lock.catch(() => undefined);
     for (const domid of [...this.table.guests.keys()])

@@ -180,4 +180,46 @@ describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
     expect(states).toEqual(["0:0:0:0=4", "2:0:0:5=4", "2:0:0:6=4"]);
     expect(await lsscsi()).toMatch(/^\[\d+:0:0:6\]\s+disk\s+IET/m);
   }, 90_000);
+
+  it("does the same for a driver domain's [iscsi-target], and stops watching it when it goes", async () => {
+    writeFileSync(
+      join(dir, "dd-host.conf"),
+      `[iscsi-target 4:0:0]\nportal = 127.0.0.1:${PORT}\ntarget = ${IQN}\ninitiator = iqn.2026-12.org.pvscsi:scsidd\n`,
+    );
+    const ddCfg = `name = "scsidd"\ndriver_domain = 1\nmemory = 16\nscsi_host_config = "dd-host.conf"\n`;
+    await run(host!.create(ddCfg, join(dir, "scsidd.cfg")));
+    await run(
+      host!.create(`name = "vm2"\nvscsi = [ '4:0:0:5,host,backend=scsidd' ]\n`, join(dir, "vm2.cfg")),
+    );
+    const ls2 = async () => (await run(host!.guestCommand("vm2", ["lsscsi"]))).stdout;
+    expect((await ls2()).match(/disk\s+IET/g)).toHaveLength(2); // LUNs 5 and 6
+    const img = join(dir, "lun7.img");
+    writeFileSync(img, "");
+    truncateSync(img, 1024 * 1024);
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "new",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "7",
+      "-b",
+      img,
+    );
+    const at = /^\[(\d+:0:0:5)\]/m.exec(await ls2())![1]!;
+    await run(host!.guestCommand("vm2", ["vscsiif-send", at]));
+    let n = 0;
+    for (let i = 0; i < 600 && n < 3; i++) {
+      n = (await ls2()).match(/disk\s+IET/g)?.length ?? 0;
+      if (n < 3) await run(new Promise((r) => setTimeout(r, 50)));
+    }
+    expect(await ls2()).toMatch(/^\[\d+:0:0:7\]\s+disk\s+IET/m);
+    const clean = { clean: true };
+    expect(await run(host!.destroy("vm2"))).toMatchObject(clean);
+    expect(await run(host!.destroy("scsidd"))).toMatchObject(clean);
+  }, 120_000);
 });
