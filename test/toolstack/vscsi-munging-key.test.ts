@@ -52,6 +52,23 @@ describe("the munging=<policy> vscsi option", () => {
     expect(host.list().map((d) => d.name)).toEqual(["Domain-0"]);
   });
 
+  it("a whole HBA (vdev host) with a policy survives xl save / restore as one entry", async () => {
+    const vm = (await create(`name = "hba"\nvscsi = [ '1:0:1:0,host,munging=xenlinux' ]\n`)).domid;
+    const rows = await sys.run(host.scsiList(["hba"]));
+    expect(rows.map((r) => r.virHctl)).toEqual(["1:0:0:0", "1:0:1:0", "1:0:2:0"]);
+    expect(await sys.run(sys.xs.read(`/libxl/${vm}/vscsi/${rows[0]!.idx}/hba`))).toBe("1");
+    const file = join(dir, "hba.save");
+    await sys.run(host.save("hba", file));
+    const back = (await sys.run(host.restore(file))).domid;
+    const again = await sys.run(host.scsiList(["hba"]));
+    expect(again.map((r) => `${r.virHctl}=${r.devstate}`)).toEqual(["1:0:0:0=4", "1:0:1:0=4", "1:0:2:0=4"]);
+    expect(await sys.run(sys.xs.read(`/libxl/${back}/vscsi/${again[0]!.idx}/hba`))).toBe("1");
+    expect(await sys.run(sys.xs.read(`/local/domain/0/backend/vscsi/${back}/${again[0]!.idx}/munging`))).toBe(
+      "xenlinux",
+    );
+    await sys.run(host.destroy("hba"));
+  });
+
   it("applies the policy to its own vhost only, and scsi-attach must agree with it", async () => {
     const vm = (
       await create(`name = "vm1"\nvscsi = [ '1:0:0:0,0:0:0:0,munging=xenlinux', '1:0:1:0,1:0:0:0' ]\n`)
