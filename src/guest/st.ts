@@ -416,23 +416,34 @@ export class StTape {
       return res.data;
     }
     const s = senseOf(res);
-    const info = signedInformation(s) ?? 0;
+    const valid = signedInformation(s);
+    const info = valid ?? 0;
+    // What was read, as st_read counts it: from the sense INFORMATION (the residue in bytes, or
+    // in blocks when fixed) when VALID, not from the transport's byte count — a drive may send
+    // its whole buffer with the CHECK CONDITION (tgtd does, at a filemark) or a wrong residual.
+    const got = (): Uint8Array => {
+      if (valid === null) return res.data;
+      const bytes = fixed ? (n - info) * this.blockSize : size - info;
+      return res.data.subarray(0, Math.max(0, Math.min(bytes, res.data.length)));
+    };
     if (s?.filemark) {
       if (st.fileno >= 0) st.fileno++;
       st.blkno = 0;
       st.eof = "filemark";
-      if (res.data.length > 0) return res.data; // fixed mode: the blocks before the mark
+      const d = got();
+      if (d.length > 0) return d; // fixed mode: the blocks before the mark
       return null;
     }
     if (s?.key === 0x8) {
       st.eof = "eod";
-      if (res.data.length > 0) return res.data;
+      const d = got();
+      if (d.length > 0) return d;
       return null;
     }
     if (s?.ili) {
       if (!fixed && info < 0) throw new StError("ENOMEM");
       if (st.blkno >= 0) st.blkno += fixed ? n - info + 1 : 1;
-      return res.data;
+      return got();
     }
     throw new StError("EIO", res);
   }

@@ -3,6 +3,14 @@
  * connection. No sockets here; the shells with `node:net` live in the layers that may do IO.
  * @module
  */
+export {
+  CHAP_MD5,
+  type ChapCredentials,
+  chapResponse,
+  decodeBinary,
+  encodeBinary,
+  md5,
+} from "./chap.js";
 export { crc32c } from "./crc32c.js";
 export {
   type InitiatorCommand,

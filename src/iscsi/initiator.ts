@@ -8,6 +8,7 @@
  * @module
  */
 
+import { type ChapCredentials, chapResponse, decodeBinary, encodeBinary, sameBytes } from "./chap.js";
 import {
   applyAnswers,
   DEFAULT_POLICY,
@@ -65,6 +66,13 @@ export interface IscsiInitiatorConfig {
   readonly cmdSn?: number;
   /** What we offer; default {@link DEFAULT_POLICY}. */
   readonly policy?: ParamPolicy;
+  /**
+   * CHAP credentials (RFC 7143 §12.1.3): login starts in the security stage offering
+   * `AuthMethod=CHAP,None`; with `targetSecret` the target must answer our challenge too.
+   */
+  readonly chap?: ChapCredentials;
+  /** Random bytes for our mutual-CHAP challenge; default `crypto.getRandomValues`. */
+  readonly random?: (n: number) => Uint8Array;
 }
 
 /** How a SCSI command ended, as the initiator saw it. */
@@ -99,6 +107,12 @@ export interface InitiatorCommand {
   readonly cdb: ArrayLike<number>;
   readonly dataOut?: Uint8Array;
   readonly inLength?: number;
+  /**
+   * Where Data-In lands (at least `inLength` bytes; the result's `data` is a view of it); the
+   * session allocates one per command when omitted. The caller must not reuse it before the
+   * result callback.
+   */
+  readonly inBuffer?: Uint8Array;
   /** Task attribute; default 1 (SIMPLE). */
   readonly attr?: number;
 }
@@ -150,6 +164,10 @@ export class IscsiInitiatorSession {
   private readonly tasks = new Map<number, Task>();
   private readonly waiting: { pdu: Pdu; task: ScsiTaskState | OtherTask; after?: () => void }[] = [];
   private loginError = "";
+  /** Where the security stage is (CHAP only; "off" when we start at the operational stage). */
+  private auth: "off" | "offered" | "algorithm" | "responded" | "done" = "off";
+  private myChapId = 0;
+  private myChallenge: Uint8Array = EMPTY;
 
   constructor(config: IscsiInitiatorConfig, handler: IscsiInitiatorHandler) {
     this.cfg = config;
@@ -206,8 +224,91 @@ export class IscsiInitiatorSession {
     if (this.cfg.targetName !== undefined) {
       keys.push(["TargetName", this.cfg.targetName], ["SessionType", "Normal"]);
     } else keys.push(["SessionType", "Discovery"]);
+    if (this.cfg.chap) {
+      // CSG 0 → NSG 1: the target picks the method; operational keys follow in stage 1.
+      this.auth = "offered";
+      keys.push(["AuthMethod", "CHAP,None"]);
+      this.loginPdu(0x80 | (0 << 2) | 1, keys);
+      return;
+    }
     keys.push(...offerKeys(this.policy));
     this.loginPdu(0x80 | (1 << 2) | 3, keys);
+  }
+
+  /** The first PDU of the operational stage: our offer, asking to go to full feature. */
+  private operationalStage(): void {
+    this.auth = "done";
+    this.loginPdu(0x80 | (1 << 2) | 3, offerKeys(this.policy));
+  }
+
+  /**
+   * One Login Response of the security stage (CSG 0): AuthMethod, then CHAP_A/I/C from the
+   * target, our CHAP_N/R (and CHAP_I/C for mutual CHAP), then the target's CHAP_N/R. Returns
+   * an error text, or null when the next PDU went out.
+   */
+  private securityStage(keys: readonly [string, string][], transit: boolean, nsg: number): string | null {
+    const chap = this.cfg.chap;
+    const target = this.cfg.targetName ?? "the discovery portal";
+    if (!chap) return "target answered in a security stage we did not start";
+    const get = (k: string) => keys.find(([x]) => x === k)?.[1];
+    switch (this.auth) {
+      case "offered": {
+        const method = get("AuthMethod");
+        if (method === "CHAP") {
+          this.auth = "algorithm";
+          this.loginPdu(0 << 2, [["CHAP_A", "5"]]);
+          return null;
+        }
+        if (method !== undefined && method !== "None") return `${target} answered AuthMethod=${method}`;
+        if (chap.targetSecret !== undefined)
+          return `${target} chose no authentication, but mutual CHAP is configured (it cannot prove itself)`;
+        break;
+      }
+      case "algorithm": {
+        const a = get("CHAP_A");
+        if (a !== "5") return `${target} answered CHAP_A=${a ?? "(none)"}; only 5 (MD5) is supported`;
+        const i = get("CHAP_I");
+        const id = i !== undefined && /^(\d+|0x[0-9a-f]+)$/i.test(i) ? Number(i) : -1;
+        if (id < 0 || id > 255) return `${target} sent a bad CHAP_I=${i ?? "(none)"}`;
+        const challenge = decodeBinary(get("CHAP_C") ?? "");
+        if (!challenge || challenge.length === 0) return `${target} sent a bad CHAP_C`;
+        const reply: [string, string][] = [
+          ["CHAP_N", chap.username],
+          ["CHAP_R", encodeBinary(chapResponse(id, chap.secret, challenge))],
+        ];
+        if (chap.targetSecret !== undefined) {
+          const random = this.cfg.random ?? ((n: number) => crypto.getRandomValues(new Uint8Array(n)));
+          this.myChapId = random(1)[0]!;
+          this.myChallenge = random(16);
+          reply.push(["CHAP_I", String(this.myChapId)], ["CHAP_C", encodeBinary(this.myChallenge)]);
+        }
+        this.auth = "responded";
+        this.loginPdu(0x80 | (0 << 2) | 1, reply);
+        return null;
+      }
+      case "responded": {
+        if (chap.targetSecret === undefined) break;
+        const r = get("CHAP_R");
+        if (r === undefined) {
+          if (transit) return `${target} did not answer our CHAP challenge (mutual CHAP)`;
+          break;
+        }
+        const n = get("CHAP_N");
+        if (chap.targetUsername !== undefined && n !== chap.targetUsername)
+          return `${target} answered mutual CHAP as ${JSON.stringify(n)}, expected ${JSON.stringify(chap.targetUsername)}`;
+        const got = decodeBinary(r);
+        const want = chapResponse(this.myChapId, chap.targetSecret, this.myChallenge);
+        if (!got || !sameBytes(got, want))
+          return `${target} failed mutual CHAP authentication (wrong CHAP_R: its secret is not the one configured)`;
+        break;
+      }
+      default:
+        return `${target} sent security keys after authentication`;
+    }
+    if (transit && nsg === 1) this.operationalStage();
+    else if (transit && nsg === 3) return `${target} skipped the operational stage`;
+    else this.loginPdu(0x80 | (0 << 2) | 1, []);
+    return null;
   }
 
   private loginPdu(flags: number, keys: [string, string][]): void {
@@ -363,12 +464,6 @@ export class IscsiInitiatorSession {
       this.fail(this.loginError);
       return;
     }
-    const err = applyAnswers(keys, this.policy, this.params);
-    if (err) {
-      this.loginError = err;
-      this.fail(err);
-      return;
-    }
     this.tsih = (b[14]! << 8) | b[15]!;
     this.expStatSn = (u32(b, 24) + 1) >>> 0;
     this.expCmdSn = u32(b, 28);
@@ -376,6 +471,23 @@ export class IscsiInitiatorSession {
     const transit = (b[1]! & 0x80) !== 0;
     const csg = (b[1]! >> 2) & 3;
     const nsg = b[1]! & 3;
+    if (csg === 0 || (this.auth !== "off" && this.auth !== "done")) {
+      const e = csg === 0 ? this.securityStage(keys, transit, nsg) : "target left the security stage early";
+      if (e) {
+        this.loginError = e;
+        this.fail(e);
+      } else if (++this.loginRounds > 8) {
+        this.loginError = "login did not complete in 8 rounds";
+        this.fail(this.loginError);
+      }
+      return;
+    }
+    const err = applyAnswers(keys, this.policy, this.params);
+    if (err) {
+      this.loginError = err;
+      this.fail(err);
+      return;
+    }
     if (transit && nsg === 3) {
       this._phase = "full-feature";
       this.reader.maxDataSegment = this.params.maxRecvDataSegmentLength;
@@ -438,7 +550,10 @@ export class IscsiInitiatorSession {
       itt,
       req,
       cb,
-      inBuf: new Uint8Array(inLen),
+      inBuf:
+        req.inBuffer && req.inBuffer.length >= inLen
+          ? req.inBuffer.subarray(0, inLen)
+          : new Uint8Array(inLen),
       received: 0,
       cmdSn: 0,
     };

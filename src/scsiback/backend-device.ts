@@ -11,6 +11,7 @@ import { SerialQueue } from "../xenbus/serial-queue.js";
 import { XenbusState, xenbusStateName } from "../xenbus/state.js";
 import { watchState } from "../xenbus/wait-state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
+import { MUNGING_POLICIES } from "./policy.js";
 import type { GrantMapper } from "./ports.js";
 import { SCSIBACK_SG_GRANT, Vhost } from "./vhost.js";
 
@@ -79,7 +80,23 @@ export class BackendDevice {
   /** LUNs of this vhost on each device, for the nexus's lifetime. */
   private readonly nexusLuns = new Map<ScsiDevice, number>();
 
-  constructor(env: BackendEnv, frontendDomid: number, devid: number, dir: string, featureHost: boolean) {
+  /** A `munging` node naming no built-in policy (the device refuses to connect), or null. */
+  private readonly badMunging: string | null;
+
+  /**
+   * `munging` is the controller's `munging` node: a built-in policy name (policy.ts), or null
+   * for none (REPORT LUNS emulated unless feature-host, everything else passed).
+   */
+  constructor(
+    env: BackendEnv,
+    frontendDomid: number,
+    devid: number,
+    dir: string,
+    featureHost: boolean,
+    munging: string | null = null,
+  ) {
+    const policy = munging === null ? undefined : MUNGING_POLICIES.get(munging);
+    this.badMunging = munging !== null && policy === undefined ? munging : null;
     this.env = env;
     this.frontendDomid = frontendDomid;
     this.devid = devid;
@@ -122,6 +139,7 @@ export class BackendDevice {
       devid,
       initiator: env.initiator(frontendDomid, devid),
       featureHost,
+      ...(policy ? { policy } : {}),
       sgGrant: env.sgGrant ?? SCSIBACK_SG_GRANT,
       grants,
       notifier: { notify: () => this.notify() },
@@ -150,6 +168,13 @@ export class BackendDevice {
       await this.switchTo(XenbusState.InitWait);
       if (this.frontendDir === "") {
         await this.fatal("frontend path missing");
+        return;
+      }
+      if (this.badMunging !== null) {
+        await this.fatal(
+          `munging policy '${this.badMunging}' is not one of ${[...MUNGING_POLICIES.keys()].join(", ")}`,
+          22,
+        );
         return;
       }
       this.watch = await watchState(xs, this.frontendDir, (s) => {

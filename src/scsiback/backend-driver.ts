@@ -247,7 +247,8 @@ export class ScsibackDriver {
       return;
     }
     const featureHost = (await xs.tryRead(`${dir}/${XenbusNode.featureHost}`)) === "1";
-    const dev = new BackendDevice(this.env, feDomid, Number(devid), dir, featureHost);
+    const munging = (await xs.tryRead(`${dir}/${XenbusNode.munging}`)) ?? null;
+    const dev = new BackendDevice(this.env, feDomid, Number(devid), dir, featureHost, munging);
     dev.onRemoved = () => {
       this.pending.delete(dev.vhost);
     };

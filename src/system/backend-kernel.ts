@@ -9,7 +9,7 @@ import { parseHostConfig } from "../targets/inventory/host-config.js";
 import { Inventory, type LsscsiRow } from "../targets/inventory/inventory.js";
 import { checkDomainHandle, type DomainHandle } from "../xen/domain-handle.js";
 import type { KernelDrive } from "./guest-kernel.js";
-import type { BackendBoot, BackendKernelApi } from "./kernel-api.js";
+import { type BackendBoot, type BackendKernelApi, lunsChangedPath } from "./kernel-api.js";
 import { KernelLoopStats, runKernelLoop } from "./kernel-loop.js";
 import { AdaptiveSpin, HostThreads } from "./poll-budget.js";
 import { serveBaseline } from "./postmessage-baseline.js";
@@ -42,6 +42,14 @@ export class BackendKernel implements BackendKernelApi {
     readonly blkback: BlkbackDriver,
   ) {
     const ev = ctx.evtchn;
+    // A remote target changed its LUNs by itself (06/3F/0E and a rescan): say so in this
+    // domain's own xenstore area, where the toolstack watches (lunsChangedPath).
+    let seq = 0;
+    devices.onChange = (host) => {
+      void kernel.xs
+        .write(lunsChangedPath(ctx.domid), `${host}:${++seq}`)
+        .catch((e: unknown) => debugLoop("dom%d: %s", ctx.domid, (e as Error).message));
+    };
     this.loop =
       drive === "loop"
         ? runKernelLoop(kernel.dispatcher, [backend, blkback], {
@@ -56,6 +64,7 @@ export class BackendKernel implements BackendKernelApi {
               !kernel.xenstoreBusy() &&
               !backend.busyOffRing &&
               !blkback.busyOffRing &&
+              !devices.busy &&
               this.baselineServing === 0,
             ...(hostThreads ? { spin: new AdaptiveSpin(HostThreads.attach(hostThreads)) } : {}),
           })
@@ -163,6 +172,10 @@ export class BackendKernel implements BackendKernelApi {
 
   async inventory(): Promise<LsscsiRow[]> {
     return this.devices.list();
+  }
+
+  rescan(host?: number): Promise<{ added: string[]; removed: string[] }> {
+    return this.devices.rescan(host);
   }
 
   async baselineServe(args: {

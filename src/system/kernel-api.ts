@@ -199,6 +199,11 @@ export interface BackendKernelApi {
   report(): Promise<VhostReport[]>;
   /** The SCSI devices of its inventory, as `lsscsi` lists them. */
   inventory(): Promise<LsscsiRow[]>;
+  /**
+   * Rescan its remote (`[iscsi-target]`) targets on `host` (all when undefined): units added and
+   * removed, by h:c:t:l (`Inventory.rescan`).
+   */
+  rescan(host?: number): Promise<{ added: string[]; removed: string[] }>;
   /** blkback's view of every VBD it serves. */
   vbdReport(): Promise<VbdReport[]>;
   /** Benchmarks only: serve the postMessage baseline for `pdev` on `args.port`. */
@@ -238,8 +243,18 @@ export const BACKEND_KERNEL_METHODS: Readonly<Record<keyof BackendKernelApi, tru
   forgetPeer: true,
   report: true,
   inventory: true,
+  rescan: true,
   vbdReport: true,
   baselineServe: true,
   kernelLog: true,
   stop: true,
 };
+
+/**
+ * Where a backend domain's kernel writes `<host>:<seq>` when a remote target's LUNs changed by
+ * themselves (06/3F/0E, then a rescan that added or removed units): its own xenstore area, which
+ * the toolstack watches to hot-plug whole-HBA controllers (`xl scsi-rescan` without the admin).
+ */
+export function lunsChangedPath(backendDomid: number): string {
+  return `/local/domain/${backendDomid}/data/pvscsi-luns-changed`;
+}

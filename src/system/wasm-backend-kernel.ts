@@ -104,6 +104,11 @@ export class WasmBackendKernel implements BackendKernelApi {
     return rows;
   }
 
+  /** A C backend's LUNs are its module's own: it has no remote targets to rescan. */
+  async rescan(): Promise<{ added: string[]; removed: string[] }> {
+    return { added: [], removed: [] };
+  }
+
   async vbdReport(): Promise<VbdReport[]> {
     return [];
   }

@@ -14,6 +14,7 @@
 
 import { connect, type Socket } from "node:net";
 import {
+  type ChapCredentials,
   type InitiatorResult,
   IscsiInitiatorSession,
   TMF_ABORT_TASK,
@@ -47,6 +48,13 @@ export interface IscsiLunConfig {
    * Default false: one session, `initiatorName`, shared by every nexus.
    */
   readonly perNexusInitiator?: boolean;
+  /** CHAP credentials when the target wants them (one-way, or mutual with `targetSecret`). */
+  readonly chap?: ChapCredentials;
+  /**
+   * Called when a command's sense is 06/3F/0E REPORTED LUNS DATA HAS CHANGED: the target added
+   * or removed a LU (its own unit attention; the command's result goes on unchanged).
+   */
+  readonly onLunsChanged?: () => void;
   /** Milliseconds to wait for TCP connect + login; default 5000. */
   readonly loginTimeoutMs?: number;
 }
@@ -58,6 +66,59 @@ export function parsePortal(portal: string): { host: string; port: number } {
   const port = m[2] === undefined ? 3260 : Number(m[2]);
   if (port < 1 || port > 65535) throw new Error(`bad port in portal ${JSON.stringify(portal)}`);
   return { host: m[1]!, port };
+}
+
+/**
+ * Reusable bounce buffers for one device, by power-of-two size class (4 KiB up), so a command
+ * does not allocate its data-out copy or its Data-In buffer: taken at submit, given back when the
+ * command completes (the session copies data-out into each PDU it encodes, so nothing holds a
+ * buffer after its result). At most {@link BOUNCE_KEEP} idle buffers per class are kept.
+ */
+class BouncePool {
+  private readonly free: Uint8Array[][] = [];
+
+  take(len: number): Uint8Array {
+    const cls = BouncePool.classOf(len);
+    return this.free[cls]?.pop() ?? new Uint8Array(4096 * 2 ** cls);
+  }
+
+  give(b: Uint8Array): void {
+    const cls = BouncePool.classOf(b.length);
+    if (4096 * 2 ** cls !== b.length) return; // not one of ours
+    let list = this.free[cls];
+    if (!list) {
+      list = [];
+      this.free[cls] = list;
+    }
+    if (list.length < BOUNCE_KEEP) list.push(b);
+  }
+
+  private static classOf(len: number): number {
+    let cls = 0;
+    while (4096 * 2 ** cls < len) cls++;
+    return cls;
+  }
+}
+
+/** Idle bounce buffers kept per size class (the ring's queue depth is 16 at most, per vhost). */
+const BOUNCE_KEEP = 32;
+
+/** The last ISID qualifier handed out (see {@link sessionIsid}). */
+let isidQualifier = 0;
+
+/**
+ * A fresh ISID for each session this process opens: type 80h (random, RFC 7143 §11.12.5) with
+ * a random 24-bit part and a counter as qualifier. Two units of one target under one initiator
+ * name (an `[iscsi-target]`'s LUNs, or two `[iscsi]` sections) each have their own session; with
+ * one ISID the target would take the second login for a reinstatement and drop the first.
+ */
+function sessionIsid(): Uint8Array {
+  const isid = crypto.getRandomValues(new Uint8Array(6));
+  isid[0] = 0x80;
+  isidQualifier = (isidQualifier + 1) & 0xffff;
+  isid[4] = isidQualifier >> 8;
+  isid[5] = isidQualifier & 0xff;
+  return isid;
 }
 
 /** One TCP connection carrying one iSCSI session. */
@@ -80,7 +141,7 @@ class Connection {
       socket.setNoDelay(true);
       let settled = false;
       const timer = setTimeout(
-        () => finish(new Error(`iSCSI login to ${cfg.portal} timed out`)),
+        () => finish(new Error(`iSCSI login to ${cfg.target} at ${cfg.portal} timed out`)),
         cfg.loginTimeoutMs ?? 5000,
       );
       const finish = (err: Error | null) => {
@@ -93,14 +154,24 @@ class Connection {
         } else resolve(conn);
       };
       const session = new IscsiInitiatorSession(
-        { initiatorName, targetName: cfg.target },
+        {
+          initiatorName,
+          targetName: cfg.target,
+          isid: sessionIsid(),
+          ...(cfg.chap ? { chap: cfg.chap } : {}),
+        },
         {
           send: (b) => {
             if (!socket.destroyed) socket.write(b);
           },
           close: (reason) => {
             socket.end();
-            if (!settled) finish(new Error(session.failure || reason));
+            if (!settled)
+              finish(
+                new Error(
+                  `iSCSI login to ${cfg.target} at ${cfg.portal} as ${initiatorName}: ${session.failure || reason}`,
+                ),
+              );
           },
           loggedIn: () => finish(null),
         },
@@ -195,6 +266,14 @@ class Nexus {
   }
 }
 
+/** 06/3F/0E REPORTED LUNS DATA HAS CHANGED, in fixed (70h/71h) or descriptor (72h/73h) format. */
+function lunsChangedSense(s: Uint8Array): boolean {
+  const code = (s[0] ?? 0) & 0x7f;
+  if (code === 0x70 || code === 0x71) return (s[2]! & 0x0f) === 6 && s[12] === 0x3f && s[13] === 0x0e;
+  if (code === 0x72 || code === 0x73) return (s[1]! & 0x0f) === 6 && s[2] === 0x3f && s[3] === 0x0e;
+  return false;
+}
+
 function sense(task: ScsiTask, key: number, asc: number, ascq: number): number {
   const s = task.sense;
   s.fill(0, 0, 18);
@@ -224,6 +303,7 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
   private readonly shared: Nexus;
   private readonly nexuses = new Map<number, Nexus>();
   private closed = false;
+  private readonly bounce = new BouncePool();
 
   private constructor(config: IscsiLunConfig, info: DeviceInfo, shared: Nexus) {
     this.config = config;
@@ -279,6 +359,40 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
     return new IscsiInitiatorDevice(config, info, shared);
   }
 
+  /**
+   * The LUNs `config.target` reports (REPORT LUNS, SELECT REPORT 0, sent to LUN 0 as Linux's
+   * scan does), ascending. Logs in as `config.initiatorName` and out again; the new nexus's unit
+   * attention is drained first (bounded). Rejects when the target cannot be reached or refuses.
+   */
+  static async reportLuns(config: IscsiLunConfig): Promise<number[]> {
+    const nexus = new Nexus(config, config.initiatorName);
+    try {
+      const conn = await nexus.get();
+      const cdb = Uint8Array.of(0xa0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x08, 0, 0); // 4104 bytes: 512 LUNs
+      let r = await conn.command(0, cdb, null, 4104);
+      for (let i = 0; i < 5 && !r.error && r.status === 2 && (r.sense[2]! & 0x0f) === 6; i++)
+        r = await conn.command(0, cdb, null, 4104);
+      if (r.error || r.status !== 0 || r.data.length < 8)
+        throw new Error(
+          `REPORT LUNS of ${config.target} failed${r.error ? `: ${r.error}` : ` (status 0x${r.status.toString(16)})`}`,
+        );
+      const d = r.data;
+      const n = Math.min(((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 3, (d.length - 8) >>> 3);
+      const luns: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const b0 = d[8 + 8 * i]!;
+        const b1 = d[9 + 8 * i]!;
+        const method = b0 >> 6;
+        // SAM-5 §4.7.7: peripheral device (bus 0) and flat space addressing; others are not ours.
+        if (method === 0 && (b0 & 0x3f) === 0) luns.push(b1);
+        else if (method === 1) luns.push(((b0 & 0x3f) << 8) | b1);
+      }
+      return luns.sort((a, b) => a - b);
+    } finally {
+      await nexus.close();
+    }
+  }
+
   /** Sessions that were lost and logged in again, over every nexus. */
   get reconnects(): number {
     let n = this.shared.reconnects;
@@ -313,11 +427,12 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
     const nexus = this.nexusFor(task.initiator);
     const len = task.data.length;
     let out: Uint8Array | null = null;
-    if (task.direction === 1 && len > 0) {
-      out = new Uint8Array(len);
+    const inLen = task.direction === 2 ? len : 0;
+    const buf = len > 0 && (task.direction === 1 || task.direction === 2) ? this.bounce.take(len) : null;
+    if (buf && task.direction === 1) {
+      out = buf.subarray(0, len);
       task.data.read(0, out);
     }
-    const inLen = task.direction === 2 ? len : 0;
     void nexus
       .get()
       .then(
@@ -325,7 +440,11 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
           let itt = 0;
           const p = new Promise<InitiatorResult>((resolve) => {
             itt = conn.session.command(
-              { lun: this.config.lun, cdb: task.cdb, ...(out ? { dataOut: out } : { inLength: inLen }) },
+              {
+                lun: this.config.lun,
+                cdb: task.cdb,
+                ...(out ? { dataOut: out } : { inLength: inLen, ...(buf ? { inBuffer: buf } : {}) }),
+              },
               resolve,
             );
           });
@@ -344,25 +463,37 @@ export class IscsiInitiatorDevice implements ScsiDevice, TargetMember {
       )
       .then((r) => {
         nexus.inFlight.delete(task.tag);
-        if (r.error !== undefined || r.response !== 0) {
-          if (r.error === "aborted") {
-            task.done(0x40, 0, 0); // TASK ABORTED
-          } else if (r.error?.startsWith("login")) {
-            task.done(0x02, 0, sense(task, 0x02, 0x04, 0x01)); // NOT READY, BECOMING READY: retry
-          } else {
-            // Never acknowledged: the guest retries on ABORTED COMMAND.
-            task.done(0x02, 0, sense(task, 0x0b, 0x47, 0x00));
-          }
-          return;
+        try {
+          this.complete(task, r, out, inLen);
+        } finally {
+          if (buf) this.bounce.give(buf);
         }
-        let transferred = 0;
-        if (inLen > 0 && r.data.length > 0)
-          transferred = task.data.write(0, r.data, 0, Math.min(r.data.length, inLen));
-        else if (out) transferred = r.overflow ? len : Math.max(0, len - r.residual);
-        const n = Math.min(r.sense.length, SCSI_SENSE_BUFFERSIZE, task.sense.length);
-        task.sense.set(r.sense.subarray(0, n));
-        task.done(r.status, transferred, n);
       });
+  }
+
+  /** Hand the session's result to the task (data, sense, status), or the error a guest retries. */
+  private complete(task: ScsiTask, r: InitiatorResult, out: Uint8Array | null, inLen: number): void {
+    if (r.error !== undefined || r.response !== 0) {
+      if (r.error === "aborted") {
+        task.done(0x40, 0, 0); // TASK ABORTED
+      } else if (r.error?.startsWith("login")) {
+        task.done(0x02, 0, sense(task, 0x02, 0x04, 0x01)); // NOT READY, BECOMING READY: retry
+      } else {
+        // Never acknowledged: the guest retries on ABORTED COMMAND.
+        task.done(0x02, 0, sense(task, 0x0b, 0x47, 0x00));
+      }
+      return;
+    }
+    const len = task.data.length;
+    let transferred = 0;
+    if (inLen > 0 && r.data.length > 0)
+      transferred = task.data.write(0, r.data, 0, Math.min(r.data.length, inLen));
+    else if (out) transferred = r.overflow ? len : Math.max(0, len - r.residual);
+    const n = Math.min(r.sense.length, SCSI_SENSE_BUFFERSIZE, task.sense.length);
+    task.sense.set(r.sense.subarray(0, n));
+    if (r.status === 0x02 && this.config.onLunsChanged && lunsChangedSense(r.sense))
+      this.config.onLunsChanged();
+    task.done(r.status, transferred, n);
   }
 
   async abortTask(initiator: Initiator, tag: number): Promise<TmfResponse> {

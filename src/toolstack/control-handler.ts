@@ -57,6 +57,15 @@ export function hostControlHandler(host: Host): ControlHandler {
         case "xl.scsi-detach":
           await host.scsiDetach(str(args, "domain", op), str(args, "vdev", op));
           return null;
+        case "xl.scsi-rescan": {
+          const h = args.host;
+          if (h !== undefined && (typeof h !== "number" || !Number.isInteger(h) || h < 0 || h > 0xffff))
+            throw configError(`control ${op}`, "'host' must be a host number 0..65535");
+          return host.scsiRescan({
+            ...(typeof args.backend === "string" ? { backend: args.backend } : {}),
+            ...(h !== undefined ? { host: h } : {}),
+          });
+        }
         case "xl.scsi-list": {
           const domains = args.domains;
           if (!Array.isArray(domains) || !domains.every((d) => typeof d === "string")) {

@@ -2,7 +2,7 @@ import createDebug from "debug";
 import { defaultGuestRoot } from "../guest/guest-fs.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import { prepareXenstoreRing } from "../hypervisor/xenstore-link.js";
-import { formatHctl } from "../scsi/hctl.js";
+import { formatHctl, parseHctl } from "../scsi/hctl.js";
 import { type Clock, realClock } from "../system/clock.js";
 import { writeDomainHome } from "../system/domain-home.js";
 import { type System, withTimeout } from "../system/system.js";
@@ -19,6 +19,8 @@ import { VbdDevices } from "./vbd-devices.js";
 import { sameVdev, type VscsiDevices } from "./vscsi-devices.js";
 import {
   controllerPaths,
+  hbaNode,
+  hostOf,
   removeController,
   removeNodes,
   type VscsiDevNodes,
@@ -41,7 +43,15 @@ export interface DomainRow {
 /** The controllers a new guest gets, by vHOST, checked before anything is built. */
 type ControllerPlan = Map<
   number,
-  { backend: BackendDomain; featureHost: boolean; devs: VscsiDevNodes[]; where: string }
+  {
+    backend: BackendDomain;
+    featureHost: boolean;
+    munging: string | undefined;
+    /** A whole-HBA controller: the dom0 host number whose units it follows. */
+    hba?: number;
+    devs: VscsiDevNodes[];
+    where: string;
+  }
 >;
 
 /** What `xl create` made, and what the user should know about it. */
@@ -173,6 +183,33 @@ export class DomainLifecycle {
     for (const { spec: v, where } of spec.vscsi) {
       const be = this.table.resolveBackend(v.backend, where);
       const resolved = resolvePdev(be.inventory, v.pdev, v.pdevText, where, backendLabel(be));
+      if (v.hba) {
+        // xm's whole HBA: every unit of the pdev's host, at its own h:c:t:l, vHOST = host.
+        const h = hostOf(resolved.row.hctl);
+        if (controllers.has(h))
+          throw configError(where, `vHOST ${h} (the whole host ${h}) is already used by another entry`);
+        const devs: VscsiDevNodes[] = [];
+        for (const row of be.inventory) {
+          if (hostOf(row.hctl) !== h) continue;
+          this.devices.checkSharing(be, row, inUse, force, where);
+          claimed.add(deviceKey(be.handle.domid, row.hctl));
+          devs.push({
+            id: devs.length,
+            pdev: row.hctl,
+            pdevname: row.hctl,
+            vdev: parseHctl(row.hctl, 0xffff)!,
+          });
+        }
+        controllers.set(h, {
+          backend: be,
+          featureHost: true,
+          munging: v.munging,
+          hba: h,
+          devs,
+          where,
+        });
+        continue;
+      }
       this.devices.checkSharing(be, resolved.row, inUse, force, where);
       const key = deviceKey(be.handle.domid, resolved.row.hctl);
       if (claimed.has(key) && !resolved.row.shareable && !force) {
@@ -183,9 +220,16 @@ export class DomainLifecycle {
       }
       claimed.add(key);
       let ctrl = controllers.get(v.vdev.host);
+      if (ctrl?.hba !== undefined)
+        throw configError(where, `vHOST ${v.vdev.host} is the whole host ${ctrl.hba} (${ctrl.where})`);
       if (!ctrl) {
-        ctrl = { backend: be, featureHost: v.featureHost, devs: [], where };
+        ctrl = { backend: be, featureHost: v.featureHost, munging: v.munging, devs: [], where };
         controllers.set(v.vdev.host, ctrl);
+      } else if (ctrl.munging !== v.munging) {
+        throw configError(
+          where,
+          `different munging setting than the other devices of vHOST ${v.vdev.host} (${ctrl.munging ?? "none"} at ${ctrl.where})`,
+        );
       } else if (ctrl.featureHost !== v.featureHost) {
         throw configError(
           where,
@@ -220,11 +264,13 @@ export class DomainLifecycle {
         devid: devid++,
         idx,
         featureHost: c.featureHost,
+        ...(c.munging !== undefined ? { munging: c.munging } : {}),
         devs: c.devs,
       };
       await writeController(xs, ctrl);
       await xs.write(`/libxl/${domid}/vscsi/${ctrl.devid}/next_vscsidev_id`, String(c.devs.length));
       const w = { backend: controllerPaths(ctrl).backend, ids: c.devs.map((d) => d.id) };
+      if (c.hba !== undefined) await xs.write(hbaNode(domid, ctrl.devid), String(c.hba));
       if (resume === undefined) await waitConnected(xs, w.backend, w.ids, this.timeoutMs, this.clock);
       else written.push(w);
     }

@@ -19,7 +19,8 @@ export interface GuestDomain extends ToolstackDomain<GuestKernelApi> {
 
 /** dom0 or a driver domain: a kernel running scsiback over its own physical SCSI inventory. */
 export interface BackendDomain extends ToolstackDomain<BackendKernelApi> {
-  readonly inventory: readonly LsscsiRow[];
+  /** Its units as `lsscsi` lists them; replaced after a rescan adds or removes some. */
+  inventory: readonly LsscsiRow[];
 }
 
 /**

@@ -8,7 +8,7 @@ import type { CommandResult } from "../guest/userland/command.js";
 import type { Hypervisor } from "../hypervisor/hypervisor.js";
 import type { DomainReport } from "../hypervisor/report.js";
 import type { VhostReport } from "../scsiback/backend-driver.js";
-import type { GuestResumeStats, PvLimits } from "../system/kernel-api.js";
+import { type GuestResumeStats, lunsChangedPath, type PvLimits } from "../system/kernel-api.js";
 import type { System } from "../system/system.js";
 import { ThreadedSystem } from "../system/threaded-system.js";
 import type { HostConfigSource } from "../targets/inventory/host-config.js";
@@ -16,20 +16,20 @@ import type { LsscsiRow } from "../targets/inventory/inventory.js";
 import { type ChromeTrace, toChromeTrace } from "../trace/chrome-trace.js";
 import type { DomainHandle } from "../xen/domain-handle.js";
 import { invalidState, PvscsiError } from "../xen/errors.js";
-import type { XenstoreClient } from "../xenstore/client.js";
+import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import type { Xenstored } from "../xenstore/xenstored.js";
 import { type DomainSpec, parseDomainConfig } from "./domain-config.js";
 import { DomainLifecycle, type DomainRow } from "./domain-lifecycle.js";
 import { DomainTable, type GuestDomain } from "./domain-table.js";
 import { captureGuest, readSaveImage, restoreGuest, type SaveRestoreContext } from "./save-restore.js";
 import type { BlockListRow } from "./vbd-devices.js";
-import { type ScsiListRow, VscsiDevices } from "./vscsi-devices.js";
+import { type HbaRescan, type ScsiListRow, VscsiDevices } from "./vscsi-devices.js";
 import { DEFAULT_STATE_TIMEOUT_MS } from "./vscsi-nodes.js";
 
 export { DEFAULT_GUEST_MEMORY_MIB, type DomainSpec } from "./domain-config.js";
 export type { DomainRow } from "./domain-lifecycle.js";
 export type { BlockListRow } from "./vbd-devices.js";
-export type { ScsiListRow } from "./vscsi-devices.js";
+export type { HbaRescan, ScsiListRow } from "./vscsi-devices.js";
 
 /** Options of {@link Host.start}. */
 export interface HostOptions extends ToolstackOptions {
@@ -113,7 +113,46 @@ export class Host {
     });
     this.devices = new VscsiDevices(system.xs, this.table, this.timeoutMs, system.clock);
     this.domains = new DomainLifecycle(system, this.table, this.devices, this.timeoutMs);
+    this.lunWatches.set(system.dom0.domid, this.watchLunChanges(system.xs, system.dom0.domid));
   }
+
+  /**
+   * Each backend domain's "LUNs changed by themselves" node (lunsChangedPath), watched from its
+   * start (dom0: construction; a driver domain: its `xl create`) to its destroy or shutdown.
+   */
+  private readonly lunWatches = new Map<number, Promise<XsWatchHandle | null>>();
+
+  private async unwatchLuns(domid: number): Promise<void> {
+    const w = this.lunWatches.get(domid);
+    this.lunWatches.delete(domid);
+    await (await w)?.unwatch().catch(() => undefined);
+  }
+  /** Rescans the watch started, awaited at shutdown. */
+  private lunRescans: Promise<unknown> = Promise.resolve();
+
+  /**
+   * A backend's kernel saw 06/3F/0E on a remote target and its rescan changed units: do what
+   * `xl scsi-rescan <host>` does, so whole-HBA guests follow without the admin (as xend's
+   * udev-event handler hot-plugged a host-mode guest's new LUNs).
+   */
+  private watchLunChanges(xs: XenstoreClient, backendDomid: number): Promise<XsWatchHandle | null> {
+    let last = "";
+    return xs
+      .watch(lunsChangedPath(backendDomid), () => {
+        void xs.tryRead(lunsChangedPath(backendDomid)).then((v) => {
+          if (v === undefined || v === last || this.shuttingDown) return;
+          last = v;
+          const host = Number(v.slice(0, v.indexOf(":")));
+          if (!Number.isInteger(host)) return;
+          this.lunRescans = this.lunRescans
+            .then(() => this.scsiRescan({ backend: String(backendDomid), host }))
+            .catch(() => undefined);
+        });
+      })
+      .catch(() => null);
+  }
+
+  private shuttingDown = false;
 
   /** Boot a {@link ThreadedSystem} (dom0's kernel in its worker) and the toolstack over it. */
   static async start(options: HostOptions = {}): Promise<Host> {
@@ -201,6 +240,8 @@ export class Host {
           : spec;
       const r = await this.domains.create(withRoot, options.force === true);
       this.traceNames.set(r.domid, r.name);
+      if (this.table.backends.has(r.domid) && !this.lunWatches.has(r.domid))
+        this.lunWatches.set(r.domid, this.watchLunChanges(this.system.xs, r.domid));
       return { ...r, warnings: [...spec.warnings, ...r.warnings] };
     });
   }
@@ -210,7 +251,19 @@ export class Host {
    * domain. A driver domain still serving a guest's controller is refused.
    */
   destroy(domain: string): Promise<DomainReport> {
-    return this.exclusive(() => this.domains.destroy(domain));
+    return this.exclusive(async () => {
+      const be = this.table.findBackend(domain);
+      const dd = be && be.handle.domid !== 0 ? be.handle.domid : null;
+      if (dd !== null) await this.unwatchLuns(dd);
+      try {
+        return await this.domains.destroy(domain);
+      } catch (e) {
+        // Refused (it still serves a guest): it keeps running, so keep watching it.
+        if (dd !== null && this.table.backends.has(dd))
+          this.lunWatches.set(dd, this.watchLunChanges(this.system.xs, dd));
+        throw e;
+      }
+    });
   }
 
   /** What save, restore and migrate work with. @internal */
@@ -309,7 +362,7 @@ export class Host {
     return this.domains.list();
   }
 
-  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>]`. */
+  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>] [munging=<policy>]`. */
   scsiAttach(
     domain: string,
     pdev: string,
@@ -318,6 +371,16 @@ export class Host {
     options: { force?: boolean } = {},
   ): Promise<void> {
     return this.exclusive(() => this.devices.attach(domain, pdev, vdev, option, options.force === true));
+  }
+
+  /**
+   * `xl scsi-rescan [-b <backend domain>] [<host>]`: the backend rescans its remote targets and
+   * every whole-HBA controller (vdev `host`) follows: new units hot-plugged in, gone ones out.
+   */
+  scsiRescan(options: { backend?: string; host?: number } = {}): Promise<HbaRescan> {
+    return this.exclusive(() =>
+      this.devices.rescan(this.table.resolveBackend(options.backend, "xl scsi-rescan"), options.host),
+    );
   }
 
   /** `xl scsi-detach <domain> <vdev>`: the last LUN of a controller takes the controller with it. */
@@ -417,6 +480,9 @@ export class Host {
 
   /** Stop every guest, then the driver domains, then dom0's kernel and xenstored. */
   async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const domid of [...this.lunWatches.keys()]) await this.unwatchLuns(domid);
+    await this.lunRescans;
     await this.lock.catch(() => undefined);
     for (const domid of [...this.table.guests.keys()])
       await this.domains.teardown(domid, false).catch(() => undefined);

@@ -16,6 +16,7 @@ import type { DomainSpec } from "./domain-config.js";
 import type { BackendDomain, DomainTable, GuestDomain } from "./domain-table.js";
 import { decodeSaveFile, encodeSaveFile, type SaveSection } from "./save-file.js";
 import type { VscsiDevices } from "./vscsi-devices.js";
+import { hbaNode } from "./vscsi-nodes.js";
 import type { VscsiSpec } from "./vscsi-spec.js";
 
 const p = {
@@ -53,6 +54,10 @@ export interface SavedDevice {
   /** The guest's controller (vHOST) and whether it passes CDBs through. */
   readonly vhost: number;
   readonly featureHost: boolean;
+  /** The vhost's munging policy, when one was chosen. */
+  readonly munging?: string;
+  /** Its controller is a whole HBA (vdev `host`): restored as one `'<pdev>,host'` entry. */
+  readonly hba?: true;
   readonly vdev: string;
   /** `p-devname`: what the user wrote (config or scsi-attach). */
   readonly pdevname: string;
@@ -152,6 +157,7 @@ export async function savedDevices(ctx: SaveRestoreContext, g: GuestDomain): Pro
   const backings = deviceBackings(ctx.hostConfig);
   const out: SavedDevice[] = [];
   for (const c of await ctx.devices.controllersOf(g.handle.domid)) {
+    const hba = (await xs.tryRead(hbaNode(g.handle.domid, c.devid))) !== undefined;
     const be = ctx.table.backends.get(c.backendDomid);
     if (!be)
       throw new PvscsiError(
@@ -167,6 +173,8 @@ export async function savedDevices(ctx: SaveRestoreContext, g: GuestDomain): Pro
         ...(c.backendDomid !== 0 ? { backend: be.name } : {}),
         vhost: c.idx,
         featureHost: c.featureHost,
+        ...(c.munging !== undefined ? { munging: c.munging } : {}),
+        ...(hba ? { hba: true as const } : {}),
         vdev: `${d.vdev.host}:${d.vdev.channel}:${d.vdev.target}:${d.vdev.lun}`,
         pdevname,
         pdev: d.pdev,
@@ -249,8 +257,25 @@ export function restoreSpec(
   resolved: ReturnType<typeof resolveSavedDevices>,
   guestRoot: string,
 ): DomainSpec {
-  const vscsi = resolved.map(({ saved, row }, i) => {
+  // A whole HBA comes back as one entry: it takes whatever units its host has here now.
+  const hbaSeen = new Set<string>();
+  const vscsi = resolved.flatMap(({ saved, row }, i) => {
     const where = `saved device ${i + 1} (${saved.pdevname})`;
+    if (saved.hba) {
+      const key = `${saved.backend ?? ""}:${saved.vhost}`;
+      if (hbaSeen.has(key)) return [];
+      hbaSeen.add(key);
+      const spec: VscsiSpec = {
+        pdev: { kind: "hctl", hctl: parseHctlOrThrow(row.hctl, where, "pdev") },
+        pdevText: row.hctl,
+        vdev: { host: 0, channel: 0, target: 0, lun: 0 },
+        hba: true,
+        featureHost: true,
+        ...(saved.munging !== undefined ? { munging: saved.munging } : {}),
+        ...(saved.backend !== undefined ? { backend: saved.backend } : {}),
+      };
+      return [{ spec, where }];
+    }
     const usesNaa = saved.pdev.toLowerCase().startsWith("naa.") && row.pdev.toLowerCase().startsWith("naa.");
     const pdev: VscsiSpec["pdev"] = usesNaa
       ? { kind: "wwn", wwn: row.pdev.slice(4, 20).toLowerCase(), lun: Number(row.pdev.split(":")[1]) }
@@ -260,9 +285,10 @@ export function restoreSpec(
       pdevText: saved.pdevname,
       vdev: parseHctlOrThrow(saved.vdev, where, "vdev", { channel: 0xffff, target: 0xffff, lun: 0xffff }),
       featureHost: saved.featureHost,
+      ...(saved.munging !== undefined ? { munging: saved.munging } : {}),
       ...(saved.backend !== undefined ? { backend: saved.backend } : {}),
     };
-    return { spec, where };
+    return [{ spec, where }];
   });
   return { name: meta.name, memoryMiB: meta.memoryMiB, vscsi, guestRoot, warnings: [] };
 }

@@ -24,7 +24,8 @@ import { attr, child, childrenNamed, el, parseXml, serializeXml, textOf, type Xm
  * A pdev given as `/dev/<name>` or `naa.<wwn>:<lun>` is resolved to its h:c:t:l through the
  * host's inventory, and the form the user wrote is kept in the domain's `<metadata>` (in the
  * {@link PVSCSI_XML_NAMESPACE} namespace, as libvirt lets applications keep their own data), so
- * the round trip gives it back. So is `backend=<domain>`, which libvirt has no attribute for.
+ * the round trip gives it back. So are `backend=<domain>` and `munging=<policy>`, which libvirt
+ * has no attribute for.
  */
 export const PVSCSI_XML_NAMESPACE = "https://github.com/pvscsi/pvscsi/xmlns/vscsi/1";
 
@@ -125,8 +126,15 @@ export function domxmlFromNative(
         children,
       ),
     );
-    if (v.pdevText !== formatHctl(hctl) || v.backend !== undefined)
-      keep.push(el("pvscsi:vscsi", { vdev: formatHctl(vd), pdev: v.pdevText, backend: v.backend }));
+    if (v.pdevText !== formatHctl(hctl) || v.backend !== undefined || v.munging !== undefined)
+      keep.push(
+        el("pvscsi:vscsi", {
+          vdev: formatHctl(vd),
+          pdev: v.pdevText,
+          backend: v.backend,
+          munging: v.munging,
+        }),
+      );
   }
   if (spec.guestRoot !== undefined) keep.push(el("pvscsi:guest-root", { path: spec.guestRoot }));
   const kib = spec.memoryMiB * 1024;
@@ -241,6 +249,7 @@ export function domxmlToNative(
     const row = inventory?.find((r) => r.hctl === hctlText);
     const k = kept.get(formatHctl(vd));
     const backend = k ? attr(k, "backend") : undefined;
+    const munging = k ? attr(k, "munging") : undefined;
     if (inventory !== null && backend === undefined) {
       if (!row) throw configError(at(src), `the host has no SCSI device ${hctlText}`);
       if (child(d, "shareable", file) && !row.shareable)
@@ -278,6 +287,7 @@ export function domxmlToNative(
         formatHctl(vd),
         ...(featureHost ? ["feature-host"] : []),
         ...(backend ? [`backend=${backend}`] : []),
+        ...(munging ? [`munging=${munging}`] : []),
       ].join(","),
     );
   }

@@ -10,6 +10,8 @@ import { resolvePdev } from "./pdev.js";
 import {
   addDevs,
   controllerPaths,
+  hbaNode,
+  hostOf,
   removeController,
   removeDev,
   removeNodes,
@@ -45,8 +47,22 @@ export interface ControllerView {
   readonly backend: string;
   readonly idx: number;
   readonly featureHost: boolean;
+  /** The `munging` node (undefined: the backend's default). */
+  readonly munging: string | undefined;
   readonly frontendState: number;
   readonly devs: ReadonlyArray<{ id: number; vdev: Hctl; pdev: string; state: number }>;
+}
+
+/** What {@link VscsiDevices.rescan} did. */
+export interface HbaRescan {
+  /** Units the backend's rescan added and removed (h:c:t:l). */
+  readonly added: string[];
+  readonly removed: string[];
+  /** `<guest> <h:c:t:l>` hot-added to and hot-removed from whole-HBA controllers. */
+  readonly plugged: string[];
+  readonly unplugged: string[];
+  /** Why a unit was not given to a guest. */
+  readonly skipped: string[];
 }
 
 /** Same channel:target:lun (the vHOST is the controller's). */
@@ -67,7 +83,7 @@ export class VscsiDevices {
     private readonly clock: Clock = realClock,
   ) {}
 
-  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>]`. */
+  /** `xl scsi-attach <domain> <pdev> <vdev> [feature-host] [backend=<domain>] [munging=<policy>]`. */
   async attach(
     domain: string,
     pdev: string,
@@ -102,6 +118,12 @@ export class VscsiDevices {
           `different feature-host setting than vHOST ${ctrl.idx} (${ctrl.featureHost ? "feature-host" : "no feature-host"})`,
         );
       }
+      if (ctrl.munging !== spec.munging) {
+        throw configError(
+          where,
+          `different munging setting than vHOST ${ctrl.idx} (${ctrl.munging === undefined ? "none" : `munging=${ctrl.munging}`})`,
+        );
+      }
       const counter = `/libxl/${domid}/vscsi/${ctrl.devid}/next_vscsidev_id`;
       const id = await this.xs.transaction(async (tx) => {
         const next = Number((await tx.tryRead(counter)) ?? "0");
@@ -131,6 +153,7 @@ export class VscsiDevices {
       devid,
       idx: spec.vdev.host,
       featureHost: spec.featureHost,
+      ...(spec.munging !== undefined ? { munging: spec.munging } : {}),
       devs: [{ id: 0, ...dev }],
     };
     await writeController(this.xs, nodes);
@@ -164,6 +187,71 @@ export class VscsiDevices {
       return;
     }
     throw new PvscsiError("ESTATE", `detach failed: ${vdev} does not exist in domid ${domid}`);
+  }
+
+  /**
+   * `xl scsi-rescan`: ask backend domain `be` to rescan its remote targets on `host` (all when
+   * undefined), take its new inventory, and bring every whole-HBA controller on a rescanned host
+   * in line with it — units that appeared are hot-added, units that left are hot-removed, each
+   * through the per-LUN Reconfiguring (7) flow as `xl scsi-attach`/`scsi-detach` do, and the
+   * controller stays even when its last unit goes (the HBA is still there). A unit another guest
+   * holds (not shareable) is skipped with a message.
+   */
+  async rescan(be: BackendDomain, host: number | undefined): Promise<HbaRescan> {
+    const scan = await be.kernel.api.rescan(host);
+    be.inventory = await be.kernel.api.inventory();
+    const out: HbaRescan = { ...scan, plugged: [], unplugged: [], skipped: [] };
+    for (const g of this.table.guests.values()) {
+      const domid = g.handle.domid;
+      for (const c of await this.controllersOf(domid)) {
+        if (c.backendDomid !== be.handle.domid) continue;
+        const hbaText = await this.xs.tryRead(hbaNode(domid, c.devid));
+        if (hbaText === undefined) continue;
+        const h = Number(hbaText);
+        if (host !== undefined && h !== host) continue;
+        const rows = be.inventory.filter((r) => hostOf(r.hctl) === h);
+        for (const d of c.devs) {
+          if (rows.some((r) => r.hctl === d.pdev || r.pdev === d.pdev)) continue;
+          await removeDev(this.xs, c.backend, d.id, this.timeoutMs);
+          out.unplugged.push(`${g.name} ${formatHctl(d.vdev)}`);
+        }
+        const users = await this.pdevUsers();
+        for (const row of rows) {
+          if (c.devs.some((d) => d.pdev === row.hctl || d.pdev === row.pdev)) continue;
+          const where = `xl scsi-rescan: ${g.name}`;
+          try {
+            this.checkSharing(be, row, users, false, where);
+          } catch (e) {
+            out.skipped.push((e as Error).message);
+            continue;
+          }
+          const counter = `/libxl/${domid}/vscsi/${c.devid}/next_vscsidev_id`;
+          const id = await this.xs.transaction(async (tx) => {
+            const next = Number((await tx.tryRead(counter)) ?? "0");
+            await tx.write(counter, String(next + 1));
+            return next;
+          });
+          const vdev = parseHctlOrThrow(row.hctl, where, "vdev", {
+            channel: 0xffff,
+            target: 0xffff,
+            lun: 0xffff,
+          });
+          try {
+            await addDevs(
+              this.xs,
+              c.backend,
+              [{ id, pdev: row.hctl, pdevname: row.hctl, vdev }],
+              this.timeoutMs,
+            );
+            out.plugged.push(`${g.name} ${row.hctl}`);
+          } catch (e) {
+            await removeRefusedDev(this.xs, c.backend, id);
+            out.skipped.push(`${g.name} ${row.hctl}: ${(e as Error).message}`);
+          }
+        }
+      }
+    }
+    return out;
   }
 
   /** `xl scsi-list <domain>...`. */
@@ -213,6 +301,7 @@ export class VscsiDevices {
     const { backend, frontend } = controllerPaths({ backendDomid, frontendDomid: domid, devid });
     const idx = Number((await xs.tryRead(`${backend}/${XenbusNode.libxlCtrlIndex}`)) ?? "-1");
     const featureHost = (await xs.tryRead(`${backend}/${XenbusNode.featureHost}`)) === "1";
+    const munging = await xs.tryRead(`${backend}/${XenbusNode.munging}`);
     const frontendState = parseXenbusState(await xs.tryRead(`${frontend}/${XenbusNode.state}`));
     const devs = [];
     for (const ent of await xs.directory(`${backend}/${VSCSI_DEVS}`).catch(() => [] as string[])) {
@@ -234,7 +323,7 @@ export class VscsiDevices {
       });
     }
     devs.sort((a, b) => a.id - b.id);
-    return { backendDomid, devid, backend, idx, featureHost, frontendState, devs };
+    return { backendDomid, devid, backend, idx, featureHost, munging, frontendState, devs };
   }
 
   /** Which running guests use each device of each backend domain (by {@link deviceKey}). */

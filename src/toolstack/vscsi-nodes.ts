@@ -25,6 +25,8 @@ export interface VscsiControllerNodes {
   /** The vHOST of its vdevs (`libxl_ctrl_index`). */
   readonly idx: number;
   readonly featureHost: boolean;
+  /** The vhost's munging policy name (written as `munging`), or the backend's default. */
+  readonly munging?: string;
   readonly devs: readonly VscsiDevNodes[];
 }
 
@@ -57,6 +59,7 @@ export async function writeController(xs: XenstoreClient, c: VscsiControllerNode
     await tx.write(`${backend}/${XenbusNode.online}`, "1");
     await tx.write(`${backend}/${XenbusNode.libxlCtrlIndex}`, String(c.idx));
     await tx.write(`${backend}/${XenbusNode.featureHost}`, c.featureHost ? "1" : "0");
+    if (c.munging !== undefined) await tx.write(`${backend}/${XenbusNode.munging}`, c.munging);
     for (const d of c.devs) await writeDev(tx, backend, d);
     await tx.write(`${backend}/${XenbusNode.state}`, String(XenbusState.Initialising));
     await tx.write(`${frontend}/${XenbusNode.backend}`, backend);
@@ -316,4 +319,17 @@ export async function waitFor(
     timer = undefined;
     await watch.unwatch().catch(() => undefined);
   }
+}
+
+/**
+ * The toolstack's own record that controller `devid` of `domid` is a whole HBA (xm's vdev
+ * `host`): the dom0 host number whose units it follows, beside libxl's `next_vscsidev_id`.
+ */
+export function hbaNode(domid: number, devid: number): string {
+  return `/libxl/${domid}/vscsi/${devid}/hba`;
+}
+
+/** The host number of an `h:c:t:l` text. */
+export function hostOf(hctl: string): number {
+  return Number(hctl.slice(0, hctl.indexOf(":")));
 }

@@ -26,6 +26,8 @@ export const XenbusNode = Object.freeze({
   eventChannel: "event-channel",
   featureSgGrant: "feature-sg-grant",
   featureHost: "feature-host",
+  /** pvscsi's own: the vhost's munging policy (`raw`, `pvops`, `xenlinux`; docs/iscsi.md). */
+  munging: "munging",
   pDev: "p-dev",
   vDev: "v-dev",
   pDevname: "p-devname",

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -33,6 +33,47 @@ describe("the [iscsi] host config section", () => {
       /iSCSI name/,
     );
   });
+
+  it("parses [iscsi-target h:c:t] and keeps other sections out of its h:c:t", () => {
+    const t =
+      "[iscsi-target 2:0:0]\nportal = 127.0.0.1:3260\ntarget = iqn.2001-04.com.example:array1\nchap-user = u\nchap-secret = s\n";
+    const c = parseHostConfig(t, "t.conf");
+    expect(c.devices).toEqual([]);
+    expect(c.iscsiTargets[0]!.unit).toMatchObject({
+      kind: "iscsi",
+      hctl: { host: 2, channel: 0, target: 0, lun: 0 },
+      target: "iqn.2001-04.com.example:array1",
+      chap: { username: "u", secret: "s" },
+    });
+    expect(() => parseHostConfig(`${t}[disk 2:0:0:3]\nsize = 1M\n`, "t.conf")).toThrow(
+      /t\.conf:\d+: 2:0:0:3 is inside \[iscsi-target 2:0:0\] \(line 1\)/,
+    );
+    expect(() =>
+      parseHostConfig(`${t}[iscsi-target 2:0:0]\nportal = x\ntarget = iqn.2001-04.com.example:b\n`, "t.conf"),
+    ).toThrow(/target 2:0:0 is declared twice/);
+    expect(() =>
+      parseHostConfig(
+        `[iscsi-target 2:0:0]\nportal = x\ntarget = iqn.2001-04.com.example:b\nlun = 1\n`,
+        "t.conf",
+      ),
+    ).toThrow(/unknown key "lun" in \[iscsi-target\]/);
+  });
+
+  it("parses CHAP credentials (one-way and mutual) and refuses half a pair", () => {
+    const base = "[iscsi 0:0:5:0]\nportal = 127.0.0.1\ntarget = iqn.2001-04.com.example:disk1\n";
+    const c = parseHostConfig(
+      `${base}chap-user = dom0\nchap-secret = s1\nchap-target-user = tgt\nchap-target-secret = s2\n`,
+      "t.conf",
+    );
+    expect(c.devices[0]).toMatchObject({
+      chap: { username: "dom0", secret: "s1", targetUsername: "tgt", targetSecret: "s2" },
+    });
+    expect(parseHostConfig(base, "t.conf").devices[0]).not.toHaveProperty("chap");
+    expect(() => parseHostConfig(`${base}chap-user = dom0\n`, "t.conf")).toThrow(
+      /t\.conf:\d+: .*both "chap-user" and "chap-secret"/,
+    );
+    expect(() => parseHostConfig(`${base}chap-target-secret = s2\n`, "t.conf")).toThrow(/mutual CHAP/);
+  });
 });
 
 let tgtd: Tgtd | undefined;
@@ -59,7 +100,8 @@ describe.runIf(have)("a tgtd LUN in dom0's inventory", () => {
     const conf = join(dir, "host.conf");
     writeFileSync(
       conf,
-      `[iscsi 0:0:5:0]\nportal = 127.0.0.1:${PORT}\ntarget = iqn.2026-12.test:inventory\nlun = 1\n`,
+      `[iscsi 0:0:5:0]\nportal = 127.0.0.1:${PORT}\ntarget = iqn.2026-12.test:inventory\nlun = 1\n\n` +
+        `[iscsi-target 3:0:0]\nportal = 127.0.0.1:${PORT}\ntarget = iqn.2026-12.test:inventory\n`,
     );
     writeFileSync(join(dir, "vm.cfg"), `name = "vm1"\nvscsi = [ '0:0:5:0,0:0:0:0' ]\n`);
     host = await startUp(["--config", conf, "--socket", socket], {
@@ -81,5 +123,36 @@ describe.runIf(have)("a tgtd LUN in dom0's inventory", () => {
     expect(l.out).toMatch(/disk\s+IET\s+VIRTUAL-DISK/);
     const cap = await cli("guest", "--socket", socket, "vm1", "sg_readcap", "/dev/sda");
     expect(cap.out).toMatch(/16384/);
+  }, 60_000);
+
+  it("xl scsi-rescan hot-plugs a LU tgtadm adds into a whole-HBA guest ('3:0:0:1,host')", async () => {
+    expect(host!.output()).toMatch(/\[3:0:0:1\]\s+disk\s+IET\s+VIRTUAL-DISK/);
+    writeFileSync(join(dir, "vm2.cfg"), `name = "vm2"\nvscsi = [ '3:0:0:1,host' ]\n`);
+    expect((await cli("xl", "--socket", socket, "create", join(dir, "vm2.cfg"))).code).toBe(0);
+    const img = join(dir, "lun2.img");
+    writeFileSync(img, "");
+    truncateSync(img, 1024 * 1024);
+    await tgtd!.tgtadm(
+      "--lld",
+      "iscsi",
+      "--op",
+      "new",
+      "--mode",
+      "logicalunit",
+      "--tid",
+      "1",
+      "--lun",
+      "2",
+      "-b",
+      img,
+    );
+    const r = await cli("xl", "--socket", socket, "scsi-rescan", "3");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("added 3:0:0:2\nhot-plugged vm2 3:0:0:2\n");
+    const l = await cli("guest", "--socket", socket, "vm2", "lsscsi");
+    expect(l.out.match(/disk\s+IET/g)).toHaveLength(2);
+    const bad = await cli("xl", "--socket", socket, "scsi-rescan", "nine");
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/expected a host number or backend=<Domain>, got 'nine'/);
   }, 60_000);
 });

@@ -101,6 +101,11 @@ describe("virsh domxml-from-native / domxml-to-native xen-xl", () => {
     const plain = "name = 'db'\nmemory = 32\nvscsi = [ '3:1:4:1,2:0:3:0', '3:1:4:2,2:0:3:1' ]\n";
     const x = domxmlFromNative(plain, "db.cfg", null).text;
     expect(domxmlToNative(x, "db.xml", null).text).toBe(plain);
+    // munging=<policy> has no libvirt attribute: it travels in pvscsi's metadata.
+    const munged = "name = 'db'\nmemory = 32\nvscsi = [ '3:1:4:1,2:0:3:0,munging=xenlinux' ]\n";
+    const mx = domxmlFromNative(munged, "m.cfg", null).text;
+    expect(mx).toMatch(/<pvscsi:vscsi [^>]*munging='xenlinux'/);
+    expect(domxmlToNative(mx, "m.xml", null).text).toBe(munged);
   });
 
   it("accepts hand-written libvirt XML (other devices ignored with a warning, units, defaults)", () => {

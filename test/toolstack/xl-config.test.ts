@@ -84,15 +84,18 @@ describe("vscsi entries", () => {
   });
 
   const bad: Array<[string, RegExp]> = [
-    ["/dev/sdb", /is not 'pdev,vdev\[,feature-host\]\[,backend=<domain>\]'/],
-    ["/dev/sdb,0:0:0:0,feature-host,backend=dd,x", /is not 'pdev,vdev/],
+    ["/dev/sdb", /is not 'pdev,vdev\[,feature-host\]\[,backend=<domain>\]\[,munging=<policy>\]'/],
+    ["/dev/sdb,0:0:0:0,feature-host,backend=dd,munging=raw,x", /is not 'pdev,vdev/],
     ["/dev/sdb,0:0:0:0,feature-host,feature-host", /invalid option 'feature-host'/],
     ["/dev/sdb,0:0:0:0,backend=a,backend=b", /invalid option 'backend=b'/],
     ["/dev/sdb,0:0:0:0,backend=", /backend '' is not a domain name or id/],
     ["/dev/sdb,0:0:0", /vdev '0:0:0' is not h:c:t:l/],
     ["/dev/sdb,0:0:0:x", /vdev '0:0:0:x' is not h:c:t:l/],
     ["/dev/sdb,0:0:70000:0", /vdev '0:0:70000:0': target 70000 is out of range \(0\.\.65535\)/],
-    ["/dev/sdb,0:0:0:0,raw", /invalid option 'raw', expecting feature-host or backend=<domain>/],
+    [
+      "/dev/sdb,0:0:0:0,raw",
+      /invalid option 'raw', expecting feature-host, backend=<domain> or munging=<policy>/,
+    ],
     ["naa.1234:0,0:0:0:0", /is not naa\.<16 hex digits>:<lun>/],
     ["sdb,0:0:0:0", /must be \/dev\/<name>, h:c:t:l or naa/],
     ["1:2:3,0:0:0:0", /pdev '1:2:3' is not h:c:t:l/],

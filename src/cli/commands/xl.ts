@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import { type DomainReport, describeLeaks } from "../../hypervisor/report.js";
 import { controlRequest } from "../../toolstack/control-client.js";
 import { defaultSocketPath } from "../../toolstack/control-protocol.js";
-import type { BlockListRow, DomainRow, ScsiListRow } from "../../toolstack/host.js";
+import type { BlockListRow, DomainRow, HbaRescan, ScsiListRow } from "../../toolstack/host.js";
 import type { MigrationReport } from "../../toolstack/migrate.js";
 import { isTcpTarget, parseLoopbackAddress } from "../../toolstack/migrate-tcp.js";
 import { configError } from "../../xen/errors.js";
@@ -26,8 +26,11 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
                                                vscsi = [ '/dev/sda,0:0:0:0,backend=scsidd' ]
   list                                       list domains
   destroy <Domain>                           close the domain's devices and destroy it
-  scsi-attach <Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>] [--force]
+  scsi-attach <Domain> <PhysDevice> <VirtDevice> [feature-host] [backend=<Domain>] [munging=<policy>] [--force]
   scsi-detach <Domain> <VirtDevice>
+  scsi-rescan [<Host>] [backend=<Domain>]    rescan the backend's [iscsi-target] hosts (all, or <Host>):
+                                             LUNs that appeared or left are hot-plugged into or out of
+                                             every whole-HBA controller (vscsi = [ '2:0:0:1,host' ])
   scsi-list <Domain> [<Domain> ...]
   block-attach <Domain> <disk-spec-component(s)>...   a Xen virtual block device (blkif), e.g.
                                                block-attach guest1 'format=raw, vdev=xvdb, access=rw, target=/dev/sda'
@@ -46,7 +49,8 @@ Xen's xl, for the PVSCSI parts, against a host started with 'pvscsi up':
 
 PhysDevice: /dev/<sdX|stN|nstN|srN|schN|sgN>, h:c:t:l, or naa.<16 hex>:<lun> of the backend
             domain (dom0's: see 'pvscsi up').
-VirtDevice: h:c:t:l, where h selects the guest's controller (vHOST).
+VirtDevice: h:c:t:l, where h selects the guest's controller (vHOST); or host (xm's whole HBA):
+            every unit of PhysDevice's host, each at its own h:c:t:l, with feature-host.
 --force lets a device that is not declared shareable be given to a second guest.
 `;
 
@@ -86,7 +90,7 @@ export function formatBlockList(rows: readonly BlockListRow[]): string {
 export const xlCommand: Command = {
   name: "xl",
   summary:
-    "xl create|list|destroy|scsi-attach|scsi-detach|scsi-list|block-attach|block-detach|block-list|save|restore|migrate against 'pvscsi up'",
+    "xl create|list|destroy|scsi-attach|scsi-detach|scsi-rescan|scsi-list|block-attach|block-detach|block-list|save|restore|migrate against 'pvscsi up'",
   usage: USAGE,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseCommandArgs("xl", argv, {
@@ -160,6 +164,29 @@ export const xlCommand: Command = {
           return 1;
         }
         return EXIT_OK;
+      case "scsi-rescan": {
+        need(0, 2, "[<Host>] [backend=<Domain>]");
+        let backend: string | undefined;
+        let hostNo: number | undefined;
+        for (const a of rest) {
+          if (a.startsWith("backend=")) backend = a.slice(8);
+          else if (/^\d{1,5}$/.test(a)) hostNo = Number(a);
+          else {
+            io.err(`xl scsi-rescan: expected a host number or backend=<Domain>, got '${a}'\n`);
+            return EXIT_FAILURE;
+          }
+        }
+        const r = (await controlRequest(socket, "xl.scsi-rescan", {
+          ...(backend !== undefined ? { backend } : {}),
+          ...(hostNo !== undefined ? { host: hostNo } : {}),
+        })) as HbaRescan;
+        for (const u of r.added) io.out(`added ${u}\n`);
+        for (const u of r.removed) io.out(`removed ${u}\n`);
+        for (const u of r.plugged) io.out(`hot-plugged ${u}\n`);
+        for (const u of r.unplugged) io.out(`hot-unplugged ${u}\n`);
+        for (const s of r.skipped) io.err(`skipped: ${s}\n`);
+        return EXIT_OK;
+      }
       case "scsi-list":
         need(1, Number.POSITIVE_INFINITY, "<Domain> [<Domain> ...]");
         io.out(

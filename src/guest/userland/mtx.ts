@@ -439,11 +439,18 @@ async function readElementStatus(
       return null;
     }
     const real = ((r.data[5] ?? 0) << 16) + ((r.data[6] ?? 0) << 8) + (r.data[7] ?? 0) + 8;
+    let asked = maxData;
     if (real > maxData) {
+      asked = real;
       r = await send(voltag, real);
       if (r.status !== 0) return null;
     }
-    return r.data;
+    // mtx parses its whole zeroed allocation (xzmalloc), not just the bytes that arrived: a
+    // changer that sends fewer than its byte count says (tgtd drops a descriptor's last 8) still
+    // reads as zeros there, as on Linux.
+    const buf = new Uint8Array(Math.max(asked, r.data.length));
+    buf.set(r.data);
+    return buf;
   };
   const parse = (b: Uint8Array) => {
     let at = 8;

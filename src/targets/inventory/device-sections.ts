@@ -168,6 +168,22 @@ export function iscsiSection(r: SectionReader, common: CommonConfig): IscsiConfi
   const initiator = r.get("initiator")?.value ?? "iqn.2026-12.org.pvscsi:dom0";
   if (!/^(iqn\.\d{4}-\d{2}\.\S+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/.test(initiator))
     throw configError(r.at("initiator"), `initiator must be an iSCSI name, got ${JSON.stringify(initiator)}`);
+  const user = r.get("chap-user")?.value;
+  const secret = r.get("chap-secret")?.value;
+  const targetUser = r.get("chap-target-user")?.value;
+  const targetSecret = r.get("chap-target-secret")?.value;
+  if ((user === undefined) !== (secret === undefined))
+    throw configError(
+      r.at(user === undefined ? "chap-secret" : "chap-user"),
+      `CHAP needs both "chap-user" and "chap-secret"`,
+    );
+  if (targetSecret !== undefined && secret === undefined)
+    throw configError(
+      r.at("chap-target-secret"),
+      `mutual CHAP ("chap-target-secret") needs "chap-user" and "chap-secret" too`,
+    );
+  if (targetUser !== undefined && targetSecret === undefined)
+    throw configError(r.at("chap-target-user"), `"chap-target-user" needs "chap-target-secret"`);
   return {
     kind: "iscsi",
     ...common,
@@ -176,5 +192,15 @@ export function iscsiSection(r: SectionReader, common: CommonConfig): IscsiConfi
     lun: r.integer("lun", 0, 0, 16383),
     initiator,
     perVhbaInitiator: r.bool("per-vhba-initiator", false),
+    ...(user !== undefined && secret !== undefined
+      ? {
+          chap: {
+            username: user,
+            secret,
+            ...(targetUser !== undefined ? { targetUsername: targetUser } : {}),
+            ...(targetSecret !== undefined ? { targetSecret } : {}),
+          },
+        }
+      : {}),
   };
 }

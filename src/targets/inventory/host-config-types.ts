@@ -91,6 +91,22 @@ export interface IscsiConfig extends CommonConfig {
   readonly initiator: string;
   /** Each vHBA logs in as `<initiator>:<nexus>` (target ACLs see each guest controller). */
   readonly perVhbaInitiator: boolean;
+  /** CHAP credentials (`chap-user`/`chap-secret`, mutual: `chap-target-user`/`chap-target-secret`). */
+  readonly chap?: {
+    readonly username: string;
+    readonly secret: string;
+    readonly targetUsername?: string;
+    readonly targetSecret?: string;
+  };
+}
+
+/**
+ * An `[iscsi-target h:c:t]` section: every LUN the remote target reports (REPORT LUNS) becomes
+ * unit h:c:t:<LUN> of kind `iscsi`, now and at each rescan (docs/iscsi.md, whole-HBA passthrough).
+ * `unit` is the section as one LUN's config; its `lun` and `hctl.lun` are 0 and replaced per LUN.
+ */
+export interface IscsiTargetConfig {
+  readonly unit: IscsiConfig;
 }
 
 /** One logical unit of the config. */
@@ -106,6 +122,8 @@ export interface HostConfig {
   readonly targetWwns: ReadonlyMap<string, string>;
   /** Devices, in file order. */
   readonly devices: readonly DeviceConfig[];
+  /** `[iscsi-target h:c:t]` sections: remote targets whose LUNs come and go. */
+  readonly iscsiTargets: readonly IscsiTargetConfig[];
 }
 
 /** Capacity of a cartridge created on first use when the config does not say (an LTO-6's, 2.5 TB). */

@@ -7,7 +7,7 @@ import { MAX_LUN } from "../target.js";
 import { bindDrives } from "./changer-drives.js";
 import { claimWwn, parseWwn } from "./config-values.js";
 import { changerSection, diskSection, iscsiSection, tapeSection } from "./device-sections.js";
-import type { CommonConfig, DeviceConfig, HostConfig } from "./host-config-types.js";
+import type { CommonConfig, DeviceConfig, HostConfig, IscsiTargetConfig } from "./host-config-types.js";
 import { type Section, SectionReader } from "./section-reader.js";
 
 /**
@@ -70,7 +70,13 @@ import { type Section, SectionReader } from "./section-reader.js";
  * An `[iscsi h:c:t:l]` section is a LUN of a remote iSCSI target (docs/iscsi.md): `portal =
  * host[:port]`, `target = <iqn>`, `lun = N`, optional `initiator = <iqn>` (default
  * `iqn.2026-12.org.pvscsi:dom0`) and `per-vhba-initiator = yes` (each guest controller logs in as
- * `<initiator>:<vhba>`, so target ACLs see each one).
+ * `<initiator>:<vhba>`, so target ACLs see each one); CHAP: `chap-user` and `chap-secret`, and
+ * for mutual CHAP `chap-target-secret` (and optionally `chap-target-user`, the name the target
+ * must answer with).
+ *
+ * An `[iscsi-target h:c:t]` section (same keys but `lun`, plus `shareable`) is a whole remote
+ * target: every LUN it reports becomes a unit h:c:t:<LUN>, at start-up and at each rescan
+ * (`Inventory.rescan`); no other section may use that h:c:t.
  *
  * Every device section also takes `vendor` (≤ 8 chars), `model` (≤ 16), `rev` (≤ 4), `serial`
  * (≤ 36), `wwn` (16 hex digits, NAA 2, 3 or 5; default derived from kind and h:c:t:l) and
@@ -92,6 +98,7 @@ export {
   type DiskConfig,
   type HostConfig,
   type IscsiConfig,
+  type IscsiTargetConfig,
   type NullConfig,
   type TapeConfig,
 } from "./host-config-types.js";
@@ -113,7 +120,29 @@ const KEYS: Record<string, readonly string[]> = {
   ],
   cdrom: [...COMMON_KEYS, "file"],
   null: COMMON_KEYS,
-  iscsi: [...COMMON_KEYS, "portal", "target", "lun", "initiator", "per-vhba-initiator"],
+  iscsi: [
+    ...COMMON_KEYS,
+    "portal",
+    "target",
+    "lun",
+    "initiator",
+    "per-vhba-initiator",
+    "chap-user",
+    "chap-secret",
+    "chap-target-user",
+    "chap-target-secret",
+  ],
+  "iscsi-target": [
+    "shareable",
+    "portal",
+    "target",
+    "initiator",
+    "per-vhba-initiator",
+    "chap-user",
+    "chap-secret",
+    "chap-target-user",
+    "chap-target-secret",
+  ],
   tape: [...COMMON_KEYS, "generation", "cartridges", "load", "write-protect", "capacity", "early-warning"],
   changer: [
     ...COMMON_KEYS,
@@ -190,7 +219,7 @@ export function parseHostConfig(text: string, source: string, baseDir = process.
       if (!(kind in KEYS)) {
         throw configError(
           where,
-          `unknown section kind "${kind}": expected host, target, disk, cdrom, null, tape or changer`,
+          `unknown section kind "${kind}": expected host, target, disk, cdrom, null, tape, changer, iscsi or iscsi-target`,
         );
       }
       if (m[2] === undefined)
@@ -227,7 +256,11 @@ export function parseHostConfig(text: string, source: string, baseDir = process.
 }
 
 function exampleAddress(kind: string): string {
-  return kind === "host" ? "[host 0]" : kind === "target" ? "[target 0:0:0]" : `[${kind} 0:0:0:0]`;
+  return kind === "host"
+    ? "[host 0]"
+    : kind === "target" || kind === "iscsi-target"
+      ? `[${kind} 0:0:0]`
+      : `[${kind} 0:0:0:0]`;
 }
 
 function stripComment(line: string, where: string): string {
@@ -268,6 +301,9 @@ interface BuildState {
   readonly tapeLoadLines: Map<string, string>;
   /** Every WWN in use, and by what. */
   readonly wwns: Map<string, string>;
+  readonly iscsiTargets: IscsiTargetConfig[];
+  /** h:c:t of each `[iscsi-target]`, with its line. */
+  readonly iscsiTargetLines: Map<string, number>;
 }
 
 function build(sections: Section[], source: string, baseDir: string): HostConfig {
@@ -281,15 +317,56 @@ function build(sections: Section[], source: string, baseDir: string): HostConfig
     changerLines: new Map(),
     tapeLoadLines: new Map(),
     wwns: new Map(),
+    iscsiTargets: [],
+    iscsiTargetLines: new Map(),
   };
   for (const s of sections) {
     const r = new SectionReader(s, source, baseDir);
     if (s.kind === "host") hostSection(r, st);
     else if (s.kind === "target") targetSection(r, st);
+    else if (s.kind === "iscsi-target") iscsiTargetSection(r, st);
     else deviceSection(r, st);
   }
+  // A remote target's LUNs fill its h:c:t; nothing else may sit there.
+  for (const d of st.devices) {
+    const line = st.iscsiTargetLines.get(formatHct(d.hctl));
+    if (line !== undefined)
+      throw configError(
+        d.where,
+        `${formatHctl(d.hctl)} is inside [iscsi-target ${formatHct(d.hctl)}] (line ${line}), whose LUNs are the remote target's`,
+      );
+  }
   bindDrives(st.devices, st.changerLines, st.tapeLoadLines);
-  return { source, hosts: st.hosts, targetWwns: st.targetWwns, devices: st.devices };
+  return {
+    source,
+    hosts: st.hosts,
+    targetWwns: st.targetWwns,
+    devices: st.devices,
+    iscsiTargets: st.iscsiTargets,
+  };
+}
+
+/** `[iscsi-target h:c:t]`: a remote iSCSI target whose every LUN is a unit at h:c:t:<LUN>. */
+function iscsiTargetSection(r: SectionReader, st: BuildState): void {
+  const s = r.section;
+  const hct = parseHct(s.arg);
+  if (!hct) throw configError(r.where, `expected [iscsi-target h:c:t] with numbers 0..65535, got "${s.arg}"`);
+  const key = formatHct(hct);
+  const prev = st.iscsiTargetLines.get(key) ?? st.targetLines.get(key);
+  if (prev !== undefined)
+    throw configError(r.where, `target ${key} is declared twice (first at line ${prev})`);
+  st.iscsiTargetLines.set(key, s.line);
+  const common: CommonConfig = {
+    hctl: { ...hct, lun: 0 },
+    where: r.where,
+    vendor: undefined,
+    model: undefined,
+    rev: undefined,
+    serial: undefined,
+    wwn: undefined,
+    shareable: r.bool("shareable", false),
+  };
+  st.iscsiTargets.push({ unit: iscsiSection(r, common) });
 }
 
 /** `[host N]`: the adapter's name. */

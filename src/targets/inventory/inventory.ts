@@ -31,6 +31,8 @@ import {
   type DeviceConfig,
   type DeviceKind,
   type HostConfig,
+  type IscsiConfig,
+  type IscsiTargetConfig,
   loadHostConfig,
   parseHostConfig,
 } from "./host-config.js";
@@ -115,8 +117,7 @@ interface TargetInfo {
  * READY and {@link InventoryEntry.fault} says why). {@link close} closes them all.
  */
 export class Inventory {
-  /** Units in scan order (host, channel, target, LUN). */
-  readonly entries: readonly InventoryEntry[];
+  private readonly _entries: InventoryEntry[];
   /** Host adapter names. */
   readonly hosts: ReadonlyMap<number, string>;
   readonly source: string;
@@ -129,6 +130,12 @@ export class Inventory {
   private readonly made: Map<InventoryEntry, Made>;
   /** A reopen in progress, by unit: concurrent attaches share it. */
   private readonly reopening = new Map<InventoryEntry, Promise<string | null>>();
+  /** `[iscsi-target]` sections, rescanned by {@link rescan}. */
+  private readonly iscsiTargets: readonly IscsiTargetConfig[];
+  /** Targets by "h:c:t". */
+  private readonly targetsByHct: Map<string, TargetInfo>;
+  /** One rescan at a time. */
+  private rescanning: Promise<unknown> = Promise.resolve();
 
   private constructor(
     config: HostConfig,
@@ -136,10 +143,13 @@ export class Inventory {
     targets: Map<string, TargetInfo>,
     made: Map<InventoryEntry, Made>,
     private readonly locking: Locking,
+    private readonly namer: LinuxNamer,
   ) {
     this.made = made;
     this.source = config.source;
-    this.entries = entries;
+    this._entries = entries;
+    this.iscsiTargets = config.iscsiTargets;
+    this.targetsByHct = targets;
     const hosts = new Map(config.hosts);
     for (const e of entries) if (!hosts.has(e.hctl.host)) hosts.set(e.hctl.host, "pvscsi");
     this.hosts = hosts;
@@ -184,7 +194,20 @@ export class Inventory {
       owner: options.lockOwner ?? `host config ${config.source}`,
       dir: options.lockDir,
     };
-    const sorted = [...config.devices].sort((a, b) => compareHctl(a.hctl, b.hctl));
+    // Each [iscsi-target]'s LUNs, as its target reports them now (none while unreachable).
+    const remote = new Set<DeviceConfig>();
+    for (const t of config.iscsiTargets) {
+      let luns: number[] = [];
+      try {
+        luns = await IscsiInitiatorDevice.reportLuns(lunConfig(t.unit));
+      } catch (e) {
+        log("iscsi-target %s: %s", formatHct(t.unit.hctl), (e as Error).message);
+      }
+      for (const lun of luns) remote.add(unitOf(t, lun));
+    }
+    const sorted = [...config.devices, ...remote].sort((a, b) => compareHctl(a.hctl, b.hctl));
+    // Bound to the inventory once it exists (the units are made first).
+    const notify = { lunsChanged: (_host: number): void => {} };
     // Identities first, so a clash is reported before any device exists.
     const used = new Map<string, string>();
     for (const [hct, wwn] of config.targetWwns) used.set(wwn, `target ${hct}`);
@@ -211,9 +234,20 @@ export class Inventory {
     try {
       // Changers last: they hold their drives.
       const tapes = new Map<string, TapeDrive>();
-      for (const d of sorted) {
+      for (const d of [...sorted]) {
         if (d.kind === "changer") continue;
-        const c = await createDevice(d, wwnOf.get(d)!, locking);
+        const c = await createDevice(
+          d,
+          wwnOf.get(d)!,
+          locking,
+          remote.has(d) ? () => notify.lunsChanged(d.hctl.host) : undefined,
+        );
+        if (remote.has(d) && c.info.type === TYPE_STORAGE_ARRAY) {
+          // A target's controller LU (tgtd's LUN 0): Linux gives it no upper driver; no unit here.
+          await c.device.close();
+          sorted.splice(sorted.indexOf(d), 1);
+          continue;
+        }
         created.set(d, c);
         if (c.device instanceof TapeDrive) tapes.set(formatHctl(d.hctl), c.device);
       }
@@ -253,7 +287,149 @@ export class Inventory {
       for (const c of created.values()) for (const l of c.locks) l.release();
       throw e;
     }
-    return new Inventory(config, entries, targets, made, locking);
+    const inventory = new Inventory(config, entries, targets, made, locking, namer);
+    notify.lunsChanged = (host) => inventory.lunsChanged(host);
+    return inventory;
+  }
+
+  /**
+   * Told when units of this inventory change by themselves — an `[iscsi-target]` reported
+   * 06/3F/0E REPORTED LUNS DATA HAS CHANGED and the rescan it caused added or removed units —
+   * with the host and what changed. Null: nobody listens.
+   */
+  onChange: ((host: number, change: { added: string[]; removed: string[] }) => void) | null = null;
+
+  /** Rescans under way or queued (their network I/O needs the event loop). */
+  private pendingRescans = 0;
+  /** Hosts with a unit-attention rescan queued and not yet started. */
+  private readonly queuedHosts = new Set<number>();
+
+  /** True while a rescan is running or queued: the kernel must keep its event loop turning. */
+  get busy(): boolean {
+    return this.pendingRescans > 0;
+  }
+
+  /**
+   * A unit of `host`'s remote target reported 06/3F/0E: rescan that host (once per burst; the
+   * target queues the attention on every nexus) and tell {@link onChange} if units changed.
+   */
+  lunsChanged(host: number): void {
+    if (this.closed || this.queuedHosts.has(host)) return;
+    this.queuedHosts.add(host);
+    this.pendingRescans++;
+    void this.rescanning
+      .then(() => {
+        this.queuedHosts.delete(host);
+        return this.rescan(host);
+      })
+      .then(
+        (change) => {
+          if (change.added.length + change.removed.length > 0) this.onChange?.(host, change);
+        },
+        (e: unknown) => log("rescan of host %d: %s", host, (e as Error).message),
+      )
+      .finally(() => {
+        this.pendingRescans--;
+      });
+  }
+
+  /** Units in scan order (host, channel, target, LUN). */
+  get entries(): readonly InventoryEntry[] {
+    return this._entries;
+  }
+
+  /**
+   * Ask every `[iscsi-target]` (on `host`, or all) for its LUNs again, as Linux's
+   * `iscsiadm -m session --rescan` does: a LUN that appeared becomes a unit at h:c:t:<LUN> with
+   * the next Linux names, a unit whose LUN is gone is removed (its device closed). A target that
+   * cannot be reached is left as it is. Returns the h:c:t:l of units added and removed.
+   */
+  rescan(host?: number): Promise<{ added: string[]; removed: string[] }> {
+    const run = this.rescanning.then(() => this.doRescan(host));
+    this.rescanning = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doRescan(host: number | undefined): Promise<{ added: string[]; removed: string[] }> {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const t of this.iscsiTargets) {
+      if (this.closed) break;
+      if (host !== undefined && t.unit.hctl.host !== host) continue;
+      const hct = formatHct(t.unit.hctl);
+      let luns: number[];
+      try {
+        luns = await IscsiInitiatorDevice.reportLuns(lunConfig(t.unit));
+      } catch (e) {
+        log("rescan of iscsi-target %s: %s", hct, (e as Error).message);
+        continue;
+      }
+      const have = this._entries.filter((e) => formatHct(e.hctl) === hct);
+      for (const e of have) {
+        if (luns.includes(e.hctl.lun)) continue;
+        await this.removeUnit(e);
+        removed.push(formatHctl(e.hctl));
+      }
+      for (const lun of luns) {
+        if (have.some((e) => e.hctl.lun === lun)) continue;
+        const d = unitOf(t, lun);
+        const wwn = derivedWwn(`${d.kind} ${formatHctl(d.hctl)}`);
+        const c = await createDevice(d, wwn, this.locking, () => this.lunsChanged(d.hctl.host));
+        if (c.info.type === TYPE_STORAGE_ARRAY || this.closed) {
+          await c.device.close();
+          continue;
+        }
+        this.addUnit(d, c, wwn);
+        added.push(formatHctl(d.hctl));
+      }
+    }
+    return { added, removed };
+  }
+
+  private addUnit(d: DeviceConfig, c: Created, wwn: string): void {
+    const hct = formatHct(d.hctl);
+    let t = this.targetsByHct.get(hct);
+    if (!t) {
+      const twwn = derivedWwn(`target-port ${hct}`);
+      t = { target: new ScsiTarget({ wwn: twwn }), wwn: twwn };
+      this.targetsByHct.set(hct, t);
+      this.byTargetWwn.set(twwn, t);
+    }
+    t.target.attach(d.hctl.lun, c.device);
+    const names = this.namer.next(c.info.type);
+    const entry: InventoryEntry = {
+      hctl: d.hctl,
+      kind: d.kind,
+      info: c.info,
+      device: c.device,
+      target: t.target,
+      names,
+      wwn,
+      pdevWwn: `naa.${t.wwn}:${d.hctl.lun}`,
+      shareable: d.shareable,
+      fault: c.fault,
+    };
+    this._entries.push(entry);
+    this._entries.sort((a, b) => compareHctl(a.hctl, b.hctl));
+    this.made.set(entry, { config: d, wwn, locks: c.locks });
+    this.byHctl.set(formatHctl(entry.hctl), entry);
+    if (names.dev) this.byName.set(names.dev, entry);
+    if (names.nst) this.byName.set(names.nst, entry);
+    this.byName.set(names.sg, entry);
+    log("%s %s: added by rescan", d.kind, formatHctl(d.hctl));
+  }
+
+  private async removeUnit(e: InventoryEntry): Promise<void> {
+    e.target.detach(e.hctl.lun);
+    this._entries.splice(this._entries.indexOf(e), 1);
+    this.byHctl.delete(formatHctl(e.hctl));
+    for (const n of [e.names.dev, e.names.nst, e.names.sg]) if (n) this.byName.delete(n);
+    const m = this.made.get(e);
+    this.made.delete(e);
+    this.claims.delete(e);
+    await e.device.close().catch(() => undefined);
+    for (const l of m?.locks ?? []) l.release();
+    log("%s %s: removed by rescan", e.kind, formatHctl(e.hctl));
   }
 
   /**
@@ -443,6 +619,26 @@ interface Created {
   readonly locks: ImageLock[];
 }
 
+/** INQUIRY peripheral device type 0Ch, a storage array controller (SPC-4 table 49). */
+const TYPE_STORAGE_ARRAY = 0x0c;
+
+/** The initiator device's config for an `[iscsi]` unit (or an `[iscsi-target]`'s template). */
+function lunConfig(d: IscsiConfig) {
+  return {
+    portal: d.portal,
+    target: d.target,
+    lun: d.lun,
+    initiatorName: d.initiator,
+    perNexusInitiator: d.perVhbaInitiator,
+    ...(d.chap ? { chap: d.chap } : {}),
+  };
+}
+
+/** LUN `lun` of an `[iscsi-target]` as an `[iscsi h:c:t:lun]` unit. */
+function unitOf(t: IscsiTargetConfig, lun: number): IscsiConfig {
+  return { ...t.unit, hctl: { ...t.unit.hctl, lun }, lun };
+}
+
 /** What {@link Inventory.reopen} needs to make a unit again. */
 interface Made {
   readonly config: DeviceConfig;
@@ -533,7 +729,12 @@ async function createChanger(
   return { device: changer, info, fault: changer.fault, locks };
 }
 
-async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Promise<Created> {
+async function createDevice(
+  d: DeviceConfig,
+  wwn: string,
+  locking: Locking,
+  onLunsChanged?: () => void,
+): Promise<Created> {
   const info = infoOf(d, wwn);
   switch (d.kind) {
     case "tape": {
@@ -587,13 +788,7 @@ async function createDevice(d: DeviceConfig, wwn: string, locking: Locking): Pro
     case "iscsi": {
       // The LU's own identity (INQUIRY, VPD) names it in dom0's inventory; a target that cannot
       // be reached now leaves a unit that logs in on its next command (NOT READY until then).
-      const cfg = {
-        portal: d.portal,
-        target: d.target,
-        lun: d.lun,
-        initiatorName: d.initiator,
-        perNexusInitiator: d.perVhbaInitiator,
-      };
+      const cfg = { ...lunConfig(d), ...(onLunsChanged ? { onLunsChanged } : {}) };
       try {
         const dev = await IscsiInitiatorDevice.open(cfg);
         return { device: dev, info: dev.info, fault: null, locks: [] };
