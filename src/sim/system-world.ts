@@ -290,6 +290,8 @@ export class SystemWorld {
       },
     });
     this.host = new Host(this.sys, { stateTimeoutMs: s.stateTimeoutMs });
+    // The toolstack's host-lifetime watches (dom0's LUN-change node) are part of the baseline.
+    await this.sys.settle();
     this.baselineStore = JSON.stringify(this.sys.xenstored.db.dump());
     this.baselineWatches = this.watches();
     this.baselinePorts = this.sys.hv.report(0).boundPorts.length;
