@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { SCENARIOS } from "../../src/sim/scenario.js";
 import { sweep } from "../../src/sim/sweep.js";
 
-const SEEDS = Number(process.env.PVSCSI_SIM_SEEDS ?? 150);
+const SEEDS = Number(process.env.PVSCSI_SIM_SEEDS ?? 300);
 
 describe(`every scenario passes ${SEEDS} seeds`, () => {
   for (const s of Object.values(SCENARIOS)) {
