@@ -65,6 +65,8 @@ export interface MigrateDemoResult {
   } | null;
 }
 
+/** Temporary folders of runs not finished yet (removed on Ctrl-C, see the end of the file). */
+const liveDirs = new Set<string>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)?.[1];
 
@@ -80,6 +82,7 @@ export async function runMigrateDemo(options: MigrateDemoOptions = {}): Promise<
   };
 
   const dir = mkdtempSync(join(tmpdir(), "pvscsi-migdemo-"));
+  liveDirs.add(dir);
   const aImg = join(dir, "a.img");
   const bImg = join(dir, "b.img");
   const shared = (hctl: string, file: string) =>
@@ -269,6 +272,7 @@ export async function runMigrateDemo(options: MigrateDemoOptions = {}): Promise<
     await a?.shutdown().catch(() => undefined);
     await b?.shutdown().catch(() => undefined);
     if (options.keep !== true) rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
   }
 
   function done(): MigrateDemoResult {
@@ -288,6 +292,13 @@ function option(name: string, dflt: number): number {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  // Ctrl-C: the hosts' workers end with the process; their folder (images, sockets) goes too.
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    process.once(sig, () => {
+      for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+      process.stderr.write(`migrate-under-io: interrupted (${sig})\n`);
+      process.exit(130);
+    });
   const r = await runMigrateDemo({
     warmupRequests: option("--warmup", 500),
     blocksAfter: option("--after", 20),
