@@ -67,6 +67,8 @@ export interface MigrateDemoResult {
 
 /** Temporary folders of runs not finished yet (removed on Ctrl-C, see the end of the file). */
 const liveDirs = new Set<string>();
+/** The writer's blocks on the source at most (the shared disks are 32 MiB: 8192 blocks). */
+const SOURCE_BLOCKS = 4096;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (s: string) => /sha256 ([0-9a-f]{64})/.exec(s)?.[1];
 
@@ -86,7 +88,7 @@ export async function runMigrateDemo(options: MigrateDemoOptions = {}): Promise<
   const aImg = join(dir, "a.img");
   const bImg = join(dir, "b.img");
   const shared = (hctl: string, file: string) =>
-    `[disk ${hctl}]\nfile = ${file}\nsize = 8M\ncreate = yes\nshareable = yes\n`;
+    `[disk ${hctl}]\nfile = ${file}\nsize = 32M\ncreate = yes\nshareable = yes\n`;
   const ram = "[disk 0:0:2:0]\nsize = 4M\n"; // in A's memory: B cannot reach it
   const confA = shared("0:0:0:0", aImg) + shared("0:0:1:0", bImg) + ram;
   const confB = shared("1:0:3:0", bImg) + shared("2:0:0:7", aImg);
@@ -157,8 +159,12 @@ export async function runMigrateDemo(options: MigrateDemoOptions = {}): Promise<
     writer = (async () => {
       // One block per command, in order; a command that failed (the guest moved under it: its
       // process stayed on A) is tried again at the same block where the guest now is. Bounded.
-      for (let i = 0, tries = 0; !stop && tries < 5000; tries++) {
+      for (let i = 0, tries = 0; !stop && tries < 20_000; tries++) {
         const where = has(A, "io") ? A : B;
+        if (where === A && i >= SOURCE_BLOCKS) {
+          await sleep(50); // enough on the source: wait for the migration (the disk has room)
+          continue;
+        }
         const r = await where
           .guestCommand("io", ["dd", "if=pattern:7", "of=/dev/sda", "bs=4k", "count=1", `seek=${i}`])
           .catch((e: Error) => ({ exitCode: -1, stdout: "", stderr: e.message }));
