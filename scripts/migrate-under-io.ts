@@ -120,16 +120,17 @@ export async function runMigrateDemo(options: MigrateDemoOptions = {}): Promise<
   let ackedOnTarget = 0;
   try {
     say(`hosts in ${dir}`);
-    [a, b] = await Promise.all([
-      Host.start({
-        hostConfig: { text: confA, source: "a.conf", baseDir: dir },
-        guestRoots: join(dir, "roots-a"),
-      }),
-      Host.start({
-        hostConfig: { text: confB, source: "b.conf", baseDir: dir },
-        guestRoots: join(dir, "roots-b"),
-      }),
-    ]);
+    // One after the other: both configs say `create = yes` for the shared images, and two hosts
+    // creating the same file at the same instant race (the loser's O_EXCL open fails with EEXIST
+    // and its disk cannot serve data). A creates them; B finds them.
+    a = await Host.start({
+      hostConfig: { text: confA, source: "a.conf", baseDir: dir },
+      guestRoots: join(dir, "roots-a"),
+    });
+    b = await Host.start({
+      hostConfig: { text: confB, source: "b.conf", baseDir: dir },
+      guestRoots: join(dir, "roots-b"),
+    });
     for (const [h, s] of [
       [a, sockA],
       [b, sockB],
@@ -181,7 +182,8 @@ export async function runMigrateDemo(options: MigrateDemoOptions = {}): Promise<
     const io = A.resolveDomain("io").handle.domid;
     const served = async () =>
       (await A.backendReport()).reduce((n, v) => n + (v.frontendDomid === io ? v.stats.requests : 0), 0);
-    for (let i = 0; i < 300 && (await served()) < warmup; i++) await sleep(100);
+    // Bounded: 30 s. The writer has some blocks on A too, so the check on B covers data written there.
+    for (let i = 0; i < 300 && (acked.length < 5 || (await served()) < warmup); i++) await sleep(100);
     const before = acked.length;
     say(`io on A: the writer acknowledged ${before} block(s), the vhosts served ${await served()} requests`);
 
