@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { type FileHandle, mkdir, open, stat } from "node:fs/promises";
+import { type FileHandle, link, mkdir, open, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import createDebug from "debug";
 import type { ScsiTask } from "../../scsi/device.js";
@@ -99,17 +99,33 @@ export class FileStore implements BlockStore {
     }
     if (st === null) {
       if (!options.create || options.size === undefined) return faulty("does not exist");
+      // The image appears whole or not at all: it is made at a private name, sized, then linked
+      // into place. Two hosts starting at once on one shareable image both succeed: the one whose
+      // link fails with EEXIST uses the other's (already full-size) file.
+      const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.new`;
       try {
         // `create = yes` makes the image's folder too: the user asked for the image to exist.
         await mkdir(dirname(path), { recursive: true });
-        const fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-        await fh.truncate(options.size); // sparse: no blocks written
-        await fh.sync();
-        await fh.close();
+        const fh = await open(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+        try {
+          await fh.truncate(options.size); // sparse: no blocks written
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await link(tmp, path).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== "EEXIST") throw e;
+        });
       } catch (e) {
         return faulty(`cannot create: ${(e as Error).message}`);
+      } finally {
+        await unlink(tmp).catch(() => undefined);
       }
-      st = await stat(path);
+      try {
+        st = await stat(path);
+      } catch (e) {
+        return faulty(`cannot stat: ${(e as Error).message}`);
+      }
     }
     if (!st.isFile()) return faulty("is not a regular file");
     const fileSize = st.size;
