@@ -38,14 +38,27 @@ export interface SimDevice extends ScsiDevice {
   readonly queue: SimTask[];
   /** Completions of tasks after the device was told they were aborted: must stay 0. */
   readonly completedTwice: number;
-  /** Queued commands the device may complete now (not hung). */
-  completable(): number;
-  /** The index in {@link queue} of the `k`-th completable command. */
-  completableIndex(k: number): number;
   /** Complete (or release) the queued command at `index`. */
   completeAt(index: number): void;
   /** Power fails and returns; the number of cached blocks lost. */
   powerLoss(): number;
+}
+
+/** Queued commands `device` may complete now (not hung). */
+export function completable(device: SimDevice): number {
+  let n = 0;
+  for (const t of device.queue) if (!t.hung) n++;
+  return n;
+}
+
+/** The index in `device.queue` of its `k`-th completable command, or -1. */
+export function completableIndex(device: SimDevice, k: number): number {
+  const q = device.queue;
+  for (let i = 0; i < q.length; i++) {
+    if (q[i]!.hung) continue;
+    if (k-- === 0) return i;
+  }
+  return -1;
 }
 
 /** A simulated disk of `blocks` blocks of {@link SIM_BLOCK} bytes. */
@@ -95,22 +108,6 @@ export class SimDisk implements SimDevice {
       return;
     }
     this.run(t.task);
-  }
-
-  /** Queued commands the device may complete now (not hung). */
-  completable(): number {
-    let n = 0;
-    for (const t of this.queue) if (!t.hung) n++;
-    return n;
-  }
-
-  /** The index in {@link queue} of the `k`-th completable command. */
-  completableIndex(k: number): number {
-    for (let i = 0; i < this.queue.length; i++) {
-      if (this.queue[i]!.hung) continue;
-      if (k-- === 0) return i;
-    }
-    return -1;
   }
 
   /** Power fails and returns: unsynced cached writes are lost. Commands in flight carry on. */

@@ -125,22 +125,6 @@ export class SimTape implements ScsiDevice {
     if (!answered) throw new Error(`${this.name}: the tape drive did not complete a command at once`);
   }
 
-  /** Queued commands the device may complete now (not hung). */
-  completable(): number {
-    let n = 0;
-    for (const t of this.queue) if (!t.hung) n++;
-    return n;
-  }
-
-  /** The index in {@link queue} of the `k`-th completable command. */
-  completableIndex(k: number): number {
-    for (let i = 0; i < this.queue.length; i++) {
-      if (this.queue[i]!.hung) continue;
-      if (k-- === 0) return i;
-    }
-    return -1;
-  }
-
   /** A tape drive writes through to the medium here: nothing volatile to lose. */
   powerLoss(): number {
     return 0;

@@ -27,7 +27,7 @@ import { VSCSIIF_ENTRY_SIZE } from "../xen/vscsiif-layout.js";
 import type { Chooser } from "./chooser.js";
 import { HostileBack, HostileFront, responseLeak } from "./hostile.js";
 import { checkScenario, DEFAULT_GUEST_FRAMES, type FaultClass, type Scenario } from "./scenario.js";
-import { SIM_BLOCK, type SimDevice, SimDisk } from "./sim-disk.js";
+import { completable, completableIndex, SIM_BLOCK, type SimDevice, SimDisk } from "./sim-disk.js";
 import { SimTape } from "./sim-tape.js";
 import {
   applyTapeResult,
@@ -389,7 +389,7 @@ export class World {
       const p = `g${g.index}`;
       // A destroyed guest's devices still finish what they held: scsiback must ignore it.
       g.disks.forEach((d, l) => {
-        if (d.completable() > 0)
+        if (completable(d) > 0)
           out.push({ name: `${p}.l${l}.complete`, weight: 3, run: () => this.complete(g, d) });
       });
       if (g.destroyed) continue;
@@ -726,8 +726,8 @@ export class World {
 
   private complete(g: SimGuest, d: SimDevice): string {
     if (g.destroyed) this.deviceRan.add(g);
-    const k = this.choose.pick(d.completable());
-    const i = d.completableIndex(k);
+    const k = this.choose.pick(completable(d));
+    const i = completableIndex(d, k);
     const t = d.queue[i]!;
     const tag = t.task.tag;
     d.completeAt(i);

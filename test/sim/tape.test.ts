@@ -10,6 +10,7 @@ import { DataBuffer } from "../../src/scsi/data-buffer.js";
 import type { ScsiTask } from "../../src/scsi/device.js";
 import { runSim } from "../../src/sim/run.js";
 import { SCENARIOS, type Scenario } from "../../src/sim/scenario.js";
+import { completable } from "../../src/sim/sim-disk.js";
 import { SimTape } from "../../src/sim/sim-tape.js";
 
 const tape = SCENARIOS["tape-backup"]!;
@@ -118,7 +119,7 @@ describe("SimTape", () => {
     const seen: string[] = [];
     t.submit(task([0x01, 0, 0, 0, 0, 0], 9, (st, sense) => seen.push(`${st}:${sense[2]! & 15}`)));
     t.queue[0]!.hung = true;
-    expect(t.completable()).toBe(0);
+    expect(completable(t)).toBe(0);
     expect(t.abortTask({ id: 1, name: "test" }, 9)).toBe("complete");
     t.submit(task([0x01, 0, 0, 0, 0, 0], 10, (st, sense) => seen.push(`${st}:${sense[2]! & 15}`)));
     t.queue[0]!.fail = true;
