@@ -58,20 +58,8 @@ export interface GuestScsiDevice {
 }
 
 /** A {@link GuestScsiDevice} as data (a resumed kernel keeps its devices and their names). */
-export interface SavedScsiDevice {
+export interface SavedScsiDevice extends Omit<GuestScsiDevice, "host"> {
   readonly hostNo: number;
-  readonly channel: number;
-  readonly id: number;
-  readonly lun: number;
-  readonly type: number;
-  readonly removable: boolean;
-  readonly vendor: string;
-  readonly model: string;
-  readonly rev: string;
-  readonly scsiLevel: number;
-  readonly devNode: string | null;
-  readonly nonRewindNode: string | null;
-  readonly sgNode: string;
   readonly indexes: Readonly<Record<string, number>>;
 }
 
