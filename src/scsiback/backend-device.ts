@@ -201,6 +201,19 @@ export class BackendDevice {
     return this.remove();
   }
 
+  /**
+   * The driver lets go of this device (sysfs `unbind`, the module unloaded, the backend
+   * restarted): Linux `xenbus_dev_remove` runs `scsiback_remove` (drain what is in flight, unbind
+   * the port, unmap the ring, release the LUNs), then, scsiback not allowing a rebind, switches the
+   * backend node to Closed. Used by the simulator's `backend-crash` fault.
+   */
+  unbind(): Promise<void> {
+    return this.queue.run(async () => {
+      await this.doRemove();
+      await this.switchTo(XenbusState.Closed);
+    });
+  }
+
   /** Resolves when every state change queued so far has been handled. */
   settled(): Promise<void> {
     return this.queue.idle();

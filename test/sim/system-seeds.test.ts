@@ -32,6 +32,15 @@ describe(`every whole-system scenario passes ${SEEDS} seeds`, () => {
       if (s.faults.includes("hotplug"))
         expect(sum("toolstackOps")).toBeGreaterThan(SEEDS * 2 * s.guests + SEEDS);
       if (s.faults.includes("xs-eagain")) expect(sum("eagainInjected")).toBeGreaterThan(SEEDS);
+      if (s.faults.includes("backend-crash")) {
+        // scsiback let go of a controller under I/O and came back, and the guests then went on.
+        expect(sum("backendCrashes")).toBeGreaterThan(SEEDS / 2);
+        expect(sum("backendRestarts")).toBe(sum("backendCrashes"));
+        if (s.name === "system-backend-crash") {
+          expect(sum("ioFailedByCrash")).toBeGreaterThan(0);
+          expect(sum("ioAfterRestart")).toBeGreaterThan(SEEDS);
+        }
+      }
       if (s.faults.some((f) => f.startsWith("hostile"))) {
         expect(sum("hostileWrites")).toBeGreaterThan(SEEDS * 5);
         // A hostile frontend makes libxl's removal wait out its timeout: virtual time jumps.
