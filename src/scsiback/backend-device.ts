@@ -164,7 +164,18 @@ export class BackendDevice {
       const xs = this.env.xs;
       this.frontendDir = (await xs.tryRead(`${this.dir}/${XenbusNode.frontend}`)) ?? "";
       const sgGrant = this.env.sgGrant ?? SCSIBACK_SG_GRANT;
-      if (sgGrant > 0) await xs.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(sgGrant));
+      // Only into the device's own directory, in one transaction: a plain write after the
+      // toolstack removed it would re-create it, and a controller the toolstack then re-creates
+      // at that path would inherit a node its frontend may not read (dom0-only permissions).
+      if (sgGrant > 0)
+        await xs
+          .transaction(async (tx) => {
+            if ((await tx.tryRead(`${this.dir}/${XenbusNode.state}`)) !== undefined)
+              await tx.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(sgGrant));
+          })
+          .catch((e: unknown) =>
+            debug("%s: feature-sg-grant: %s", this.dir, e instanceof Error ? e.message : e),
+          );
       await this.switchTo(XenbusState.InitWait);
       if (this.frontendDir === "") {
         await this.fatal("frontend path missing");

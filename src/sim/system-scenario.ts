@@ -138,7 +138,7 @@ export const SYSTEM_SCENARIOS: Readonly<Record<string, SystemScenario>> = {
     description:
       "dom0's scsiback lets go of a guest's controller under I/O (unbound) and is restarted; the toolstack re-creates the controller",
     faults: ["backend-crash"],
-    faultRate: 50,
+    faultRate: 25,
     ops: 40,
     // Re-creating a controller takes a few hundred steps: room for I/O after the restart.
     steps: 3000,

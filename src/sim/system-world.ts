@@ -854,11 +854,15 @@ export class SystemWorld {
    */
   private restartBackend(g: GuestState): void {
     this.stats.backendRestarts++;
-    this.scsiback().bind(g.domid, 0);
+    const scsiback = this.scsiback();
+    scsiback.bind(g.domid, 0);
     const luns = g.luns.filter((l) => l.attached);
     for (const l of luns) l.disrupt++;
     const domid = g.domid;
     const work = (async () => {
+      // The module's probes are done when modprobe returns (xenbus probes at driver
+      // registration); only then does the toolstack act.
+      await scsiback.settled();
       await removeController(
         this.sys.xs,
         { backendDomid: 0, frontendDomid: domid, devid: 0 },

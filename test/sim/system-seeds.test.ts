@@ -24,7 +24,10 @@ describe(`every whole-system scenario passes ${SEEDS} seeds`, () => {
       // Every command submitted ended; an honest run submits its whole workload (a guest whose
       // backend nodes get garbage may lose its disks before it has).
       expect(sum("ioCompleted")).toBe(sum("ioSubmitted"));
-      if (!s.faults.includes("hostile-xenstore-back"))
+      // A guest waiting for its crashed backend's restart may see the active phase end first.
+      if (s.faults.includes("backend-crash"))
+        expect(sum("ioSubmitted")).toBeGreaterThan(SEEDS * s.guests * s.ops * 0.9);
+      else if (!s.faults.includes("hostile-xenstore-back"))
         expect(sum("ioSubmitted")).toBe(SEEDS * s.guests * s.ops);
       else expect(sum("ioSubmitted")).toBeGreaterThan((SEEDS * s.guests * s.ops) / 2);
       // Every guest created and destroyed by the toolstack.
