@@ -266,16 +266,15 @@ export class ScsibackDriver {
       }
       // But a directory the toolstack has re-created since (its removal's watch event handled only
       // after the re-creation, or while this device's probe raced the removal) is a new device:
-      // only the toolstack writes Initialising, at creation, and this device has published past
-      // it. Linux has unregistered the old device by then; `xenbus_probe_node` probes a node
-      // whose state is Initialising.
+      // only the toolstack writes Initialising, at creation, and this device has closed (or
+      // failed its probe). Linux has unregistered the old device by then; `xenbus_probe_node`
+      // probes a node whose state is Initialising. A device still open is left alone, whatever
+      // its node reads (garbage there is not a re-creation).
+      const closed =
+        existing.removed || existing.state === XenbusState.Closing || existing.state === XenbusState.Closed;
+      if (!closed) return;
       const state = parseXenbusState(await xs.tryRead(`${dir}/${XenbusNode.state}`));
-      if (
-        state !== XenbusState.Initialising ||
-        existing.state === XenbusState.Initialising ||
-        this.devices.get(key) !== existing
-      )
-        return;
+      if (state !== XenbusState.Initialising || this.devices.get(key) !== existing) return;
       debug("%s: re-created; the old device goes, the new one is probed", dir);
       this.devices.delete(key);
       if (!existing.removed) this.track(existing.forceRemove());
