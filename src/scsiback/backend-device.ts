@@ -164,7 +164,18 @@ export class BackendDevice {
       const xs = this.env.xs;
       this.frontendDir = (await xs.tryRead(`${this.dir}/${XenbusNode.frontend}`)) ?? "";
       const sgGrant = this.env.sgGrant ?? SCSIBACK_SG_GRANT;
-      if (sgGrant > 0) await xs.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(sgGrant));
+      // Only into the device's own directory, in one transaction: a plain write after the
+      // toolstack removed it would re-create it, and a controller the toolstack then re-creates
+      // at that path would inherit a node its frontend may not read (dom0-only permissions).
+      if (sgGrant > 0)
+        await xs
+          .transaction(async (tx) => {
+            if ((await tx.tryRead(`${this.dir}/${XenbusNode.state}`)) !== undefined)
+              await tx.write(`${this.dir}/${XenbusNode.featureSgGrant}`, String(sgGrant));
+          })
+          .catch((e: unknown) =>
+            debug("%s: feature-sg-grant: %s", this.dir, e instanceof Error ? e.message : e),
+          );
       await this.switchTo(XenbusState.InitWait);
       if (this.frontendDir === "") {
         await this.fatal("frontend path missing");
@@ -199,6 +210,19 @@ export class BackendDevice {
   forceRemove(): Promise<void> {
     if (!this.removed) this.vhost.abandonAll();
     return this.remove();
+  }
+
+  /**
+   * The driver lets go of this device (sysfs `unbind`, the module unloaded, the backend
+   * restarted): Linux `xenbus_dev_remove` runs `scsiback_remove` (drain what is in flight, unbind
+   * the port, unmap the ring, release the LUNs), then, scsiback not allowing a rebind, switches the
+   * backend node to Closed. Used by the simulator's `backend-crash` fault.
+   */
+  unbind(): Promise<void> {
+    return this.queue.run(async () => {
+      await this.doRemove();
+      await this.switchTo(XenbusState.Closed);
+    });
   }
 
   /** Resolves when every state change queued so far has been handled. */

@@ -4,7 +4,7 @@ import type { DomainContext } from "../hypervisor/context.js";
 import type { Initiator } from "../scsi/device.js";
 import { XenbusNode } from "../xenbus/paths.js";
 import { SerialQueue } from "../xenbus/serial-queue.js";
-import { xenbusStateName } from "../xenbus/state.js";
+import { parseXenbusState, XenbusState, xenbusStateName } from "../xenbus/state.js";
 import type { XenstoreClient, XsWatchHandle } from "../xenstore/client.js";
 import { partsBelow } from "../xenstore/path.js";
 import { BackendDevice, type BackendEnv, type ResolvedPdev } from "./backend-device.js";
@@ -59,6 +59,8 @@ export class ScsibackDriver {
   /** Devices whose directory went away, still tearing down (each on its own queue). */
   private readonly removing = new Set<Promise<void>>();
   private watch: XsWatchHandle | null = null;
+  /** Devices unbound by {@link unbind}: not probed again until {@link bind}. */
+  private readonly unbound = new Set<string>();
   private nextInitiator: number;
   private readonly pollMode: boolean;
 
@@ -191,6 +193,29 @@ export class ScsibackDriver {
     return this.devices.get(`${frontendDomid}/${devid}`)?.vhost;
   }
 
+  /**
+   * Unbind the driver from `frontendDomid`'s controller `devid` (Linux: `echo vscsi-<fe>-<devid> >
+   * /sys/bus/xen-backend/drivers/vscsi/unbind`, or the module unloading): the device drains, lets
+   * go of the ring and publishes Closed; its nodes stay, unprobed, until {@link bind}. Resolves
+   * when it is done; null when no such device is bound.
+   */
+  unbind(frontendDomid: number, devid: number): Promise<void> | null {
+    const key = `${frontendDomid}/${devid}`;
+    const d = this.devices.get(key);
+    if (d === undefined || d.removed) return null;
+    this.unbound.add(key);
+    this.devices.delete(key);
+    const t = d.unbind();
+    this.track(t);
+    return t;
+  }
+
+  /** Bind the driver again (sysfs `bind`, the module reloaded): the nodes still there are probed anew. */
+  bind(frontendDomid: number, devid: number): void {
+    if (!this.unbound.delete(`${frontendDomid}/${devid}`)) return;
+    void this.queue.run(() => this.check(String(frontendDomid), String(devid)));
+  }
+
   private track(teardown: Promise<void>): void {
     const t = teardown.catch((e) => debug("teardown: %s", e instanceof Error ? e.message : e));
     this.removing.add(t);
@@ -223,6 +248,7 @@ export class ScsibackDriver {
   private async check(fe: string, devid: string): Promise<void> {
     if (!/^\d+$/.test(fe) || !/^\d+$/.test(devid)) return;
     const key = `${fe}/${devid}`;
+    if (this.unbound.has(key)) return;
     const dir = `${this.base}/${key}`;
     const xs = this.env.xs;
     const frontendId = await xs.tryRead(`${dir}/${XenbusNode.frontendId}`);
@@ -236,8 +262,22 @@ export class ScsibackDriver {
         // guest's controllers, and one device's teardown must not hold up another's probe or
         // removal. forceRemove abandons what is in flight, so the teardown itself is bounded.
         if (!existing.removed) this.track(existing.forceRemove());
+        return;
       }
-      return;
+      // But a directory the toolstack has re-created since (its removal's watch event handled only
+      // after the re-creation, or while this device's probe raced the removal) is a new device:
+      // only the toolstack writes Initialising, at creation, and this device has closed (or
+      // failed its probe). Linux has unregistered the old device by then; `xenbus_probe_node`
+      // probes a node whose state is Initialising. A device still open is left alone, whatever
+      // its node reads (garbage there is not a re-creation).
+      const closed =
+        existing.removed || existing.state === XenbusState.Closing || existing.state === XenbusState.Closed;
+      if (!closed) return;
+      const state = parseXenbusState(await xs.tryRead(`${dir}/${XenbusNode.state}`));
+      if (state !== XenbusState.Initialising || this.devices.get(key) !== existing) return;
+      debug("%s: re-created; the old device goes, the new one is probed", dir);
+      this.devices.delete(key);
+      if (!existing.removed) this.track(existing.forceRemove());
     }
     // xenbus probes a backend once the toolstack has written it (in one transaction).
     if (frontendId === undefined || (await xs.tryRead(`${dir}/${XenbusNode.state}`)) === undefined) return;

@@ -14,10 +14,18 @@ import { configError } from "../xen/errors.js";
  * - `hostile-xenstore-front`: a hostile guest writes out-of-order xenbus states and garbage
  *   into its own frontend nodes (scsiback must answer with xenbus errors, never crash);
  * - `hostile-xenstore-back`: garbage and out-of-order states written into the backend nodes of
- *   guest 0's controller (its scsifront must fail cleanly, never crash).
+ *   guest 0's controller (its scsifront must fail cleanly, never crash);
+ * - `backend-crash`: dom0's scsiback lets go of a guest's controller abruptly (unbound, as when
+ *   the module is unloaded) under I/O and is restarted; Linux's scsifront does not reconnect from
+ *   Closed, so the restart is the toolstack re-creating the controller (docs/sim.md).
  * Out-of-order device completion and delayed, coalesced event delivery are always on.
  */
-export type SystemFaultClass = "xs-eagain" | "hotplug" | "hostile-xenstore-front" | "hostile-xenstore-back";
+export type SystemFaultClass =
+  | "xs-eagain"
+  | "hotplug"
+  | "hostile-xenstore-front"
+  | "hostile-xenstore-back"
+  | "backend-crash";
 
 /** Every whole-system fault class. */
 export const SYSTEM_FAULT_CLASSES: readonly SystemFaultClass[] = [
@@ -25,17 +33,24 @@ export const SYSTEM_FAULT_CLASSES: readonly SystemFaultClass[] = [
   "hotplug",
   "hostile-xenstore-front",
   "hostile-xenstore-back",
+  "backend-crash",
 ];
 
-/** A deliberately broken toolstack for the mutation check (the system scenarios' own mutant). */
+/** A deliberately broken toolstack or driver for the mutation check (the system scenarios' own mutants). */
 export type SystemMutation =
   /** `xl destroy` forgets to remove the backend directories of the guest's controllers. */
   | "destroy-leaves-nodes"
   /** The toolstack's transactions give up at the first `EAGAIN` (no retry loop). */
-  | "no-eagain-retry";
+  | "no-eagain-retry"
+  /** scsifront leaves the commands still in flight when its backend closes unanswered (never fails them). */
+  | "disconnect-keeps-inflight";
 
 /** Every whole-system mutant. */
-export const SYSTEM_MUTANTS: readonly SystemMutation[] = ["destroy-leaves-nodes", "no-eagain-retry"];
+export const SYSTEM_MUTANTS: readonly SystemMutation[] = [
+  "destroy-leaves-nodes",
+  "no-eagain-retry",
+  "disconnect-keeps-inflight",
+];
 
 /** One whole-system simulation. */
 export interface SystemScenario {
@@ -116,6 +131,17 @@ export const SYSTEM_SCENARIOS: Readonly<Record<string, SystemScenario>> = {
     // Garbage can leave the drivers ping-ponging Connected/Closed (as Linux's would): the
     // toolstack's removal then ends only by its timeout, which must come within the drain.
     stateTimeoutMs: 2000,
+  },
+  "system-backend-crash": {
+    ...base,
+    name: "system-backend-crash",
+    description:
+      "dom0's scsiback lets go of a guest's controller under I/O (unbound) and is restarted; the toolstack re-creates the controller",
+    faults: ["backend-crash"],
+    faultRate: 25,
+    ops: 40,
+    // Re-creating a controller takes a few hundred steps: room for I/O after the restart.
+    steps: 3000,
   },
   "system-all-faults": {
     ...base,

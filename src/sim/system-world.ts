@@ -14,11 +14,15 @@
  */
 
 import type { GuestScsiDevice } from "../guest/midlayer.js";
+import { Frontend } from "../scsifront/frontend.js";
 import type { ScsiResult } from "../scsifront/scsi-host.js";
+import { BackendKernel } from "../system/backend-kernel.js";
 import { GuestKernel } from "../system/guest-kernel.js";
 import type { ReadyStep } from "../system/single-thread.js";
 import { LocalSystem } from "../system/single-thread.js";
 import { Host } from "../toolstack/host.js";
+import { removeController } from "../toolstack/vscsi-nodes.js";
+import { GNTTAB_RESERVED_CONSOLE, GNTTAB_RESERVED_XENSTORE } from "../xen/grant-constants.js";
 import type { XenstoreClient, XsOps } from "../xenstore/client.js";
 import type { DumpNode } from "../xenstore/dump.js";
 import type { Chooser } from "./chooser.js";
@@ -75,6 +79,14 @@ export interface SystemWorldStats {
   mappedAtDestroy: number;
   /** xenbus errors (`…/error/…/error` nodes) the drivers had recorded when a guest was destroyed. */
   xenbusErrors: number;
+  /** `backend-crash`: dom0's scsiback unbound from a guest's controller under I/O. */
+  backendCrashes: number;
+  /** ...and restarted: bound again, the controller re-created by the toolstack. */
+  backendRestarts: number;
+  /** Commands that failed because of a backend crash (in flight at it, or submitted before the guest saw it). */
+  ioFailedByCrash: number;
+  /** GOOD commands a guest submitted after its backend was restarted (liveness after a restart). */
+  ioAfterRestart: number;
 }
 
 const BLOCK = 512;
@@ -124,6 +136,10 @@ interface IoCmd {
   readonly value: number;
   readonly submittedAt: number;
   disrupted: boolean;
+  /** Submitted while its guest's backend was crashed (before the guest saw it go). */
+  readonly duringCrash: boolean;
+  /** Submitted after a restart of its guest's backend. */
+  readonly afterRestart: boolean;
   /** For a WRITE: the writes to the same LUN whose lives overlapped its own (either may land last). */
   readonly concurrent: Set<IoCmd>;
   readonly snap: Set<number>[];
@@ -145,6 +161,10 @@ interface GuestState {
   attacked: boolean;
   /** Its own xenstore connection (a hostile guest writes its frontend nodes through it). */
   xs: XenstoreClient | null;
+  /** `backend-crash`: dom0's scsiback is letting go of its controller, or has, until the restart. */
+  crash: "none" | "unbinding" | "down";
+  /** Its backend was restarted at least once. */
+  restarted: boolean;
 }
 
 interface ToolOp {
@@ -202,6 +222,10 @@ export class SystemWorld {
     grantsLeftAfterClose: 0,
     xenbusErrors: 0,
     mappedAtDestroy: 0,
+    backendCrashes: 0,
+    backendRestarts: 0,
+    ioFailedByCrash: 0,
+    ioAfterRestart: 0,
   };
   readonly trace: string[] = [];
   readonly clock = new VirtualClock();
@@ -217,6 +241,8 @@ export class SystemWorld {
   private baselineStore = "";
   private baselineWatches = new Set<string>();
   private baselinePorts = 0;
+  /** The `disconnect-keeps-inflight` mutant's patch, undone at shutdown. */
+  private unpatch: (() => void) | null = null;
 
   constructor(
     readonly scenario: SystemScenario,
@@ -251,6 +277,8 @@ export class SystemWorld {
         inflight: new Set(),
         attacked: false,
         xs: null,
+        crash: "none",
+        restarted: false,
       });
     }
   }
@@ -305,6 +333,7 @@ export class SystemWorld {
     }
     if (s.mutation === "no-eagain-retry") this.mutateNoRetry(this.sys.xs);
     if (s.mutation === "destroy-leaves-nodes") this.mutateLeaveBackendNodes(this.sys.xs);
+    if (s.mutation === "disconnect-keeps-inflight") this.mutateKeepInflight();
     this.sys.externallyDriven = true;
   }
 
@@ -333,6 +362,20 @@ export class SystemWorld {
       value: (path: string) => (skip(path) ? Promise.resolve() : rm(path)),
       configurable: true,
     });
+  }
+
+  /**
+   * Mutant: scsifront never fails the commands still in flight when its backend closes with them
+   * unanswered (Linux fails them as the host is removed). Patched on the class for this run only
+   * (runs are sequential), undone by {@link shutdown}.
+   */
+  private mutateKeepInflight(): void {
+    const proto = Frontend.prototype as { fail(reason: string): void };
+    const original = proto.fail;
+    proto.fail = () => undefined;
+    this.unpatch = () => {
+      proto.fail = original;
+    };
   }
 
   /** Every watch xenstored holds, as `domid path token`. */
@@ -464,7 +507,10 @@ export class SystemWorld {
     for (const g of this.guests) {
       if (this.active && g.phase === "none")
         out.push({ label: `xl create ${g.name}`, run: () => this.create(g) });
-      if (!this.active && g.phase === "up" && g.inflight.size === 0)
+      // The restart is the toolstack's: it comes even in the drain (a guest must get its LUNs back).
+      if (g.phase === "up" && g.crash === "down")
+        out.push({ label: `restart ${g.name}'s backend`, run: () => this.restartBackend(g) });
+      if (!this.active && g.phase === "up" && g.inflight.size === 0 && g.crash === "none")
         out.push({ label: `xl destroy ${g.name}`, run: () => this.destroy(g) });
     }
   }
@@ -473,7 +519,7 @@ export class SystemWorld {
     const f = this.scenario.faults;
     if (f.includes("hotplug") && this.op === null)
       for (const g of this.guests) {
-        if (g.phase !== "up" || g.hostile) continue;
+        if (g.phase !== "up" || g.hostile || g.crash !== "none") continue;
         const attached = g.luns.filter((l) => l.attached);
         for (const l of g.luns) {
           if (!l.attached)
@@ -486,6 +532,11 @@ export class SystemWorld {
     const hostile = this.guests.find((g) => g.hostile);
     if (f.includes("hostile-xenstore-front") && hostile?.phase === "up")
       out.push({ label: "hostile guest writes its frontend nodes", run: () => this.hostileFront(hostile) });
+    if (f.includes("backend-crash") && this.op === null)
+      // Mostly under I/O (a guest idle since its workload ended may crash too).
+      for (const g of this.guests)
+        if (g.phase === "up" && !g.hostile && g.crash === "none")
+          out.push({ label: `dom0's scsiback crashes under ${g.name}`, run: () => this.crashBackend(g) });
     const victim = this.guests[0]!;
     if (f.includes("hostile-xenstore-back") && victim.phase === "up" && !victim.hostile)
       out.push({ label: `garbage in ${victim.name}'s backend nodes`, run: () => this.hostileBack(victim) });
@@ -507,6 +558,9 @@ export class SystemWorld {
       g.phase === "up" &&
       !g.hostile &&
       g.opsLeft > 0 &&
+      // Its backend gone, a guest's commands fail at once (its host is removed): it waits for
+      // the restart rather than burn its workload on them.
+      g.crash !== "down" &&
       g.inflight.size < this.scenario.depth &&
       this.guestDevices(g).length > 0
     );
@@ -536,7 +590,9 @@ export class SystemWorld {
       blocks,
       value,
       submittedAt: this.stats.steps,
-      disrupted: lun.disrupt > 0 || g.attacked,
+      disrupted: lun.disrupt > 0 || g.attacked || g.crash !== "none",
+      duringCrash: g.crash !== "none",
+      afterRestart: g.restarted,
       concurrent: new Set(),
       snap,
       histAt,
@@ -596,6 +652,7 @@ export class SystemWorld {
     );
     if (!good) {
       this.stats.ioFailed++;
+      if (cmd.duringCrash || (cmd.disrupted && g.crash !== "none")) this.stats.ioFailedByCrash++;
       if (!cmd.disrupted && !g.attacked)
         this.fail(
           "allowed-result",
@@ -603,6 +660,7 @@ export class SystemWorld {
         );
       return;
     }
+    if (cmd.afterRestart) this.stats.ioAfterRestart++;
     const res = r as ScsiResult;
     const lun = cmd.lun;
     if (cmd.kind === "write") {
@@ -745,6 +803,82 @@ export class SystemWorld {
     });
   }
 
+  // ---- backend crash and restart ---------------------------------------------------------------------
+
+  private scsiback() {
+    const k = this.sys.kernelOf(0);
+    if (!(k instanceof BackendKernel)) throw new Error("dom0 has no scsiback");
+    return k.backend;
+  }
+
+  /**
+   * dom0's scsiback lets go of the guest's controller abruptly: unbound, as when the module is
+   * unloaded (Linux `xenbus_dev_remove`: drain, unmap, Closed). Its nodes stay. Every command of
+   * the guest in flight may now fail (DID_ERROR/DID_RESET/DID_NO_CONNECT), none may be lost.
+   */
+  private crashBackend(g: GuestState): void {
+    const t = this.scsiback().unbind(g.domid, 0);
+    if (t === null) {
+      this.log(`  no scsiback device for ${g.name}'s controller`);
+      return;
+    }
+    this.stats.backendCrashes++;
+    g.crash = "unbinding";
+    for (const c of g.inflight) c.disrupted = true;
+    const domid = g.domid;
+    void t.then(() => {
+      this.log(`${g.name}'s backend is gone`);
+      // The backend is gone: nothing of the guest may stay mapped by dom0 (but its xenstore and
+      // console pages, which xenstored and the console daemon map for the domain's life).
+      const held = this.sys.hv
+        .report(0)
+        .heldMappings.filter(
+          (m) =>
+            m.granter === domid && m.ref !== GNTTAB_RESERVED_XENSTORE && m.ref !== GNTTAB_RESERVED_CONSOLE,
+        );
+      if (held.length > 0)
+        this.fail(
+          "cleanup",
+          `dom0 still maps ${held.length} of ${g.name}'s grants (ref ${held[0]!.ref}) after its backend let go`,
+        );
+      g.crash = "down";
+    });
+  }
+
+  /**
+   * The backend restarted: scsiback bound again (it probes the nodes still there: InitWait, then
+   * Closed after the frontend's Closed). Linux's scsifront does not reconnect from Closed (its
+   * `scsifront_backend_changed` ignores InitWait; `scsifront_disconnect` removed its host), so
+   * the toolstack re-creates the controller (libxl's controller removal, then `xl scsi-attach` of
+   * each LUN): the guest sees its LUNs removed and added again.
+   */
+  private restartBackend(g: GuestState): void {
+    this.stats.backendRestarts++;
+    const scsiback = this.scsiback();
+    scsiback.bind(g.domid, 0);
+    const luns = g.luns.filter((l) => l.attached);
+    for (const l of luns) l.disrupt++;
+    const domid = g.domid;
+    const work = (async () => {
+      // The module's probes are done when modprobe returns (xenbus probes at driver
+      // registration); only then does the toolstack act.
+      await scsiback.settled();
+      await removeController(
+        this.sys.xs,
+        { backendDomid: 0, frontendDomid: domid, devid: 0 },
+        this.scenario.stateTimeoutMs,
+        this.clock,
+      );
+      for (const l of luns) await this.host.scsiAttach(g.name, l.pdev, `0:0:0:${l.lun}`);
+    })();
+    this.startOp(g, `restart ${g.name}'s backend (re-create its controller)`, work, (ok) => {
+      for (const l of luns) l.disrupt--;
+      g.crash = "none";
+      g.restarted = true;
+      if (!ok) for (const l of luns) l.attached = false;
+    });
+  }
+
   // ---- hostile peers -------------------------------------------------------------------------------
 
   private pickOf<T>(xs: readonly T[]): T {
@@ -844,6 +978,8 @@ export class SystemWorld {
 
   /** Stop the machine (not checked: the run's verdict is in). */
   async shutdown(): Promise<void> {
+    this.unpatch?.();
+    this.unpatch = null;
     if (this.sys === undefined) return;
     this.sys.externallyDriven = false;
     await this.sys.run(this.host.shutdown()).catch(() => undefined);

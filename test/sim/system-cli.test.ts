@@ -55,7 +55,7 @@ describe("pvscsi sim over the whole system", () => {
       );
       expect(code).toBe(1);
       const text = c.out.join("");
-      expect(text).toMatch(/VIOLATION of toolstack at step \d+: xl create g\d failed: .*EAGAIN/);
+      expect(text).toMatch(/VIOLATION of toolstack at step \d+: xl [a-z-]+ g\d.* failed: .*EAGAIN/);
       expect(text).toMatch(/shrunk: seed 1 reproduces in \d+ steps/);
       const file = join(dir, "sim-system-xs-conflicts-1.replay.json");
       const replay = parseSystemReplay(readFileSync(file, "utf8"), file);

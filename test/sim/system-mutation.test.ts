@@ -5,7 +5,9 @@
  * - `destroy-leaves-nodes` (libxl forgetting `libxl__xs_path_cleanup` of the backend dirs): the
  *   store differs from boot at teardown (cleanup);
  * - `no-eagain-retry` (no retry loop around a transaction): an `xl` operation fails under
- *   injected `EAGAIN` (toolstack).
+ *   injected `EAGAIN` (toolstack);
+ * - `disconnect-keeps-inflight` (scsifront not failing the commands its crashed backend left
+ *   unanswered when it disconnects): they never complete (liveness).
  */
 import { describe, expect, it } from "vitest";
 import { runSystemSim, shrinkSystem } from "../../src/sim/system-run.js";
@@ -14,6 +16,7 @@ import { SYSTEM_SCENARIOS, type SystemMutation } from "../../src/sim/system-scen
 const CASES: ReadonlyArray<[SystemMutation, string, string, RegExp]> = [
   ["destroy-leaves-nodes", "system-io", "cleanup", /xenstore differs from boot: .*backend\/vscsi/],
   ["no-eagain-retry", "system-xs-conflicts", "toolstack", /EAGAIN/],
+  ["disconnect-keeps-inflight", "system-backend-crash", "liveness", /commands in flight/],
 ];
 
 describe("whole-system mutants are caught", () => {

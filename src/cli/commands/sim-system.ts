@@ -137,7 +137,7 @@ function summary(r: SystemSimResult) {
 
 function describe(r: SystemSimResult): string {
   const s = r.stats;
-  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.virtualMs} virtual ms; ${s.xenstoredPasses} xenstored passes, ${s.eventDeliveries} event deliveries, ${s.ringPasses} ring passes, ${s.diskCompletions} disk completions, ${s.timersFired} timers; ${s.ioSubmitted} commands, ${s.ioFailed} failed; ${s.toolstackOps} toolstack operations, ${s.toolstackFailed} failed; ${s.eagainInjected} EAGAIN injected, ${s.hostileWrites} hostile writes, ${s.xenbusErrors} xenbus errors recorded\n`;
+  const head = `scenario ${r.scenario}${r.seed === null ? " (replay)" : `, seed ${r.seed}`}: ${s.steps} steps, ${s.virtualMs} virtual ms; ${s.xenstoredPasses} xenstored passes, ${s.eventDeliveries} event deliveries, ${s.ringPasses} ring passes, ${s.diskCompletions} disk completions, ${s.timersFired} timers; ${s.ioSubmitted} commands, ${s.ioFailed} failed; ${s.toolstackOps} toolstack operations, ${s.toolstackFailed} failed; ${s.eagainInjected} EAGAIN injected, ${s.hostileWrites} hostile writes, ${s.xenbusErrors} xenbus errors recorded${s.backendCrashes > 0 ? `; ${s.backendCrashes} backend crashes, ${s.backendRestarts} restarts, ${s.ioFailedByCrash} commands failed by them, ${s.ioAfterRestart} GOOD after a restart` : ""}\n`;
   const tail = `trace sha256 ${r.traceDigest}\n`;
   if (r.violation === null) return `${head}no invariant violated\n${tail}`;
   const v = r.violation;
