@@ -25,7 +25,14 @@ export {
 } from "./hostile.js";
 export { Prng } from "./prng.js";
 export { parseReplay, REPLAY_VERSION, type ReplayFile, replayFile } from "./replay.js";
-export { type RunOptions, runSim, type ShrinkOptions, type SimResult, shrink } from "./run.js";
+export {
+  type RunOptions,
+  type RunResult,
+  runSim,
+  type ShrinkOptions,
+  type SimResult,
+  shrink,
+} from "./run.js";
 export {
   checkScenario,
   DEFAULT_GUEST_FRAMES,

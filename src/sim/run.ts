@@ -12,24 +12,63 @@ import type { Scenario } from "./scenario.js";
 import { type InvariantName, SimViolation, World, type WorldStats } from "./world.js";
 
 /** What one run found. */
-export interface SimResult {
+/** What one run found, for a simulator whose invariants are `I` and whose counters are `S`. */
+export interface RunResult<I extends string, S> {
   readonly scenario: string;
   /** The seed, or null for a replay of a choice sequence. */
   readonly seed: number | null;
   readonly ok: boolean;
   /** The invariant that failed, and how. */
   readonly violation: {
-    readonly invariant: InvariantName;
+    readonly invariant: I;
     readonly detail: string;
     readonly step: number;
   } | null;
-  readonly stats: WorldStats;
+  readonly stats: S;
   /** Every choice the run made (replaying them reproduces the run exactly). */
   readonly choices: readonly number[];
   /** One line per step (empty unless traced). */
   readonly trace: readonly string[];
   /** SHA-256 of the trace, hex: equal traces, equal digests. */
   readonly traceDigest: string;
+}
+
+/** What one run of the core simulator found. */
+export type SimResult = RunResult<InvariantName, WorldStats>;
+
+/** A finished run as a {@link RunResult}: the trace digested, the counters copied. */
+export function runResult<I extends string, S extends object>(
+  scenario: string,
+  source: number | readonly number[],
+  violation: RunResult<I, S>["violation"],
+  world: { readonly stats: S; readonly trace: readonly string[] },
+  chooser: Chooser,
+): RunResult<I, S> {
+  const digest = createHash("sha256");
+  for (const line of world.trace) digest.update(`${line}\n`);
+  return {
+    scenario,
+    seed: typeof source === "number" ? source : null,
+    ok: violation === null,
+    violation,
+    stats: { ...world.stats },
+    choices: chooser.taken,
+    trace: world.trace,
+    traceDigest: digest.digest("hex"),
+  };
+}
+
+/** A run for `--json`: everything but the trace, and the number of choices rather than the list. */
+export function runSummary<I extends string, S>(r: RunResult<I, S>) {
+  return {
+    scenario: r.scenario,
+    seed: r.seed,
+    ok: r.ok,
+    violation: r.violation,
+    stats: r.stats,
+    choices: r.choices.length,
+    traceDigest: r.traceDigest,
+  };
 }
 
 /** Options of {@link runSim}. */
@@ -63,18 +102,7 @@ export function runSim(
   } finally {
     if (recorder !== undefined) setTracer(previous);
   }
-  const digest = createHash("sha256");
-  for (const line of world.trace) digest.update(`${line}\n`);
-  return {
-    scenario: scenario.name,
-    seed: typeof source === "number" ? source : null,
-    ok: violation === null,
-    violation,
-    stats: { ...world.stats },
-    choices: chooser.taken,
-    trace: world.trace,
-    traceDigest: digest.digest("hex"),
-  };
+  return runResult(scenario.name, source, violation, world, chooser);
 }
 
 /** Options of {@link shrink}. */

@@ -4,30 +4,13 @@
  * drivers are promise code, whose callbacks run between steps.
  * @module
  */
-import { createHash } from "node:crypto";
 import { Chooser } from "./chooser.js";
+import { type RunResult, runResult } from "./run.js";
 import type { SystemScenario } from "./system-scenario.js";
 import { type SystemInvariant, SystemViolation, SystemWorld, type SystemWorldStats } from "./system-world.js";
 
 /** What one whole-system run found. */
-export interface SystemSimResult {
-  readonly scenario: string;
-  /** The seed, or null for a replay of a choice sequence. */
-  readonly seed: number | null;
-  readonly ok: boolean;
-  readonly violation: {
-    readonly invariant: SystemInvariant;
-    readonly detail: string;
-    readonly step: number;
-  } | null;
-  readonly stats: SystemWorldStats;
-  /** Every choice the run made (replaying them reproduces the run exactly). */
-  readonly choices: readonly number[];
-  /** One line per step (empty unless traced). */
-  readonly trace: readonly string[];
-  /** SHA-256 of the trace, hex. */
-  readonly traceDigest: string;
-}
+export type SystemSimResult = RunResult<SystemInvariant, SystemWorldStats>;
 
 /** Run a whole-system `scenario` with choices from `seed` (a number) or replayed from `choices`. */
 export async function runSystemSim(
@@ -47,18 +30,7 @@ export async function runSystemSim(
   } finally {
     await world.shutdown();
   }
-  const digest = createHash("sha256");
-  for (const line of world.trace) digest.update(`${line}\n`);
-  return {
-    scenario: scenario.name,
-    seed: typeof source === "number" ? source : null,
-    ok: violation === null,
-    violation,
-    stats: { ...world.stats },
-    choices: chooser.taken,
-    trace: world.trace,
-    traceDigest: digest.digest("hex"),
-  };
+  return runResult(scenario.name, source, violation, world, chooser);
 }
 
 /**

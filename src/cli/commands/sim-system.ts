@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runSummary } from "../../sim/run.js";
 import { parseSystemReplay, systemReplayFile } from "../../sim/system-replay.js";
 import { runSystemSim, type SystemSimResult, shrinkSystem } from "../../sim/system-run.js";
 import {
@@ -82,7 +83,7 @@ export async function runSystemCommand(a: SystemSimArgs, io: CliIo): Promise<num
   }
   const seed = a.seed ?? 1;
   const r = await runSystemSim(scenario, seed);
-  if (a.json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
+  if (a.json) io.out(`${JSON.stringify(runSummary(r), null, 2)}\n`);
   else {
     if (a.trace) io.out(`${r.trace.join("\n")}\n`);
     io.out(describe(r));
@@ -96,7 +97,7 @@ export async function runSystemCommand(a: SystemSimArgs, io: CliIo): Promise<num
 export async function replaySystem(text: string, source: string, json: boolean, io: CliIo): Promise<number> {
   const file = parseSystemReplay(text, source);
   const r = await runSystemSim(file.scenario, file.choices);
-  if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
+  if (json) io.out(`${JSON.stringify(runSummary(r), null, 2)}\n`);
   else {
     io.out(`${r.trace.join("\n")}\n`);
     io.out(describe(r));
@@ -121,18 +122,6 @@ async function failed(
     io.out(
       `\nshrunk: seed ${seed} reproduces in ${shrunk.stats.steps} steps (${shrunk.choices.length} choices); its last steps:\n${lines.join("\n")}\nwrote ${base}.replay.json (pvscsi sim --replay it) and ${base}.trace.txt\n`,
     );
-}
-
-function summary(r: SystemSimResult) {
-  return {
-    scenario: r.scenario,
-    seed: r.seed,
-    ok: r.ok,
-    violation: r.violation,
-    stats: r.stats,
-    choices: r.choices.length,
-    traceDigest: r.traceDigest,
-  };
 }
 
 function describe(r: SystemSimResult): string {

@@ -4,7 +4,7 @@ import type { VhostMutation } from "../../scsiback/vhost.js";
 import type { FrontendMutation } from "../../scsifront/frontend.js";
 import { BACK_ATTACK_CLASSES, type BackAttackClass } from "../../sim/hostile.js";
 import { parseReplay, replayFile } from "../../sim/replay.js";
-import { runSim, type SimResult, shrink } from "../../sim/run.js";
+import { runSim, runSummary, type SimResult, shrink } from "../../sim/run.js";
 import {
   MIN_GUEST_FRAMES,
   parseFaults,
@@ -106,7 +106,7 @@ export const simCommand: Command = {
       if (isSystemReplay(text)) return replaySystem(text, values.replay, json, io);
       const file = parseReplay(text, values.replay);
       const r = runSim(file.scenario, file.choices);
-      if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
+      if (json) io.out(`${JSON.stringify(runSummary(r), null, 2)}\n`);
       else {
         io.out(`${r.trace.join("\n")}\n`);
         io.out(describeResult(r));
@@ -186,7 +186,7 @@ export const simCommand: Command = {
       }
       if (json) {
         io.out(
-          `${JSON.stringify({ ...s, seedsPerSecond: s.seeds / s.seconds, requestsPerSecond: s.requests / s.seconds, shrunk: shrunk ? summary(shrunk) : null }, null, 2)}\n`,
+          `${JSON.stringify({ ...s, seedsPerSecond: s.seeds / s.seconds, requestsPerSecond: s.requests / s.seconds, shrunk: shrunk ? runSummary(shrunk) : null }, null, 2)}\n`,
         );
       } else {
         io.out(
@@ -212,7 +212,7 @@ export const simCommand: Command = {
       );
     }
     if (r.ok) {
-      if (json) io.out(`${JSON.stringify(summary(r), null, 2)}\n`);
+      if (json) io.out(`${JSON.stringify(runSummary(r), null, 2)}\n`);
       else {
         if (values.trace) io.out(`${r.trace.join("\n")}\n`);
         io.out(describeResult(r));
@@ -221,7 +221,7 @@ export const simCommand: Command = {
     }
     const shrunk = shrink(scenario, r);
     writeFiles(io, outDir, scenario, seed, shrunk, json);
-    if (json) io.out(`${JSON.stringify({ ...summary(r), shrunk: summary(shrunk) }, null, 2)}\n`);
+    if (json) io.out(`${JSON.stringify({ ...runSummary(r), shrunk: runSummary(shrunk) }, null, 2)}\n`);
     else {
       if (values.trace) io.out(`${r.trace.join("\n")}\n`);
       io.out(describeResult(r));
@@ -265,18 +265,6 @@ function parseBackAttacks(text: string): BackAttackClass[] {
       throw configError("pvscsi sim", `no ring attack '${a}' (there are: ${BACK_ATTACK_CLASSES.join(", ")})`);
     return t;
   });
-}
-
-function summary(r: SimResult) {
-  return {
-    scenario: r.scenario,
-    seed: r.seed,
-    ok: r.ok,
-    violation: r.violation,
-    stats: r.stats,
-    choices: r.choices.length,
-    traceDigest: r.traceDigest,
-  };
 }
 
 function describeResult(r: SimResult): string {
