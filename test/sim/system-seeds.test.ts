@@ -1,5 +1,5 @@
 /**
- * CI's sweep of the whole-system scenarios: 24 seeds each by default (in this thread; each
+ * CI's sweep of the whole-system scenarios: 200 seeds each by default (in this thread; each
  * run boots a machine), every invariant checked after every step. Each scenario must also have
  * exercised what it is about (EAGAIN injected, hot-plug operations, hostile writes, timeouts in
  * virtual time), so a fault class that silently stopped firing fails here. A failure names the
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { runSystemSim, type SystemSimResult } from "../../src/sim/system-run.js";
 import { SYSTEM_SCENARIOS } from "../../src/sim/system-scenario.js";
 
-const SEEDS = Number(process.env.PVSCSI_SYSTEM_SIM_SEEDS ?? 24);
+const SEEDS = Number(process.env.PVSCSI_SYSTEM_SIM_SEEDS ?? 200);
 
 describe(`every whole-system scenario passes ${SEEDS} seeds`, () => {
   for (const s of Object.values(SYSTEM_SCENARIOS)) {
