@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { VhostMutation } from "../../scsiback/vhost.js";
 import type { FrontendMutation } from "../../scsifront/frontend.js";
@@ -95,6 +95,7 @@ export const simCommand: Command = {
     }
     const json = values.json === true;
     const outDir = typeof values.out === "string" ? values.out : ".";
+    if (typeof values.out === "string") checkOutDir(outDir);
     if (values.list) {
       for (const s of Object.values(SCENARIOS)) io.out(`${s.name.padEnd(18)} ${s.description}\n`);
       io.out(`\nfault classes: ${parseFaults("all").join(", ")}\n\n`);
@@ -295,4 +296,15 @@ function writeFiles(
   writeFileSync(`${base}.trace.txt`, `${shrunk.trace.join("\n")}\n`);
   if (!json) io.out(`wrote ${base}.replay.json (pvscsi sim --replay it) and ${base}.trace.txt\n`);
   else io.err(`wrote ${base}.replay.json and ${base}.trace.txt\n`);
+}
+
+/** `--out DIR` must name an existing folder: replay files and traces are written there, never a new path. */
+function checkOutDir(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw configError(`--out ${dir}`, "folder does not exist");
+  }
+  if (!isDir) throw configError(`--out ${dir}`, "is not a folder");
 }
