@@ -311,6 +311,16 @@ export class World {
 
   /** Run the scenario to the end; throws a {@link SimViolation} when an invariant fails. */
   run(): WorldStats {
+    try {
+      return this.runPhases();
+    } finally {
+      // Also when an invariant fails: the summary says how far the run got.
+      this.stats.steps = this.step;
+      this.stats.ticks = this.tick;
+    }
+  }
+
+  private runPhases(): WorldStats {
     const s = this.scenario;
     for (let i = 0; i < s.steps; i++) if (!this.once()) break;
     this.draining = true;
@@ -327,8 +337,6 @@ export class World {
       this.stats.tapeBackups += g.tapeJob.verified;
       this.stats.tapeRestarts += g.tapeJob.restarts;
     }
-    this.stats.steps = this.step;
-    this.stats.ticks = this.tick;
     return this.stats;
   }
 
