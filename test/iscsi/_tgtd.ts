@@ -23,6 +23,8 @@ export interface Tgtd {
   readonly dir: string;
   /** Run tgtadm against this daemon. */
   tgtadm(...args: string[]): Promise<string>;
+  /** Add a LUN to target 1 (a sparse image in {@link dir}), as `tgtadm --op new --mode logicalunit`. */
+  addLun(l: TgtdLun): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,7 +76,7 @@ export async function startTgtd(options: {
     }
   }
   await tgtadm("--lld", "iscsi", "--op", "new", "--mode", "target", "--tid", "1", "-T", options.iqn);
-  for (const l of options.luns) {
+  const addLun = async (l: TgtdLun): Promise<void> => {
     const img = join(dir, `lun${l.lun}.img`);
     writeFileSync(img, "");
     truncateSync(img, l.size ?? 64 * 1024 * 1024);
@@ -93,7 +95,8 @@ export async function startTgtd(options: {
       img,
       ...(l.deviceType && l.deviceType !== "disk" ? ["--device-type", l.deviceType] : []),
     );
-  }
+  };
+  for (const l of options.luns) await addLun(l);
   // tgtd admits an initiator that matches any ACL: an address one (ALL) or a name one.
   if (options.allow === undefined)
     await tgtadm("--lld", "iscsi", "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL");
@@ -117,6 +120,7 @@ export async function startTgtd(options: {
     child,
     dir,
     tgtadm,
+    addLun,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

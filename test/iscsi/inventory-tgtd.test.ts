@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -129,23 +129,7 @@ describe.runIf(have)("a tgtd LUN in dom0's inventory", () => {
     expect(host!.output()).toMatch(/\[3:0:0:1\]\s+disk\s+IET\s+VIRTUAL-DISK/);
     writeFileSync(join(dir, "vm2.cfg"), `name = "vm2"\nvscsi = [ '3:0:0:1,host' ]\n`);
     expect((await cli("xl", "--socket", socket, "create", join(dir, "vm2.cfg"))).code).toBe(0);
-    const img = join(dir, "lun2.img");
-    writeFileSync(img, "");
-    truncateSync(img, 1024 * 1024);
-    await tgtd!.tgtadm(
-      "--lld",
-      "iscsi",
-      "--op",
-      "new",
-      "--mode",
-      "logicalunit",
-      "--tid",
-      "1",
-      "--lun",
-      "2",
-      "-b",
-      img,
-    );
+    await tgtd!.addLun({ lun: 2, size: 1024 * 1024 });
     const r = await cli("xl", "--socket", socket, "scsi-rescan", "3");
     expect(r.code).toBe(0);
     expect(r.out).toBe("added 3:0:0:2\nhot-plugged vm2 3:0:0:2\n");

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -63,23 +63,7 @@ describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
   }, 60_000);
 
   it("hot-plugs a LU that tgtadm adds, and out one it deletes, through a rescan", async () => {
-    const img = join(dir, "lun3.img");
-    writeFileSync(img, "");
-    truncateSync(img, 2 * 1024 * 1024);
-    await tgtd!.tgtadm(
-      "--lld",
-      "iscsi",
-      "--op",
-      "new",
-      "--mode",
-      "logicalunit",
-      "--tid",
-      "1",
-      "--lun",
-      "3",
-      "-b",
-      img,
-    );
+    await tgtd!.addLun({ lun: 3, size: 2 * 1024 * 1024 });
     const r = await run(host!.scsiRescan({ host: 2 }));
     expect(r.added).toEqual(["2:0:0:3"]);
     expect(r.plugged).toEqual(["vm1 2:0:0:3"]);
@@ -125,46 +109,14 @@ describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
     const r = await run(host!.scsiRescan({ host: 2 }));
     expect(r.unplugged.sort()).toEqual(["vm1 2:0:0:1", "vm1 2:0:0:3"]);
     expect(await devstates()).toEqual(["0:0:0:0=4"]);
-    const img = join(dir, "lun5.img");
-    writeFileSync(img, "");
-    truncateSync(img, 1024 * 1024);
-    await tgtd!.tgtadm(
-      "--lld",
-      "iscsi",
-      "--op",
-      "new",
-      "--mode",
-      "logicalunit",
-      "--tid",
-      "1",
-      "--lun",
-      "5",
-      "-b",
-      img,
-    );
+    await tgtd!.addLun({ lun: 5, size: 1024 * 1024 });
     const r2 = await run(host!.scsiRescan({ host: 2 }));
     expect(r2.plugged).toEqual(["vm1 2:0:0:5"]);
     expect(await lsscsi()).toMatch(/^\[\d+:0:0:5\]\s+disk\s+IET/m);
   }, 90_000);
 
   it("follows by itself when a command meets 06/3F/0E REPORTED LUNS DATA HAS CHANGED", async () => {
-    const img = join(dir, "lun6.img");
-    writeFileSync(img, "");
-    truncateSync(img, 1024 * 1024);
-    await tgtd!.tgtadm(
-      "--lld",
-      "iscsi",
-      "--op",
-      "new",
-      "--mode",
-      "logicalunit",
-      "--tid",
-      "1",
-      "--lun",
-      "6",
-      "-b",
-      img,
-    );
+    await tgtd!.addLun({ lun: 6, size: 1024 * 1024 });
     // The guest's next command to a unit of that target carries tgtd's unit attention (feature-host
     // passes it to the guest too); dom0 rescans and the toolstack hot-plugs, with no xl command.
     const at = /^\[(\d+:0:0:5)\]/m.exec(await lsscsi())![1]!; // the guest's own host number
@@ -193,23 +145,7 @@ describe.runIf(have)("whole-HBA passthrough of a tgtd target", () => {
     );
     const ls2 = async () => (await run(host!.guestCommand("vm2", ["lsscsi"]))).stdout;
     expect((await ls2()).match(/disk\s+IET/g)).toHaveLength(2); // LUNs 5 and 6
-    const img = join(dir, "lun7.img");
-    writeFileSync(img, "");
-    truncateSync(img, 1024 * 1024);
-    await tgtd!.tgtadm(
-      "--lld",
-      "iscsi",
-      "--op",
-      "new",
-      "--mode",
-      "logicalunit",
-      "--tid",
-      "1",
-      "--lun",
-      "7",
-      "-b",
-      img,
-    );
+    await tgtd!.addLun({ lun: 7, size: 1024 * 1024 });
     const at = /^\[(\d+:0:0:5)\]/m.exec(await ls2())![1]!;
     await run(host!.guestCommand("vm2", ["vscsiif-send", at]));
     let n = 0;
