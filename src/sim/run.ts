@@ -105,6 +105,45 @@ export function runSim(
   return runResult(scenario.name, source, violation, world, chooser);
 }
 
+/**
+ * The shrinking search over a failing choice script, without the runs: Zeller's ddmin (chunks
+ * removed), then values made 0 (the first enabled action, the smallest operation). Each `yield`
+ * is a candidate; the answer sent back is the part of it a run read before failing the same way,
+ * or null if it did not fail (or the caller's budget is spent). It returns the shortest failing
+ * script, without the trailing zeros an exhausted script answers anyway. Both simulators drive
+ * it: {@link shrink} synchronously, the whole-system shrinker with awaited runs.
+ */
+export function* ddmin(choices: readonly number[]): Generator<readonly number[], number[], number[] | null> {
+  let cur = choices.slice();
+  let n = 2;
+  while (cur.length >= 2) {
+    const chunk = Math.ceil(cur.length / n);
+    let reduced = false;
+    for (let i = 0; i < cur.length; i += chunk) {
+      const next = yield [...cur.slice(0, i), ...cur.slice(i + chunk)];
+      if (next !== null) {
+        cur = next;
+        n = Math.max(n - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (!reduced) {
+      if (n >= cur.length) break;
+      n = Math.min(cur.length, n * 2);
+    }
+  }
+  for (let i = 0; i < cur.length; i++) {
+    if (cur[i] === 0) continue;
+    const candidate = cur.slice();
+    candidate[i] = 0;
+    const next = yield candidate;
+    if (next !== null) cur = next;
+  }
+  while (cur.length > 0 && cur[cur.length - 1] === 0) cur.pop();
+  return cur;
+}
+
 /** Options of {@link shrink}. */
 export interface ShrinkOptions {
   /** Most replays to try (default 400). */
@@ -130,35 +169,10 @@ export function shrink(scenario: Scenario, failing: SimResult, options: ShrinkOp
     if (r.violation?.invariant !== inv) return null;
     return script.slice(0, Math.min(script.length, r.choices.length));
   };
-  let cur = failing.choices.slice();
-  let n = 2;
-  while (cur.length >= 2 && budget > 0) {
-    const chunk = Math.ceil(cur.length / n);
-    let reduced = false;
-    for (let i = 0; i < cur.length && budget > 0; i += chunk) {
-      const next = fails([...cur.slice(0, i), ...cur.slice(i + chunk)]);
-      if (next !== null) {
-        cur = next;
-        n = Math.max(n - 1, 2);
-        reduced = true;
-        break;
-      }
-    }
-    if (!reduced) {
-      if (n >= cur.length) break;
-      n = Math.min(cur.length, n * 2);
-    }
-  }
-  // Then make values small: 0 is the first enabled action, the smallest operation.
-  for (let i = 0; i < cur.length && budget > 0; i++) {
-    if (cur[i] === 0) continue;
-    const candidate = cur.slice();
-    candidate[i] = 0;
-    const next = fails(candidate);
-    if (next !== null) cur = next;
-  }
-  // Trailing zeros are what an exhausted script answers anyway.
-  while (cur.length > 0 && cur[cur.length - 1] === 0) cur.pop();
+  const search = ddmin(failing.choices);
+  let step = search.next();
+  while (!step.done) step = search.next(fails(step.value));
+  const cur = step.value;
   const r = runSim(scenario, cur, { trace: true });
   return { ...r, choices: cur };
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { Chooser } from "./chooser.js";
-import { type RunResult, runResult } from "./run.js";
+import { ddmin, type RunResult, runResult } from "./run.js";
 import type { SystemScenario } from "./system-scenario.js";
 import { type SystemInvariant, SystemViolation, SystemWorld, type SystemWorldStats } from "./system-world.js";
 
@@ -52,26 +52,10 @@ export async function shrinkSystem(
     if (r.violation?.invariant !== inv) return null;
     return script.slice(0, Math.min(script.length, r.choices.length));
   };
-  let cur = failing.choices.slice();
-  let n = 2;
-  while (cur.length >= 2 && budget > 0) {
-    const chunk = Math.ceil(cur.length / n);
-    let reduced = false;
-    for (let i = 0; i < cur.length && budget > 0; i += chunk) {
-      const next = await fails([...cur.slice(0, i), ...cur.slice(i + chunk)]);
-      if (next !== null) {
-        cur = next;
-        n = Math.max(n - 1, 2);
-        reduced = true;
-        break;
-      }
-    }
-    if (!reduced) {
-      if (n >= cur.length) break;
-      n = Math.min(cur.length, n * 2);
-    }
-  }
-  while (cur.length > 0 && cur[cur.length - 1] === 0) cur.pop();
+  const search = ddmin(failing.choices);
+  let step = search.next();
+  while (!step.done) step = search.next(await fails(step.value));
+  const cur = step.value;
   const r = await runSystemSim(scenario, cur, { trace: true });
   return r.violation?.invariant === inv ? { ...r, choices: cur } : failing;
 }
